@@ -1,0 +1,103 @@
+//! `alter table` actions: dispatch to the family of each, plus `alter_column_type` and
+//! `set_not_null_before_pg12`.
+
+use zerodown_runtime::plan::PgVersion;
+
+use super::{breaking, column, constraint, show, target_setting, Checker};
+use crate::ast::{AlterAction, AlterActionKind, Expr, Name, QName, Range, Type};
+use crate::rules::Rule;
+use crate::types::{alter_type_rewrites, display};
+
+/// From PostgreSQL 12 `set not null` can skip its scan when a validated `check (c is not null)` proves
+/// it, which is the recipe the macro generates.
+pub(super) const SET_NOT_NULL_RECIPE: PgVersion = PgVersion(12);
+
+pub(super) fn action(ck: &mut Checker, table: &QName, action: &AlterAction) {
+    match &action.kind {
+        AlterActionKind::AddColumn { column, .. } => column::add_column(ck, table, column),
+        AlterActionKind::DropColumn { column, .. } => breaking::drop_column(ck, table, column, action.range),
+        AlterActionKind::AlterType { column, ty, from, using } => {
+            alter_type(ck, table, column, ty, from.as_ref(), using.as_ref())
+        }
+        AlterActionKind::SetNotNull { column } => set_not_null(ck, table, column, action.range),
+        AlterActionKind::RenameColumn { from, to } => {
+            breaking::rename_column(ck, table, from, to, action.range)
+        }
+        AlterActionKind::RenameTo { to } => breaking::rename_table(ck, table, to, action.range),
+        AlterActionKind::AddConstraint(c) => constraint::add(ck, table, c),
+        // Catalog-only changes, or online by nature (`validate constraint` blocks no reads or writes).
+        AlterActionKind::SetDefault { .. }
+        | AlterActionKind::DropDefault { .. }
+        | AlterActionKind::DropNotNull { .. }
+        | AlterActionKind::ValidateConstraint { .. }
+        | AlterActionKind::DropConstraint { .. } => {}
+    }
+}
+
+// alter table users alter column email type text [from varchar(100)] [using ..];
+fn alter_type(
+    ck: &mut Checker,
+    table: &QName,
+    column: &Name,
+    ty: &Type,
+    from: Option<&Type>,
+    using: Option<&Expr>,
+) {
+    if ck.is_new_table(table) || !alter_type_rewrites(from, ty, using.is_some()) {
+        return;
+    }
+    let (t, c, to) = (show(table), &column.value, display(ty));
+    let old = from.map_or_else(|| "<current type>".to_owned(), display);
+    let using_sql = if using.is_some() { " using .." } else { "" };
+    let fix = format!(
+        "write `expand alter table {t} alter column {c} type {to} from {old}{using_sql}`, which fills a new column \
+         online and swaps it in at `complete`"
+    );
+    match (from, using) {
+        (_, Some(using)) => ck.report(
+            Rule::AlterColumnType,
+            using.range,
+            format_args!(
+                "`using` computes a new value for every row, rewriting `{t}` and its indexes under ACCESS \
+                 EXCLUSIVE, which blocks reads and writes until it ends; {fix}"
+            ),
+        ),
+        (None, None) => ck.report(
+            Rule::AlterColumnType,
+            ty.range,
+            format_args!(
+                "without the current type of `{c}`, zerodown cannot tell whether this change rewrites `{t}`; \
+                 state it: `alter column {c} type {to} from <current type>`"
+            ),
+        ),
+        (Some(from), None) => ck.report(
+            Rule::AlterColumnType,
+            Range::new(ty.range.start, from.range.end),
+            format_args!(
+                "changing column `{c}` from `{}` to `{to}` rewrites `{t}` and its indexes under ACCESS \
+                 EXCLUSIVE, which blocks reads and writes until it ends; {fix}",
+                display(from)
+            ),
+        ),
+    }
+}
+
+// alter table users alter column email set not null;  (target below 12)
+fn set_not_null(ck: &mut Checker, table: &QName, column: &Name, range: Range) {
+    if ck.is_new_table(table) || ck.target >= SET_NOT_NULL_RECIPE {
+        return;
+    }
+    let (c, target) = (&column.value, ck.target);
+    ck.report(
+        Rule::SetNotNullBeforePg12,
+        range,
+        format_args!(
+            "`set not null` scans all of `{}` under ACCESS EXCLUSIVE before PostgreSQL 12 (the target is {}); \
+             raise {} if every server runs 12 or newer, or instead keep a `check ({c} is not null) not valid` \
+             constraint and `validate constraint` it",
+            show(table),
+            target,
+            target_setting(12)
+        ),
+    );
+}

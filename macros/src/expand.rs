@@ -1,0 +1,219 @@
+//! The macro's pipeline and the code it generates.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use zerodown_runtime::plan::{
+    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Phase, PhasedStep, Postcondition,
+    Settings, Step, StepKind, TableRename, Transaction,
+};
+
+use crate::ast::MigrationInput;
+use crate::ctxt::Ctxt;
+use crate::{check, fallback, lower, parse};
+
+/// `migration! { .. }`: parse, check, lower, generate. After errors, the `compile_error!`s are emitted
+/// next to a stub module so no follow-on errors appear.
+pub fn migration(tokens: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let Some(input) = parse::parse_migration(&cx, tokens) else {
+        // Not even a module header: nothing to name in a stub.
+        return cx.check().err().map(syn::Error::into_compile_error).unwrap_or_default();
+    };
+    let settings = parse::resolve_settings(&cx, &input.settings);
+    if !cx.has_errors() {
+        check::check(&cx, &input, &settings);
+    }
+    match cx.check() {
+        Ok(()) => {
+            let migration = lower::lower(&input, settings);
+            module(&input, &migration)
+        }
+        Err(err) => {
+            let mut out = err.into_compile_error();
+            out.extend(fallback::module(&input));
+            out
+        }
+    }
+}
+
+/// The generated module: the migration as a `static`, plus its identity as constants.
+fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
+    let MigrationInput { attrs, vis, ident, doc, .. } = input;
+    let doc_attr = (!doc.is_empty()).then(|| quote!(#[doc = #doc]));
+    let migration = migration_literal(m);
+    let version = m.version;
+    let name = m.name;
+    quote! {
+        #doc_attr
+        #(#attrs)*
+        #vis mod #ident {
+            /// This migration's plan, for `Migrator::new`.
+            #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
+            pub static MIGRATION: ::zerodown::__private::Migration = #migration;
+            /// The ordering key, from the module name.
+            pub const VERSION: u64 = #version;
+            /// The module name without its version prefix.
+            pub const NAME: &str = #name;
+        }
+    }
+}
+
+pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
+    let Migration { version, name, description, settings, expand, contract, rollback, touches, checksum } = m;
+    let settings = settings_literal(settings);
+    let expand = phase_literal(expand);
+    let contract = phase_literal(contract);
+    let rollback = phase_literal(rollback);
+    let bytes = checksum.0;
+    quote! {
+        ::zerodown::__private::Migration {
+            version: #version,
+            name: #name,
+            description: #description,
+            settings: #settings,
+            expand: #expand,
+            contract: #contract,
+            rollback: #rollback,
+            touches: &[#(#touches),*],
+            checksum: ::zerodown::__private::Checksum([#(#bytes),*]),
+        }
+    }
+}
+
+pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
+    let Settings {
+        lock_timeout_ms,
+        statement_timeout_ms,
+        online_lock_timeout_ms,
+        long_statement_timeout_ms,
+        retry_attempts,
+        retry_budget_ms,
+        backfill_batch_size,
+        backfill_pause_ms,
+        target,
+    } = s;
+    let target = target.0;
+    quote! {
+        ::zerodown::__private::Settings {
+            lock_timeout_ms: #lock_timeout_ms,
+            statement_timeout_ms: #statement_timeout_ms,
+            online_lock_timeout_ms: #online_lock_timeout_ms,
+            long_statement_timeout_ms: #long_statement_timeout_ms,
+            retry_attempts: #retry_attempts,
+            retry_budget_ms: #retry_budget_ms,
+            backfill_batch_size: #backfill_batch_size,
+            backfill_pause_ms: #backfill_pause_ms,
+            target: ::zerodown::__private::PgVersion(#target),
+        }
+    }
+}
+
+fn phase_literal(p: &Phase) -> TokenStream {
+    let steps = p.steps.iter().map(step_literal);
+    quote!(::zerodown::__private::Phase { steps: &[#(#steps),*] })
+}
+
+fn step_literal(s: &Step) -> TokenStream {
+    let Step {
+        description,
+        statements,
+        transaction,
+        lock,
+        tables,
+        rewrites,
+        lock_timeout_ms,
+        statement_timeout_ms,
+        kind,
+        postcondition,
+    } = s;
+    let transaction = match transaction {
+        Transaction::Transactional => quote!(Transactional),
+        Transaction::Alone => quote!(Alone),
+    };
+    let lock = lock_literal(*lock);
+    let kind = kind_literal(kind);
+    let postcondition = postcondition_literal(postcondition);
+    quote! {
+        ::zerodown::__private::Step {
+            description: #description,
+            statements: &[#(#statements),*],
+            transaction: ::zerodown::__private::Transaction::#transaction,
+            lock: #lock,
+            tables: &[#(#tables),*],
+            rewrites: #rewrites,
+            lock_timeout_ms: #lock_timeout_ms,
+            statement_timeout_ms: #statement_timeout_ms,
+            kind: #kind,
+            postcondition: #postcondition,
+        }
+    }
+}
+
+fn lock_literal(lock: LockLevel) -> TokenStream {
+    let variant = format_ident!("{}", format!("{lock:?}"));
+    quote!(::zerodown::__private::LockLevel::#variant)
+}
+
+fn kind_literal(kind: &StepKind) -> TokenStream {
+    match kind {
+        StepKind::Sql => quote!(::zerodown::__private::StepKind::Sql),
+        StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => quote! {
+            ::zerodown::__private::StepKind::ConcurrentIndex {
+                schema: #schema, index: #index, table: #table, key_sql: #key_sql, unique: #unique,
+            }
+        },
+        StepKind::Backfill(Backfill { table, key, set_sql, pending_sql, batch_size, pause_ms }) => {
+            quote! {
+                ::zerodown::__private::StepKind::Backfill(::zerodown::__private::Backfill {
+                    table: #table, key: &[#(#key),*], set_sql: #set_sql, pending_sql: #pending_sql,
+                    batch_size: #batch_size, pause_ms: #pause_ms,
+                })
+            }
+        }
+        StepKind::Phased(PhasedStep { change, action }) => {
+            let change = change_literal(change);
+            let action = format_ident!("{}", format!("{action:?}"));
+            quote! {
+                ::zerodown::__private::StepKind::Phased(::zerodown::__private::PhasedStep {
+                    change: #change,
+                    action: ::zerodown::__private::Action::#action,
+                })
+            }
+        }
+    }
+}
+
+fn change_literal(change: &Change) -> TokenStream {
+    match change {
+        Change::Column(ColumnChange { table, column, new_column, old_type, function, trigger, rename }) => quote! {
+            ::zerodown::__private::Change::Column(::zerodown::__private::ColumnChange {
+                table: #table, column: #column, new_column: #new_column, old_type: #old_type,
+                function: #function, trigger: #trigger, rename: #rename,
+            })
+        },
+        Change::RenameTable(TableRename { table, new_table }) => quote! {
+            ::zerodown::__private::Change::RenameTable(::zerodown::__private::TableRename {
+                table: #table, new_table: #new_table,
+            })
+        },
+        Change::DropColumn(ColumnRef { table, column }) => quote! {
+            ::zerodown::__private::Change::DropColumn(::zerodown::__private::ColumnRef { table: #table, column: #column })
+        },
+    }
+}
+
+fn postcondition_literal(p: &Postcondition) -> TokenStream {
+    match p {
+        Postcondition::None => quote!(::zerodown::__private::Postcondition::None),
+        Postcondition::IndexValid { schema, index } => {
+            quote!(::zerodown::__private::Postcondition::IndexValid { schema: #schema, index: #index })
+        }
+        Postcondition::IndexAbsent { schema, index } => {
+            quote!(::zerodown::__private::Postcondition::IndexAbsent { schema: #schema, index: #index })
+        }
+        Postcondition::ConstraintValidated { table, constraint } => quote! {
+            ::zerodown::__private::Postcondition::ConstraintValidated { table: #table, constraint: #constraint }
+        },
+        Postcondition::BackfillComplete => quote!(::zerodown::__private::Postcondition::BackfillComplete),
+    }
+}

@@ -1,0 +1,26 @@
+//! Implementation detail of the `zerodown` crate: the `migration!` procedural macro.
+//!
+//! The pipeline is `parse` (tokens to `ast`) -> `check` (safety rules) -> `lower` (AST to the
+//! runtime's plan model, with SQL rendered by `render`) -> `expand` (plan to tokens). Everything works on
+//! `proc_macro2` so it can be unit-tested.
+
+mod ast;
+mod check;
+mod ctxt;
+mod expand;
+mod fallback;
+#[cfg(test)]
+mod fuzz;
+mod lower;
+mod parse;
+mod render;
+mod rules;
+mod touches;
+mod types;
+mod volatility;
+
+/// Declares a migration. See the `zerodown` crate documentation for the DSL.
+#[proc_macro]
+pub fn migration(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::migration(input.into()).into()
+}

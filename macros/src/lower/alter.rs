@@ -1,0 +1,493 @@
+//! `alter table`: one `ALTER TABLE` statement per action, and the online recipes.
+//!
+//! Recipes on existing tables:
+//!
+//! - `set not null` (target PostgreSQL 12 or later): `ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT
+//!   VALID` (brief `ACCESS EXCLUSIVE`), `VALIDATE CONSTRAINT c` (own step, `SHARE UPDATE EXCLUSIVE`,
+//!   the scan happens here without blocking reads or writes), then `SET NOT NULL` and `DROP
+//!   CONSTRAINT c` together (brief `ACCESS EXCLUSIVE`; PostgreSQL 12+ skips the scan because the valid
+//!   check proves the column has no nulls).
+//! - `add constraint n unique|primary key (cols)`: `CREATE UNIQUE INDEX CONCURRENTLY n`, then `ADD
+//!   CONSTRAINT n UNIQUE|PRIMARY KEY USING INDEX n` (brief). For a primary key, PostgreSQL sets the key
+//!   columns `NOT NULL` while attaching, scanning under `ACCESS EXCLUSIVE`; the same helper checks as
+//!   above (added and validated before, dropped right after, in the attaching transaction) let it skip
+//!   that scan.
+//! - `add column c T default VOLATILE [not null]` (target PostgreSQL 11 or later; an unknown function
+//!   counts as volatile): a volatile default would be computed for every existing row in a rewrite
+//!   under `ACCESS EXCLUSIVE`. Instead: `ADD COLUMN c T` (no default, so no rewrite) and `ALTER COLUMN
+//!   c SET DEFAULT expr` in one brief transaction, after which new rows get the default; then a
+//!   batched backfill `set c = expr where c is null` of the existing rows (see `backfill`); then, when
+//!   `not null` was declared, the `set not null` recipe above (from PostgreSQL 12; under an override on
+//!   11, a plain `SET NOT NULL`, which scans under `ACCESS EXCLUSIVE`). The end state is the one the
+//!   single statement describes, except that each existing row's value was computed when its batch ran.
+
+use zerodown_runtime::plan::{LockLevel, Postcondition};
+
+use crate::ast::{
+    AlterAction, AlterActionKind, ColumnConstraintKind, ColumnDef, ExprKind, Name, QName,
+    TableConstraint, TableConstraintKind,
+};
+use crate::render::{
+    column_def, expr, quote_ident, render_qname, render_type, table_constraint,
+    table_constraint_body,
+};
+use crate::{types, volatility};
+
+use super::context::Context;
+use super::stmt::{Lowered, TableRef};
+use super::{backfill, index, leak_str, naming};
+
+/// Every action of one `alter table`, in order.
+pub(super) fn alter_table(
+    cx: &mut Context,
+    table: &QName,
+    actions: &[AlterAction],
+) -> Vec<Lowered> {
+    let mut out = Vec::new();
+    // Each action is its own statement, so after `rename to` the later ones name the new table.
+    let mut table = table.clone();
+    for action in actions {
+        out.extend(action_statements(cx, &table, &action.kind));
+        if let AlterActionKind::RenameTo { to } = &action.kind {
+            cx.rename_table(&table, to);
+            table.name = to.clone();
+        }
+    }
+    out
+}
+
+fn action_statements(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<Lowered> {
+    let t = render_qname(table);
+    let existing = cx.existing(table);
+    let alter = |sql: String| format!("ALTER TABLE {t} {sql}");
+    let column = |c: &Name| format!("{t}.{}", quote_ident(&c.value));
+    // The common case: one statement under `ACCESS EXCLUSIVE`.
+    let simple = |description: String, sql: String| {
+        Lowered::new(description, alter(sql)).lock_on(LockLevel::AccessExclusive, existing.clone())
+    };
+    match action {
+        AlterActionKind::AddColumn {
+            if_not_exists,
+            column: def,
+        } => match (&existing, volatile_default(cx, def)) {
+            (Some(existing), Some(default)) => {
+                volatile_default_recipe(cx, table, existing, *if_not_exists, def, default)
+            }
+            _ => vec![add_column(cx, table, existing.clone(), *if_not_exists, def)],
+        },
+        AlterActionKind::DropColumn {
+            if_exists,
+            column: c,
+            cascade,
+        } => vec![simple(
+            format!("drop column {} from {t}", quote_ident(&c.value)),
+            format!(
+                "DROP COLUMN {}{}{}",
+                if *if_exists { "IF EXISTS " } else { "" },
+                quote_ident(&c.value),
+                if *cascade { " CASCADE" } else { "" }
+            ),
+        )],
+        AlterActionKind::AlterType {
+            column: c,
+            ty,
+            from,
+            using,
+        } => {
+            let rewrites = existing.is_some()
+                && types::alter_type_rewrites(from.as_ref(), ty, using.is_some());
+            let mut sql = format!(
+                "ALTER COLUMN {} TYPE {}",
+                quote_ident(&c.value),
+                render_type(ty)
+            );
+            if let Some(using) = using {
+                sql.push_str(&format!(" USING {}", expr(using)));
+            }
+            vec![simple(
+                format!("change type of {} to {}", column(c), render_type(ty)),
+                sql,
+            )
+            .rewrites(rewrites)
+            .slow(rewrites)]
+        }
+        AlterActionKind::SetDefault { column: c, expr: e } => vec![simple(
+            format!("set default of {}", column(c)),
+            format!(
+                "ALTER COLUMN {} SET DEFAULT {}",
+                quote_ident(&c.value),
+                expr(e)
+            ),
+        )],
+        AlterActionKind::DropDefault { column: c } => vec![simple(
+            format!("drop default of {}", column(c)),
+            format!("ALTER COLUMN {} DROP DEFAULT", quote_ident(&c.value)),
+        )],
+        AlterActionKind::SetNotNull { column: c } => match existing {
+            Some(existing) if cx.target_at_least(12) => set_not_null_recipe(table, existing, c),
+            // New table, or (override only) a target without the CHECK shortcut: a plain
+            // `SET NOT NULL`, which scans an existing table under `ACCESS EXCLUSIVE`.
+            _ => vec![set_not_null(table, existing.clone(), c).slow(existing.is_some())],
+        },
+        AlterActionKind::DropNotNull { column: c } => vec![simple(
+            format!("drop not null on {}", column(c)),
+            format!("ALTER COLUMN {} DROP NOT NULL", quote_ident(&c.value)),
+        )],
+        AlterActionKind::RenameColumn { from, to } => vec![simple(
+            format!(
+                "rename column {} to {}",
+                column(from),
+                quote_ident(&to.value)
+            ),
+            format!(
+                "RENAME COLUMN {} TO {}",
+                quote_ident(&from.value),
+                quote_ident(&to.value)
+            ),
+        )],
+        AlterActionKind::RenameTo { to } => vec![simple(
+            format!("rename table {t} to {}", quote_ident(&to.value)),
+            format!("RENAME TO {}", quote_ident(&to.value)),
+        )],
+        AlterActionKind::AddConstraint(c) => add_constraint(cx, table, existing, c),
+        AlterActionKind::ValidateConstraint { name } => {
+            vec![validate(table, existing, &name.value)]
+        }
+        AlterActionKind::DropConstraint {
+            if_exists,
+            name,
+            cascade,
+        } => vec![simple(
+            format!("drop constraint {} from {t}", quote_ident(&name.value)),
+            format!(
+                "DROP CONSTRAINT {}{}{}",
+                if *if_exists { "IF EXISTS " } else { "" },
+                quote_ident(&name.value),
+                if *cascade { " CASCADE" } else { "" }
+            ),
+        )],
+    }
+}
+
+/// `ADD COLUMN`. Brief under `ACCESS EXCLUSIVE` unless PostgreSQL has to rewrite the table (a serial
+/// or identity column, a stored generated column, a volatile default, or any non-null default before
+/// PostgreSQL 11) or scan it (an inline check, unique, primary key or foreign key, or `NOT NULL`
+/// without a default).
+fn add_column(
+    cx: &Context,
+    table: &QName,
+    existing: Option<TableRef>,
+    if_not_exists: bool,
+    def: &ColumnDef,
+) -> Lowered {
+    let t = render_qname(table);
+    let sql = format!(
+        "ALTER TABLE {t} ADD COLUMN {}{}",
+        if if_not_exists { "IF NOT EXISTS " } else { "" },
+        column_def(def)
+    );
+    let is_serial = is_serial(def);
+    let default = def.default().filter(|e| !matches!(e.kind, ExprKind::Null));
+    let mut rewrites = is_serial
+        || default.is_some_and(|e| volatility::first_volatile(e).is_some())
+        || (default.is_some() && !cx.target_at_least(11));
+    let mut scans = def.is_not_null() && default.is_none();
+    let mut lowered = Lowered::new(
+        format!("add column {} to {t}", quote_ident(&def.name.value)),
+        sql,
+    )
+    .lock_on(LockLevel::AccessExclusive, existing.clone());
+    for constraint in &def.constraints {
+        match &constraint.kind {
+            ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_) => {
+                rewrites = true
+            }
+            ColumnConstraintKind::Check(_)
+            | ColumnConstraintKind::Unique
+            | ColumnConstraintKind::PrimaryKey => scans = true,
+            ColumnConstraintKind::References(target) => {
+                scans = true;
+                // The foreign key also adds triggers on the referenced table.
+                lowered = lowered.lock_on(LockLevel::ShareRowExclusive, cx.existing(&target.table));
+            }
+            ColumnConstraintKind::NotNull
+            | ColumnConstraintKind::Null
+            | ColumnConstraintKind::Default(_) => {}
+        }
+    }
+    let on_existing = existing.is_some();
+    lowered
+        .rewrites(on_existing && rewrites)
+        .slow(on_existing && (rewrites || scans))
+}
+
+/// The default of an added column that needs the volatile-default recipe: volatile (or unknown), on
+/// a target where the recipe applies (before 11 every default rewrites; that is rejected, or allowed
+/// as written under an override), and not on a column that fills itself some other way.
+fn volatile_default<'a>(cx: &Context, def: &'a ColumnDef) -> Option<&'a crate::ast::Expr> {
+    let fills_itself = def.constraints.iter().any(|k| {
+        matches!(
+            k.kind,
+            ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_)
+        )
+    });
+    let default = def
+        .default()
+        .filter(|e| !matches!(e.kind, ExprKind::Null))?;
+    let volatile = volatility::first_volatile(default).is_some();
+    (volatile && cx.target_at_least(11) && !fills_itself && !is_serial(def)).then_some(default)
+}
+
+/// The volatile-default recipe (see the module docs).
+fn volatile_default_recipe(
+    cx: &Context,
+    table: &QName,
+    existing: &TableRef,
+    if_not_exists: bool,
+    def: &ColumnDef,
+    default: &crate::ast::Expr,
+) -> Vec<Lowered> {
+    let t = render_qname(table);
+    let c = quote_ident(&def.name.value);
+    let mut bare = def.clone();
+    bare.constraints.retain(|k| {
+        !matches!(
+            k.kind,
+            ColumnConstraintKind::Default(_) | ColumnConstraintKind::NotNull
+        )
+    });
+    let mut out = vec![
+        add_column(cx, table, Some(existing.clone()), if_not_exists, &bare),
+        Lowered::new(
+            format!("set default of {t}.{c}"),
+            format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}", expr(default)),
+        )
+        .lock_on(LockLevel::AccessExclusive, Some(existing.clone())),
+        backfill::step(
+            cx,
+            table,
+            vec![c.clone()],
+            format!("{c} = {}", expr(default)),
+            format!("{c} IS NULL"),
+            Vec::new(),
+        ),
+    ];
+    if def.is_not_null() {
+        if cx.target_at_least(12) {
+            out.extend(set_not_null_recipe(table, existing.clone(), &def.name));
+        } else {
+            // Override of `volatile_default` only: scans under `ACCESS EXCLUSIVE`.
+            out.push(set_not_null(table, Some(existing.clone()), &def.name).slow(true));
+        }
+    }
+    out
+}
+
+fn is_serial(def: &ColumnDef) -> bool {
+    def.ty.schema.is_none()
+        && def.ty.array_dims == 0
+        && matches!(
+            def.ty.words.as_slice(),
+            [w] if matches!(w.as_str(), "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8")
+        )
+}
+
+/// `ADD CONSTRAINT`: check and foreign key as written (`NOT VALID` keeps them brief), unique and
+/// primary key through a concurrently built index on existing tables.
+fn add_constraint(
+    cx: &Context,
+    table: &QName,
+    existing: Option<TableRef>,
+    c: &TableConstraint,
+) -> Vec<Lowered> {
+    let t = render_qname(table);
+    let what = match &c.name {
+        Some(name) => format!(" {}", quote_ident(&name.value)),
+        None => String::new(),
+    };
+    let not_valid = if c.not_valid.is_some() {
+        " not valid"
+    } else {
+        ""
+    };
+    let validates = existing.is_some() && c.not_valid.is_none();
+    let sql = format!("ALTER TABLE {t} ADD {}", table_constraint(c));
+    match &c.kind {
+        TableConstraintKind::Check(_) => {
+            vec![
+                Lowered::new(format!("add check{what} to {t}{not_valid}"), sql)
+                    .lock_on(LockLevel::AccessExclusive, existing)
+                    .slow(validates),
+            ]
+        }
+        TableConstraintKind::ForeignKey { target, .. } => {
+            // `SHARE ROW EXCLUSIVE` on both tables: PostgreSQL adds triggers to each.
+            vec![
+                Lowered::new(format!("add foreign key{what} to {t}{not_valid}"), sql)
+                    .lock_on(LockLevel::ShareRowExclusive, existing)
+                    .lock_on(LockLevel::ShareRowExclusive, cx.existing(&target.table))
+                    .slow(validates),
+            ]
+        }
+        TableConstraintKind::Unique { columns, include }
+        | TableConstraintKind::PrimaryKey { columns, include } => {
+            let primary_key = matches!(c.kind, TableConstraintKind::PrimaryKey { .. });
+            match existing {
+                Some(existing) => {
+                    unique_recipe(cx, table, existing, c, columns, include, primary_key)
+                }
+                None => vec![Lowered::new(format!("add constraint{what} to {t}"), sql)],
+            }
+        }
+        TableConstraintKind::UniqueUsingIndex(_) | TableConstraintKind::PrimaryKeyUsingIndex(_) => {
+            vec![
+                Lowered::new(format!("attach index as constraint{what} to {t}"), sql)
+                    .lock_on(LockLevel::AccessExclusive, existing),
+            ]
+        }
+        // Override only: builds an index under `ACCESS EXCLUSIVE`.
+        TableConstraintKind::Exclude { .. } => {
+            let on_existing = existing.is_some();
+            vec![
+                Lowered::new(format!("add exclusion constraint{what} to {t}"), sql)
+                    .lock_on(LockLevel::AccessExclusive, existing)
+                    .slow(on_existing),
+            ]
+        }
+    }
+}
+
+/// `ALTER TABLE t VALIDATE CONSTRAINT c`: its own step, scanning under `SHARE UPDATE EXCLUSIVE` (a
+/// foreign key's validation also takes `ROW SHARE` on the referenced table, which the macro cannot
+/// name here), with the long online timeouts.
+fn validate(table: &QName, existing: Option<TableRef>, constraint: &str) -> Lowered {
+    let t = render_qname(table);
+    let c = quote_ident(constraint);
+    let lowered = Lowered::new(
+        format!("validate constraint {c} on {t}"),
+        format!("ALTER TABLE {t} VALIDATE CONSTRAINT {c}"),
+    );
+    match existing {
+        Some(existing) => lowered
+            .lock_on(LockLevel::ShareUpdateExclusive, Some(existing))
+            .slow(true)
+            .postcondition(Postcondition::ConstraintValidated {
+                table: leak_str(t),
+                constraint: leak_str(constraint.to_owned()),
+            }),
+        // On a table created in this migration it runs inside the creating transaction.
+        None => lowered,
+    }
+}
+
+fn set_not_null(table: &QName, existing: Option<TableRef>, column: &Name) -> Lowered {
+    let t = render_qname(table);
+    let c = quote_ident(&column.value);
+    Lowered::new(
+        format!("set not null on {t}.{c}"),
+        format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
+    )
+    .lock_on(LockLevel::AccessExclusive, existing)
+}
+
+/// `ADD CONSTRAINT <table>_<col>_not_null CHECK ("col" IS NOT NULL) NOT VALID`; returns the statement
+/// and the helper's name.
+fn add_not_null_check(table: &QName, existing: TableRef, column: &Name) -> (Lowered, String) {
+    let t = render_qname(table);
+    let name = naming::not_null_check(&table.name.value, &column.value);
+    let c = quote_ident(&name);
+    let sql = format!(
+        "ALTER TABLE {t} ADD CONSTRAINT {c} CHECK ({} IS NOT NULL) NOT VALID",
+        quote_ident(&column.value)
+    );
+    let lowered = Lowered::new(format!("add check {c} to {t} not valid"), sql)
+        .lock_on(LockLevel::AccessExclusive, Some(existing));
+    (lowered, name)
+}
+
+fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
+    let t = render_qname(table);
+    let c = quote_ident(name);
+    Lowered::new(
+        format!("drop helper constraint {c} from {t}"),
+        format!("ALTER TABLE {t} DROP CONSTRAINT {c}"),
+    )
+    .lock_on(LockLevel::AccessExclusive, Some(existing))
+}
+
+fn set_not_null_recipe(table: &QName, existing: TableRef, column: &Name) -> Vec<Lowered> {
+    let (add, helper) = add_not_null_check(table, existing.clone(), column);
+    vec![
+        add,
+        validate(table, Some(existing.clone()), &helper),
+        set_not_null(table, Some(existing.clone()), column),
+        drop_helper(table, existing, &helper),
+    ]
+}
+
+fn unique_recipe(
+    cx: &Context,
+    table: &QName,
+    existing: TableRef,
+    c: &TableConstraint,
+    columns: &[Name],
+    include: &[Name],
+    primary_key: bool,
+) -> Vec<Lowered> {
+    let t = render_qname(table);
+    let name = match &c.name {
+        Some(n) => n.value.clone(),
+        // Override only (`unnamed_constraint`): the name PostgreSQL would choose.
+        None => naming::constraint_index(&table.name.value, columns, primary_key),
+    };
+    let quoted = quote_ident(&name);
+    let mut out = vec![index::unique_for_constraint(
+        table,
+        existing.clone(),
+        &name,
+        columns,
+        include,
+    )];
+    // Helper checks prove the key columns non-null, so attaching the primary key skips its scan.
+    let mut helpers = Vec::new();
+    if primary_key && cx.target_at_least(12) {
+        for column in columns {
+            let (add, helper) = add_not_null_check(table, existing.clone(), column);
+            out.push(add);
+            helpers.push(helper);
+        }
+        for helper in &helpers {
+            out.push(validate(table, Some(existing.clone()), helper));
+        }
+    }
+    let kind = if primary_key {
+        TableConstraintKind::PrimaryKeyUsingIndex(Name {
+            value: name.clone(),
+            span: table.name.span,
+        })
+    } else {
+        TableConstraintKind::UniqueUsingIndex(Name {
+            value: name.clone(),
+            span: table.name.span,
+        })
+    };
+    let sql = format!(
+        "ALTER TABLE {t} ADD CONSTRAINT {quoted} {}",
+        table_constraint_body(&kind)
+    );
+    let as_what = if primary_key {
+        "primary key"
+    } else {
+        "unique constraint"
+    };
+    out.push(
+        Lowered::new(format!("attach index {quoted} as {as_what} on {t}"), sql)
+            .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
+            // Before PostgreSQL 12 nothing spares the primary key's `NOT NULL` scan.
+            .slow(primary_key && helpers.is_empty()),
+    );
+    for helper in &helpers {
+        out.push(drop_helper(table, existing.clone(), helper));
+    }
+    out
+}

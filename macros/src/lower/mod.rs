@@ -1,0 +1,174 @@
+//! Accepted AST -> the runtime's plan model, with the online recipes.
+//!
+//! Lowering runs in two passes. First every statement becomes one or more [`Lowered`] SQL statements,
+//! each with what it costs the database: its lock, the existing tables it locks, whether it is slow or
+//! rewrites a table, whether PostgreSQL lets it run in a transaction. Recipes (`set not null` through a
+//! `CHECK`, `add unique` through a concurrently built index) expand here. Then [`group`] packs the
+//! statements into steps, the unit the runtime executes, retries and resumes.
+//!
+//! Statements inside `unsafe` blocks lower like any other: the override only silenced `check`. Forms
+//! that are rejected by default still get correct SQL and an honest lock level and `rewrites` flag.
+//!
+//! The plan types hold `&'static` data, so the strings and slices built here are leaked with
+//! `Box::leak`: a proc macro runs in a short-lived compiler process, and what leaks is bounded by the
+//! size of the macro's input.
+
+mod alter;
+mod backfill;
+mod context;
+#[cfg(test)]
+mod dsl_tests;
+mod group;
+mod index;
+mod maintenance;
+mod naming;
+mod other;
+mod phased;
+#[cfg(test)]
+mod phased_tests;
+mod stmt;
+mod table;
+#[cfg(test)]
+pub(crate) mod test_ast;
+#[cfg(test)]
+mod tests;
+
+use zerodown_runtime::plan::{Checksum, Migration, Phase, Settings};
+
+use crate::ast::{Expand, Item, MigrationInput, Stmt, StmtKind};
+
+use self::context::Context;
+use self::stmt::Lowered;
+
+/// Lowers an input that passed `check`. Infallible by construction.
+///
+/// A migration of `expand` operations (`check` makes sure it holds nothing else) gets expand, contract
+/// and rollback phases from [`phased`]; any other migration only an expand phase.
+pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
+    let stmts: Vec<&Stmt> = input
+        .body
+        .iter()
+        .flat_map(|item| match item {
+            Item::Stmt(stmt) => std::slice::from_ref(stmt).iter(),
+            Item::Unsafe(block) => block.body.iter(),
+        })
+        .collect();
+    let mut touches = Vec::new();
+    for stmt in &stmts {
+        crate::touches::extend_unique(&mut touches, crate::touches::of_stmt(stmt));
+    }
+    let ops: Vec<&Expand> = stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Expand(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let phases = if ops.is_empty() {
+        let mut cx = Context::new(settings);
+        let lowered = stmts.iter().flat_map(|stmt| statement(&mut cx, stmt)).collect();
+        phased::Phases { expand: group::steps(lowered, &settings), ..Default::default() }
+    } else {
+        phased::lower(&ops, &settings)
+    };
+    let mut migration = Migration {
+        version: input.version,
+        name: leak_str(input.name.clone()),
+        description: leak_str(input.doc.clone()),
+        settings,
+        expand: Phase { steps: leak_slice(phases.expand) },
+        contract: Phase { steps: leak_slice(phases.contract) },
+        rollback: Phase { steps: leak_slice(phases.rollback) },
+        touches: leak_slice(touches.into_iter().map(leak_str).collect()),
+        checksum: Checksum([0; 32]),
+    };
+    migration.checksum = migration.compute_checksum();
+    migration
+}
+
+/// One DSL statement as SQL statements, in execution order.
+fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
+    match &stmt.kind {
+        StmtKind::CreateTable(ct) => vec![table::create_table(cx, ct)],
+        StmtKind::DropTable {
+            if_exists,
+            tables,
+            cascade,
+        } => {
+            vec![table::drop_table(cx, *if_exists, tables, *cascade)]
+        }
+        StmtKind::CreateIndex(ci) => vec![index::create_index(cx, ci)],
+        StmtKind::DropIndex {
+            concurrently,
+            if_exists,
+            index,
+            cascade,
+        } => {
+            vec![index::drop_index(
+                cx,
+                concurrently.is_some(),
+                *if_exists,
+                index,
+                *cascade,
+            )]
+        }
+        StmtKind::AlterTable { table, actions } => alter::alter_table(cx, table, actions),
+        StmtKind::CreateEnum { name, values } => vec![other::create_enum(name, values)],
+        StmtKind::AlterEnumAddValue {
+            name,
+            if_not_exists,
+            value,
+            position,
+        } => {
+            vec![other::add_enum_value(
+                name,
+                *if_not_exists,
+                value,
+                position.as_ref(),
+            )]
+        }
+        StmtKind::CommentOn { target, text } => vec![other::comment(cx, target, text.as_ref())],
+        StmtKind::Raw(raw) => vec![other::raw(raw)],
+        StmtKind::Reindex {
+            concurrently,
+            target,
+            name,
+        } => {
+            vec![maintenance::reindex(
+                cx,
+                concurrently.is_some(),
+                *target,
+                name,
+            )]
+        }
+        StmtKind::VacuumFull { table } => vec![maintenance::vacuum_full(cx, table.as_ref())],
+        StmtKind::Cluster { table, index } => vec![maintenance::cluster(cx, table, index.as_ref())],
+        StmtKind::LockTable { table, mode } => {
+            vec![maintenance::lock_table(cx, table, mode.as_deref())]
+        }
+        StmtKind::Truncate { tables, cascade } => vec![maintenance::truncate(cx, tables, *cascade)],
+        StmtKind::DropSchema {
+            if_exists,
+            name,
+            cascade,
+        } => {
+            vec![maintenance::drop_schema(*if_exists, name, *cascade)]
+        }
+        StmtKind::DropDatabase { if_exists, name } => {
+            vec![maintenance::drop_database(*if_exists, name)]
+        }
+        StmtKind::Backfill(b) => vec![backfill::backfill(cx, b)],
+        // Lowered by `phased`; `check` keeps them out of migrations with other statements.
+        StmtKind::Expand(_) => Vec::new(),
+    }
+}
+
+/// A `'static` copy of `s` (see the module docs for why leaking is fine here).
+fn leak_str(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A `'static` copy of `items`.
+fn leak_slice<T>(items: Vec<T>) -> &'static [T] {
+    Box::leak(items.into_boxed_slice())
+}

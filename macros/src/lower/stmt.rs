@@ -1,0 +1,98 @@
+//! One lowered SQL statement and what it costs the database.
+
+use zerodown_runtime::plan::{LockLevel, Postcondition, StepKind};
+
+/// A table a statement locks, for step grouping and for a step's `tables`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TableRef {
+    /// An existing table, rendered (quoted, qualified when written so).
+    Known(String),
+    /// An existing table the macro cannot name (the table of an index given by name, the tables raw
+    /// SQL touches ...). Every unknown table counts as a different table when grouping.
+    Unknown,
+}
+
+/// One SQL statement, before grouping into steps.
+#[derive(Debug, Clone)]
+pub(crate) struct Lowered {
+    /// For people: `add column "email" to "users"`.
+    pub description: String,
+    pub sql: String,
+    /// PostgreSQL refuses it inside a transaction block, or it must commit on its own.
+    pub alone: bool,
+    /// The strongest lock it takes on an existing table.
+    pub lock: LockLevel,
+    /// The existing tables it locks.
+    pub tables: Vec<TableRef>,
+    /// Whether it rewrites an existing table.
+    pub rewrites: bool,
+    /// Whether its run time grows with the table: scans, index builds, validation, rewrites.
+    pub slow: bool,
+    pub kind: StepKind,
+    pub postcondition: Postcondition,
+}
+
+impl Lowered {
+    /// A transactional statement that locks nothing and is fast; adjust with the builder methods.
+    pub fn new(description: impl Into<String>, sql: impl Into<String>) -> Self {
+        Lowered {
+            description: description.into(),
+            sql: sql.into(),
+            alone: false,
+            lock: LockLevel::None,
+            tables: Vec::new(),
+            rewrites: false,
+            slow: false,
+            kind: StepKind::Sql,
+            postcondition: Postcondition::None,
+        }
+    }
+
+    /// Takes `lock` on `table`, when the table exists before the migration (`Some`). A statement on a
+    /// table created in this migration locks nothing anyone else is waiting for.
+    pub fn lock_on(mut self, lock: LockLevel, table: Option<TableRef>) -> Self {
+        if let Some(table) = table {
+            self.lock = self.lock.max(lock);
+            if !self.tables.contains(&table) || table == TableRef::Unknown {
+                self.tables.push(table);
+            }
+        }
+        self
+    }
+
+    /// Takes `lock` without a table to name (a type, an index of unknown table, a database).
+    pub fn lock(mut self, lock: LockLevel) -> Self {
+        self.lock = self.lock.max(lock);
+        self
+    }
+
+    /// Runs outside any transaction, as a step of its own.
+    pub fn alone(mut self) -> Self {
+        self.alone = true;
+        self
+    }
+
+    /// Marks the statement slow (when `slow`): it then never shares a step.
+    pub fn slow(mut self, slow: bool) -> Self {
+        self.slow |= slow;
+        self
+    }
+
+    /// Marks the statement as rewriting an existing table (when `rewrites`).
+    pub fn rewrites(mut self, rewrites: bool) -> Self {
+        self.rewrites |= rewrites;
+        self
+    }
+
+    /// How the runtime executes it beyond sending the SQL.
+    pub fn kind(mut self, kind: StepKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What the runtime checks after it.
+    pub fn postcondition(mut self, postcondition: Postcondition) -> Self {
+        self.postcondition = postcondition;
+        self
+    }
+}

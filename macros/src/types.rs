@@ -1,0 +1,275 @@
+//! What the macro knows about PostgreSQL types: which type changes are free of a table rewrite.
+//!
+//! PostgreSQL skips the rewrite of `alter column .. type` when the old and new types are binary
+//! coercible and the length/precision coercion is a no-op (`ATColumnChangeRequiresRewrite` and the
+//! types' support functions). Even a free change takes `ACCESS EXCLUSIVE` for a moment, which the
+//! plan bounds with `lock_timeout`. Indexes on the column are kept when the change is binary coercible
+//! and the operator family stays the same (e.g. `varchar` -> `text`), so a free change rebuilds no
+//! index either. Everything not listed here counts as a rewrite: the macro cannot prove otherwise.
+
+use crate::ast::Type;
+
+/// Whether `alter column ... type to [using ..]` rewrites the table, given the stated current type.
+/// `from == None` (current type not stated) counts as rewriting: the macro cannot prove otherwise.
+pub fn alter_type_rewrites(from: Option<&Type>, to: &Type, has_using: bool) -> bool {
+    // `using` recomputes every row, whatever the types.
+    if has_using {
+        return true;
+    }
+    let Some(from) = from else { return true };
+    // Arrays: the element rule applies when the dimensions agree.
+    if from.array_dims != to.array_dims {
+        return true;
+    }
+    !free_change(&Canonical::of(from), &Canonical::of(to))
+}
+
+/// The type as written, for messages: `varchar(100)`, `timestamp with time zone`, `app.mood[]`.
+pub fn display(ty: &Type) -> String {
+    let mut out = String::new();
+    if let Some(schema) = &ty.schema {
+        out.push_str(&schema.value);
+        out.push('.');
+    }
+    // PostgreSQL writes the modifiers after the first word: `timestamp(3) with time zone`.
+    for (i, word) in ty.words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if i == 0 && !ty.params.is_empty() {
+            let params: Vec<String> = ty.params.iter().map(u64::to_string).collect();
+            out.push('(');
+            out.push_str(&params.join(", "));
+            out.push(')');
+        }
+    }
+    for _ in 0..ty.array_dims {
+        out.push_str("[]");
+    }
+    out
+}
+
+/// A type with aliases resolved (`int` = `integer` = `int4`) and modifiers normalised
+/// (`numeric(10)` = `numeric(10, 0)`), without array dimensions.
+#[derive(Debug, PartialEq, Eq)]
+struct Canonical {
+    /// The internal name for built-in types (`int4`, `varchar`, `timestamptz`), or the schema-qualified
+    /// name as written for any other type.
+    base: String,
+    /// Type modifiers; empty when unconstrained.
+    params: Vec<u64>,
+}
+
+impl Canonical {
+    fn of(ty: &Type) -> Canonical {
+        let words: Vec<&str> = ty.words.iter().map(String::as_str).collect();
+        let builtin = match &ty.schema {
+            None => true,
+            Some(s) => s.value == "pg_catalog",
+        };
+        let mut params = ty.params.clone();
+        let base = if builtin { builtin_name(&words, &mut params) } else { None };
+        let base = base.unwrap_or_else(|| {
+            let name = words.join(" ");
+            match (&ty.schema, builtin) {
+                (Some(schema), false) => format!("{}.{name}", schema.value),
+                _ => name,
+            }
+        });
+        Canonical { base, params }
+    }
+}
+
+/// The internal name of a built-in type written as `words`, adjusting `params` where the spelling
+/// implies a modifier (`float(10)` is `real`, `numeric(10)` is `numeric(10, 0)`, `char` is `char(1)`).
+fn builtin_name(words: &[&str], params: &mut Vec<u64>) -> Option<String> {
+    let name = match words {
+        ["int" | "integer" | "int4"] => "int4",
+        ["bigint" | "int8"] => "int8",
+        ["smallint" | "int2"] => "int2",
+        ["real" | "float4"] => "float4",
+        ["double", "precision"] | ["float8"] => "float8",
+        ["float"] => {
+            // `float(p)`: 1..=24 is `real`, 25..=53 (or none) is `double precision`.
+            let single = matches!(params.as_slice(), [p] if *p <= 24);
+            params.clear();
+            if single {
+                "float4"
+            } else {
+                "float8"
+            }
+        }
+        ["numeric" | "decimal"] => {
+            if params.len() == 1 {
+                params.push(0);
+            }
+            "numeric"
+        }
+        ["bool" | "boolean"] => "bool",
+        ["varchar"] | ["character" | "char", "varying"] => "varchar",
+        ["char" | "character"] => {
+            if params.is_empty() {
+                params.push(1);
+            }
+            "bpchar"
+        }
+        ["bpchar"] => "bpchar",
+        ["varbit"] | ["bit", "varying"] => "varbit",
+        ["bit"] => {
+            if params.is_empty() {
+                params.push(1);
+            }
+            "bit"
+        }
+        ["timestamptz"] | ["timestamp", "with", "time", "zone"] => "timestamptz",
+        ["timestamp"] | ["timestamp", "without", "time", "zone"] => "timestamp",
+        ["timetz"] | ["time", "with", "time", "zone"] => "timetz",
+        ["time"] | ["time", "without", "time", "zone"] => "time",
+        _ => return None,
+    };
+    Some(name.to_owned())
+}
+
+/// Whether changing a column from `from` to `to` (same array dimensions) keeps every stored value as
+/// it is, so PostgreSQL skips the rewrite.
+fn free_change(from: &Canonical, to: &Canonical) -> bool {
+    if from == to {
+        return true;
+    }
+    let (f, t) = (from.params.as_slice(), to.params.as_slice());
+    match (from.base.as_str(), to.base.as_str()) {
+        // A longer limit or none at all: `varchar_support` / `varbit_support` call it a no-op.
+        ("varchar", "varchar") | ("varbit", "varbit") => widens_single(f, t),
+        // `varchar` and `text` share their representation; `text` -> `varchar` is free only without a
+        // limit (a limit would need checking every value).
+        ("varchar", "text") => true,
+        ("text", "varchar") => t.is_empty(),
+        // More digits before the point at the same scale, or unconstrained.
+        ("numeric", "numeric") => match (f, t) {
+            (_, []) => true,
+            ([p, s], [q, r]) => s == r && q >= p,
+            _ => false,
+        },
+        // A higher fractional-seconds precision, or none (PostgreSQL 9.2's `TemporalSimplify`).
+        ("timestamp", "timestamp") | ("timestamptz", "timestamptz") => widens_single(f, t),
+        // Every `cidr` value is a valid `inet` with the same bytes.
+        ("cidr", "inet") => true,
+        // `timestamp` <-> `timestamptz` is free only when the session time zone is UTC, which the macro
+        // cannot know; `char(n)` -> `text` strips trailing blanks; `xml` -> `text` goes through a function.
+        _ => false,
+    }
+}
+
+/// `(n)` -> `(m)` with `m >= n`, or -> unconstrained. Unconstrained -> `(m)` needs every value checked.
+fn widens_single(from: &[u64], to: &[u64]) -> bool {
+    match (from, to) {
+        (_, []) => true,
+        ([n], [m]) => m >= n,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::build::ty;
+
+    #[test]
+    fn free_and_rewriting_changes() {
+        // (from, to, rewrites)
+        let cases = [
+            // Same type, aliases, no modifier change.
+            ("text", "text", false),
+            ("int", "integer", false),
+            ("int4", "integer", false),
+            ("bigint", "int8", false),
+            ("smallint", "int2", false),
+            ("bool", "boolean", false),
+            ("decimal(10,2)", "numeric(10,2)", false),
+            ("numeric(10)", "numeric(10,0)", false),
+            ("character varying(20)", "varchar(20)", false),
+            ("timestamptz", "timestamp with time zone", false),
+            ("timestamp", "timestamp without time zone", false),
+            ("float8", "double precision", false),
+            ("float", "double precision", false),
+            ("float(10)", "real", false),
+            ("float(30)", "float8", false),
+            ("pg_catalog.int4", "int", false),
+            ("app.mood", "app.mood", false),
+            ("mood", "mood", false),
+            ("uuid", "uuid", false),
+            // varchar widening and to text.
+            ("varchar(10)", "varchar(20)", false),
+            ("varchar(10)", "varchar(10)", false),
+            ("varchar(10)", "varchar", false),
+            ("varchar(20)", "varchar(10)", true),
+            ("varchar", "varchar(10)", true),
+            ("varchar(100)", "text", false),
+            ("varchar", "text", false),
+            ("character varying(5)", "text", false),
+            ("text", "varchar", false),
+            ("text", "varchar(10)", true),
+            // numeric precision.
+            ("numeric(10,2)", "numeric(12,2)", false),
+            ("numeric(10,2)", "numeric", false),
+            ("numeric(10,2)", "numeric(12,3)", true),
+            ("numeric(10,2)", "numeric(8,2)", true),
+            ("numeric", "numeric(10,2)", true),
+            ("numeric(10)", "numeric(12)", false),
+            // bit varying.
+            ("varbit(8)", "varbit(16)", false),
+            ("bit varying(8)", "varbit", false),
+            ("varbit(16)", "varbit(8)", true),
+            // Timestamps.
+            ("timestamp(3)", "timestamp(6)", false),
+            ("timestamptz(3)", "timestamptz", false),
+            ("timestamptz(6)", "timestamptz(3)", true),
+            ("timestamp", "timestamptz", true),
+            ("timestamptz", "timestamp", true),
+            // Network types.
+            ("cidr", "inet", false),
+            ("inet", "cidr", true),
+            // Not binary coercible.
+            ("char(10)", "text", true),
+            ("char", "char(2)", true),
+            ("xml", "text", true),
+            ("int", "bigint", true),
+            ("int2", "int4", true),
+            ("float4", "float8", true),
+            ("json", "jsonb", true),
+            ("text", "mood", true),
+            ("app.mood", "mood", true),
+            ("other.mood", "app.mood", true),
+            // Arrays: element-wise with the same dimensions.
+            ("varchar(10)[]", "text[]", false),
+            ("int[]", "integer[]", false),
+            ("int[]", "bigint[]", true),
+            ("text[]", "text", true),
+            ("text[][]", "text[]", true),
+        ];
+        for (from, to, rewrites) in cases {
+            assert_eq!(
+                alter_type_rewrites(Some(&ty(from)), &ty(to), false),
+                rewrites,
+                "`{from}` -> `{to}` should {}rewrite",
+                if rewrites { "" } else { "not " }
+            );
+        }
+    }
+
+    #[test]
+    fn using_or_unknown_current_type_rewrites() {
+        assert!(alter_type_rewrites(Some(&ty("text")), &ty("text"), true));
+        assert!(alter_type_rewrites(Some(&ty("varchar(10)")), &ty("text"), true));
+        assert!(alter_type_rewrites(None, &ty("text"), false));
+    }
+
+    #[test]
+    fn display_as_written() {
+        assert_eq!(display(&ty("varchar(100)")), "varchar(100)");
+        assert_eq!(display(&ty("numeric(10, 2)[]")), "numeric(10, 2)[]");
+        assert_eq!(display(&ty("app.mood")), "app.mood");
+        assert_eq!(display(&ty("timestamp(3) with time zone")), "timestamp(3) with time zone");
+    }
+}

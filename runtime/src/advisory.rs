@@ -1,0 +1,183 @@
+//! One runner at a time: a session-level advisory lock on the migrator's dedicated control connection.
+//!
+//! - **Key.** The first 8 bytes (big-endian, as `i64`) of SHA-256 of
+//!   `zerodown-migrator-lock:<schema>.<table>` of the history table, so runners sharing a history
+//!   table exclude each other and nothing else. Advisory locks are per database already.
+//! - **Waiting.** `pg_try_advisory_lock` is polled (200 ms, growing to 1 s) up to a bounded wait
+//!   (default [`DEFAULT_LOCK_WAIT`], 10 min). A blocking `pg_advisory_lock` call would be a running
+//!   statement with a snapshot, which a `CREATE INDEX CONCURRENTLY` of the runner holding the lock
+//!   waits for: a deadlock that only the timeouts would break.
+//! - **Release.** [`RunnerLock`] owns the connection. [`RunnerLock::release`] unlocks and closes it;
+//!   if the guard is dropped instead (error, panic, cancelled future) the connection is dropped with
+//!   it, the socket closes, and the server frees the session's locks. No path leaves the lock on a
+//!   connection that lives on.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+/// How long a runner waits for another runner's lock by default.
+pub(crate) const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10 * 60);
+
+const FIRST_POLL: Duration = Duration::from_millis(200);
+const MAX_POLL: Duration = Duration::from_secs(1);
+/// Waiting runners log who they wait for this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The advisory lock key for a history table.
+pub fn lock_key(schema: &str, table: &str) -> i64 {
+    let digest = Sha256::digest(format!("zerodown-migrator-lock:{schema}.{table}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The held lock and the connection holding it.
+pub(crate) struct RunnerLock {
+    conn: PgConnection,
+    key: i64,
+}
+
+impl std::fmt::Debug for RunnerLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerLock")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunnerLock {
+    /// Polls for the lock on `conn` for at most `wait`. On failure the connection is closed (dropped).
+    pub(crate) async fn acquire(
+        mut conn: PgConnection,
+        key: i64,
+        wait: Duration,
+    ) -> Result<RunnerLock, Error> {
+        let start = Instant::now();
+        let mut poll = FIRST_POLL;
+        let mut last_log: Option<Instant> = None;
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(Error::db("taking the migration lock"))?;
+            if got {
+                return Ok(RunnerLock { conn, key });
+            }
+            let waited = start.elapsed();
+            if waited >= wait {
+                let holder = holder(&mut conn, key).await.ok().flatten();
+                return Err(Error::LockTimeout { waited, holder });
+            }
+            if last_log.map_or(waited >= Duration::from_secs(1), |t| {
+                t.elapsed() >= LOG_EVERY
+            }) {
+                let holder = holder(&mut conn, key).await.ok().flatten();
+                tracing::info!(
+                    waited_s = waited.as_secs_f64(),
+                    holder = holder.as_deref().unwrap_or("not visible"),
+                    "waiting for the migration lock held by another runner"
+                );
+                last_log = Some(Instant::now());
+            }
+            tokio::time::sleep(
+                poll.min(wait.saturating_sub(waited))
+                    .max(Duration::from_millis(1)),
+            )
+            .await;
+            poll = (poll * 3 / 2).min(MAX_POLL);
+        }
+    }
+
+    /// The control connection.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Unlocks and closes the connection. Failures are logged only: closing the connection frees
+    /// the lock whatever happened.
+    pub(crate) async fn release(mut self) {
+        match sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
+            .bind(self.key)
+            .fetch_one(&mut self.conn)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "the migration lock was not held at release (the session was reset?)"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "unlocking the migration lock failed; closing the connection frees it")
+            }
+        }
+        if let Err(e) = self.conn.close().await {
+            tracing::debug!(error = %e, "closing the control connection failed");
+        }
+    }
+}
+
+/// Who holds the lock: `pid N, application `x`, connected since ...`.
+pub(crate) async fn holder(
+    conn: &mut PgConnection,
+    key: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    // A bigint advisory key shows in pg_locks as classid = high 32 bits, objid = low 32 bits,
+    // objsubid = 1.
+    let high = (key >> 32) & 0xFFFF_FFFF;
+    let low = key & 0xFFFF_FFFF;
+    type Row = (i32, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT l.pid, a.application_name, a.backend_start::text, a.state
+         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND l.classid::bigint = $1 AND l.objid::bigint = $2
+         LIMIT 1",
+    )
+    .bind(high)
+    .bind(low)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(pid, app, since, state)| {
+        let mut s = format!("pid {pid}");
+        if let Some(app) = app.filter(|a| !a.is_empty()) {
+            s.push_str(&format!(", application `{app}`"));
+        }
+        if let Some(state) = state {
+            s.push_str(&format!(", {state}"));
+        }
+        if let Some(since) = since {
+            s.push_str(&format!(", connected since {since}"));
+        }
+        s
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_stable_and_depends_on_the_table() {
+        // Pinned: changing the derivation would let an old and a new runner run together.
+        assert_eq!(
+            lock_key("public", "zerodown_migrations"),
+            lock_key("public", "zerodown_migrations")
+        );
+        assert_ne!(
+            lock_key("public", "zerodown_migrations"),
+            lock_key("app", "zerodown_migrations")
+        );
+        assert_ne!(lock_key("public", "a"), lock_key("public", "b"));
+        let digest = Sha256::digest(b"zerodown-migrator-lock:public.zerodown_migrations");
+        assert_eq!(
+            lock_key("public", "zerodown_migrations").to_be_bytes(),
+            digest[..8]
+        );
+    }
+}

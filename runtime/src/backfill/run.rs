@@ -1,0 +1,566 @@
+//! Running one backfill step: the main pass, the verification and the sweeps, each batch one short
+//! transaction with its own timeouts and retries.
+
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection, Row};
+use tokio::time::Instant;
+
+use super::key::{self, KeyError};
+use super::progress::{BackfillProgress, BackfillStage, Reporter};
+use super::sql::{BatchSql, SESSION_SQL};
+use crate::blockers;
+use crate::connect::{self, simple, Role};
+use crate::error::{Error, StepError, StepErrorKind};
+use crate::execute::attempt::AttemptError;
+use crate::execute::{monitor, Executor};
+use crate::history::{self, Cursor, StepKey, StepState};
+use crate::plan::{Backfill, Migration, Step};
+use crate::report::{StepOutcome, StepReport};
+use crate::retry::policy::classify;
+use crate::retry::{Decision, Retrier, RetryConfig};
+use crate::status::{MigrationId, PhaseKind};
+use crate::timeout::{lock_timeout_for_attempt, Timeouts};
+
+/// Passes over the rows still pending after the main pass before the backfill gives up. Each sweep
+/// only visits rows that match the pending predicate; rows keep appearing there only while something
+/// writes rows without the new value.
+pub(crate) const MAX_SWEEPS: u32 = 5;
+
+/// Where the step is: everything a batch needs besides the connections.
+struct Ctx {
+    m: &'static Migration,
+    phase: PhaseKind,
+    index: usize,
+    total: usize,
+    step: &'static Step,
+    key: StepKey,
+    sql: BatchSql,
+    b: Backfill,
+}
+
+/// What one transaction of the backfill does.
+#[derive(Debug, Clone, Copy)]
+enum Op<'a> {
+    /// The next batch after `after` (from the start when `None`). `save` persists the new cursor in the
+    /// batch's transaction with the given counters (main pass only).
+    Batch {
+        after: Option<&'a [String]>,
+        only_pending: bool,
+        save: Option<(u64, u64, u64)>,
+    },
+    /// Count the rows still pending.
+    Count,
+}
+
+/// What one transaction did.
+#[derive(Debug)]
+enum Done {
+    /// A batch committed: its last key, the rows in its key range, the rows it updated.
+    Batch {
+        upper: Vec<String>,
+        passed: u64,
+        updated: u64,
+    },
+    /// No key after the cursor: the pass is over.
+    End,
+    /// Rows still pending.
+    Count(u64),
+}
+
+/// Runs the backfill step `index` of `phase` of `m`; the step's state in the history is `state`.
+pub(crate) async fn run(
+    ex: &mut Executor<'_>,
+    m: &'static Migration,
+    phase: PhaseKind,
+    index: usize,
+    total: usize,
+    state: StepState,
+    b: Backfill,
+) -> Result<StepReport, Error> {
+    let step = &phase.steps(m)[index];
+    let key = StepKey {
+        version: m.version,
+        phase,
+        index,
+    };
+    let started = Instant::now();
+    let lost = |source| Error::LockLost { source };
+
+    history::mark_attempt(ex.control, ex.tables, key)
+        .await
+        .map_err(lost)?;
+    if ex.step_conn.is_none() {
+        ex.step_conn = Some(connect::open(ex.options, ex.application_name, Role::Step).await?);
+    }
+    let server = ex.step_conn.as_ref().map_or(0, |c| c.server_version_num);
+
+    let resolved = key::resolve(ex.control, b.table, b.key, server).await;
+    let mut cx = Ctx {
+        m,
+        phase,
+        index,
+        total,
+        step,
+        key,
+        sql: BatchSql::new(b.table, Vec::new(), b.set_sql, b.pending_sql),
+        b,
+    };
+    match resolved {
+        Ok(columns) => cx.sql = BatchSql::new(b.table, columns, b.set_sql, b.pending_sql),
+        Err(KeyError::Database(e)) => {
+            return Err(Error::db(format!("finding the key of {}", b.table))(e))
+        }
+        Err(KeyError::Unusable(message)) => {
+            let error = step_error(&cx, StepErrorKind::BackfillKey, 0, message);
+            return Err(fail(ex, key, error).await);
+        }
+    }
+    let names: Vec<String> = cx.sql.key().iter().map(|c| c.name.clone()).collect();
+
+    // Resume from the saved cursor, when an earlier run started this step with the same key.
+    let mut cursor = if state.was_started() {
+        history::load_cursor(ex.control, ex.tables, key)
+            .await
+            .map_err(lost)?
+    } else {
+        history::clear_cursor(ex.control, ex.tables, key)
+            .await
+            .map_err(lost)?;
+        None
+    };
+    if let Some(c) = &cursor {
+        if c.key != names {
+            tracing::warn!(
+                table = b.table,
+                saved_key = ?c.key,
+                key = ?names,
+                "the saved backfill cursor is for another key; starting the backfill from the beginning"
+            );
+            cursor = None;
+        } else {
+            tracing::info!(
+                table = b.table,
+                batches = c.batches,
+                rows_updated = c.rows,
+                "resuming the backfill after its last committed batch"
+            );
+        }
+    }
+
+    let estimated_total = estimate(ex.control, b.table).await;
+    let (rows, passed, batches) = cursor
+        .as_ref()
+        .map_or((0, 0, 0), |c| (c.rows, c.passed, c.batches));
+    let mut reporter = Reporter::new(
+        BackfillProgress {
+            migration: MigrationId::of(m),
+            phase,
+            step: index,
+            description: step.description,
+            table: b.table,
+            stage: BackfillStage::Batches,
+            rows_updated: rows,
+            rows_passed: passed,
+            batches,
+            estimated_total,
+            elapsed: Duration::ZERO,
+            rows_per_second: 0.0,
+        },
+        ex.progress,
+    );
+    reporter.stage(BackfillStage::Batches);
+
+    // The main pass, from the cursor to the end of the key.
+    let mut last: Option<Vec<String>> = cursor.map(|c| c.values);
+    let mut attempts = 0;
+    loop {
+        let p = &reporter.current;
+        let save = Some((p.rows_updated, p.rows_passed, p.batches));
+        let op = Op::Batch {
+            after: last.as_deref(),
+            only_pending: false,
+            save,
+        };
+        let (done, tries) = with_retries(ex, &cx, op).await?;
+        attempts += tries;
+        match done {
+            Done::Batch {
+                upper,
+                passed,
+                updated,
+            } => {
+                reporter.batch(updated, passed);
+                last = Some(upper);
+                pause(b.pause_ms).await;
+            }
+            Done::End | Done::Count(_) => break,
+        }
+    }
+
+    // Verification, and sweeps over rows written behind the cursor without the new value.
+    let mut round = 0;
+    loop {
+        if cx.sql.count_pending().is_none() {
+            break;
+        }
+        reporter.stage(BackfillStage::Verifying);
+        let (done, tries) = with_retries(ex, &cx, Op::Count).await?;
+        attempts += tries;
+        let remaining = match done {
+            Done::Count(n) => n,
+            Done::Batch { .. } | Done::End => 0,
+        };
+        if remaining == 0 {
+            break;
+        }
+        if round == MAX_SWEEPS {
+            let message = format!(
+                "after the last batch and {MAX_SWEEPS} sweeps, {remaining} row(s) of {} still match the pending predicate `{}`",
+                b.table, b.pending_sql
+            );
+            let error = step_error(
+                &cx,
+                StepErrorKind::BackfillIncomplete { remaining },
+                attempts,
+                message,
+            );
+            return Err(fail(ex, key, error).await);
+        }
+        round += 1;
+        tracing::info!(
+            table = b.table,
+            remaining,
+            round,
+            "rows still need the backfill after the pass; sweeping them"
+        );
+        reporter.stage(BackfillStage::Sweep { round });
+        let mut last: Option<Vec<String>> = None;
+        loop {
+            let op = Op::Batch {
+                after: last.as_deref(),
+                only_pending: true,
+                save: None,
+            };
+            let (done, tries) = with_retries(ex, &cx, op).await?;
+            attempts += tries;
+            match done {
+                // A sweep's rows were already passed by the main pass: count them as updated only.
+                Done::Batch { upper, updated, .. } => {
+                    reporter.batch(updated, 0);
+                    last = Some(upper);
+                    pause(b.pause_ms).await;
+                }
+                Done::End | Done::Count(_) => break,
+            }
+        }
+    }
+
+    history::mark_done(ex.control, ex.tables, key, started.elapsed())
+        .await
+        .map_err(lost)?;
+    reporter.stage(BackfillStage::Done);
+    let duration = started.elapsed();
+    tracing::info!(
+        version = m.version,
+        step = index + 1,
+        rows_updated = reporter.current.rows_updated,
+        batches = reporter.current.batches,
+        duration_ms = duration.as_millis() as u64,
+        "backfill done"
+    );
+    Ok(StepReport {
+        index,
+        description: step.description,
+        attempts: attempts.max(1),
+        duration,
+        outcome: StepOutcome::Ran,
+    })
+}
+
+async fn pause(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// Rows in the table: `pg_class.reltuples` once the table was analyzed or vacuumed, else a count
+/// (bounded by the control connection's statement timeout). `None` when neither works.
+async fn estimate(control: &mut PgConnection, table: &str) -> Option<u64> {
+    let stats: Result<Option<(f32, i32)>, _> =
+        sqlx::query_as("SELECT reltuples, relpages FROM pg_class WHERE oid = to_regclass($1)")
+            .bind(table)
+            .fetch_optional(&mut *control)
+            .await;
+    match stats {
+        // `reltuples` is -1 (PostgreSQL 14+) or 0 with no pages (older) until the first analyze.
+        Ok(Some((tuples, pages))) if tuples > 0.0 || (tuples == 0.0 && pages > 0) => {
+            return Some(tuples as u64)
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(error = %e, "reading the table's size estimate failed");
+            return None;
+        }
+    }
+    match sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(control)
+        .await
+    {
+        Ok(n) => Some(n.max(0) as u64),
+        Err(e) => {
+            tracing::debug!(error = %e, "counting the table's rows failed");
+            None
+        }
+    }
+}
+
+/// Runs `op` with the step's timeouts and the migration's retry policy, watching for blockers.
+/// Returns what it did and the attempts it took.
+async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Done, u32), Error> {
+    let Executor {
+        control,
+        tables,
+        options,
+        application_name,
+        rng,
+        step_conn,
+        ..
+    } = ex;
+    let config = RetryConfig::from_settings(&cx.m.settings)
+        .map_err(|e| Error::InvalidMigrations(e.to_string()))?;
+    let mut retrier = Retrier::new(config, &mut **rng);
+    let step_lock_timeout = Duration::from_millis(cx.step.lock_timeout_ms);
+    loop {
+        let attempt = retrier.start_attempt();
+        let statement = match op {
+            Op::Batch { .. } => cx.step.statement_timeout_ms,
+            // A count scans the whole table under ACCESS SHARE, which blocks no application query.
+            Op::Count => {
+                cx.m.settings
+                    .long_statement_timeout_ms
+                    .max(cx.step.statement_timeout_ms)
+            }
+        };
+        let timeouts = Timeouts {
+            lock: lock_timeout_for_attempt(step_lock_timeout, attempt),
+            statement: Duration::from_millis(statement),
+        };
+        if step_conn.is_none() {
+            *step_conn = Some(connect::open(options, application_name, Role::Step).await?);
+        }
+        let conn = step_conn.as_mut().expect("opened above");
+        let pid = conn.pid;
+        let (result, observed) =
+            monitor::watch(control, pid, one(&mut conn.conn, cx, tables, op, timeouts)).await;
+        let Some(result) = result else {
+            // The lock may be gone: close the connection, so the server rolls the batch back.
+            *step_conn = None;
+            let source = observed
+                .control_error
+                .expect("a batch is abandoned only when the control connection broke");
+            return Err(Error::LockLost { source });
+        };
+        if let Some(source) = observed.control_error {
+            return Err(Error::LockLost { source });
+        }
+        let err = match result {
+            Ok(done) => return Ok((done, retrier.attempts())),
+            Err(err) => err,
+        };
+        let mut seen = observed.blockers;
+        if err.sqlstate.as_deref() == Some("55P03") && seen.is_empty() {
+            match blockers::holders(control, cx.step.tables, &[pid]).await {
+                Ok(found) => seen = found,
+                Err(e) => tracing::debug!(error = %e, "listing the sessions holding locks failed"),
+            }
+        }
+        match retrier.after_failure(classify(err.sqlstate.as_deref())) {
+            Decision::Retry { delay, reason } => {
+                tracing::warn!(
+                    version = cx.m.version,
+                    step = cx.index + 1,
+                    attempt,
+                    reason = reason.as_str(),
+                    lock_timeout_ms = timeouts.lock.as_millis() as u64,
+                    retry_in_ms = delay.as_millis() as u64,
+                    blockers = %blockers::list(&seen),
+                    error = %err.message,
+                    "backfill batch failed transiently; retrying it"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            Decision::Stop(why) => {
+                if err.connection_broken() {
+                    *step_conn = None;
+                }
+                let mut notes = Vec::new();
+                if err.sqlstate.as_deref() == Some("57014") && matches!(op, Op::Batch { .. }) {
+                    notes.push(format!(
+                        "one batch of {} rows ran longer than statement_timeout: lower `backfill_batch_size` (or raise `statement_timeout`) in the migration",
+                        cx.b.batch_size
+                    ));
+                }
+                notes.push(
+                    "committed batches are kept: the next run resumes after the last one"
+                        .to_owned(),
+                );
+                let attempts = retrier.attempts();
+                let error = StepError {
+                    migration: MigrationId::of(cx.m),
+                    phase: cx.phase,
+                    index: cx.index,
+                    total: cx.total,
+                    description: cx.step.description.to_owned(),
+                    sql: err.sql,
+                    attempts,
+                    kind: StepErrorKind::Statement(why),
+                    sqlstate: err.sqlstate,
+                    message: err.message,
+                    detail: err.detail,
+                    timeouts_ms: (cx.step.lock_timeout_ms, statement),
+                    blockers: seen,
+                    notes,
+                    source: err.source,
+                };
+                return Err(fail(ex, cx.key, error).await);
+            }
+        }
+    }
+}
+
+/// One transaction: `SET LOCAL` timeouts and text formats, then the batch (bound, update, cursor) or
+/// the count. Committed only when everything in it succeeded.
+async fn one(
+    conn: &mut PgConnection,
+    cx: &Ctx,
+    tables: &history::Tables,
+    op: Op<'_>,
+    timeouts: Timeouts,
+) -> Result<Done, AttemptError> {
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(|e| AttemptError::new(e, "BEGIN"))?;
+    let result = async {
+        let set = format!("{}; {SESSION_SQL}", timeouts.set_sql(true));
+        simple(&mut tx, &set)
+            .await
+            .map_err(|e| AttemptError::new(e, &set))?;
+        match op {
+            Op::Count => {
+                let sql = cx.sql.count_pending().unwrap_or_default();
+                let n: i64 = sqlx::query_scalar(&sql)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, &sql))?;
+                Ok(Done::Count(n.max(0) as u64))
+            }
+            Op::Batch {
+                after,
+                only_pending,
+                save,
+            } => {
+                let bound = cx
+                    .sql
+                    .next_bound(after.is_some(), only_pending, cx.b.batch_size);
+                let mut q = sqlx::query(&bound);
+                for v in after.unwrap_or_default() {
+                    q = q.bind(v.as_str());
+                }
+                let Some(row) = q
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, &bound))?
+                else {
+                    return Ok(Done::End);
+                };
+                let n = cx.sql.key().len();
+                let mut upper = Vec::with_capacity(n);
+                for i in 0..n {
+                    upper.push(
+                        row.try_get::<String, _>(i)
+                            .map_err(|e| AttemptError::new(e, &bound))?,
+                    );
+                }
+                let passed: i64 = row.try_get(n).map_err(|e| AttemptError::new(e, &bound))?;
+                let passed = passed.max(0) as u64;
+
+                let update = cx.sql.update(after.is_some());
+                let mut q = sqlx::query(&update);
+                for v in after.unwrap_or_default().iter().chain(&upper) {
+                    q = q.bind(v.as_str());
+                }
+                let updated = q
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, &update))?
+                    .rows_affected();
+
+                if let Some((rows, passed_before, batches)) = save {
+                    let cursor = Cursor {
+                        key: cx.sql.key().iter().map(|k| k.name.clone()).collect(),
+                        values: upper.clone(),
+                        rows: rows + updated,
+                        passed: passed_before + passed,
+                        batches: batches + 1,
+                    };
+                    history::save_cursor(&mut tx, tables, cx.key, &cursor)
+                        .await
+                        .map_err(|e| AttemptError::new(e, "saving the backfill cursor"))?;
+                }
+                Ok(Done::Batch {
+                    upper,
+                    passed,
+                    updated,
+                })
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(done) => {
+            tx.commit()
+                .await
+                .map_err(|e| AttemptError::new(e, "COMMIT"))?;
+            Ok(done)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "rollback after a failed backfill batch failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A failure of the backfill as a whole (no usable key, rows that keep needing it), not of a statement.
+fn step_error(cx: &Ctx, kind: StepErrorKind, attempts: u32, message: String) -> StepError {
+    let step = cx.step;
+    StepError {
+        migration: MigrationId::of(cx.m),
+        phase: cx.phase,
+        index: cx.index,
+        total: cx.total,
+        description: step.description.to_owned(),
+        sql: history::step_sql(step),
+        attempts,
+        kind,
+        sqlstate: None,
+        message,
+        detail: None,
+        timeouts_ms: (step.lock_timeout_ms, step.statement_timeout_ms),
+        blockers: Vec::new(),
+        notes: Vec::new(),
+        source: None,
+    }
+}
+
+/// Records the failure on the step and returns it as the run's error.
+async fn fail(ex: &mut Executor<'_>, key: StepKey, error: StepError) -> Error {
+    tracing::warn!(version = key.version, step = key.index + 1, error = %error, "backfill step failed");
+    if let Err(e) = history::mark_failed(ex.control, ex.tables, key, &error.to_string()).await {
+        tracing::warn!(error = %e, "recording the step failure failed");
+    }
+    Error::Step(Box::new(error))
+}

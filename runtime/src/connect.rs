@@ -1,0 +1,157 @@
+//! The migrator's own connections.
+//!
+//! Steps never run on an application pool's connection: the migrator opens connections from the
+//! pool's connect options, changes their session settings freely, and closes them at the end, so no
+//! `lock_timeout` or `statement_timeout` ever leaks back into the application.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::error::Error;
+use crate::plan::PgVersion;
+use crate::session;
+
+/// Where the migrator connects: a pool (its connect options are reused, never its connections) or
+/// connect options.
+pub trait ConnectTarget {
+    /// The options the migrator opens its own connections with.
+    fn connect_options(&self) -> PgConnectOptions;
+}
+
+impl ConnectTarget for PgPool {
+    fn connect_options(&self) -> PgConnectOptions {
+        PgPool::connect_options(self).as_ref().clone()
+    }
+}
+
+impl ConnectTarget for PgConnectOptions {
+    fn connect_options(&self) -> PgConnectOptions {
+        self.clone()
+    }
+}
+
+impl<T: ConnectTarget + ?Sized> ConnectTarget for &T {
+    fn connect_options(&self) -> PgConnectOptions {
+        (**self).connect_options()
+    }
+}
+
+/// Sends `sql` (one or more statements, no parameters) with the simple query protocol, which is what
+/// statements like `CREATE INDEX CONCURRENTLY` need (never an implicit prepared statement).
+///
+/// Goes through `Executor::execute` (a boxed future) rather than `sqlx::raw_sql`, whose generic
+/// `async fn` makes every caller's future fail the `Send` check (rust-lang/rust#100013).
+pub(crate) async fn simple(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::Executor::execute(conn, sql).await.map(drop)
+}
+
+/// Whether `e` means the connection is gone (and with it the session's advisory locks): an I/O or
+/// protocol error, or SQLSTATE class 08 (connection exception) or 57P01-57P03 (the backend was
+/// terminated or the server is shutting down).
+pub(crate) fn is_broken(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// What a connection is for; decides its session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Holds the advisory lock, writes the history outside step transactions, watches for blockers.
+    Control,
+    /// Runs the steps.
+    Step,
+}
+
+/// An open connection and what was learnt opening it.
+pub(crate) struct Opened {
+    pub(crate) conn: PgConnection,
+    pub(crate) server_version_num: u32,
+    pub(crate) pid: i32,
+}
+
+impl Opened {
+    pub(crate) fn server(&self) -> PgVersion {
+        PgVersion::from_server_version_num(self.server_version_num)
+    }
+}
+
+/// Opens a connection for `role` with `application_name` set, and sets its session up. A control
+/// connection is first checked to be a session of its own (not a transaction-pooled connection, see
+/// the `session` module); nothing is changed on the server before that check.
+pub(crate) async fn open(
+    options: &PgConnectOptions,
+    application_name: &str,
+    role: Role,
+) -> Result<Opened, Error> {
+    let options = options.clone().application_name(application_name);
+    let mut conn = PgConnection::connect_with(&options)
+        .await
+        .map_err(|source| Error::Connect { source })?;
+    // Simple query protocol until the session check passed: through a transaction pooler a prepared
+    // statement may be missing on the next server connection, which would hide the real problem.
+    let token = session::token(std::process::id());
+    let sql = format!(
+        "SELECT current_setting('server_version_num'), pg_backend_pid()::text, set_config('{}', '{token}', false)",
+        session::PROBE_SETTING
+    );
+    let row: PgRow = sqlx::Executor::fetch_one(&mut conn, sql.as_str())
+        .await
+        .map_err(Error::db("reading the server version"))?;
+    let (version, pid): (String, String) = (
+        row.try_get(0)
+            .map_err(Error::db("reading the server version"))?,
+        row.try_get(1)
+            .map_err(Error::db("reading the server version"))?,
+    );
+    let server_version_num: u32 = version.trim().parse().map_err(|_| {
+        Error::HistoryCorrupt(format!("unexpected `server_version_num` {version:?}"))
+    })?;
+    let pid: i32 = pid
+        .trim()
+        .parse()
+        .map_err(|_| Error::HistoryCorrupt(format!("unexpected `pg_backend_pid()` {pid:?}")))?;
+    if role == Role::Control {
+        session::check(&mut conn, pid, &token, &options).await?;
+    }
+
+    // The role's or database's defaults must not end our sessions: an idle control connection holds
+    // the lock during a long step, and a step must never be killed by a default meant for the
+    // application. Steps set their own timeouts before every attempt; the control connection's
+    // bookkeeping gets bounded limits of its own.
+    let mut setup = vec!["SET idle_in_transaction_session_timeout = 0"];
+    if server_version_num >= 140_000 {
+        setup.push("SET idle_session_timeout = 0");
+    }
+    match role {
+        Role::Control => {
+            // `CREATE TABLE IF NOT EXISTS` notices would show in every application's log.
+            setup.push("SET client_min_messages = warning");
+            setup.push("SET statement_timeout = '60s'");
+            setup.push("SET lock_timeout = '10s'");
+        }
+        Role::Step => {
+            setup.push("SET statement_timeout = 0");
+            if server_version_num >= 140_000 {
+                // If this process dies mid-statement, the server notices within a second and cancels
+                // the statement instead of finishing it after the migration lock is gone.
+                setup.push("SET client_connection_check_interval = '1s'");
+            }
+        }
+    }
+    simple(&mut conn, &setup.join("; "))
+        .await
+        .map_err(Error::db("setting up the migrator's session"))?;
+    Ok(Opened {
+        conn,
+        server_version_num,
+        pid,
+    })
+}

@@ -1,0 +1,232 @@
+//! One attempt at a step, on the step connection.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgDatabaseError;
+use sqlx::{Connection, PgConnection};
+
+use super::index::{self, IndexState};
+use super::postcondition;
+use crate::connect::simple;
+use crate::history::{self, StepKey, StepState, Tables};
+use crate::plan::{Step, StepKind};
+use crate::session;
+use crate::timeout::Timeouts;
+
+/// How a successful attempt settled the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// The statements ran.
+    Ran,
+    /// Nothing had to run: another session's transaction recorded the step done (transactional
+    /// steps), or the index an interrupted run was building is there and valid (concurrent builds).
+    AlreadyDone,
+}
+
+/// A failed attempt.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    /// The statement that failed.
+    pub(crate) sql: String,
+    pub(crate) sqlstate: Option<String>,
+    pub(crate) message: String,
+    pub(crate) detail: Option<String>,
+    /// The statements succeeded but the postcondition does not hold.
+    pub(crate) postcondition_failed: bool,
+    /// The runtime refused the step after looking at the catalog (`message` says why).
+    pub(crate) refused: bool,
+    /// The step's session was found changed before its statement (a transaction pooler): what was
+    /// seen. Nothing of the step ran.
+    pub(crate) session_changed: Option<String>,
+    pub(crate) source: Option<sqlx::Error>,
+}
+
+impl AttemptError {
+    pub(crate) fn new(source: sqlx::Error, sql: &str) -> AttemptError {
+        let (sqlstate, message, detail) = match &source {
+            sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
+                Some(pg) => (
+                    Some(pg.code().to_owned()),
+                    pg.message().to_owned(),
+                    pg.detail().map(str::to_owned),
+                ),
+                None => (
+                    db.code().map(|c| c.into_owned()),
+                    db.message().to_owned(),
+                    None,
+                ),
+            },
+            other => (None, other.to_string(), None),
+        };
+        AttemptError {
+            sql: sql.to_owned(),
+            sqlstate,
+            message,
+            detail,
+            postcondition_failed: false,
+            refused: false,
+            session_changed: None,
+            source: Some(source),
+        }
+    }
+
+    /// A refusal after looking at the catalog; `sql` is what the step was about to do or the check.
+    pub(crate) fn refused(sql: impl Into<String>, message: impl Into<String>) -> AttemptError {
+        AttemptError {
+            sql: sql.into(),
+            sqlstate: None,
+            message: message.into(),
+            detail: None,
+            postcondition_failed: false,
+            refused: true,
+            session_changed: None,
+            source: None,
+        }
+    }
+
+    fn postcondition(step: &Step) -> AttemptError {
+        AttemptError {
+            sql: history::step_sql(step),
+            sqlstate: None,
+            message: format!(
+                "after the step, {}",
+                postcondition::describe(step.postcondition)
+            ),
+            detail: None,
+            postcondition_failed: true,
+            refused: false,
+            session_changed: None,
+            source: None,
+        }
+    }
+
+    /// Whether the connection is unusable after this error: no SQLSTATE (I/O, protocol, closed),
+    /// class 08 (connection exception) or 57P01-57P03 (the backend was terminated or the server is
+    /// shutting down).
+    pub(crate) fn connection_broken(&self) -> bool {
+        match self.sqlstate.as_deref() {
+            None => !self.postcondition_failed && !self.refused,
+            Some(code) => code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03"),
+        }
+    }
+}
+
+/// Runs a transactional step: `SET LOCAL` timeouts, a lock on the step's history row (so no two
+/// sessions apply the step), the statements, the postcondition check and the history update, all
+/// committed together or not at all.
+pub(crate) async fn transactional(
+    conn: &mut PgConnection,
+    step: &Step,
+    timeouts: Timeouts,
+    tables: &Tables,
+    key: StepKey,
+    elapsed: Duration,
+) -> Result<Settled, AttemptError> {
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(|e| AttemptError::new(e, "BEGIN"))?;
+    let result = async {
+        let set = timeouts.set_sql(true);
+        simple(&mut tx, &set)
+            .await
+            .map_err(|e| AttemptError::new(e, &set))?;
+        let recorded = history::lock_step(&mut tx, tables, key)
+            .await
+            .map_err(|e| AttemptError::new(e, "locking the step's history row"))?;
+        if recorded == Some(StepState::Done) {
+            return Ok(Settled::AlreadyDone);
+        }
+        for sql in step.statements {
+            simple(&mut tx, sql)
+                .await
+                .map_err(|e| AttemptError::new(e, sql))?;
+        }
+        let holds = postcondition::holds(&mut tx, step.postcondition)
+            .await
+            .map_err(|e| AttemptError::new(e, "checking the step's postcondition"))?;
+        if !holds {
+            return Err(AttemptError::postcondition(step));
+        }
+        history::mark_done(&mut tx, tables, key, elapsed)
+            .await
+            .map_err(|e| AttemptError::new(e, "recording the step as done"))?;
+        Ok(Settled::Ran)
+    }
+    .await;
+    match result {
+        Ok(settled) => tx
+            .commit()
+            .await
+            .map(|()| settled)
+            .map_err(|e| AttemptError::new(e, "COMMIT")),
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "rollback after a failed attempt failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Runs a step that must be alone outside a transaction: session `SET` of the timeouts, for a
+/// concurrent index build the cleanup of an INVALID leftover, then the statement.
+///
+/// `resumed`: an earlier run started the step. Its session may outlive it for a while (a killed
+/// runner's build goes on until the server notices the closed socket), so the index it was building
+/// can turn valid after the caller's postcondition check: a valid index found here settles the step.
+///
+/// Right before the statement, the session is checked to still be the one opened as `pid`, with the
+/// timeouts just set (see the `session` module): a statement of this kind must never run without them.
+pub(crate) async fn alone(
+    conn: &mut PgConnection,
+    pid: i32,
+    step: &Step,
+    timeouts: Timeouts,
+    resumed: bool,
+) -> Result<Settled, AttemptError> {
+    let set = timeouts.set_sql(false);
+    simple(conn, &set)
+        .await
+        .map_err(|e| AttemptError::new(e, &set))?;
+    if let StepKind::ConcurrentIndex { schema, index, .. } = step.kind {
+        let drop_sql = || {
+            format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {}",
+                index::qualified(schema, index)
+            )
+        };
+        if resumed
+            && index::state(conn, schema, index)
+                .await
+                .map_err(|e| AttemptError::new(e, &drop_sql()))?
+                == IndexState::Valid
+        {
+            return Ok(Settled::AlreadyDone);
+        }
+        index::drop_invalid_leftover(conn, schema, index)
+            .await
+            .map_err(|e| AttemptError::new(e, &drop_sql()))?;
+    }
+    let changed = session::verify_step_session(conn, pid, timeouts.lock, timeouts.statement)
+        .await
+        .map_err(|e| AttemptError::new(e, "checking the step's session"))?;
+    if let Some(evidence) = changed {
+        return Err(AttemptError {
+            sql: history::step_sql(step),
+            sqlstate: None,
+            message: evidence.clone(),
+            detail: None,
+            postcondition_failed: false,
+            refused: false,
+            session_changed: Some(evidence),
+            source: None,
+        });
+    }
+    for sql in step.statements {
+        simple(conn, sql)
+            .await
+            .map_err(|e| AttemptError::new(e, sql))?;
+    }
+    Ok(Settled::Ran)
+}

@@ -1,0 +1,441 @@
+//! Executing the steps of one migration phase: attempts, retries, blockers, postconditions and the
+//! history updates around them.
+
+pub(crate) mod attempt;
+pub(crate) mod index;
+pub(crate) mod monitor;
+mod phased;
+pub(crate) mod postcondition;
+
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgConnection;
+use tokio::time::Instant;
+
+use self::attempt::Settled;
+use crate::backfill::{self, ProgressSink};
+use crate::blockers;
+use crate::connect::{self, Opened, Role};
+use crate::error::{Error, StepError, StepErrorKind};
+use crate::history::{self, RowState, StepKey, StepState, Tables};
+use crate::plan::{Migration, Postcondition, StepKind, Transaction};
+use crate::report::{MigrationReport, StepOutcome, StepReport};
+use crate::retry::backoff::Rng;
+use crate::retry::policy::{classify, Class};
+use crate::retry::{Decision, Retrier, RetryConfig};
+use crate::status::{MigrationId, PhaseKind};
+use crate::timeout::{lock_timeout_for_attempt, Timeouts};
+
+/// One phase of one migration to apply, as decided from the history.
+#[derive(Debug, Clone)]
+pub(crate) struct Work {
+    pub(crate) migration: &'static Migration,
+    pub(crate) phase: PhaseKind,
+    /// No history row yet: record the start first.
+    pub(crate) new: bool,
+    /// Steps not recorded done, in order, with their recorded state.
+    pub(crate) steps: Vec<(usize, StepState)>,
+}
+
+/// Runs [`Work`] on the migrator's connections.
+pub(crate) struct Executor<'a> {
+    /// The control connection: holds the migration lock, writes the history outside step
+    /// transactions, watches steps for blockers.
+    pub(crate) control: &'a mut PgConnection,
+    pub(crate) tables: &'a Tables,
+    pub(crate) options: &'a PgConnectOptions,
+    pub(crate) application_name: &'a str,
+    pub(crate) rng: &'a mut dyn Rng,
+    /// The step connection, opened on first use.
+    pub(crate) step_conn: Option<Opened>,
+    /// Where backfill progress goes, besides `tracing`.
+    pub(crate) progress: Option<&'a ProgressSink>,
+}
+
+fn lock_lost(source: sqlx::Error) -> Error {
+    Error::LockLost { source }
+}
+
+impl Executor<'_> {
+    /// Applies `work` and records the migration's new state.
+    pub(crate) async fn run(&mut self, work: &Work) -> Result<MigrationReport, Error> {
+        let m = work.migration;
+        let started = Instant::now();
+        tracing::info!(version = m.version, name = m.name, phase = %work.phase, steps = work.steps.len(), "applying migration");
+        if work.new {
+            history::begin_migration(self.control, self.tables, m)
+                .await
+                .map_err(Error::on_lock_connection)?;
+        }
+        match work.phase {
+            PhaseKind::Contract => history::set_state(
+                self.control,
+                self.tables,
+                m.version,
+                RowState::Completing,
+                Duration::ZERO,
+            )
+            .await
+            .map_err(Error::on_lock_connection)?,
+            PhaseKind::Rollback => history::set_state(
+                self.control,
+                self.tables,
+                m.version,
+                RowState::RollingBack,
+                Duration::ZERO,
+            )
+            .await
+            .map_err(Error::on_lock_connection)?,
+            PhaseKind::Expand => {}
+        }
+        let total = work.phase.steps(m).len();
+        let mut steps = Vec::with_capacity(work.steps.len());
+        for &(index, state) in &work.steps {
+            steps.push(self.run_step(m, work.phase, index, total, state).await?);
+        }
+        let done = match work.phase {
+            PhaseKind::Expand if m.has_contract() => RowState::Expanded,
+            PhaseKind::Expand | PhaseKind::Contract => RowState::Completed,
+            PhaseKind::Rollback => RowState::RolledBack,
+        };
+        history::set_state(
+            self.control,
+            self.tables,
+            m.version,
+            done,
+            started.elapsed(),
+        )
+        .await
+        .map_err(Error::on_lock_connection)?;
+        let duration = started.elapsed();
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            phase = %work.phase,
+            state = done.as_str(),
+            duration_ms = duration.as_millis() as u64,
+            "migration phase done"
+        );
+        Ok(MigrationReport {
+            id: MigrationId::of(m),
+            phase: work.phase,
+            steps,
+            duration,
+        })
+    }
+
+    /// Closes the step connection, if one was opened.
+    pub(crate) async fn close(&mut self) {
+        if let Some(opened) = self.step_conn.take() {
+            use sqlx::Connection;
+            if let Err(e) = opened.conn.close().await {
+                tracing::debug!(error = %e, "closing the step connection failed");
+            }
+        }
+    }
+
+    async fn run_step(
+        &mut self,
+        m: &'static Migration,
+        phase: PhaseKind,
+        index: usize,
+        total: usize,
+        state: StepState,
+    ) -> Result<StepReport, Error> {
+        if let StepKind::Backfill(b) = phase.steps(m)[index].kind {
+            return backfill::run::run(self, m, phase, index, total, state, b).await;
+        }
+        let Executor {
+            control,
+            tables,
+            options,
+            application_name,
+            rng,
+            step_conn,
+            ..
+        } = self;
+        let step = &phase.steps(m)[index];
+        let key = StepKey {
+            version: m.version,
+            phase,
+            index,
+        };
+        let started = Instant::now();
+        tracing::info!(
+            version = m.version,
+            phase = %phase,
+            step = index + 1,
+            total,
+            description = step.description,
+            lock = %step.lock,
+            "running step"
+        );
+
+        // An interrupted run started this step outside a transaction: its effect may be complete.
+        if step.transaction == Transaction::Alone
+            && state.was_started()
+            && step.postcondition != Postcondition::None
+        {
+            if postcondition::holds(control, step.postcondition)
+                .await
+                .map_err(lock_lost)?
+            {
+                history::mark_done(control, tables, key, Duration::ZERO)
+                    .await
+                    .map_err(lock_lost)?;
+                tracing::info!(
+                    step = index + 1,
+                    description = step.description,
+                    "step was completed by an interrupted run; recorded it done"
+                );
+                return Ok(StepReport {
+                    index,
+                    description: step.description,
+                    attempts: 0,
+                    duration: started.elapsed(),
+                    outcome: StepOutcome::AlreadyDone,
+                });
+            }
+            tracing::info!(
+                step = index + 1,
+                description = step.description,
+                "step was interrupted before it took effect; running it again"
+            );
+        }
+
+        let config = RetryConfig::from_settings(&m.settings)
+            .map_err(|e| Error::InvalidMigrations(e.to_string()))?;
+        let step_lock_timeout = Duration::from_millis(step.lock_timeout_ms);
+        let resumed = state.was_started();
+        let mut retrier = Retrier::new(config, &mut **rng);
+        let settled = loop {
+            let attempt = retrier.start_attempt();
+            history::mark_attempt(control, tables, key)
+                .await
+                .map_err(lock_lost)?;
+            let timeouts = Timeouts {
+                lock: lock_timeout_for_attempt(step_lock_timeout, attempt),
+                statement: Duration::from_millis(step.statement_timeout_ms),
+            };
+            if step_conn.is_none() {
+                *step_conn = Some(connect::open(options, application_name, Role::Step).await?);
+            }
+            let conn = step_conn.as_mut().expect("opened above");
+            let pid = conn.pid;
+            let elapsed = started.elapsed();
+            let run = async {
+                match (step.kind, step.transaction) {
+                    (StepKind::Phased(phased), _) => {
+                        let cx = phased::Ctx {
+                            migration: m,
+                            step,
+                            phased,
+                            timeouts,
+                            tables,
+                            key,
+                            elapsed,
+                        };
+                        phased::attempt(&mut conn.conn, &cx)
+                            .await
+                            .map(|()| Settled::Ran)
+                    }
+                    (_, Transaction::Transactional) => {
+                        attempt::transactional(&mut conn.conn, step, timeouts, tables, key, elapsed)
+                            .await
+                    }
+                    (_, Transaction::Alone) => {
+                        attempt::alone(&mut conn.conn, pid, step, timeouts, resumed).await
+                    }
+                }
+            };
+            let (result, observed) = monitor::watch(control, pid, run).await;
+            let Some(result) = result else {
+                // The lock may be gone: close the step's connection, so the server rolls back (or
+                // cancels) what the step was doing instead of finishing it beside another runner.
+                *step_conn = None;
+                let source = observed
+                    .control_error
+                    .expect("a step is abandoned only when the control connection broke");
+                return Err(lock_lost(source));
+            };
+            if let Some(source) = observed.control_error {
+                return Err(lock_lost(source));
+            }
+            let err = match result {
+                Ok(settled) => break settled,
+                Err(err) => err,
+            };
+            if let Some(evidence) = err.session_changed {
+                *step_conn = None;
+                return Err(Error::SessionPooling { evidence });
+            }
+            // A build an interrupted run left going may have finished during this attempt (which then
+            // failed with "already exists", or on its leftover): the step is done.
+            if resumed
+                && step.transaction == Transaction::Alone
+                && step.postcondition != Postcondition::None
+                && postcondition::holds(control, step.postcondition)
+                    .await
+                    .map_err(lock_lost)?
+            {
+                tracing::info!(
+                    step = index + 1,
+                    error = %err.message,
+                    "the interrupted run's statement completed meanwhile; the step is done"
+                );
+                if err.connection_broken() {
+                    *step_conn = None;
+                }
+                break Settled::AlreadyDone;
+            }
+            let mut seen = observed.blockers;
+            if err.sqlstate.as_deref() == Some("55P03") && seen.is_empty() {
+                match blockers::holders(control, step.tables, &[pid]).await {
+                    Ok(found) => seen = found,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "listing the sessions holding locks failed")
+                    }
+                }
+            }
+            let broken = err.connection_broken();
+            let class = if err.postcondition_failed || err.refused {
+                Class::Permanent
+            } else {
+                classify(err.sqlstate.as_deref())
+            };
+            match retrier.after_failure(class) {
+                Decision::Retry { delay, reason } => {
+                    tracing::warn!(
+                        version = m.version,
+                        step = index + 1,
+                        attempt,
+                        reason = reason.as_str(),
+                        lock_timeout_ms = timeouts.lock.as_millis() as u64,
+                        retry_in_ms = delay.as_millis() as u64,
+                        blockers = %blockers::list(&seen),
+                        error = %err.message,
+                        "step failed transiently; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Decision::Stop(why) => {
+                    let mut notes = Vec::new();
+                    if broken {
+                        *step_conn = None;
+                    } else if let (
+                        StepKind::ConcurrentIndex {
+                            schema,
+                            index: name,
+                            ..
+                        },
+                        Some(conn),
+                    ) = (step.kind, step_conn.as_mut())
+                    {
+                        // A failed concurrent build leaves an INVALID index that slows every write:
+                        // drop it now rather than at the next run.
+                        match index::drop_invalid_leftover(&mut conn.conn, schema, name).await {
+                            Ok(true) => notes.push(format!("the INVALID index {} the failed build left was dropped", index::qualified(schema, name))),
+                            Ok(false) => {}
+                            Err(e) => notes.push(format!(
+                                "the INVALID index {} the failed build left could not be dropped ({e}); the next run drops it",
+                                index::qualified(schema, name)
+                            )),
+                        }
+                    }
+                    let kind = if err.refused {
+                        StepErrorKind::Refused
+                    } else if err.postcondition_failed {
+                        StepErrorKind::Postcondition
+                    } else if matches!(step.kind, StepKind::ConcurrentIndex { unique: true, .. })
+                        && err.sqlstate.as_deref() == Some("23505")
+                    {
+                        StepErrorKind::DuplicateKeys
+                    } else {
+                        StepErrorKind::Statement(why)
+                    };
+                    let error = StepError {
+                        migration: MigrationId::of(m),
+                        phase,
+                        index,
+                        total,
+                        description: step.description.to_owned(),
+                        sql: err.sql,
+                        attempts: retrier.attempts(),
+                        kind,
+                        sqlstate: err.sqlstate,
+                        message: err.message,
+                        detail: err.detail,
+                        timeouts_ms: (step.lock_timeout_ms, step.statement_timeout_ms),
+                        blockers: seen,
+                        notes,
+                        source: err.source,
+                    };
+                    tracing::warn!(version = m.version, step = index + 1, error = %error, "step failed");
+                    if let Err(e) =
+                        history::mark_failed(control, tables, key, &error.to_string()).await
+                    {
+                        tracing::warn!(error = %e, "recording the step failure failed");
+                    }
+                    return Err(Error::Step(Box::new(error)));
+                }
+            }
+        };
+
+        if step.transaction == Transaction::Alone {
+            if !postcondition::holds(control, step.postcondition)
+                .await
+                .map_err(lock_lost)?
+            {
+                let error = StepError {
+                    migration: MigrationId::of(m),
+                    phase,
+                    index,
+                    total,
+                    description: step.description.to_owned(),
+                    sql: history::step_sql(step),
+                    attempts: retrier.attempts(),
+                    kind: StepErrorKind::Postcondition,
+                    sqlstate: None,
+                    message: format!(
+                        "after the step, {}",
+                        postcondition::describe(step.postcondition)
+                    ),
+                    detail: None,
+                    timeouts_ms: (step.lock_timeout_ms, step.statement_timeout_ms),
+                    blockers: Vec::new(),
+                    notes: Vec::new(),
+                    source: None,
+                };
+                if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await
+                {
+                    tracing::warn!(error = %e, "recording the step failure failed");
+                }
+                return Err(Error::Step(Box::new(error)));
+            }
+            history::mark_done(control, tables, key, started.elapsed())
+                .await
+                .map_err(lock_lost)?;
+        }
+        let duration = started.elapsed();
+        let outcome = match settled {
+            Settled::Ran => StepOutcome::Ran,
+            Settled::AlreadyDone => StepOutcome::AlreadyDone,
+        };
+        tracing::info!(
+            version = m.version,
+            step = index + 1,
+            attempts = retrier.attempts(),
+            duration_ms = duration.as_millis() as u64,
+            outcome = ?outcome,
+            "step done"
+        );
+        Ok(StepReport {
+            index,
+            description: step.description,
+            attempts: retrier.attempts(),
+            duration,
+            outcome,
+        })
+    }
+}

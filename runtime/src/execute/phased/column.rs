@@ -1,0 +1,544 @@
+//! Column type change and column rename: prepare, carry indexes and constraints over, contract,
+//! rollback. See [`Action`](crate::plan::Action) for what each does.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgConnection;
+
+use super::catalog::{self, ColumnInfo, TableInfo};
+use super::sqltext::{constraint_for, index_for, quote_ident, quote_literal};
+use super::{catalog_error, exec, in_transaction, Ctx};
+use crate::execute::attempt::AttemptError;
+use crate::execute::index::{self, IndexState};
+use crate::plan::phased::{carried_name, is_carried_name, not_null_helper};
+use crate::plan::ColumnChange;
+
+/// `"users".email`, for messages.
+fn show(c: &ColumnChange, column: &str) -> String {
+    format!("{}.{}", c.table, quote_ident(column))
+}
+
+/// The table, which must be a plain table: partitions, partitioned and inherited tables would need
+/// the change on every member.
+async fn plain_table(conn: &mut PgConnection, c: &ColumnChange) -> Result<TableInfo, AttemptError> {
+    let table = catalog::table(conn, c.table)
+        .await
+        .map_err(catalog_error)?
+        .ok_or_else(|| {
+            AttemptError::refused(c.table, format!("table {} does not exist", c.table))
+        })?;
+    let problem = match table.relkind.as_str() {
+        "r" if table.is_partition => Some("it is a partition of a partitioned table"),
+        "r" if table.inheritance => Some("it takes part in table inheritance"),
+        "r" => None,
+        "p" => Some("it is partitioned"),
+        _ => Some("it is not a table"),
+    };
+    match problem {
+        Some(why) => Err(AttemptError::refused(
+            c.table,
+            format!(
+                "{} cannot be changed by expand/contract: {why}; nothing was changed; change the column in place under an override",
+                show(c, c.column)
+            ),
+        )),
+        None => Ok(table),
+    }
+}
+
+async fn column(
+    conn: &mut PgConnection,
+    c: &ColumnChange,
+    table: &TableInfo,
+    name: &str,
+) -> Result<ColumnInfo, AttemptError> {
+    catalog::column(conn, table.oid, name)
+        .await
+        .map_err(catalog_error)?
+        .ok_or_else(|| {
+            AttemptError::refused(c.table, format!("column {} does not exist", show(c, name)))
+        })
+}
+
+/// Refuses when objects that cannot be carried over depend on the old column.
+async fn refuse_blocking(
+    conn: &mut PgConnection,
+    c: &ColumnChange,
+    table: &TableInfo,
+    old: &ColumnInfo,
+) -> Result<(), AttemptError> {
+    let blocking = catalog::blocking(conn, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?;
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = blocking
+        .iter()
+        .map(|b| format!("{} ({})", b.object, b.why))
+        .collect();
+    Err(AttemptError::refused(
+        c.table,
+        format!(
+            "{} cannot be changed by expand/contract because of {}; nothing was changed; drop {} first (re-create {} after `complete`), or change the column in place under an override",
+            show(c, c.column),
+            list.join(", "),
+            if blocking.len() == 1 { "it" } else { "them" },
+            if blocking.len() == 1 { "it" } else { "them" },
+        ),
+    ))
+}
+
+/// Expand, in the step's transaction: lock the table, check everything, add the new column (a
+/// rename's, with the old one's type and collation), run the step's statements (the type change's new
+/// column, the sync function and trigger), copy the column comment.
+pub(super) async fn prepare(
+    tx: &mut PgConnection,
+    cx: &Ctx<'_>,
+    c: &ColumnChange,
+) -> Result<(), AttemptError> {
+    // Take the lock the step declares first, so no dependent object appears between check and change.
+    exec(
+        tx,
+        &format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", c.table),
+    )
+    .await?;
+    let table = plain_table(tx, c).await?;
+    let old = column(tx, c, &table, c.column).await?;
+    let what = if old.identity {
+        Some("an identity column")
+    } else if old.generated {
+        Some("a generated column")
+    } else {
+        None
+    };
+    if let Some(what) = what {
+        return Err(AttemptError::refused(
+            c.table,
+            format!(
+                "{} is {what}, which cannot be kept in sync by a trigger; nothing was changed; change it in place under an override",
+                show(c, c.column)
+            ),
+        ));
+    }
+    if !c.rename {
+        let stated = catalog::type_oid(tx, c.old_type)
+            .await
+            .map_err(catalog_error)?;
+        if stated != Some(old.type_oid) {
+            return Err(AttemptError::refused(
+                c.table,
+                format!(
+                    "{} is `{}`, not `{}` as the migration states (`from {}`); nothing was changed; state the column's current type",
+                    show(c, c.column),
+                    old.type_sql,
+                    c.old_type,
+                    c.old_type
+                ),
+            ));
+        }
+    }
+    refuse_blocking(tx, c, &table, &old).await?;
+    if c.rename {
+        let add = format!(
+            "ALTER TABLE {} ADD COLUMN {} {}{}",
+            c.table,
+            quote_ident(c.new_column),
+            old.type_sql,
+            old.collate_sql
+        );
+        exec(tx, &add).await?;
+    }
+    for sql in cx.step.statements {
+        exec(tx, sql).await?;
+    }
+    if let Some(comment) = &old.comment {
+        exec(
+            tx,
+            &format!(
+                "COMMENT ON COLUMN {} IS {}",
+                show(c, c.new_column),
+                quote_literal(comment)
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Both columns, which must exist after the prepare step.
+async fn both(
+    conn: &mut PgConnection,
+    c: &ColumnChange,
+) -> Result<(TableInfo, ColumnInfo, ColumnInfo), AttemptError> {
+    let table = plain_table(conn, c).await?;
+    let old = column(conn, c, &table, c.column).await?;
+    let new = catalog::column(conn, table.oid, c.new_column).await.map_err(catalog_error)?.ok_or_else(|| {
+        AttemptError::refused(
+            c.table,
+            format!(
+                "the new column {} is missing, so the expand was undone or changed by hand; roll the migration back with `Migrator::rollback` and run it again",
+                show(c, c.new_column)
+            ),
+        )
+    })?;
+    Ok((table, old, new))
+}
+
+/// Expand, outside a transaction: every valid index on the old column is built on the new one
+/// concurrently, as `_zd_<name>`; a valid one already there is kept, an INVALID leftover is dropped
+/// concurrently first.
+pub(super) async fn carry_indexes(
+    conn: &mut PgConnection,
+    cx: &Ctx<'_>,
+    c: &ColumnChange,
+) -> Result<(), AttemptError> {
+    exec(conn, &cx.online().set_sql(false)).await?;
+    let (table, old, _) = both(conn, c).await?;
+    for ix in catalog::indexes_on(conn, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+    {
+        if !ix.valid || ix.constraint.as_ref().is_some_and(|k| k.kind == "x") {
+            // INVALID leftovers are not part of the schema; exclusion constraints were refused.
+            continue;
+        }
+        let name = carried_name(&ix.name);
+        let state = index::state(conn, &table.schema, &name)
+            .await
+            .map_err(catalog_error)?;
+        if state == IndexState::Valid {
+            continue;
+        }
+        let qualified = index::qualified(&table.schema, &name);
+        if state == IndexState::Invalid {
+            index::drop_invalid_leftover(conn, &table.schema, &name)
+                .await
+                .map_err(|e| {
+                    AttemptError::new(e, &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
+                })?;
+        }
+        let sql = index_for(&ix.def, &name, c.table, c.column, c.new_column).ok_or_else(|| {
+            AttemptError::refused(
+                &ix.def,
+                format!(
+                    "cannot read the definition of index {} to build it on the new column",
+                    ix.name
+                ),
+            )
+        })?;
+        tracing::info!(index = %ix.name, carried = %name, "building an index on the new column");
+        if let Err(e) = exec(conn, &sql).await {
+            // Do not leave an INVALID index behind to slow every write until the next run.
+            if let Err(drop) = index::drop_invalid_leftover(conn, &table.schema, &name).await {
+                tracing::warn!(index = %qualified, error = %drop, "dropping the INVALID index a failed build left failed");
+            }
+            return Err(e);
+        }
+        if index::state(conn, &table.schema, &name)
+            .await
+            .map_err(catalog_error)?
+            != IndexState::Valid
+        {
+            return Err(AttemptError::refused(
+                sql,
+                format!("index {qualified} was built but is not valid"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Expand, in the step's transaction: the old column's check constraints and foreign keys, and its
+/// `NOT NULL` as a check, added to the new column `NOT VALID` (each skipped when already there).
+pub(super) async fn add_constraints(
+    tx: &mut PgConnection,
+    c: &ColumnChange,
+) -> Result<(), AttemptError> {
+    let (table, old, _) = both(tx, c).await?;
+    let existing: BTreeMap<String, bool> = catalog::constraint_names(tx, table.oid)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .collect();
+    for con in catalog::constraints_on(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+    {
+        let name = carried_name(&con.name);
+        if existing.contains_key(&name) {
+            continue;
+        }
+        let def = constraint_for(&con.def, c.column, c.new_column);
+        exec(
+            tx,
+            &format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID",
+                c.table,
+                quote_ident(&name)
+            ),
+        )
+        .await?;
+    }
+    if old.not_null {
+        let helper = not_null_helper(c.new_column);
+        if !existing.contains_key(&helper) {
+            let sql = format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
+                c.table,
+                quote_ident(&helper),
+                quote_ident(c.new_column)
+            );
+            exec(tx, &sql).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The carried constraints (temporary name, whether it must be validated), the `NOT NULL` helper last.
+async fn carried_constraints(
+    conn: &mut PgConnection,
+    table: i64,
+    old: &ColumnInfo,
+    c: &ColumnChange,
+) -> Result<Vec<(String, bool)>, AttemptError> {
+    let mut out: Vec<(String, bool)> = catalog::constraints_on(conn, table, old.attnum)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .map(|con| (carried_name(&con.name), con.validated))
+        .collect();
+    if old.not_null {
+        out.push((not_null_helper(c.new_column), true));
+    }
+    Ok(out)
+}
+
+/// Expand, outside a transaction: `VALIDATE CONSTRAINT` of each carried constraint whose original is
+/// validated and which is not validated yet, each in its own transaction with the online timeouts.
+pub(super) async fn validate_constraints(
+    conn: &mut PgConnection,
+    cx: &Ctx<'_>,
+    c: &ColumnChange,
+) -> Result<(), AttemptError> {
+    let (table, old, _) = both(conn, c).await?;
+    let existing: BTreeMap<String, bool> = catalog::constraint_names(conn, table.oid)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .collect();
+    for (name, validate) in carried_constraints(conn, table.oid, &old, c).await? {
+        match existing.get(&name) {
+            Some(false) if validate => {
+                let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", c.table, quote_ident(&name));
+                in_transaction(conn, cx.online(), &[sql]).await?;
+            }
+            Some(_) => {}
+            None => {
+                return Err(AttemptError::refused(
+                    c.table,
+                    format!("constraint {} carried to the new column is missing; run again, or roll back and run again", quote_ident(&name)),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Contract, in the step's transaction: checks that everything was carried over, then drops the
+/// trigger, the function and the old column, gives the new column (type change) and the carried
+/// objects their final names, and restores the default, `NOT NULL`, a primary key or unique
+/// constraint (`USING INDEX`) and sequence ownership. Carried objects whose original disappeared since
+/// the expand are dropped.
+pub(super) async fn contract(tx: &mut PgConnection, c: &ColumnChange) -> Result<(), AttemptError> {
+    exec(
+        tx,
+        &format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", c.table),
+    )
+    .await?;
+    let (table, old, new) = both(tx, c).await?;
+    refuse_blocking(tx, c, &table, &old).await?;
+    let originals: Vec<_> = catalog::indexes_on(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .filter(|ix| ix.valid)
+        .collect();
+    let carried: BTreeMap<String, bool> = catalog::indexes_on(tx, table.oid, new.attnum)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .map(|ix| (ix.name, ix.valid))
+        .collect();
+    let missing = |what: String| {
+        AttemptError::refused(
+            c.table,
+            format!(
+                "{what} has no counterpart on the new column {} (was it created after the expand?); nothing was changed; drop it, or roll the migration back and run it again",
+                show(c, c.new_column)
+            ),
+        )
+    };
+    for ix in &originals {
+        if carried.get(&carried_name(&ix.name)) != Some(&true) {
+            return Err(missing(format!("index {}", quote_ident(&ix.name))));
+        }
+    }
+    let constraints = catalog::constraints_on(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?;
+    let existing: BTreeMap<String, bool> = catalog::constraint_names(tx, table.oid)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .collect();
+    for (name, validated) in carried_constraints(tx, table.oid, &old, c).await? {
+        match existing.get(&name) {
+            Some(v) if *v || !validated => {}
+            _ => return Err(missing(format!("constraint {}", quote_ident(&name)))),
+        }
+    }
+    let sequences = catalog::owned_sequences(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?;
+
+    let t = c.table;
+    let mut sql = Vec::new();
+    // Carried objects whose original was dropped since the expand.
+    let expected: Vec<String> = originals.iter().map(|ix| carried_name(&ix.name)).collect();
+    for name in carried
+        .keys()
+        .filter(|n| is_carried_name(n) && !expected.contains(n))
+    {
+        sql.push(format!(
+            "DROP INDEX {}",
+            index::qualified(&table.schema, name)
+        ));
+    }
+    let helper = not_null_helper(c.new_column);
+    let expected: Vec<String> = constraints
+        .iter()
+        .map(|con| carried_name(&con.name))
+        .collect();
+    for con in catalog::constraints_on(tx, table.oid, new.attnum)
+        .await
+        .map_err(catalog_error)?
+    {
+        if is_carried_name(&con.name) && !expected.contains(&con.name) && con.name != helper {
+            sql.push(format!(
+                "ALTER TABLE {t} DROP CONSTRAINT {}",
+                quote_ident(&con.name)
+            ));
+        }
+    }
+    sql.push(format!("DROP TRIGGER {} ON {t}", quote_ident(c.trigger)));
+    sql.push(format!("DROP FUNCTION {}()", c.function));
+    for s in &sequences {
+        sql.push(format!("ALTER SEQUENCE {s} OWNED BY NONE"));
+    }
+    sql.push(format!(
+        "ALTER TABLE {t} DROP COLUMN {}",
+        quote_ident(c.column)
+    ));
+    let final_name = if c.rename {
+        c.new_column
+    } else {
+        sql.push(format!(
+            "ALTER TABLE {t} RENAME COLUMN {} TO {}",
+            quote_ident(c.new_column),
+            quote_ident(c.column)
+        ));
+        c.column
+    };
+    let column = quote_ident(final_name);
+    for ix in originals.iter().filter(|ix| ix.constraint.is_none()) {
+        sql.push(format!(
+            "ALTER INDEX {} RENAME TO {}",
+            index::qualified(&table.schema, &carried_name(&ix.name)),
+            quote_ident(&ix.name)
+        ));
+    }
+    for con in &constraints {
+        sql.push(format!(
+            "ALTER TABLE {t} RENAME CONSTRAINT {} TO {}",
+            quote_ident(&carried_name(&con.name)),
+            quote_ident(&con.name)
+        ));
+    }
+    if let Some(default) = &old.default {
+        sql.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {column} SET DEFAULT {default}"
+        ));
+    }
+    if old.not_null {
+        // PostgreSQL 12+ sees the validated check and skips the scan.
+        sql.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {column} SET NOT NULL"
+        ));
+        sql.push(format!(
+            "ALTER TABLE {t} DROP CONSTRAINT {}",
+            quote_ident(&helper)
+        ));
+    }
+    for ix in &originals {
+        let Some(k) = &ix.constraint else { continue };
+        let what = match k.kind.as_str() {
+            "p" => "PRIMARY KEY",
+            "u" => "UNIQUE",
+            _ => continue,
+        };
+        let deferrable = match (k.deferrable, k.deferred) {
+            (true, true) => " DEFERRABLE INITIALLY DEFERRED",
+            (true, false) => " DEFERRABLE",
+            _ => "",
+        };
+        sql.push(format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {} {what} USING INDEX {}{deferrable}",
+            quote_ident(&k.name),
+            quote_ident(&carried_name(&ix.name))
+        ));
+    }
+    for s in &sequences {
+        sql.push(format!("ALTER SEQUENCE {s} OWNED BY {t}.{column}"));
+    }
+    for statement in &sql {
+        exec(tx, statement).await?;
+    }
+    Ok(())
+}
+
+/// Rollback, in the step's transaction: when the sync trigger exists (it was created in one
+/// transaction with the new column, so the new column is this operation's), drop it, its function and
+/// the new column with everything carried onto it. Otherwise the expand never took effect.
+pub(super) async fn rollback(tx: &mut PgConnection, c: &ColumnChange) -> Result<(), AttemptError> {
+    let Some(table) = catalog::table(tx, c.table).await.map_err(catalog_error)? else {
+        return Ok(());
+    };
+    if !catalog::has_trigger(tx, table.oid, c.trigger)
+        .await
+        .map_err(catalog_error)?
+    {
+        tracing::info!(
+            table = c.table,
+            trigger = c.trigger,
+            "the sync trigger does not exist: nothing to undo"
+        );
+        return Ok(());
+    }
+    exec(
+        tx,
+        &format!("DROP TRIGGER {} ON {}", quote_ident(c.trigger), c.table),
+    )
+    .await?;
+    exec(tx, &format!("DROP FUNCTION IF EXISTS {}()", c.function)).await?;
+    exec(
+        tx,
+        &format!(
+            "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+            c.table,
+            quote_ident(c.new_column)
+        ),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,704 @@
+//! The history tables: what was applied, with which plan, and how far each step got.
+//!
+//! Two tables, created on first use (under the migration lock, so concurrent first runs do not race):
+//!
+//! - `<table>` (default `zerodown_migrations`): one row per migration: version, name, description,
+//!   plan checksum, state (`expanding` → `expanded` → `completing` → `completed`; a migration without
+//!   a contract phase goes from `expanding` to `completed`; `rollback` takes an expanded or expanding
+//!   one through `rolling_back` to `rolled_back`, after which it counts as never applied), timestamps,
+//!   accumulated run time, the last error, and the zerodown version that recorded it.
+//! - `<table>_steps`: one row per step of every phase, inserted when the migration starts: phase,
+//!   index, description, SQL (so a drift error can show what changed), state (`pending`, `running`,
+//!   `failed`, `done`), attempts, timestamps, duration, a backfill cursor (a batched backfill's
+//!   position, written in the same transaction as each batch), a memo (what a step found and changed,
+//!   for its rollback: `not null` when an `expand .. drop column` dropped `NOT NULL`) and the last error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+
+use crate::error::{Drift, Error, StepChange};
+use crate::backfill::sql::BatchSql;
+use crate::plan::{Migration, Step, StepKind};
+use crate::status::{MigrationId, PhaseKind};
+
+/// The history tables' names, resolved and quoted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tables {
+    /// Unquoted schema.
+    pub(crate) schema: String,
+    /// Unquoted table.
+    pub(crate) table: String,
+    migrations: String,
+    steps: String,
+}
+
+/// Quotes an identifier for SQL.
+pub(crate) fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl Tables {
+    pub(crate) fn new(schema: &str, table: &str) -> Tables {
+        Tables {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+            migrations: format!("{}.{}", quote_ident(schema), quote_ident(table)),
+            steps: format!(
+                "{}.{}",
+                quote_ident(schema),
+                quote_ident(&format!("{table}_steps"))
+            ),
+        }
+    }
+}
+
+/// A step's state in the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepState {
+    Pending,
+    Running,
+    Failed,
+    Done,
+}
+
+impl StepState {
+    fn parse(s: &str) -> Option<StepState> {
+        Some(match s {
+            "pending" => StepState::Pending,
+            "running" => StepState::Running,
+            "failed" => StepState::Failed,
+            "done" => StepState::Done,
+            _ => return None,
+        })
+    }
+
+    /// Whether an earlier run started the step without recording it done.
+    pub(crate) fn was_started(self) -> bool {
+        matches!(self, StepState::Running | StepState::Failed)
+    }
+}
+
+/// A migration's state in the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowState {
+    Expanding,
+    Expanded,
+    Completing,
+    Completed,
+    RollingBack,
+    RolledBack,
+}
+
+impl RowState {
+    fn parse(s: &str) -> Option<RowState> {
+        Some(match s {
+            "expanding" => RowState::Expanding,
+            "expanded" => RowState::Expanded,
+            "completing" => RowState::Completing,
+            "completed" => RowState::Completed,
+            "rolling_back" => RowState::RollingBack,
+            "rolled_back" => RowState::RolledBack,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RowState::Expanding => "expanding",
+            RowState::Expanded => "expanded",
+            RowState::Completing => "completing",
+            RowState::Completed => "completed",
+            RowState::RollingBack => "rolling_back",
+            RowState::RolledBack => "rolled_back",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MigrationRow {
+    pub(crate) version: u64,
+    pub(crate) name: String,
+    pub(crate) checksum: String,
+    pub(crate) state: RowState,
+    pub(crate) raw_state: String,
+    pub(crate) last_error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StepRow {
+    pub(crate) description: String,
+    pub(crate) sql: String,
+    pub(crate) state: StepState,
+}
+
+/// Everything recorded, keyed by version and by (version, phase, index). Rolled-back migrations count
+/// as never applied: they are only listed in `rolled_back`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct History {
+    pub(crate) migrations: BTreeMap<u64, MigrationRow>,
+    pub(crate) rolled_back: BTreeMap<u64, MigrationRow>,
+    pub(crate) steps: BTreeMap<(u64, PhaseKind, usize), StepRow>,
+}
+
+impl History {
+    pub(crate) fn step_state(&self, version: u64, phase: PhaseKind, index: usize) -> StepState {
+        self.steps
+            .get(&(version, phase, index))
+            .map_or(StepState::Pending, |s| s.state)
+    }
+
+    /// Steps of `phase` recorded done.
+    pub(crate) fn done_count(&self, version: u64, phase: PhaseKind) -> usize {
+        self.steps
+            .range((version, phase, 0)..=(version, phase, usize::MAX))
+            .filter(|(_, s)| s.state == StepState::Done)
+            .count()
+    }
+
+    /// The drift of `m` against its recorded row, if any.
+    pub(crate) fn drift(&self, m: &Migration) -> Option<Drift> {
+        let row = self.migrations.get(&m.version)?;
+        let checksum = m.checksum.to_hex();
+        if row.checksum == checksum {
+            return None;
+        }
+        let mut changes = Vec::new();
+        for phase in PhaseKind::ALL {
+            let steps = phase.steps(m);
+            let recorded: Vec<(usize, &StepRow)> = self
+                .steps
+                .range((m.version, phase, 0)..=(m.version, phase, usize::MAX))
+                .map(|(k, v)| (k.2, v))
+                .collect();
+            let n = steps
+                .len()
+                .max(recorded.iter().map(|(i, _)| i + 1).max().unwrap_or(0));
+            for index in 0..n {
+                let old = recorded
+                    .iter()
+                    .find(|(i, _)| *i == index)
+                    .map(|(_, r)| (r.description.clone(), r.sql.clone()));
+                let new = steps
+                    .get(index)
+                    .map(|s| (s.description.to_owned(), step_sql(s)));
+                if old != new {
+                    changes.push(StepChange {
+                        phase,
+                        index,
+                        recorded: old,
+                        current: new,
+                    });
+                }
+            }
+        }
+        Some(Drift {
+            migration: MigrationId::of(m),
+            recorded_name: (row.name != m.name).then(|| row.name.clone()),
+            recorded_checksum: row.checksum.clone(),
+            checksum,
+            changes,
+        })
+    }
+}
+
+/// The SQL recorded for a step: its statements, one per line, each ending with `;`. A backfill, whose
+/// batches the runtime generates, is recorded as the single `UPDATE` it amounts to.
+pub(crate) fn step_sql(step: &Step) -> String {
+    if let StepKind::Backfill(b) = step.kind {
+        return format!(
+            "{}; -- in keyset batches of {}",
+            BatchSql::describe(b.table, b.set_sql, b.pending_sql),
+            b.batch_size
+        );
+    }
+    step.statements
+        .iter()
+        .map(|s| format!("{s};"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Creates the tables when missing. Run under the migration lock.
+pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Error> {
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {m} (
+            version bigint PRIMARY KEY,
+            name text NOT NULL,
+            description text NOT NULL,
+            checksum text NOT NULL,
+            state text NOT NULL,
+            started_at timestamptz NOT NULL DEFAULT now(),
+            expanded_at timestamptz,
+            completed_at timestamptz,
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            duration_ms bigint NOT NULL DEFAULT 0,
+            last_error text,
+            zerodown_version text NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {s} (
+            version bigint NOT NULL,
+            phase text NOT NULL,
+            step_index integer NOT NULL,
+            description text NOT NULL,
+            sql text NOT NULL,
+            lock_level text NOT NULL,
+            state text NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            started_at timestamptz,
+            finished_at timestamptz,
+            duration_ms bigint,
+            backfill_cursor jsonb,
+            memo text,
+            last_error text,
+            PRIMARY KEY (version, phase, step_index)
+        );
+        ALTER TABLE {s} ADD COLUMN IF NOT EXISTS memo text",
+        m = t.migrations,
+        s = t.steps
+    );
+    crate::connect::simple(conn, &sql)
+        .await
+        .map_err(Error::db("creating the history tables"))?;
+    Ok(())
+}
+
+/// Whether the migrations table exists (status and plan never create it).
+pub(crate) async fn exists(conn: &mut PgConnection, t: &Tables) -> Result<bool, Error> {
+    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL")
+        .bind(&t.migrations)
+        .bind(&t.steps)
+        .fetch_one(conn)
+        .await
+        .map_err(Error::db("looking for the history tables"))
+}
+
+fn version_of(v: i64) -> Result<u64, Error> {
+    u64::try_from(v).map_err(|_| Error::HistoryCorrupt(format!("negative version {v}")))
+}
+
+/// Reads everything.
+pub(crate) async fn load(conn: &mut PgConnection, t: &Tables) -> Result<History, Error> {
+    let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT version, name, checksum, state, last_error FROM {} ORDER BY version",
+        t.migrations
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db("reading the history"))?;
+    let mut history = History::default();
+    for (version, name, checksum, raw_state, last_error) in rows {
+        let version = version_of(version)?;
+        let state = RowState::parse(&raw_state).ok_or_else(|| {
+            Error::HistoryCorrupt(format!(
+                "migration {version} has unknown state {raw_state:?}"
+            ))
+        })?;
+        let row = MigrationRow {
+            version,
+            name,
+            checksum,
+            state,
+            raw_state,
+            last_error,
+        };
+        if state == RowState::RolledBack {
+            history.rolled_back.insert(version, row);
+        } else {
+            history.migrations.insert(version, row);
+        }
+    }
+    let steps: Vec<(i64, String, i32, String, String, String)> = sqlx::query_as(&format!(
+        "SELECT version, phase, step_index, description, sql, state FROM {} ORDER BY version, phase, step_index",
+        t.steps
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db("reading the history of steps"))?;
+    for (version, phase, index, description, sql, state) in steps {
+        let version = version_of(version)?;
+        let bad = |what: &str| {
+            Error::HistoryCorrupt(format!("step {index} of migration {version} has {what}"))
+        };
+        let phase =
+            PhaseKind::parse(&phase).ok_or_else(|| bad(&format!("unknown phase {phase:?}")))?;
+        let index = usize::try_from(index).map_err(|_| bad("a negative index"))?;
+        let state =
+            StepState::parse(&state).ok_or_else(|| bad(&format!("unknown state {state:?}")))?;
+        if history.rolled_back.contains_key(&version) {
+            continue;
+        }
+        history.steps.insert(
+            (version, phase, index),
+            StepRow {
+                description,
+                sql,
+                state,
+            },
+        );
+    }
+    Ok(history)
+}
+
+fn as_i64(n: u64) -> i64 {
+    // Versions are checked to fit by `Migrator::new`; saturate instead of wrapping anyway.
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Records a migration as started, with all its steps pending, in one transaction. A row left by a
+/// rollback is started afresh.
+pub(crate) async fn begin_migration(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+) -> Result<(), Error> {
+    let context = || Error::db(format!("recording the start of migration {}", m.version));
+    let mut tx = conn.begin().await.map_err(context())?;
+    sqlx::query(&format!("DELETE FROM {} WHERE version = $1", t.steps))
+        .bind(as_i64(m.version))
+        .execute(&mut *tx)
+        .await
+        .map_err(context())?;
+    sqlx::query(&format!(
+        "INSERT INTO {} (version, name, description, checksum, state, zerodown_version) VALUES ($1, $2, $3, $4, 'expanding', $5)
+         ON CONFLICT (version) DO UPDATE SET name = excluded.name, description = excluded.description,
+             checksum = excluded.checksum, state = excluded.state, zerodown_version = excluded.zerodown_version,
+             started_at = now(), expanded_at = NULL, completed_at = NULL, updated_at = now(), duration_ms = 0,
+             last_error = NULL",
+        t.migrations
+    ))
+    .bind(as_i64(m.version))
+    .bind(m.name)
+    .bind(m.description)
+    .bind(m.checksum.to_hex())
+    .bind(env!("CARGO_PKG_VERSION"))
+    .execute(&mut *tx)
+    .await
+    .map_err(context())?;
+    insert_steps(&mut tx, t, m, &|_, _| "pending")
+        .await
+        .map_err(context())?;
+    tx.commit().await.map_err(context())?;
+    Ok(())
+}
+
+async fn insert_steps(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+    state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync),
+) -> Result<(), sqlx::Error> {
+    for phase in PhaseKind::ALL {
+        for (index, step) in phase.steps(m).iter().enumerate() {
+            sqlx::query(&format!(
+                "INSERT INTO {} (version, phase, step_index, description, sql, lock_level, state)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (version, phase, step_index) DO UPDATE
+                 SET description = excluded.description, sql = excluded.sql, lock_level = excluded.lock_level",
+                t.steps
+            ))
+            .bind(as_i64(m.version))
+            .bind(phase.as_str())
+            .bind(index as i32)
+            .bind(step.description)
+            .bind(step_sql(step))
+            .bind(step.lock.as_sql())
+            .bind(state(phase, index))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A step's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StepKey {
+    pub(crate) version: u64,
+    pub(crate) phase: PhaseKind,
+    pub(crate) index: usize,
+}
+
+/// Counts an attempt and marks the step running.
+///
+/// A step already recorded done stays done: an interrupted run's last transaction may commit after
+/// the next run read the history.
+pub(crate) async fn mark_attempt(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET state = CASE WHEN state = 'done' THEN state ELSE 'running' END,
+                attempts = attempts + 1, started_at = coalesce(started_at, now())
+         WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the step's row for the rest of the transaction and returns its state. A transactional step
+/// calls it first: if another session's transaction applied the step (the last transaction of an
+/// interrupted run, committing late, or a runner that lost the migration lock without noticing yet),
+/// the row lock waits for it and the step is seen done instead of being applied twice.
+pub(crate) async fn lock_step(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+) -> Result<Option<StepState>, sqlx::Error> {
+    let state: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT state FROM {} WHERE version = $1 AND phase = $2 AND step_index = $3 FOR UPDATE",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .fetch_optional(conn)
+    .await?;
+    Ok(state.as_deref().and_then(StepState::parse))
+}
+
+/// Marks the step done. Inside the step's transaction for transactional steps.
+pub(crate) async fn mark_done(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    duration: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET state = 'done', finished_at = now(), duration_ms = $4, last_error = NULL
+         WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .bind(duration.as_millis() as i64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the step failed, on the step row and on its migration.
+pub(crate) async fn mark_failed(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET state = 'failed', last_error = $4
+         WHERE version = $1 AND phase = $2 AND step_index = $3 AND state <> 'done'",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE {} SET last_error = $2, updated_at = now() WHERE version = $1",
+        t.migrations
+    ))
+    .bind(as_i64(k.version))
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves a migration to `state`, adding `ran` to its accumulated run time.
+pub(crate) async fn set_state(
+    conn: &mut PgConnection,
+    t: &Tables,
+    version: u64,
+    state: RowState,
+    ran: Duration,
+) -> Result<(), Error> {
+    let stamp = match state {
+        RowState::Expanded => ", expanded_at = now()",
+        RowState::Completed => ", expanded_at = coalesce(expanded_at, now()), completed_at = now()",
+        RowState::Expanding
+        | RowState::Completing
+        | RowState::RollingBack
+        | RowState::RolledBack => "",
+    };
+    sqlx::query(&format!(
+        "UPDATE {} SET state = $2, updated_at = now(), duration_ms = duration_ms + $3, last_error = NULL{stamp} WHERE version = $1",
+        t.migrations
+    ))
+    .bind(as_i64(version))
+    .bind(state.as_str())
+    .bind(ran.as_millis() as i64)
+    .execute(conn)
+    .await
+    .map_err(Error::db(format!("recording migration {version} as {}", state.as_str())))?;
+    Ok(())
+}
+
+/// Records the binary's plan of `m` as the applied one (see `Migrator::accept_drift`).
+pub(crate) async fn accept(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+    state: RowState,
+) -> Result<(), Error> {
+    let context = || Error::db(format!("accepting the new plan of migration {}", m.version));
+    let mut tx = conn.begin().await.map_err(context())?;
+    sqlx::query(&format!(
+        "UPDATE {} SET name = $2, description = $3, checksum = $4, updated_at = now() WHERE version = $1",
+        t.migrations
+    ))
+    .bind(as_i64(m.version))
+    .bind(m.name)
+    .bind(m.description)
+    .bind(m.checksum.to_hex())
+    .execute(&mut *tx)
+    .await
+    .map_err(context())?;
+    for phase in PhaseKind::ALL {
+        sqlx::query(&format!(
+            "DELETE FROM {} WHERE version = $1 AND phase = $2 AND step_index >= $3",
+            t.steps
+        ))
+        .bind(as_i64(m.version))
+        .bind(phase.as_str())
+        .bind(phase.steps(m).len() as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(context())?;
+    }
+    // Steps the new plan adds are done when their phase is, pending otherwise; existing steps keep
+    // their state (the upsert leaves it alone).
+    let expand_done = state != RowState::Expanding;
+    let contract_done = state == RowState::Completed;
+    let new_state = move |phase: PhaseKind, _| match phase {
+        PhaseKind::Expand if expand_done => "done",
+        PhaseKind::Contract if contract_done => "done",
+        _ => "pending",
+    };
+    insert_steps(&mut tx, t, m, &new_state)
+        .await
+        .map_err(context())?;
+    tx.commit().await.map_err(context())?;
+    Ok(())
+}
+
+/// Where a backfill stopped: its key columns (unquoted), the last key of the last committed batch (as
+/// text), and its counters. Stored as JSON in the steps table's `backfill_cursor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) key: Vec<String>,
+    pub(crate) values: Vec<String>,
+    pub(crate) rows: u64,
+    pub(crate) passed: u64,
+    pub(crate) batches: u64,
+}
+
+/// Saves a backfill's cursor. Called inside the batch's transaction, so the cursor moves if and only
+/// if the batch commits.
+pub(crate) async fn save_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey, c: &Cursor) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET backfill_cursor = jsonb_build_object('key', $4::text[], 'values', $5::text[], 'rows', $6::bigint, 'passed', $7::bigint, 'batches', $8::bigint)
+         WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .bind(&c.key)
+    .bind(&c.values)
+    .bind(as_i64(c.rows))
+    .bind(as_i64(c.passed))
+    .bind(as_i64(c.batches))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A `backfill_cursor` as read back: key, values, rows, passed, batches.
+type CursorRow = (Vec<String>, Vec<String>, i64, i64, i64);
+
+/// The saved cursor of a backfill step, if any.
+pub(crate) async fn load_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey) -> Result<Option<Cursor>, sqlx::Error> {
+    let row: Option<CursorRow> = sqlx::query_as(&format!(
+        "SELECT ARRAY(SELECT jsonb_array_elements_text(backfill_cursor->'key')),
+                ARRAY(SELECT jsonb_array_elements_text(backfill_cursor->'values')),
+                coalesce((backfill_cursor->>'rows')::bigint, 0),
+                coalesce((backfill_cursor->>'passed')::bigint, 0),
+                coalesce((backfill_cursor->>'batches')::bigint, 0)
+         FROM {} WHERE version = $1 AND phase = $2 AND step_index = $3 AND backfill_cursor IS NOT NULL",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(key, values, rows, passed, batches)| Cursor {
+        key,
+        values,
+        rows: rows.max(0) as u64,
+        passed: passed.max(0) as u64,
+        batches: batches.max(0) as u64,
+    }))
+}
+
+/// Forgets a backfill's cursor (a fresh start).
+pub(crate) async fn clear_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET backfill_cursor = NULL WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records what a step found and changed, for its rollback. Inside the step's transaction.
+pub(crate) async fn set_memo(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    memo: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE {} SET memo = $4 WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .bind(memo)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The memo a step recorded, if any.
+pub(crate) async fn memo(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+) -> Result<Option<String>, sqlx::Error> {
+    let memo: Option<Option<String>> = sqlx::query_scalar(&format!(
+        "SELECT memo FROM {} WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .fetch_optional(conn)
+    .await?;
+    Ok(memo.flatten())
+}

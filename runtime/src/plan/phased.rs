@@ -1,0 +1,220 @@
+//! Expand/contract operations: what the runtime needs to know about them to derive SQL from the
+//! catalog at run time (indexes and constraints to carry over, the contract swap, the rollback).
+//!
+//! The macro lowers each `expand ...` statement into steps of three phases: expand (applied by
+//! `Migrator::run`), contract (`Migrator::complete`) and rollback (`Migrator::rollback`, which undoes an
+//! expand that was not completed). Steps whose SQL is fixed at compile time are ordinary
+//! [`StepKind::Sql`](super::StepKind::Sql) steps; the others are [`StepKind::Phased`](super::StepKind::Phased)
+//! steps, carrying the [`Change`] and the [`Action`] the runtime performs.
+
+use super::PlanHasher;
+
+/// One expand/contract operation, as far as the runtime needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// `expand alter table t alter column c type NEW from OLD [using ..]` or
+    /// `expand alter table t rename column a to b`: a new column kept in sync with the old one by a
+    /// trigger, swapped in at contract.
+    Column(ColumnChange),
+    /// `expand alter table t rename to u`: the table is renamed and a view keeps the old name.
+    RenameTable(TableRename),
+    /// `expand alter table t drop column c`: the column loses `NOT NULL` now and is dropped at contract.
+    DropColumn(ColumnRef),
+}
+
+/// A column replaced by another (type change or rename).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ColumnChange {
+    /// The table, rendered (quoted, schema-qualified when written so): `"users"`, `"app"."users"`.
+    pub table: &'static str,
+    /// The column being replaced, unquoted.
+    pub column: &'static str,
+    /// The column replacing it, unquoted: a hidden `_zd_<c>_new` for a type change, the new name for
+    /// a rename.
+    pub new_column: &'static str,
+    /// For a type change, the current type as the migration states it (`from`), rendered; empty for a
+    /// rename. Checked against the catalog before anything changes.
+    pub old_type: &'static str,
+    /// The sync trigger's function, rendered (schema-qualified like the table).
+    pub function: &'static str,
+    /// The sync trigger's name, unquoted.
+    pub trigger: &'static str,
+    /// Whether this is a rename (both columns are written by some application version, so the
+    /// trigger syncs both ways) rather than a type change (only the old column is written).
+    pub rename: bool,
+}
+
+/// A table renamed, with a view under the old name until contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TableRename {
+    /// The old name, rendered: the view after expand.
+    pub table: &'static str,
+    /// The new name, rendered, in the same schema.
+    pub new_table: &'static str,
+}
+
+/// A column of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ColumnRef {
+    /// The table, rendered.
+    pub table: &'static str,
+    /// The column, unquoted.
+    pub column: &'static str,
+}
+
+/// What the runtime does for a [`StepKind::Phased`](super::StepKind::Phased) step. Every action is
+/// idempotent, so a step interrupted by a crash or a lock timeout is simply run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Column change, expand, one transaction: the step's statements (add the new column, the sync
+    /// function and trigger), then the catalog checks, which refuse what cannot be carried over (a
+    /// foreign key referencing the column, a view, a generated column, an exclusion constraint, a
+    /// partitioned or inherited table, an identity column ...) so nothing is changed; then the
+    /// column's comment is copied.
+    Prepare,
+    /// Column change, expand: every index on the old column is built on the new one with
+    /// `CREATE INDEX CONCURRENTLY` under a temporary name. Runs outside a transaction.
+    CarryIndexes,
+    /// Column change, expand, one transaction: the old column's check constraints and foreign keys
+    /// are added on the new one `NOT VALID` under temporary names, and, if the old column is `NOT
+    /// NULL`, a `CHECK (new IS NOT NULL) NOT VALID`.
+    AddConstraints,
+    /// Column change, expand: `VALIDATE CONSTRAINT` of each constraint added by
+    /// [`Action::AddConstraints`] whose original is validated, one transaction each.
+    ValidateConstraints,
+    /// Column change, contract, one transaction: drop the trigger and function and the old column,
+    /// give the new column (for a type change) and the carried indexes and constraints their final
+    /// names, set the default and `NOT NULL`, re-attach a primary key or unique constraint
+    /// `USING INDEX`, move owned sequences.
+    Contract,
+    /// Drop column, expand, one transaction: `DROP NOT NULL` on the column when it is `NOT NULL`,
+    /// remembered in the history so a rollback can restore it.
+    DropNotNull,
+    /// Undo of the expand, idempotent and limited to what the expand added: for a column change, the
+    /// trigger, function and new column (with the indexes and constraints carried onto it); for a
+    /// table rename, the view and the rename; for a drop column, the `NOT NULL` it dropped (through
+    /// a validated check, so no long lock).
+    Rollback,
+}
+
+impl Change {
+    /// The table the change is about, rendered.
+    pub fn table(&self) -> &'static str {
+        match self {
+            Change::Column(c) => c.table,
+            Change::RenameTable(r) => r.table,
+            Change::DropColumn(d) => d.table,
+        }
+    }
+
+    pub(crate) fn hash_into(&self, h: &mut PlanHasher) {
+        match self {
+            Change::Column(c) => {
+                h.str("column-change");
+                h.strs(&[
+                    c.table,
+                    c.column,
+                    c.new_column,
+                    c.old_type,
+                    c.function,
+                    c.trigger,
+                ]);
+                h.bool(c.rename);
+            }
+            Change::RenameTable(r) => h.strs(&["rename-table", r.table, r.new_table]),
+            Change::DropColumn(d) => h.strs(&["drop-column", d.table, d.column]),
+        }
+    }
+}
+
+impl Action {
+    /// A stable name, for checksums and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Prepare => "prepare",
+            Action::CarryIndexes => "carry-indexes",
+            Action::AddConstraints => "add-constraints",
+            Action::ValidateConstraints => "validate-constraints",
+            Action::Contract => "contract",
+            Action::DropNotNull => "drop-not-null",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+/// Whether two entries of [`Migration::touches`](super::Migration::touches) overlap: equal, or one is
+/// a table (`public.users`) and the other one of its columns (`public.users.email`).
+pub fn touches_overlap(a: &str, b: &str) -> bool {
+    fn within(long: &str, short: &str) -> bool {
+        long.len() > short.len() && long.starts_with(short) && long.as_bytes()[short.len()] == b'.'
+    }
+    a == b || within(a, b) || within(b, a)
+}
+
+/// PostgreSQL's identifier limit (`NAMEDATALEN - 1`); longer names are silently truncated by the server.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `name` itself when it fits in 63 bytes; otherwise its longest prefix (on a character boundary) that
+/// leaves room for `_` and the first 8 hex digits of the SHA-256 of the full name. Deterministic, so
+/// the macro and the runtime derive the same helper names, and distinct long names stay distinct.
+pub fn fit_identifier(name: String) -> String {
+    use sha2::{Digest, Sha256};
+    if name.len() <= MAX_IDENTIFIER_BYTES {
+        return name;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let mut cut = MAX_IDENTIFIER_BYTES - 1 - hash.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash}", &name[..cut])
+}
+
+/// The temporary name of an index or constraint carried over from the old column to the new one:
+/// `_zd_<original>`, fitted to 63 bytes. The contract renames it back to the original.
+pub fn carried_name(original: &str) -> String {
+    fit_identifier(format!("_zd_{original}"))
+}
+
+/// Whether `name` is a temporary name of a carried object ([`carried_name`]).
+pub fn is_carried_name(name: &str) -> bool {
+    name.starts_with("_zd_")
+}
+
+/// The `CHECK (new IS NOT NULL)` helper that lets the contract `SET NOT NULL` without a scan.
+pub fn not_null_helper(new_column: &str) -> String {
+    match new_column.starts_with("_zd_") {
+        true => fit_identifier(format!("{new_column}_not_null")),
+        false => fit_identifier(format!("_zd_{new_column}_not_null")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touches_overlap_by_table_and_column() {
+        assert!(touches_overlap("public.users.email", "public.users.email"));
+        assert!(touches_overlap("public.users", "public.users.email"));
+        assert!(touches_overlap("public.users.email", "public.users"));
+        assert!(!touches_overlap("public.users.email", "public.users.name"));
+        assert!(!touches_overlap("public.users", "public.users2"));
+        assert!(!touches_overlap("public.users2.email", "public.users"));
+    }
+
+    #[test]
+    fn long_names_are_fitted_deterministically() {
+        let long = "x".repeat(70);
+        let a = carried_name(&long);
+        assert_eq!(a.len(), 63);
+        assert!(a.starts_with("_zd_xxx"));
+        assert_eq!(a, carried_name(&long));
+        assert_ne!(a, carried_name(&format!("{long}y")));
+        assert_eq!(carried_name("users_pkey"), "_zd_users_pkey");
+        assert!(is_carried_name(&a));
+        assert_eq!(not_null_helper("_zd_id_new"), "_zd_id_new_not_null");
+        assert_eq!(not_null_helper("email"), "_zd_email_not_null");
+    }
+}

@@ -1,0 +1,174 @@
+use super::phased::{Action, Change};
+use super::{LockLevel, PlanHasher};
+
+/// One unit of execution, retry and resume.
+///
+/// A step runs either as one transaction (all its statements, plus the history update) or, for
+/// statements PostgreSQL refuses inside a transaction block, alone: then it has exactly one statement and
+/// its effect is confirmed by its [`Postcondition`] before it is recorded as done.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// What the step does, for people (`build index "users_email_idx" concurrently`).
+    pub description: &'static str,
+    /// The SQL, one statement per element, identifiers quoted and literals escaped.
+    pub statements: &'static [&'static str],
+    /// Whether the statements run in one transaction or alone outside any.
+    pub transaction: Transaction,
+    /// The strongest table lock the step is expected to take on an existing table.
+    pub lock: LockLevel,
+    /// The existing tables (quoted, schema-qualified when written so) the step locks.
+    pub tables: &'static [&'static str],
+    /// Whether the step is expected to rewrite a table (change its `pg_class.relfilenode`).
+    pub rewrites: bool,
+    /// `lock_timeout` set on the step's connection before every attempt, in milliseconds.
+    pub lock_timeout_ms: u64,
+    /// `statement_timeout` set on the step's connection before every attempt, in milliseconds.
+    pub statement_timeout_ms: u64,
+    /// How the runtime executes the step beyond sending its SQL.
+    pub kind: StepKind,
+    /// What must hold in the catalog after the step for it to count as done.
+    pub postcondition: Postcondition,
+}
+
+/// Transaction mode of a [`Step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transaction {
+    /// All statements and the history update commit together.
+    Transactional,
+    /// One statement that PostgreSQL refuses inside a transaction block (`create index concurrently`,
+    /// `alter type ... add value` before 12 ...). Sent alone, on its own.
+    Alone,
+}
+
+/// The runtime behaviour a [`Step`] needs beyond running its SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    /// Run the statements.
+    Sql,
+    /// A `create [unique] index concurrently`: before it, a leftover INVALID index of the same name is
+    /// dropped concurrently; a unique build failing on duplicates is reported with the duplicate keys.
+    ConcurrentIndex {
+        /// Schema of the index, empty for the search path.
+        schema: &'static str,
+        /// Index name, unquoted.
+        index: &'static str,
+        /// The indexed table, rendered (quoted).
+        table: &'static str,
+        /// The key list as written in the index, rendered (`"email", lower("name")`).
+        key_sql: &'static str,
+        /// Whether the index is unique.
+        unique: bool,
+    },
+    /// A batched update of existing rows; `statements` is empty and the runtime generates the batches.
+    Backfill(Backfill),
+    /// A step of an expand/contract operation whose SQL the runtime derives from the catalog (after
+    /// running `statements`, if any, in the same transaction for a transactional step).
+    Phased(PhasedStep),
+}
+
+/// What a [`StepKind::Phased`] step is about and does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhasedStep {
+    /// The operation.
+    pub change: Change,
+    /// What the runtime does.
+    pub action: Action,
+}
+
+/// A batched backfill, executed in keyset order over a unique not-null key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Backfill {
+    /// The table, rendered (quoted, qualified when written so).
+    pub table: &'static str,
+    /// The key columns, rendered; empty means the primary key (else a unique index on `NOT NULL`
+    /// columns), looked up at run time.
+    pub key: &'static [&'static str],
+    /// The assignments, rendered (`"c" = now()`).
+    pub set_sql: &'static str,
+    /// Rows that still need the update, rendered (`"c" IS NULL`); empty means all rows.
+    pub pending_sql: &'static str,
+    /// Rows per batch.
+    pub batch_size: u64,
+    /// Pause between batches, in milliseconds.
+    pub pause_ms: u64,
+}
+
+/// A catalog condition checked after a step (and, on resume, before re-running a step whose outcome
+/// was not recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Postcondition {
+    /// Nothing beyond the statements succeeding.
+    None,
+    /// The index exists and `pg_index.indisvalid` is true.
+    IndexValid {
+        /// Schema, empty for the search path.
+        schema: &'static str,
+        /// Index name, unquoted.
+        index: &'static str,
+    },
+    /// No relation of this name exists.
+    IndexAbsent {
+        /// Schema, empty for the search path.
+        schema: &'static str,
+        /// Index name, unquoted.
+        index: &'static str,
+    },
+    /// The constraint exists on the table and `pg_constraint.convalidated` is true.
+    ConstraintValidated {
+        /// The table, rendered.
+        table: &'static str,
+        /// Constraint name, unquoted.
+        constraint: &'static str,
+    },
+    /// No row of the backfill's table matches its pending predicate.
+    BackfillComplete,
+}
+
+impl Step {
+    /// Feeds every field that affects execution into the checksum, in a fixed order.
+    pub(crate) fn hash_into(&self, h: &mut PlanHasher) {
+        h.str("step");
+        h.str(self.description);
+        h.strs(self.statements);
+        h.str(match self.transaction {
+            Transaction::Transactional => "transactional",
+            Transaction::Alone => "alone",
+        });
+        h.str(self.lock.stable_name());
+        h.strs(self.tables);
+        h.bool(self.rewrites);
+        h.u64(self.lock_timeout_ms);
+        h.u64(self.statement_timeout_ms);
+        match self.kind {
+            StepKind::Sql => h.str("sql"),
+            StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => {
+                h.str("concurrent-index");
+                h.strs(&[schema, index, table, key_sql]);
+                h.bool(unique);
+            }
+            StepKind::Backfill(b) => {
+                h.str("backfill");
+                h.str(b.table);
+                h.strs(b.key);
+                h.str(b.set_sql);
+                h.str(b.pending_sql);
+                h.u64(b.batch_size);
+                h.u64(b.pause_ms);
+            }
+            StepKind::Phased(p) => {
+                h.str("phased");
+                h.str(p.action.as_str());
+                p.change.hash_into(h);
+            }
+        }
+        match self.postcondition {
+            Postcondition::None => h.str("none"),
+            Postcondition::IndexValid { schema, index } => h.strs(&["index-valid", schema, index]),
+            Postcondition::IndexAbsent { schema, index } => h.strs(&["index-absent", schema, index]),
+            Postcondition::ConstraintValidated { table, constraint } => {
+                h.strs(&["constraint-validated", table, constraint])
+            }
+            Postcondition::BackfillComplete => h.str("backfill-complete"),
+        }
+    }
+}

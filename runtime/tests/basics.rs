@@ -1,0 +1,520 @@
+//! `run`, `status`, `plan`, `complete` and the checks made before anything runs.
+
+mod support;
+
+use support::db::fresh_database;
+use support::plans::{migration, settings, tx};
+use zerodown_runtime::plan::{LockLevel, PgVersion, Settings};
+use zerodown_runtime::{Error, MigrationState, Migrator, PhaseKind, StepOutcome};
+
+#[tokio::test]
+async fn run_applies_records_and_is_idempotent() {
+    support::init_tracing();
+    let db = fresh_database("basics_run").await;
+    let m1 = migration(
+        1,
+        "create_accounts",
+        settings(),
+        vec![tx(
+            "create table accounts",
+            &["CREATE TABLE accounts (id bigint PRIMARY KEY, name text)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m2 = migration(
+        2,
+        "add_email",
+        settings(),
+        vec![
+            tx(
+                "add column \"email\"",
+                &["ALTER TABLE accounts ADD COLUMN email text"],
+                LockLevel::AccessExclusive,
+                &["\"accounts\""],
+            ),
+            tx(
+                "seed",
+                &[
+                    "INSERT INTO accounts VALUES (1, 'a', 'a@example.com')",
+                    "INSERT INTO accounts VALUES (2, 'b', NULL)",
+                ],
+                LockLevel::RowExclusive,
+                &["\"accounts\""],
+            ),
+        ],
+        vec![],
+    );
+    let migrator = Migrator::new(&[m1, m2]).unwrap();
+
+    let status = migrator.status(&db.options).await.unwrap();
+    assert!(!status.history_exists);
+    assert_eq!(status.pending().count(), 2);
+
+    let plan = migrator.plan(&db.options).await.unwrap();
+    let text = plan.to_string();
+    assert_eq!(plan.steps.len(), 3, "{text}");
+    assert!(
+        text.contains("ALTER TABLE accounts ADD COLUMN email text;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lock ACCESS EXCLUSIVE on \"accounts\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("lock_timeout 1000 ms (first attempt 250 ms); statement_timeout 30000 ms"),
+        "{text}"
+    );
+    // A dry run creates nothing.
+    assert!(!migrator.status(&db.options).await.unwrap().history_exists);
+
+    let report = migrator.run(&db.options).await.unwrap();
+    assert_eq!(report.migrations.len(), 2, "{report}");
+    assert!(report
+        .migrations
+        .iter()
+        .flat_map(|m| &m.steps)
+        .all(|s| s.outcome == StepOutcome::Ran && s.attempts == 1));
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 2);
+
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT version, name, state, checksum FROM zerodown_migrations ORDER BY version",
+    )
+    .fetch_all(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                1,
+                "create_accounts".into(),
+                "completed".into(),
+                m1.checksum.to_hex()
+            ),
+            (
+                2,
+                "add_email".into(),
+                "completed".into(),
+                m2.checksum.to_hex()
+            ),
+        ]
+    );
+    let steps: Vec<(i64, String, i32, String, String, i32)> = sqlx::query_as(
+        "SELECT version, phase, step_index, sql, state, attempts FROM zerodown_migrations_steps ORDER BY 1, 2, 3",
+    )
+    .fetch_all(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), 3);
+    assert!(steps.iter().all(|s| s.4 == "done" && s.5 == 1), "{steps:?}");
+    assert_eq!(steps[2].3, "INSERT INTO accounts VALUES (1, 'a', 'a@example.com');\nINSERT INTO accounts VALUES (2, 'b', NULL);");
+
+    // Second run: nothing to do, nothing re-run.
+    let again = migrator.run(&db.options).await.unwrap();
+    assert!(again.is_empty(), "{again}");
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 2);
+    let status = migrator.status(&db.options).await.unwrap();
+    assert!(status.is_up_to_date(), "{status}");
+    assert!(status
+        .migrations
+        .iter()
+        .all(|m| m.state == MigrationState::Completed));
+    assert_eq!(db.advisory_locks().await, 0);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn complete_runs_contract_phases_of_expanded_migrations() {
+    support::init_tracing();
+    let db = fresh_database("basics_complete").await;
+    db.exec("CREATE TABLE t (id int PRIMARY KEY, old_name text, new_name text)")
+        .await;
+    let m1 = migration(
+        1,
+        "rename_column",
+        settings(),
+        vec![tx(
+            "copy names",
+            &["UPDATE t SET new_name = old_name"],
+            LockLevel::RowExclusive,
+            &["\"t\""],
+        )],
+        vec![tx(
+            "drop column \"old_name\"",
+            &["ALTER TABLE t DROP COLUMN old_name"],
+            LockLevel::AccessExclusive,
+            &["\"t\""],
+        )],
+    );
+    let migrator = Migrator::new(&[m1]).unwrap();
+    assert!(
+        migrator
+            .plan_complete(&db.options)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing expanded yet"
+    );
+    migrator.run(&db.options).await.unwrap();
+    let status = migrator.status(&db.options).await.unwrap();
+    assert_eq!(status.migrations[0].state, MigrationState::Expanded);
+    assert!(
+        status
+            .to_string()
+            .contains("expanded, waiting for complete"),
+        "{status}"
+    );
+    assert_eq!(status.awaiting_complete().count(), 1);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'")
+            .await,
+        3
+    );
+
+    // `run` does not touch contract phases.
+    assert!(migrator.run(&db.options).await.unwrap().is_empty());
+    let plan = migrator.plan_complete(&db.options).await.unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(plan.steps[0].phase, PhaseKind::Contract);
+
+    let report = migrator.complete(&db.options).await.unwrap();
+    assert_eq!(report.migrations.len(), 1);
+    assert_eq!(report.migrations[0].phase, PhaseKind::Contract);
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'")
+            .await,
+        2
+    );
+    assert_eq!(
+        migrator.status(&db.options).await.unwrap().migrations[0].state,
+        MigrationState::Completed
+    );
+    assert!(migrator.complete(&db.options).await.unwrap().is_empty());
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn server_older_than_target_is_refused_before_anything_runs() {
+    let db = fresh_database("basics_server_version").await;
+    let ok = migration(
+        1,
+        "first",
+        settings(),
+        vec![tx(
+            "create a",
+            &["CREATE TABLE a (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let future = migration(
+        2,
+        "needs_pg_99",
+        Settings {
+            target: PgVersion(99),
+            ..settings()
+        },
+        vec![tx(
+            "create b",
+            &["CREATE TABLE b (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let migrator = Migrator::new(&[ok, future]).unwrap();
+    let err = migrator.run(&db.options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::ServerTooOld { .. }), "{text}");
+    let server: i32 = db.scalar("SELECT current_setting('server_version_num')::int / 10000").await;
+    let expected = format!("the server runs PostgreSQL {server} but migration 2 `needs_pg_99` targets PostgreSQL 99 or newer; nothing was run");
+    assert!(text.starts_with(&expected), "{text}");
+    // Not even the first migration ran.
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('a') IS NOT NULL")
+            .await
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM zerodown_migrations")
+            .await,
+        0
+    );
+    assert!(matches!(
+        migrator.plan(&db.options).await.unwrap_err(),
+        Error::ServerTooOld { .. }
+    ));
+    assert_eq!(db.advisory_locks().await, 0);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn pending_migration_older_than_the_history_is_refused_unless_allowed() {
+    let db = fresh_database("basics_out_of_order").await;
+    let m1 = migration(
+        1,
+        "one",
+        settings(),
+        vec![tx(
+            "create a",
+            &["CREATE TABLE a (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m2 = migration(
+        2,
+        "two",
+        settings(),
+        vec![tx(
+            "create b",
+            &["CREATE TABLE b (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m3 = migration(
+        3,
+        "three",
+        settings(),
+        vec![tx(
+            "create c",
+            &["CREATE TABLE c (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    Migrator::new(&[m1, m3])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .unwrap();
+
+    // A binary that only knows 1 and 2 meets a history with 3: 2 was written before 3 ran.
+    let late = Migrator::new(&[m1, m2]).unwrap();
+    let err = late.run(&db.options).await.unwrap_err();
+    assert!(matches!(err, Error::OutOfOrder { .. }), "{err}");
+    assert!(
+        err.to_string().contains(
+            "migration 2 `two` is pending but the history already has migration 3 `three`"
+        ),
+        "{err}"
+    );
+    let status = late.status(&db.options).await.unwrap();
+    assert_eq!(status.unknown.len(), 1, "{status}");
+    assert!(
+        status.to_string().contains("(not in this binary)"),
+        "{status}"
+    );
+
+    // An older binary with nothing pending is fine (rolling deploys).
+    assert!(Migrator::new(&[m1])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let report = late
+        .allow_out_of_order(true)
+        .run(&db.options)
+        .await
+        .unwrap();
+    assert_eq!(report.migrations.len(), 1);
+    assert!(
+        db.scalar::<bool>("SELECT to_regclass('b') IS NOT NULL")
+            .await
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn application_pool_keeps_its_settings() {
+    let db = fresh_database("basics_pool").await;
+    let pool = db.pool(1).await;
+    let before: (String, String) = sqlx::query_as(
+        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let m1 = migration(
+        1,
+        "one",
+        settings(),
+        vec![tx(
+            "create a",
+            &["CREATE TABLE a (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    Migrator::new(&[m1]).unwrap().run(&pool).await.unwrap();
+    let after: (String, String) = sqlx::query_as(
+        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(before, after);
+    // The steps ran on the migrator's own connection, not on the pool's. Its backends end a moment
+    // after the connections close (the server notices asynchronously): wait for that, bounded.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let runner: String = sqlx::query_scalar(
+            "SELECT coalesce(string_agg(DISTINCT application_name, ','), '') FROM pg_stat_activity WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if !runner.contains("zerodown") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "migrator connections are closed after the run: {runner}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    pool.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn custom_history_table_and_schema() {
+    let db = fresh_database("basics_history_table").await;
+    db.exec("CREATE SCHEMA ops").await;
+    let m1 = migration(
+        1,
+        "one",
+        settings(),
+        vec![tx(
+            "create a",
+            &["CREATE TABLE a (id int)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let migrator = Migrator::new(&[m1])
+        .unwrap()
+        .history_schema("ops")
+        .unwrap()
+        .history_table("schema_history")
+        .unwrap();
+    migrator.run(&db.options).await.unwrap();
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM ops.schema_history")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM ops.schema_history_steps")
+            .await,
+        1
+    );
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('public.zerodown_migrations') IS NOT NULL")
+            .await
+    );
+    assert!(Migrator::new(&[m1])
+        .unwrap()
+        .history_table(&"x".repeat(58))
+        .is_err());
+    db.drop_database().await;
+}
+
+#[test]
+fn invalid_lists_are_refused() {
+    let a = migration(
+        1,
+        "a",
+        settings(),
+        vec![tx("s", &["SELECT 1"], LockLevel::None, &[])],
+        vec![],
+    );
+    let b = migration(
+        2,
+        "b",
+        settings(),
+        vec![tx("s", &["SELECT 1"], LockLevel::None, &[])],
+        vec![],
+    );
+    let a_again = migration(
+        1,
+        "a_again",
+        settings(),
+        vec![tx("s", &["SELECT 1"], LockLevel::None, &[])],
+        vec![],
+    );
+
+    let msg = |r: Result<Migrator, Error>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(Migrator::new(&[b, a])),
+        "invalid migration list: migration 1 `a` is listed after migration 2 `b`; list migrations in ascending version order"
+    );
+    assert_eq!(
+        msg(Migrator::new(&[a, a_again])),
+        "invalid migration list: migrations `a` and `a_again` both have version 1; give each migration its own number"
+    );
+
+    // Edited after generation: the checksum no longer matches.
+    let mut edited = *b;
+    edited.name = "b_edited";
+    let edited: &'static _ = Box::leak(Box::new(edited));
+    assert!(msg(Migrator::new(&[a, edited])).contains("does not match its checksum"));
+
+    let mut zero = tx("no lock limit", &["SELECT 1"], LockLevel::None, &[]);
+    zero.lock_timeout_ms = 0;
+    let z = migration(3, "zero", settings(), vec![zero], vec![]);
+    assert!(msg(Migrator::new(&[z])).contains("has a zero timeout"));
+
+    let mut inverted = tx("inverted", &["SELECT 1"], LockLevel::None, &[]);
+    inverted.lock_timeout_ms = 40_000;
+    let i = migration(4, "inverted", settings(), vec![inverted], vec![]);
+    assert!(msg(Migrator::new(&[i])).contains("not shorter than statement_timeout"));
+
+    let mut two = tx(
+        "two statements alone",
+        &["SELECT 1", "SELECT 2"],
+        LockLevel::None,
+        &[],
+    );
+    two.transaction = zerodown_runtime::plan::Transaction::Alone;
+    let t = migration(5, "two", settings(), vec![two], vec![]);
+    assert!(msg(Migrator::new(&[t])).contains("must have exactly one"));
+
+    let s = migration(
+        6,
+        "no_attempts",
+        Settings {
+            retry_attempts: 0,
+            ..settings()
+        },
+        vec![],
+        vec![],
+    );
+    assert!(msg(Migrator::new(&[s])).contains("`retry_attempts` must be at least 1"));
+}
+
+#[test]
+fn run_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let m = migration(
+        1,
+        "a",
+        settings(),
+        vec![tx("s", &["SELECT 1"], LockLevel::None, &[])],
+        vec![],
+    );
+    let migrator = Migrator::new(&[m]).unwrap();
+    let options = sqlx::postgres::PgConnectOptions::new();
+    assert_send(&migrator.run(&options));
+    assert_send(&migrator.complete(&options));
+    assert_send(&migrator.status(&options));
+    assert_send(&migrator.plan(&options));
+}

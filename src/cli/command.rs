@@ -1,0 +1,470 @@
+//! [`MigrateCommand`]: the clap subcommands and what each one does.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use zerodown_runtime::plan::Migration;
+use zerodown_runtime::{Error, MigrationId, Migrator, PhaseKind, RunReport};
+
+use super::exit::Exit;
+use super::json;
+use super::progress::{self, Mode, Progress, Sink};
+use super::target;
+
+/// The `migrate` subcommands: `run`, `complete`, `status`, `plan`.
+///
+/// Put it in your application's own clap parser:
+///
+/// ```no_run
+/// use clap::{Parser, Subcommand};
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(subcommand)]
+///     command: Command,
+/// }
+///
+/// #[derive(Subcommand)]
+/// enum Command {
+///     /// Serve HTTP.
+///     Serve,
+///     /// Database migrations.
+///     #[command(subcommand)]
+///     Migrate(zerodown::cli::MigrateCommand),
+/// }
+///
+/// # static MIGRATIONS: &[&zerodown::Migration] = &[];
+/// #[tokio::main]
+/// async fn main() -> zerodown::cli::Exit {
+///     match Cli::parse().command {
+///         Command::Serve => zerodown::cli::Exit::Success,
+///         Command::Migrate(cmd) => cmd.execute(MIGRATIONS).await,
+///     }
+/// }
+/// ```
+///
+/// `myapp migrate run`, `myapp migrate status --json`, ... then work as described in the
+/// [module docs](crate::cli).
+#[derive(Debug, Clone, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply pending migrations (their expand phase) and resume interrupted ones.
+    Run(RunArgs),
+    /// Apply the contract phase of expanded migrations (the drops that finish an expand/contract
+    /// change); run it only once no instance of the previous application version is running.
+    Complete(RunArgs),
+    /// Show every migration's state, drift, and migrations the database knows but this binary does
+    /// not. Exits with 4 when a migration drifted.
+    Status(ConnectArgs),
+    /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute.
+    Plan(PlanArgs),
+    /// Undo the expand phase of an expand/contract migration that was not completed; deploy the
+    /// previous application version first.
+    Rollback(RollbackArgs),
+}
+
+/// Where to connect and how to print; shared by every subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectArgs {
+    /// PostgreSQL URL of the database to migrate, e.g. postgres://app@db.internal:5432/app.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Print one JSON document on stdout instead of text (no progress output).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `run` and `complete`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Option<Duration>,
+}
+
+/// Options of `plan`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Show what `complete` would execute instead of `run`.
+    #[arg(long)]
+    pub complete: bool,
+}
+
+/// Options of `rollback`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// The version of the migration to roll back (`12` for `m0012_...`).
+    pub version: u64,
+}
+
+/// `500ms`, `30s`, `10min`, `2h`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. `30s` or `10min`"))?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "min" | "m" => 60_000,
+        "h" => 3_600_000,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}`; use `ms`, `s`, `min` or `h`"
+            ))
+        }
+    };
+    n.checked_mul(ms)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// Where a command writes: stdout for results, stderr for progress and human-readable errors.
+struct Console {
+    out: Box<dyn Write + Send>,
+    err: Sink,
+    progress: Progress,
+    json: bool,
+}
+
+impl Console {
+    fn print(&mut self, text: &str) {
+        // A closed stdout (`| head`) must not turn a successful migration into a panic.
+        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.flush();
+    }
+
+    fn print_json(&mut self, value: &Value) {
+        let text = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        self.print(&format!("{text}\n"));
+    }
+}
+
+impl MigrateCommand {
+    /// The subcommand's name: `run`, `complete`, `status` or `plan`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MigrateCommand::Run(_) => "run",
+            MigrateCommand::Complete(_) => "complete",
+            MigrateCommand::Status(_) => "status",
+            MigrateCommand::Plan(_) => "plan",
+            MigrateCommand::Rollback(_) => "rollback",
+        }
+    }
+
+    /// The connection and output options.
+    pub fn connect_args(&self) -> &ConnectArgs {
+        match self {
+            MigrateCommand::Run(a) | MigrateCommand::Complete(a) => &a.connect,
+            MigrateCommand::Status(a) => a,
+            MigrateCommand::Plan(a) => &a.connect,
+            MigrateCommand::Rollback(a) => &a.connect,
+        }
+    }
+
+    /// Runs the command on `migrations` with a default [`Migrator`], printing to stdout and stderr.
+    /// Needs a Tokio runtime.
+    pub async fn execute(&self, migrations: &[&'static Migration]) -> Exit {
+        match Migrator::new(migrations) {
+            Ok(migrator) => self.execute_with(migrator).await,
+            Err(e) => {
+                let mut console =
+                    self.console(Box::new(std::io::stdout()), stderr_sink(), terminal());
+                report_error(&mut console, self.name(), None, &e)
+            }
+        }
+    }
+
+    /// Runs the command with `migrator` (configured with your history table, lock wait, ...),
+    /// printing to stdout and stderr: a progress bar when stderr is a terminal, plain lines
+    /// otherwise.
+    pub async fn execute_with(&self, migrator: Migrator) -> Exit {
+        let console = self.console(Box::new(std::io::stdout()), stderr_sink(), terminal());
+        self.dispatch(migrator, console).await
+    }
+
+    /// Runs the command with `migrator`, writing results to `out` and progress and errors to `err`
+    /// (progress as plain lines). For tests, and for applications that route the output themselves.
+    pub async fn execute_with_io(
+        &self,
+        migrator: Migrator,
+        out: impl Write + Send + 'static,
+        err: impl Write + Send + 'static,
+    ) -> Exit {
+        let console = self.console(Box::new(out), Arc::new(Mutex::new(Box::new(err))), false);
+        self.dispatch(migrator, console).await
+    }
+
+    fn console(&self, out: Box<dyn Write + Send>, err: Sink, terminal: bool) -> Console {
+        let json = self.connect_args().json;
+        let mode = match (json, terminal) {
+            (true, _) => Mode::Off,
+            (false, true) => Mode::Bar,
+            (false, false) => Mode::Lines,
+        };
+        Console {
+            out,
+            err: err.clone(),
+            progress: Progress::new(mode, err),
+            json,
+        }
+    }
+
+    async fn dispatch(&self, migrator: Migrator, mut console: Console) -> Exit {
+        let command = self.name();
+        let Some(url) = self.connect_args().database_url.as_deref() else {
+            return usage(
+                &mut console,
+                command,
+                "no database to migrate; pass `--database-url postgres://USER@HOST:PORT/DATABASE` or set `DATABASE_URL`",
+            );
+        };
+        let options = match target::parse(url) {
+            Ok(options) => options,
+            Err(message) => return usage(&mut console, command, &message),
+        };
+        let database = target::describe(&options);
+        let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {
+            Some(wait) => migrator.lock_wait(wait),
+            None => migrator,
+        };
+        let result = match self {
+            MigrateCommand::Status(_) => status(&migrator, &options, &database, &mut console).await,
+            MigrateCommand::Plan(args) => plan(&migrator, &options, &database, args.complete, &mut console).await,
+            MigrateCommand::Run(args) => {
+                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
+                apply(&migrator, &options, &database, Apply::Run, &mut console).await
+            }
+            MigrateCommand::Complete(args) => {
+                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
+                apply(&migrator, &options, &database, Apply::Complete, &mut console).await
+            }
+            MigrateCommand::Rollback(args) => {
+                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
+                rollback(&migrator, &options, &database, args.version, &mut console).await
+            }
+        };
+        match result {
+            Ok(exit) => exit,
+            Err(e) => report_error(&mut console, command, Some(&database), &e),
+        }
+    }
+}
+
+fn terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn stderr_sink() -> Sink {
+    Arc::new(Mutex::new(Box::new(std::io::stderr())))
+}
+
+fn usage(console: &mut Console, command: &str, message: &str) -> Exit {
+    let exit = Exit::Usage;
+    if console.json {
+        let doc = json::document(
+            command,
+            None,
+            exit,
+            json!({ "error": json::error(exit, message, None) }),
+        );
+        console.print_json(&doc);
+    } else {
+        progress::line(&console.err, &format!("error: {message}"));
+    }
+    exit
+}
+
+fn report_error(
+    console: &mut Console,
+    command: &str,
+    database: Option<&str>,
+    error: &Error,
+) -> Exit {
+    let exit = Exit::of(error);
+    let message = error.to_string();
+    if console.json {
+        let doc = json::document(
+            command,
+            database,
+            exit,
+            json!({ "error": json::error(exit, &message, Some(error)) }),
+        );
+        console.print_json(&doc);
+    } else {
+        progress::line(&console.err, &format!("error: {message}"));
+    }
+    exit
+}
+
+async fn status(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let status = migrator.status(options).await?;
+    let exit = if status.drifted().next().is_some() {
+        Exit::Drift
+    } else {
+        Exit::Success
+    };
+    if console.json {
+        console.print_json(&json::document(
+            "status",
+            Some(database),
+            exit,
+            json::status(&status),
+        ));
+    } else {
+        console.print(&format!("database: {database}\n{status}"));
+        if exit == Exit::Drift {
+            progress::line(
+                &console.err,
+                "error: a migration drifted (its recorded plan differs from this binary's); `run` and `complete` refuse to start until it is resolved",
+            );
+        }
+    }
+    Ok(exit)
+}
+
+async fn plan(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    complete: bool,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let (phase, plan) = if complete {
+        ("contract", migrator.plan_complete(options).await?)
+    } else {
+        ("expand", migrator.plan(options).await?)
+    };
+    if console.json {
+        console.print_json(&json::document(
+            "plan",
+            Some(database),
+            Exit::Success,
+            json::plan(phase, &plan),
+        ));
+    } else {
+        let what = if complete { "complete" } else { "run" };
+        console.print(&format!(
+            "-- database: {database}\n-- dry run: what `{what}` would execute\n{plan}"
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// The two commands that apply phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Apply {
+    Run,
+    Complete,
+}
+
+async fn apply(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    which: Apply,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let (command, doing) = match which {
+        Apply::Run => ("run", "applying migrations"),
+        Apply::Complete => ("complete", "completing migrations"),
+    };
+    console.progress.begin(&format!("{doing} on {database}"));
+    let result = match which {
+        Apply::Run => migrator.run(options).await,
+        Apply::Complete => migrator.complete(options).await,
+    };
+    console.progress.finish();
+    let report = result?;
+    let waiting = awaiting_complete(migrator, &report);
+    if console.json {
+        console.print_json(&json::document(command, Some(database), Exit::Success, json::report(&report, &waiting)));
+    } else {
+        console.print(&format!("database: {database}\n{report}"));
+        if !waiting.is_empty() {
+            let list: Vec<String> = waiting.iter().map(|id| id.to_string()).collect();
+            console.print(&format!(
+                "waiting for `complete`: {}; run `migrate complete` once no instance of the previous application version is running\n",
+                list.join(", ")
+            ));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+async fn rollback(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    version: u64,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    console.progress.begin(&format!("rolling back migration {version} on {database}"));
+    let result = migrator.rollback(options, version).await;
+    console.progress.finish();
+    let report = result?;
+    if console.json {
+        console.print_json(&json::document("rollback", Some(database), Exit::Success, json::rollback(&report)));
+    } else {
+        let single = RunReport { migrations: vec![report.clone()], ..RunReport::default() };
+        console.print(&format!(
+            "database: {database}\n{single}{} is rolled back and counts as never applied: remove it from the binary's list, or the next `run` applies it again\n",
+            report.id
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+/// Migrations whose expand phase this run finished and whose contract phase is still to run.
+fn awaiting_complete(migrator: &Migrator, report: &RunReport) -> Vec<MigrationId> {
+    report
+        .migrations
+        .iter()
+        .filter(|m| m.phase == PhaseKind::Expand)
+        .filter(|m| {
+            migrator
+                .migrations()
+                .iter()
+                .any(|x| x.version == m.id.version && x.has_contract())
+        })
+        .map(|m| m.id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10min"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
+    }
+}

@@ -1,0 +1,175 @@
+//! Progress while `run`/`complete`/`rollback` work: on a terminal, an indicatif spinner for the run
+//! and a bar per backfill; otherwise (a deploy job's log) plain lines; nothing with `--json`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zerodown_runtime::{BackfillProgress, BackfillStage, Migrator, PhaseKind};
+
+/// A writer shared between the command and the progress callbacks.
+pub(crate) type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Writes one line to `sink`; a failing stderr is not worth failing a migration for.
+pub(crate) fn line(sink: &Sink, text: &str) {
+    let mut w = sink.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = writeln!(w, "{text}");
+    let _ = w.flush();
+}
+
+/// In plain-line mode, a running backfill prints at most this often (and at every change of stage).
+const LINE_EVERY: Duration = Duration::from_secs(5);
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Spinner and bars drawn on the terminal's stderr.
+    Bar,
+    /// One line per event on the error sink.
+    Lines,
+    /// Nothing (JSON output).
+    Off,
+}
+
+/// Which backfill a progress report is about.
+type Key = (u64, PhaseKind, usize);
+
+/// What is on screen (bar mode) or was last printed (line mode) for one backfill.
+struct Shown {
+    bar: Option<ProgressBar>,
+    stage: BackfillStage,
+    printed: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    multi: Option<MultiProgress>,
+    spinner: Option<ProgressBar>,
+    backfills: HashMap<Key, Shown>,
+}
+
+/// The progress display of one command. Clones share the display.
+#[derive(Clone)]
+pub(crate) struct Progress {
+    mode: Mode,
+    err: Sink,
+    state: Arc<Mutex<State>>,
+}
+
+impl Progress {
+    pub(crate) fn new(mode: Mode, err: Sink) -> Progress {
+        Progress { mode, err, state: Arc::default() }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `migrator`, reporting its backfills' progress here.
+    pub(crate) fn attach(&self, migrator: Migrator) -> Migrator {
+        if self.mode == Mode::Off {
+            return migrator;
+        }
+        let this = self.clone();
+        migrator.on_progress(move |p| this.backfill(p))
+    }
+
+    /// Shows that `what` is under way until [`finish`](Progress::finish).
+    pub(crate) fn begin(&self, what: &str) {
+        match self.mode {
+            Mode::Off => {}
+            Mode::Lines => line(&self.err, &format!("{what}...")),
+            Mode::Bar => {
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let spinner = multi.add(ProgressBar::new_spinner());
+                spinner.set_style(style("{spinner} {msg} ({elapsed})", ProgressStyle::default_spinner()));
+                spinner.set_message(what.to_owned());
+                spinner.enable_steady_tick(Duration::from_millis(120));
+                let mut state = self.state();
+                state.multi = Some(multi);
+                state.spinner = Some(spinner);
+            }
+        }
+    }
+
+    /// Removes the spinner and bars, leaving the terminal clean for the report.
+    pub(crate) fn finish(&self) {
+        let mut state = self.state();
+        for (_, shown) in state.backfills.drain() {
+            if let Some(bar) = shown.bar {
+                bar.finish_and_clear();
+            }
+        }
+        if let Some(spinner) = state.spinner.take() {
+            spinner.finish_and_clear();
+        }
+        state.multi = None;
+    }
+
+    fn backfill(&self, p: &BackfillProgress) {
+        let key = (p.migration.version, p.phase, p.step);
+        let mut state = self.state();
+        let State { multi, backfills, .. } = &mut *state;
+        let is_new = !backfills.contains_key(&key);
+        let shown = backfills.entry(key).or_insert_with(|| Shown {
+            bar: None,
+            stage: p.stage,
+            printed: Instant::now(),
+        });
+        let stage_changed = is_new || shown.stage != p.stage;
+        shown.stage = p.stage;
+        match self.mode {
+            Mode::Off => {}
+            Mode::Lines => {
+                if stage_changed || shown.printed.elapsed() >= LINE_EVERY {
+                    shown.printed = Instant::now();
+                    line(&self.err, &format!("{}: {p}", p.migration));
+                }
+            }
+            Mode::Bar => {
+                let Some(multi) = multi.as_ref() else { return };
+                let bar = shown.bar.get_or_insert_with(|| {
+                    let bar = multi.add(match p.estimated_total {
+                        Some(total) if total > 0 => ProgressBar::new(total),
+                        _ => ProgressBar::new_spinner(),
+                    });
+                    bar.set_style(if bar.length().is_some() {
+                        style(
+                            "  {prefix} [{bar:30}] {pos}/~{len} rows ({percent}%) {msg}",
+                            ProgressStyle::default_bar(),
+                        )
+                        .progress_chars("=> ")
+                    } else {
+                        style("  {prefix} {pos} rows {msg}", ProgressStyle::default_spinner())
+                    });
+                    bar.set_prefix(format!("backfill {}", p.table));
+                    bar
+                });
+                if let Some(len) = bar.length() {
+                    // The estimate comes from the planner's statistics and may be low.
+                    if p.rows_passed > len {
+                        bar.set_length(p.rows_passed);
+                    }
+                }
+                bar.set_position(p.rows_passed);
+                bar.set_message(format!(
+                    "{}, {} updated, {:.0} rows/s",
+                    p.stage, p.rows_updated, p.rows_per_second
+                ));
+                if p.stage == BackfillStage::Done {
+                    // Leave a line in the terminal's history, and room for the next backfill's bar.
+                    let _ = multi.println(format!("{}: {p}", p.migration));
+                    bar.finish_and_clear();
+                    multi.remove(bar);
+                    shown.bar = None;
+                }
+            }
+        }
+    }
+}
+
+fn style(template: &str, fallback: ProgressStyle) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or(fallback)
+}

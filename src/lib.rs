@@ -1,0 +1,132 @@
+//! PostgreSQL schema changes that are safe on live, busy tables.
+//!
+//! A statement that needs a strong lock on a busy table queues behind one long query, and every
+//! query after it queues too: that is how a one-line migration becomes an outage. zerodown prevents
+//! it in two places:
+//!
+//! - **At compile time**, [`migration!`] takes schema changes in a PostgreSQL-like language and
+//!   rejects the forms that would block reads or writes on a live table, with an error under the
+//!   offending tokens naming the safe form. Safe statements are lowered into multi-step online plans
+//!   (`not valid` + `validate`, the check-constraint route to `set not null`, concurrently built unique
+//!   indexes, batched backfills, expand/contract).
+//! - **At run time**, [`Migrator`] executes those plans with a `lock_timeout` on every step, retries
+//!   with backoff and jitter, a history table, an advisory lock so that many instances can start at
+//!   once, and step-level resume after a crash.
+//!
+//! # Example
+//!
+//! ```
+//! zerodown::migration! {
+//!     /// Look users up by email without blocking writes.
+//!     pub mod m0002_users_email_index {
+//!         set lock_timeout = 2s;
+//!
+//!         create index concurrently users_email_idx on users (email);
+//!         alter table users alter column email set not null;
+//!     }
+//! }
+//!
+//! // The plan is plain data, built at compile time: the exact SQL, locks and timeouts of each step.
+//! let plan = &m0002_users_email_index::MIGRATION;
+//! assert_eq!(plan.version, 2);
+//! let first = &plan.expand.steps[0];
+//! assert_eq!(first.statements, ["CREATE INDEX CONCURRENTLY \"users_email_idx\" ON \"users\" (\"email\")"]);
+//! assert_eq!(first.lock, zerodown::LockLevel::ShareUpdateExclusive);
+//! // `set not null` became the online recipe: a `not valid` check, its validation, then the change.
+//! assert_eq!(plan.expand.steps.len(), 4);
+//! ```
+//!
+//! Forget `concurrently` and the build fails, with the fix in the message:
+//!
+//! ```compile_fail
+//! zerodown::migration! {
+//!     pub mod m0002_users_email_index {
+//!         create index users_email_idx on users (email);
+//!     }
+//! }
+//! ```
+//!
+//! ```text
+//! error: `create index` on existing table `users` blocks writes while it builds; write `create index concurrently` [rule: index_not_concurrent]
+//!  --> src/migrations.rs:3:9
+//!   |
+//! 3 |         create index users_email_idx on users (email);
+//!   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+//! ```
+//!
+//! An application lists its migrations in order and runs them at startup or from a deploy job:
+//!
+//! ```no_run
+//! # zerodown::migration! { pub mod m0001_users { create table users (id bigint primary key, email text); } }
+//! # zerodown::migration! { pub mod m0002_users_email_index { create index concurrently users_email_idx on users (email); } }
+//! use zerodown::{Migration, Migrator};
+//!
+//! static MIGRATIONS: &[&Migration] = &[
+//!     &m0001_users::MIGRATION,
+//!     &m0002_users_email_index::MIGRATION,
+//! ];
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let pool = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
+//!     let migrator = Migrator::new(MIGRATIONS)?;
+//!
+//!     print!("{}", migrator.plan(&pool).await?);   // dry run: steps, SQL, locks, timeouts
+//!     let report = migrator.run(&pool).await?;     // expand phases; safe to call from every instance
+//!     print!("{report}");
+//!     print!("{}", migrator.status(&pool).await?);
+//!
+//!     // Later, once no instance of the previous application version runs:
+//!     migrator.complete(&pool).await?;             // contract phases
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The migrator never runs anything on the pool's connections: it opens its own from the pool's
+//! connect options, so no setting leaks into the application.
+//!
+//! # Where to go next
+//!
+//! - `cargo run --example quickstart` in the repository applies a small realistic schema history to a
+//!   throwaway database and prints the plan, progress and status.
+//! - [`docs::dsl`]: every statement, setting and override; [`docs::rules`]: every rule, why it
+//!   exists, the safe form; [`docs::deploying`]: expand/contract deploys; [`docs::pgbouncer`]:
+//!   poolers.
+//! - `zerodown::cli` (feature `cli`): a `migrate run|complete|status|plan` command to embed in your
+//!   binary, with JSON output and exit codes for deploy scripts.
+//! - [`localdb`]: a fresh database for your tests of migrations, found or started with no
+//!   configuration.
+//!
+//! # Features
+//!
+//! - `runtime` (default): the sqlx/tokio executor ([`Migrator`]) and [`localdb`]. Without it only
+//!   the macro and the plan model are compiled.
+//! - `cli`: the `zerodown::cli` module (clap, indicatif, serde_json).
+#![forbid(unsafe_code)]
+
+pub use zerodown_macros::migration;
+#[cfg(feature = "runtime")]
+pub use zerodown_runtime::localdb;
+pub use zerodown_runtime::plan;
+pub use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
+
+#[cfg(feature = "runtime")]
+pub use zerodown_runtime::{
+    blockers::Blocker, BackfillProgress, BackfillStage, ConnectTarget, Drift, Error, MigrationId, MigrationReport,
+    MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep, RunReport, Status, StepChange,
+    StepError, StepErrorKind, StepOutcome, StepReport, UnknownMigration,
+};
+
+/// Retry policy and backoff of the runtime, for reference and tests.
+#[cfg(feature = "runtime")]
+pub use zerodown_runtime::retry;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub mod docs;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use zerodown_runtime::private::*;
+}

@@ -1,0 +1,757 @@
+//! `zerodown::cli` against a real server: commands parsed the way an application embeds them, run on a
+//! fresh database, with their human output, JSON documents and exit codes checked.
+
+mod common;
+mod version_gate;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use sqlx::{Connection, Executor, PgConnection};
+use zerodown::cli::{ConnectArgs, Exit, MigrateCommand};
+use zerodown::{Migration, Migrator};
+
+/// An application's command line with the `migrate` command embedded, as the docs show.
+#[derive(Parser)]
+struct App {
+    #[command(subcommand)]
+    command: AppCommand,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+fn parse(args: &[&str]) -> MigrateCommand {
+    let argv = std::iter::once("myapp").chain(args.iter().copied());
+    match App::try_parse_from(argv) {
+        Ok(App {
+            command: AppCommand::Migrate(cmd),
+        }) => cmd,
+        Err(e) => panic!("{args:?} did not parse: {e}"),
+    }
+}
+
+/// A writer whose bytes the test reads afterwards.
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// What one command did.
+struct Outcome {
+    exit: Exit,
+    out: String,
+    err: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.out)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.out))
+    }
+}
+
+async fn cli_with(migrator: Migrator, args: &[&str]) -> Outcome {
+    let (out, err) = (Buf::default(), Buf::default());
+    let exit = parse(args)
+        .execute_with_io(migrator, out.clone(), err.clone())
+        .await;
+    Outcome {
+        exit,
+        out: out.text(),
+        err: err.text(),
+    }
+}
+
+async fn cli(migrations: &[&'static Migration], args: &[&str]) -> Outcome {
+    cli_with(Migrator::new(migrations).unwrap(), args).await
+}
+
+zerodown::migration! {
+    /// Products.
+    pub mod m0001_products {
+        create table products (
+            id bigint generated always as identity primary key,
+            sku text not null,
+            name text
+        );
+        raw(reason = "test rows", lock = row_exclusive)
+            "insert into products (sku, name) select 'sku' || n, 'product ' || n from generate_series(1, 100) as n";
+    }
+}
+
+zerodown::migration! {
+    /// Search by name.
+    pub mod m0002_products_name_index {
+        create index concurrently products_name_idx on products (name);
+    }
+}
+
+static BASIC: &[&Migration] = &[
+    &m0001_products::MIGRATION,
+    &m0002_products_name_index::MIGRATION,
+];
+
+#[tokio::test]
+async fn status_plan_run_in_text_and_json() {
+    let db = common::fresh_database("cli_basic").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+
+    // Before anything ran: everything pending, no history table.
+    let o = cli(BASIC, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.out.contains("no history table yet"), "{}", o.out);
+    assert!(
+        o.out.contains("products_name_index") && o.out.contains("pending"),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out.contains(&format!("/{}", db.inner.name())),
+        "names the database: {}",
+        o.out
+    );
+
+    let o = cli(
+        BASIC,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await;
+    let j = o.json();
+    assert_eq!(j["command"], "status");
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["exit_code"], 0);
+    assert_eq!(j["history_exists"], false);
+    assert_eq!(j["up_to_date"], false);
+    assert_eq!(j["pending"], 2);
+    assert_eq!(j["migrations"][1]["version"], 2);
+    assert_eq!(j["migrations"][1]["name"], "products_name_index");
+    assert_eq!(j["migrations"][1]["state"], "pending");
+    assert_eq!(j["migrations"][1]["description"], "Search by name.");
+    assert!(
+        o.err.is_empty(),
+        "--json prints nothing on stderr: {}",
+        o.err
+    );
+
+    // The dry run: SQL, locks, timeouts; changes nothing.
+    let o = cli(BASIC, &["migrate", "plan", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success);
+    assert!(
+        o.out.contains(
+            "CREATE INDEX CONCURRENTLY \"products_name_idx\" ON \"products\" (\"name\");"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out
+            .contains("lock SHARE UPDATE EXCLUSIVE on \"products\""),
+        "{}",
+        o.out
+    );
+    let o = cli(BASIC, &["migrate", "plan", "--json", "--database-url", url]).await;
+    let j = o.json();
+    assert_eq!(j["phase"], "expand");
+    let steps = j["steps"].as_array().unwrap();
+    let index = steps
+        .iter()
+        .find(|s| s["version"] == 2)
+        .expect("the index step");
+    assert_eq!(index["kind"], "concurrent_index");
+    assert_eq!(index["transaction"], "alone");
+    assert_eq!(index["lock"], "SHARE UPDATE EXCLUSIVE");
+    assert_eq!(index["tables"][0], "\"products\"");
+    assert_eq!(index["step"], 1);
+    assert!(index["lock_timeout_ms"].as_u64().unwrap() > 0);
+    assert!(index["statements"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE INDEX CONCURRENTLY"));
+    let status = cli(
+        BASIC,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await
+    .json();
+    assert_eq!(status["history_exists"], false, "plan changed nothing");
+
+    // Apply, with progress lines on stderr (not a terminal) and the report on stdout.
+    let o = cli(BASIC, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.err.contains("applying migrations"), "{}", o.err);
+    assert!(
+        o.out
+            .contains("migration 2 `products_name_index` expand: 1 step(s)"),
+        "{}",
+        o.out
+    );
+    let count: i64 = sqlx::query_scalar("select count(*) from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'products_name_idx' and i.indisvalid")
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+
+    // Again: nothing to do, in JSON.
+    let o = cli(BASIC, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success);
+    let j = o.json();
+    assert_eq!(j["command"], "run");
+    assert_eq!(j["migrations"].as_array().unwrap().len(), 0);
+    assert!(j["lock_wait_ms"].is_u64());
+
+    let j = cli(
+        BASIC,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await
+    .json();
+    assert_eq!(j["up_to_date"], true);
+    assert_eq!(j["migrations"][0]["state"], "completed");
+    assert_eq!(j["migrations"][1]["state"], "completed");
+}
+
+#[tokio::test]
+async fn run_reports_steps_in_json() {
+    let db = common::fresh_database("cli_run_json").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let o = cli(
+        BASIC,
+        &["migrate", "run", "--json", "--database-url", db.inner.url()],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.out);
+    let j = o.json();
+    let keys: Vec<&str> = j
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .take(4)
+        .collect();
+    assert_eq!(
+        keys,
+        ["command", "ok", "exit_code", "database"],
+        "the envelope comes first"
+    );
+    let migrations = j["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 2);
+    assert_eq!(migrations[0]["phase"], "expand");
+    let step = &migrations[1]["steps"][0];
+    assert_eq!(step["step"], 1);
+    assert_eq!(step["outcome"], "ran");
+    assert_eq!(step["attempts"], 1);
+    assert_eq!(
+        step["description"],
+        "build index \"products_name_idx\" concurrently"
+    );
+}
+
+mod edited {
+    zerodown::migration! {
+        /// Products, edited after it was applied.
+        pub mod m0001_products {
+            create table products (
+                id bigint generated always as identity primary key,
+                sku text not null,
+                name text not null
+            );
+        }
+    }
+}
+
+static EDITED: &[&Migration] = &[
+    &edited::m0001_products::MIGRATION,
+    &m0002_products_name_index::MIGRATION,
+];
+
+#[tokio::test]
+async fn drift_exits_4_and_nothing_runs() {
+    let db = common::fresh_database("cli_drift").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    assert_eq!(
+        cli(&BASIC[..1], &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
+
+    let changed = EDITED;
+    let o = cli(changed, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.out.contains("DRIFTED"), "{}", o.out);
+
+    let o = cli(
+        changed,
+        &["migrate", "run", "--json", "--database-url", url],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Drift);
+    assert_eq!(o.exit.code(), 4);
+    let j = o.json();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["exit_code"], 4);
+    assert_eq!(j["error"]["kind"], "drift");
+    assert_eq!(j["error"]["drifts"][0]["version"], 1);
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("accept_drift(1)"),
+        "{j}"
+    );
+
+    let o = cli(changed, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift);
+    assert!(
+        o.err
+            .contains("\nerror: 1 already applied or started migration(s) changed"),
+        "{}",
+        o.err
+    );
+    // Nothing ran: the index of migration 2 does not exist.
+    let exists: bool = sqlx::query_scalar("select to_regclass('products_name_idx') is not null")
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap();
+    assert!(!exists);
+}
+
+zerodown::migration! {
+    /// Fails: a division by zero.
+    pub mod m0002_broken {
+        raw(reason = "a step that fails") "select 1 / 0";
+    }
+}
+
+static BROKEN: &[&Migration] = &[&m0001_products::MIGRATION, &m0002_broken::MIGRATION];
+
+#[tokio::test]
+async fn failed_step_exits_1_with_the_sqlstate() {
+    let db = common::fresh_database("cli_failed").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let broken = BROKEN;
+    let o = cli(
+        broken,
+        &["migrate", "run", "--json", "--database-url", db.inner.url()],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Failed, "{}", o.out);
+    let e = &o.json()["error"];
+    assert_eq!(e["kind"], "failed");
+    assert_eq!(e["migration"]["version"], 2);
+    assert_eq!(e["migration"]["name"], "broken");
+    assert_eq!(e["phase"], "expand");
+    assert_eq!(e["step"], 1);
+    assert_eq!(e["sqlstate"], "22012");
+    assert_eq!(e["sql"], "select 1 / 0");
+    assert_eq!(e["attempts"], 1);
+
+    // The first migration was applied and the second is recorded as interrupted.
+    let j = cli(
+        broken,
+        &[
+            "migrate",
+            "status",
+            "--json",
+            "--database-url",
+            db.inner.url(),
+        ],
+    )
+    .await
+    .json();
+    assert_eq!(j["migrations"][0]["state"], "completed");
+    assert_eq!(j["migrations"][1]["state"], "expanding");
+    assert!(
+        j["migrations"][1]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("division by zero"),
+        "{j}"
+    );
+}
+
+zerodown::migration! {
+    /// Needs `ACCESS EXCLUSIVE` on products; gives up quickly.
+    pub mod m0002_products_note {
+        set lock_timeout = 100ms;
+        set retry_attempts = 2;
+
+        alter table products add column note text;
+    }
+}
+
+zerodown::migration! {
+    /// Needs `ACCESS EXCLUSIVE` on products; keeps trying for a while.
+    pub mod m0002_products_patient_note {
+        set lock_timeout = 100ms;
+        set retry_attempts = 1000;
+        set retry_budget = 1min;
+
+        alter table products add column note text;
+    }
+}
+
+static IMPATIENT: &[&Migration] = &[&m0001_products::MIGRATION, &m0002_products_note::MIGRATION];
+static PATIENT: &[&Migration] = &[
+    &m0001_products::MIGRATION,
+    &m0002_products_patient_note::MIGRATION,
+];
+
+/// A session holding `ACCESS SHARE` on `products` in an open transaction, like a long report.
+async fn reader(db: &common::Db) -> (PgConnection, i32) {
+    let mut conn = db.connect().await;
+    let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.execute("begin").await.unwrap();
+    conn.execute("lock table products in access share mode")
+        .await
+        .unwrap();
+    (conn, pid)
+}
+
+#[tokio::test]
+async fn blocked_step_exits_6_naming_the_blocker() {
+    let db = common::fresh_database("cli_blocked").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    assert_eq!(
+        cli(&BASIC[..1], &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
+    let (reader, pid) = reader(&db).await;
+
+    let list = IMPATIENT;
+    let o = cli(list, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Blocked, "{}", o.out);
+    assert_eq!(o.exit.code(), 6);
+    let e = &o.json()["error"];
+    assert_eq!(e["kind"], "blocked");
+    assert_eq!(e["sqlstate"], "55P03");
+    assert_eq!(e["attempts"], 2);
+    let pids: Vec<i64> = e["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["pid"].as_i64().unwrap())
+        .collect();
+    assert!(
+        pids.contains(&i64::from(pid)),
+        "blockers {pids:?} name the reader {pid}: {e}"
+    );
+
+    // Once the reader is gone, running again succeeds.
+    reader.close().await.unwrap();
+    let o = cli(list, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+}
+
+#[tokio::test]
+async fn another_runner_exits_5() {
+    let db = common::fresh_database("cli_locked").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url().to_owned();
+    assert_eq!(
+        cli(&BASIC[..1], &["migrate", "run", "--database-url", &url])
+            .await
+            .exit,
+        Exit::Success
+    );
+    let (reader, _) = reader(&db).await;
+
+    // Runner A holds the migration lock while its step waits for the reader.
+    let list = PATIENT;
+    let a = tokio::spawn({
+        let url = url.clone();
+        async move { cli(list, &["migrate", "run", "--database-url", &url]).await }
+    });
+    // `status` names the runner once it holds the migration lock (polled: A starts in the background).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let j = cli(list, &["migrate", "status", "--json", "--database-url", &url]).await.json();
+        if let Some(runner) = j["runner"].as_str() {
+            assert!(runner.contains("pid"), "{j}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "runner A never took the migration lock: {j}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Runner B gives up waiting for it.
+    let o = cli(
+        list,
+        &[
+            "migrate",
+            "run",
+            "--lock-wait",
+            "300ms",
+            "--json",
+            "--database-url",
+            &url,
+        ],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Locked, "{}", o.out);
+    assert_eq!(o.exit.code(), 5);
+    let e = &o.json()["error"];
+    assert_eq!(e["kind"], "locked");
+    assert!(e["waited_ms"].as_u64().unwrap() >= 300, "{e}");
+
+    // The reader leaves; runner A finishes.
+    reader.close().await.unwrap();
+    let a = a.await.unwrap();
+    assert_eq!(a.exit, Exit::Success, "{}{}", a.out, a.err);
+    assert!(
+        a.out.contains("migration 2 `products_patient_note`"),
+        "{}",
+        a.out
+    );
+}
+
+#[tokio::test]
+async fn unreachable_server_exits_3() {
+    // Nothing listens on port 1; the password must not be printed.
+    let url = "postgres://app:s3cret@127.0.0.1:1/app";
+    let o = cli(BASIC, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Connect, "{}{}", o.out, o.err);
+    assert_eq!(o.exit.code(), 3);
+    assert!(
+        o.err.starts_with("error: cannot connect to PostgreSQL"),
+        "{}",
+        o.err
+    );
+    assert!(!o.err.contains("s3cret"), "{}", o.err);
+
+    let o = cli(BASIC, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Connect);
+    let j = o.json();
+    assert_eq!(j["error"]["kind"], "connect");
+    assert_eq!(j["database"], "postgres://app@127.0.0.1:1/app");
+    assert!(!o.out.contains("s3cret"), "{}", o.out);
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    // No URL at all (built directly: `DATABASE_URL` may be set in the test's environment).
+    let cmd = MigrateCommand::Status(ConnectArgs {
+        database_url: None,
+        json: true,
+    });
+    let (out, err) = (Buf::default(), Buf::default());
+    let exit = cmd
+        .execute_with_io(Migrator::new(BASIC).unwrap(), out.clone(), err.clone())
+        .await;
+    assert_eq!(exit, Exit::Usage);
+    assert_eq!(exit.code(), 2);
+    let j: Value = serde_json::from_str(&out.text()).unwrap();
+    assert_eq!(j["error"]["kind"], "usage");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DATABASE_URL"),
+        "{j}"
+    );
+
+    let o = cli(
+        BASIC,
+        &[
+            "migrate",
+            "plan",
+            "--database-url",
+            "mysql://root:hunter2@localhost/db",
+        ],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(o.err.contains("must start with `postgres://`"), "{}", o.err);
+    assert!(!o.err.contains("hunter2"), "{}", o.err);
+
+    // A bad option value is clap's usage error, exit code 2 too.
+    let e = App::try_parse_from(["myapp", "migrate", "run", "--lock-wait", "ten"])
+        .err()
+        .expect("rejected");
+    assert_eq!(e.exit_code(), 2);
+}
+
+zerodown::migration! {
+    /// Slugs for every product, filled in batches.
+    pub mod m0003_products_slug {
+        set backfill_batch_size = 10;
+
+        alter table products add column slug text;
+        backfill products set slug = lower(sku) where slug is null;
+    }
+}
+
+static BACKFILL: &[&Migration] = &[&m0001_products::MIGRATION, &m0003_products_slug::MIGRATION];
+
+#[tokio::test]
+async fn backfill_progress_as_plain_lines() {
+    let db = common::fresh_database("cli_backfill").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let o = cli(BACKFILL, &["migrate", "run", "--database-url", db.inner.url()]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    // Not a terminal: one line per stage, not one per batch (100 rows in batches of 10).
+    let lines: Vec<&str> = o.err.lines().filter(|l| l.contains("backfill of")).collect();
+    assert!(lines.iter().any(|l| l.starts_with("migration 3 `products_slug`: backfill of \"products\" (batches)")), "{}", o.err);
+    assert!(lines.iter().any(|l| l.contains("(done): 100 rows updated")), "{}", o.err);
+    assert!(lines.len() < 10, "{}", o.err);
+    let pending: i64 = sqlx::query_scalar("select count(*) from products where slug is null")
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+
+    // With --json, nothing but the document.
+    let db = common::fresh_database("cli_backfill_json").await;
+    let o = cli(BACKFILL, &["migrate", "run", "--json", "--database-url", db.inner.url()]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.out);
+    assert!(o.err.is_empty(), "{}", o.err);
+    let steps = &o.json()["migrations"][1]["steps"];
+    assert!(steps.as_array().unwrap().iter().any(|s| s["description"].as_str().unwrap().contains("backfill")), "{steps}");
+}
+
+zerodown::migration! {
+    /// `name` becomes `title`, without breaking the version that still uses `name`.
+    pub mod m0003_products_title {
+        expand alter table products rename column name to title;
+    }
+}
+
+zerodown::migration! {
+    /// Touches `products.title` while the rename is mid-change.
+    pub mod m0004_products_note {
+        alter table products alter column title set default "untitled";
+    }
+}
+
+static EXPAND: &[&Migration] = &[&m0001_products::MIGRATION, &m0003_products_title::MIGRATION];
+static EXPAND_THEN_MORE: &[&Migration] =
+    &[&m0001_products::MIGRATION, &m0003_products_title::MIGRATION, &m0004_products_note::MIGRATION];
+
+#[tokio::test]
+async fn expand_then_complete_with_mid_change_exit_8() {
+    let db = common::fresh_database("cli_expand").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+
+    let o = cli(EXPAND, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.out.contains("waiting for `complete`: migration 3 `products_title`"), "{}", o.out);
+    let j = cli(EXPAND, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert_eq!(j["migrations"][1]["state"], "expanded");
+    assert_eq!(j["awaiting_complete"], 1);
+    assert!(j["migrations"][1]["mid_change"].as_array().is_some_and(|a| !a.is_empty()), "{j}");
+
+    // The contract phase, as a dry run.
+    let j = cli(EXPAND, &["migrate", "plan", "--complete", "--json", "--database-url", url]).await.json();
+    assert_eq!(j["phase"], "contract");
+    assert_eq!(j["steps"][0]["kind"], "expand_contract");
+
+    // A later migration touching `products` waits for `complete`.
+    let o = cli(EXPAND_THEN_MORE, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::MidChange, "{}", o.out);
+    assert_eq!(o.exit.code(), 8);
+    let e = &o.json()["error"];
+    assert_eq!(e["kind"], "mid_change");
+    assert_eq!(e["migration"]["version"], 4);
+    assert_eq!(e["waiting"]["version"], 3);
+
+    let o = cli(EXPAND_THEN_MORE, &["migrate", "complete", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.out);
+    let j = o.json();
+    assert_eq!(j["command"], "complete");
+    assert_eq!(j["migrations"][0]["phase"], "contract");
+    assert_eq!(j["migrations"][0]["version"], 3);
+
+    let o = cli(EXPAND_THEN_MORE, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let columns: Vec<String> = sqlx::query_scalar(
+        "select column_name::text from information_schema.columns where table_name = 'products' order by ordinal_position",
+    )
+    .fetch_all(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert!(columns.contains(&"title".to_owned()) && !columns.contains(&"name".to_owned()), "{columns:?}");
+}
+
+#[tokio::test]
+async fn rollback_undoes_an_expand() {
+    let db = common::fresh_database("cli_rollback").await;
+    // Every command here runs `m0001_products` (target 12) first; older servers refuse it.
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    assert_eq!(cli(EXPAND, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+
+    let o = cli(EXPAND, &["migrate", "rollback", "3", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.out);
+    let j = o.json();
+    assert_eq!(j["command"], "rollback");
+    assert_eq!(j["migration"]["version"], 3);
+    assert_eq!(j["migration"]["phase"], "rollback");
+    let title: bool = sqlx::query_scalar(
+        "select exists (select from information_schema.columns where table_name = 'products' and column_name = 'title')",
+    )
+    .fetch_one(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert!(!title, "the new column is gone");
+
+    // Migration 1 has no expand/contract operation: nothing to roll back.
+    let o = cli(EXPAND, &["migrate", "rollback", "1", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(o.err.contains("cannot roll back migration 1"), "{}", o.err);
+}

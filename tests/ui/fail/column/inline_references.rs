@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_inline_references {
+        alter table users add column org_id bigint references orgs (id);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_inline_unique {
+        alter table users add column handle text unique;
+    }
+}
+
+fn main() {}

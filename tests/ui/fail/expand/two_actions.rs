@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_two_actions {
+        expand alter table users rename column email to login, drop column legacy;
+    }
+}
+
+fn main() {}

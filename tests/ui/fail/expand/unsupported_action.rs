@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_unsupported_action {
+        expand alter table users add column nickname text;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_truncate {
+        truncate sessions;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_vacuum_full {
+        vacuum full users;
+    }
+}
+
+fn main() {}

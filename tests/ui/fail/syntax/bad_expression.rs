@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_bad_expression {
+        alter table users add column score int default 1 +;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+zerodown::migration! {
+    pub mod m0001_unknown_statement {
+        select * from users;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,465 @@
+//! Version boundaries, checked against the server the suite runs on. Each test asserts the behaviour
+//! of *that* server's side of the boundary: what PostgreSQL itself does (the premise of a rule), and
+//! what zerodown's plans do there (run, or be refused before anything runs). Nothing is skipped.
+//!
+//! `scripts/test-all-versions.sh` runs this file on every major from 10 to 18; CI runs it on 10 and
+//! 18, which lie on both sides of every boundary here (11: constant defaults and `include`; 12: the
+//! CHECK route to `set not null`, `reindex concurrently`, `alter type .. add value` in a transaction
+//! block; 14: `client_connection_check_interval`).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use zerodown::{Error, Migration, Migrator, PgVersion};
+
+// ===== migrations, one per boundary =====
+
+zerodown::migration! {
+    /// A constant default on an existing table: catalog-only from PostgreSQL 11.
+    pub mod m0001_fast_default {
+        set target_postgres = 11;
+        alter table items add column flag int not null default 7;
+    }
+}
+
+zerodown::migration! {
+    /// `set not null` on an existing table, lowered to the CHECK route (PostgreSQL 12).
+    pub mod m0001_not_null {
+        set target_postgres = 12;
+        alter table items alter column label set not null;
+    }
+}
+
+zerodown::migration! {
+    /// `reindex concurrently` exists from PostgreSQL 12.
+    pub mod m0001_reindex {
+        set target_postgres = 12;
+        reindex index concurrently items_label_idx;
+    }
+}
+
+zerodown::migration! {
+    /// Adding an enum value: the plan runs it outside a transaction block, so it works on 10 and 11,
+    /// where `ALTER TYPE .. ADD VALUE` inside one is an error.
+    pub mod m0001_enum_value {
+        set target_postgres = 10;
+        alter type mood add value "bored" after "sad";
+        alter type mood add value if not exists "happy";
+    }
+}
+
+// One migration per target: on a server of major N exactly those with a target above N are refused.
+zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
+zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
+zerodown::migration! { pub mod m0012_target_12 { set target_postgres = 12; create table t12 (id int); } }
+zerodown::migration! { pub mod m0013_target_13 { set target_postgres = 13; create table t13 (id int); } }
+zerodown::migration! { pub mod m0014_target_14 { set target_postgres = 14; create table t14 (id int); } }
+zerodown::migration! { pub mod m0015_target_15 { set target_postgres = 15; create table t15 (id int); } }
+zerodown::migration! { pub mod m0016_target_16 { set target_postgres = 16; create table t16 (id int); } }
+zerodown::migration! { pub mod m0017_target_17 { set target_postgres = 17; create table t17 (id int); } }
+zerodown::migration! { pub mod m0018_target_18 { set target_postgres = 18; create table t18 (id int); } }
+
+static BY_TARGET: &[&Migration] = &[
+    &m0010_target_10::MIGRATION,
+    &m0011_target_11::MIGRATION,
+    &m0012_target_12::MIGRATION,
+    &m0013_target_13::MIGRATION,
+    &m0014_target_14::MIGRATION,
+    &m0015_target_15::MIGRATION,
+    &m0016_target_16::MIGRATION,
+    &m0017_target_17::MIGRATION,
+    &m0018_target_18::MIGRATION,
+];
+
+zerodown::migration! {
+    /// Every online form a PostgreSQL 10 target accepts, on existing tables: runs on every server.
+    pub mod m0002_oldest_target {
+        set target_postgres = 10;
+
+        create index concurrently items_created_idx on items (created_at desc nulls last) where label is not null;
+        create unique index concurrently items_code_idx on items (lower(code));
+        alter table items add column note text;
+        alter table items alter column note set default "none";
+        alter table items add constraint items_note_short check (length(note) < 100) not valid;
+        alter table items validate constraint items_note_short;
+        alter table items add constraint items_label_present check (label is not null) not valid;
+        alter table items validate constraint items_label_present;
+        alter table items add constraint items_code_key unique (code);
+        alter table items alter column code type varchar(40) from varchar(20);
+        alter table orders add constraint orders_item_fk foreign key (item_id) references items (id) not valid;
+        alter table orders validate constraint orders_item_fk;
+        alter type mood add value "bored" after "sad";
+        comment on table items is "things";
+        comment on column items.note is "free text";
+        drop index concurrently items_created_idx;
+    }
+}
+
+// ===== helpers =====
+
+async fn server(db: &common::Db) -> PgVersion {
+    let mut conn = db.connect().await;
+    let num: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let v = PgVersion::from_server_version_num(num as u32);
+    assert_eq!(v, db.inner.version());
+    v
+}
+
+async fn exec(conn: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn scalar<T>(conn: &mut PgConnection, sql: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn relfilenode(conn: &mut PgConnection, relation: &str) -> i64 {
+    sqlx::query_scalar("SELECT relfilenode::bigint FROM pg_class WHERE oid = $1::regclass")
+        .bind(relation)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// A table with rows, so that a rewrite or a scan has something to do.
+async fn items(conn: &mut PgConnection) {
+    exec(
+        conn,
+        "CREATE TABLE items (id bigint PRIMARY KEY, label text, code varchar(20), created_at timestamptz DEFAULT now());
+         INSERT INTO items (id, label, code) SELECT g, 'item ' || g, 'c' || g FROM generate_series(1, 2000) g;
+         CREATE INDEX items_label_idx ON items (label)",
+    )
+    .await;
+}
+
+/// Asserts that running `migrations` on `options` is refused with `ServerTooOld` naming exactly
+/// `refused` (version, target), and that the refusal created nothing but the history table.
+async fn assert_refused(db: &common::Db, migrations: &[&'static Migration], refused: &[(u64, u32)]) {
+    const OURS: &str = "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname NOT LIKE 'zerodown\\_%'";
+    let mut conn = db.connect().await;
+    let before: i64 = scalar(&mut conn, OURS).await;
+    let err = Migrator::new(migrations).unwrap().run(&db.inner.connect_options()).await.unwrap_err();
+    let Error::ServerTooOld { server, migrations: listed } = &err else { panic!("expected ServerTooOld, got {err}") };
+    assert_eq!(*server, db.inner.version());
+    let listed: Vec<(u64, u32)> = listed.iter().map(|(id, target)| (id.version, target.0)).collect();
+    assert_eq!(listed, refused, "{err}");
+    assert!(err.to_string().contains("nothing was run"), "{err}");
+    assert_eq!(scalar::<i64>(&mut conn, OURS).await, before, "a refused run created objects");
+    if scalar::<bool>(&mut conn, "SELECT to_regclass('zerodown_migrations') IS NOT NULL").await {
+        assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM zerodown_migrations").await, 0, "a refused run recorded a migration");
+    }
+    conn.close().await.unwrap();
+}
+
+/// Collects the server's notices (`client_min_messages`) that sqlx reports through `tracing`, on this
+/// thread (the tests run on a current-thread runtime, so every connection's messages are read here).
+#[derive(Clone, Default)]
+struct Notices(Arc<Mutex<Vec<String>>>);
+
+impl Notices {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl tracing::Subscriber for Notices {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "sqlx::postgres::notice"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message<'a>(&'a Mutex<Vec<String>>);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "message" {
+                    self.0.lock().unwrap().push(value.to_owned());
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0.lock().unwrap().push(format!("{value:?}"));
+                }
+            }
+        }
+        event.record(&mut Message(&self.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The message PostgreSQL 12+ logs at `DEBUG1` when a validated CHECK constraint proves a column has
+/// no nulls, so `SET NOT NULL` skips its scan.
+const PROVEN_BY_CHECK: &str = "are sufficient to prove that it does not contain nulls";
+
+// ===== tests =====
+
+#[tokio::test]
+async fn constant_default_rewrites_the_table_only_before_11() {
+    let db = common::fresh_database("ver_fast_default").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+
+    // PostgreSQL itself: the premise of `add_column_default_before_pg11`.
+    exec(&mut conn, "CREATE TABLE raw_items AS SELECT * FROM items").await;
+    let before = relfilenode(&mut conn, "raw_items").await;
+    exec(&mut conn, "ALTER TABLE raw_items ADD COLUMN flag int NOT NULL DEFAULT 7").await;
+    let rewritten = relfilenode(&mut conn, "raw_items").await != before;
+    assert_eq!(rewritten, version < PgVersion(11), "constant default on {version}: rewritten = {rewritten}");
+    assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM raw_items WHERE flag = 7").await, 2000);
+
+    // zerodown's plan targets 11: it runs there without a rewrite, and is refused on 10.
+    let step = &m0001_fast_default::MIGRATION.expand.steps[0];
+    assert!(!step.rewrites, "the plan claims a rewrite");
+    if version < PgVersion(11) {
+        assert_refused(&db, &[&m0001_fast_default::MIGRATION], &[(1, 11)]).await;
+        let has_flag: bool = scalar(
+            &mut conn,
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'flag')",
+        )
+        .await;
+        assert!(!has_flag);
+    } else {
+        let before = relfilenode(&mut conn, "items").await;
+        Migrator::new(&[&m0001_fast_default::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
+        assert_eq!(relfilenode(&mut conn, "items").await, before, "the plan rewrote `items` on {version}");
+        assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM items WHERE flag = 7").await, 2000);
+    }
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn set_not_null_after_a_validated_check_skips_the_scan_only_from_12() {
+    let db = common::fresh_database("ver_not_null").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    exec(&mut conn, "CREATE TABLE raw_items AS SELECT * FROM items").await;
+
+    let notices = Notices::default();
+    let _guard = tracing::subscriber::set_default(notices.clone());
+
+    // PostgreSQL itself: with a validated `CHECK (label IS NOT NULL)`, 12+ proves the column has no
+    // nulls from the constraint (and says so at DEBUG1); 10 and 11 scan the table.
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ADD CONSTRAINT raw_items_label_nn CHECK (label IS NOT NULL) NOT VALID;
+         ALTER TABLE raw_items VALIDATE CONSTRAINT raw_items_label_nn",
+    )
+    .await;
+    notices.take();
+    exec(&mut conn, "SET client_min_messages = debug1").await;
+    exec(&mut conn, "ALTER TABLE raw_items ALTER COLUMN label SET NOT NULL").await;
+    exec(&mut conn, "RESET client_min_messages").await;
+    let seen = notices.take();
+    let proven = seen.iter().any(|m| m.contains(PROVEN_BY_CHECK));
+    assert_eq!(proven, version >= PgVersion(12), "on {version} the server said: {seen:?}");
+    if version >= PgVersion(12) {
+        assert!(seen.iter().any(|m| m.contains("\"raw_items.label\"") || m.contains("\"label\"")), "{seen:?}");
+    }
+
+    // Without the constraint, every version scans: no such message.
+    exec(&mut conn, "SET client_min_messages = debug1").await;
+    exec(&mut conn, "ALTER TABLE raw_items ALTER COLUMN code SET NOT NULL").await;
+    exec(&mut conn, "RESET client_min_messages").await;
+    let seen = notices.take();
+    assert!(!seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)), "on {version}: {seen:?}");
+
+    // zerodown's plan (the CHECK route, target 12): on 12+ its `SET NOT NULL` is proven by the check
+    // (observed on the runner's own step connections), on older servers it is refused.
+    if version < PgVersion(12) {
+        assert_refused(&db, &[&m0001_not_null::MIGRATION], &[(1, 12)]).await;
+    } else {
+        let options: PgConnectOptions = db.inner.connect_options().options([("client_min_messages", "debug1")]);
+        Migrator::new(&[&m0001_not_null::MIGRATION]).unwrap().run(&options).await.unwrap();
+        let seen = notices.take();
+        assert!(seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)), "the plan's SET NOT NULL scanned on {version}: {seen:?}");
+        let nullable: String = scalar(
+            &mut conn,
+            "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'label'",
+        )
+        .await;
+        assert_eq!(nullable, "NO");
+        // The helper constraint is gone.
+        let checks: i64 = scalar(&mut conn, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'c'").await;
+        assert_eq!(checks, 0);
+    }
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn plans_newer_than_the_server_are_refused_before_anything_runs() {
+    let db = common::fresh_database("ver_targets").await;
+    let version = server(&db).await;
+    let refused: Vec<(u64, u32)> =
+        BY_TARGET.iter().filter(|m| m.settings.target > version).map(|m| (m.version, m.settings.target.0)).collect();
+    let runnable: Vec<&'static Migration> = BY_TARGET.iter().copied().filter(|m| m.settings.target <= version).collect();
+    assert_eq!(runnable.len() + refused.len(), 9);
+    assert!(!runnable.is_empty(), "every supported server runs a target-10 plan");
+
+    if !refused.is_empty() {
+        // All together: refused as a whole, naming exactly the too-new ones.
+        assert_refused(&db, BY_TARGET, &refused).await;
+    }
+    // Those the server can run, run.
+    let report = Migrator::new(&runnable).unwrap().run(&db.inner.connect_options()).await.unwrap();
+    assert_eq!(report.migrations.len(), runnable.len());
+    let mut conn = db.connect().await;
+    for m in BY_TARGET {
+        let exists: bool = scalar(&mut conn, &format!("SELECT to_regclass('t{}') IS NOT NULL", m.settings.target.0)).await;
+        assert_eq!(exists, m.settings.target <= version, "table of the target-{} migration on {version}", m.settings.target.0);
+    }
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn reindex_concurrently_exists_from_12() {
+    let db = common::fresh_database("ver_reindex").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+
+    // PostgreSQL itself: a syntax error before 12.
+    let raw = sqlx::raw_sql("REINDEX INDEX CONCURRENTLY items_label_idx").execute(&mut conn).await;
+    match (&raw, version < PgVersion(12)) {
+        (Err(sqlx::Error::Database(e)), true) => assert_eq!(e.code().as_deref(), Some("42601"), "{e}"),
+        (Ok(_), false) => {}
+        _ => panic!("`REINDEX INDEX CONCURRENTLY` on {version}: {raw:?}"),
+    }
+
+    let step = &m0001_reindex::MIGRATION.expand.steps[0];
+    assert_eq!(step.transaction, zerodown::plan::Transaction::Alone, "REINDEX CONCURRENTLY cannot run in a transaction block");
+    if version < PgVersion(12) {
+        assert_refused(&db, &[&m0001_reindex::MIGRATION], &[(1, 12)]).await;
+    } else {
+        let before = relfilenode(&mut conn, "items_label_idx").await;
+        Migrator::new(&[&m0001_reindex::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
+        assert_ne!(relfilenode(&mut conn, "items_label_idx").await, before, "the index was not rebuilt");
+        let invalid: i64 = scalar(&mut conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await;
+        assert_eq!(invalid, 0, "REINDEX CONCURRENTLY left an invalid index");
+    }
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn enum_values_are_added_outside_a_transaction_block_on_every_version() {
+    let db = common::fresh_database("ver_enum").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+
+    // PostgreSQL itself: inside a transaction block only from 12 on.
+    exec(&mut conn, "CREATE TYPE raw_mood AS ENUM ('happy', 'sad')").await;
+    let in_block = sqlx::raw_sql("BEGIN; ALTER TYPE raw_mood ADD VALUE 'bored'; COMMIT").execute(&mut conn).await;
+    match (&in_block, version < PgVersion(12)) {
+        (Err(sqlx::Error::Database(e)), true) => {
+            assert_eq!(e.code().as_deref(), Some("25001"), "{e}");
+            exec(&mut conn, "ROLLBACK").await;
+        }
+        (Ok(_), false) => {}
+        _ => panic!("`ALTER TYPE .. ADD VALUE` in a transaction block on {version}: {in_block:?}"),
+    }
+
+    // zerodown's plan runs each `add value` alone, so a target-10 plan works everywhere.
+    assert!(m0001_enum_value::MIGRATION
+        .expand
+        .steps
+        .iter()
+        .all(|s| s.transaction == zerodown::plan::Transaction::Alone));
+    exec(&mut conn, "CREATE TYPE mood AS ENUM ('happy', 'sad')").await;
+    Migrator::new(&[&m0001_enum_value::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
+    let labels: Vec<String> =
+        sqlx::query_scalar("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = 'mood'::regtype ORDER BY enumsortorder")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(labels, ["happy", "sad", "bored"]);
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_online_form_of_the_oldest_target_runs_on_every_version() {
+    let db = common::fresh_database("ver_oldest_target").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    exec(
+        &mut conn,
+        "CREATE TABLE orders (id bigint PRIMARY KEY, item_id bigint);
+         INSERT INTO orders SELECT g, g FROM generate_series(1, 500) g;
+         CREATE TYPE mood AS ENUM ('happy', 'sad')",
+    )
+    .await;
+    assert_eq!(m0002_oldest_target::MIGRATION.settings.target, PgVersion(10));
+    let migrator = Migrator::new(&[&m0002_oldest_target::MIGRATION]).unwrap();
+    let report = migrator.run(&db.inner.connect_options()).await.unwrap_or_else(|e| panic!("on {version}: {e}"));
+    assert_eq!(report.migrations.len(), 1);
+
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'items'::regclass ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(indexes, ["items_code_idx", "items_code_key", "items_label_idx", "items_pkey"]);
+    let invalid: i64 = scalar(&mut conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await;
+    assert_eq!(invalid, 0);
+    let constraints: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid IN ('items'::regclass, 'orders'::regclass)
+         AND contype IN ('c', 'f', 'u') ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        constraints,
+        [
+            ("items_code_key".to_owned(), true),
+            ("items_label_present".to_owned(), true),
+            ("items_note_short".to_owned(), true),
+            ("orders_item_fk".to_owned(), true),
+        ]
+    );
+    let code_type: String = scalar(
+        &mut conn,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'code'",
+    )
+    .await;
+    assert_eq!(code_type, "character varying(40)");
+    let default: String = scalar(
+        &mut conn,
+        "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'items'::regclass
+         AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'note')",
+    )
+    .await;
+    assert_eq!(default, "'none'::text");
+    let comments: (String, String) = sqlx::query_as(
+        "SELECT obj_description('items'::regclass, 'pg_class'),
+                col_description('items'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'note'))",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(comments, ("things".to_owned(), "free text".to_owned()));
+    let labels: Vec<String> =
+        sqlx::query_scalar("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = 'mood'::regtype ORDER BY enumsortorder")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(labels, ["happy", "sad", "bored"]);
+    assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM items").await, 2000);
+    conn.close().await.unwrap();
+}
