@@ -40,7 +40,12 @@ async fn primary_key_batches_update_every_row_and_record_the_cursor() {
         0,
     );
     let m = migration(1, "lower_email", vec![step]);
-    let plan = Migrator::new(&[m]).unwrap().plan(&db.options).await.unwrap().to_string();
+    let plan = Migrator::new(&[m])
+        .unwrap()
+        .plan(&db.options)
+        .await
+        .unwrap()
+        .to_string();
     assert!(
         plan.contains(
             "runs in batches, each one transaction with its cursor update, timeouts per batch; lock ROW EXCLUSIVE on \"users\"; lock_timeout 1000 ms"
@@ -347,5 +352,68 @@ async fn a_predicate_that_never_becomes_false_fails_after_the_sweeps() {
             .await,
         "failed"
     );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn the_pass_ends_while_the_application_keeps_inserting() {
+    init_tracing();
+    let db = fresh_database("rt_tail").await;
+    db.exec(
+        "CREATE TABLE t (id bigserial PRIMARY KEY, c bigint);
+         INSERT INTO t (c) SELECT NULL FROM generate_series(1, 300);",
+    )
+    .await;
+    // The application inserts rows with the new value already set (as the expand trigger or the new
+    // version does), as fast as it can, for as long as the backfill runs: a pass that followed the key
+    // to its current end would never finish.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut conn = db.connect().await;
+            let mut inserted = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sqlx::query("INSERT INTO t (c) SELECT -1 FROM generate_series(1, 3)")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                inserted += 3;
+            }
+            inserted
+        })
+    };
+    while db.scalar::<i64>("SELECT count(*) FROM t").await < 400 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let step = backfill_step("\"t\"", &[], "\"c\" = \"id\" * 10", "\"c\" IS NULL", 10, 2);
+    let (seen, record) = recorder();
+    let migrator = Migrator::new(&[migration(1, "tail", vec![step])])
+        .unwrap()
+        .on_progress(record);
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        migrator.run(&db.options),
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let inserted = writer.await.unwrap();
+    outcome
+        .expect("the backfill chased the inserted rows for 60 s instead of ending its pass")
+        .unwrap();
+    assert!(inserted > 100, "the writer inserted only {inserted} rows");
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM t WHERE c IS NULL OR (c <> -1 AND c <> id * 10)")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM t WHERE c = id * 10")
+            .await,
+        300
+    );
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.stage, BackfillStage::Done);
+    assert_eq!(last.rows_updated, 300);
     db.drop_database().await;
 }

@@ -512,12 +512,20 @@ async fn another_runner_exits_5() {
     // `status` names the runner once it holds the migration lock (polled: A starts in the background).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let j = cli(list, &["migrate", "status", "--json", "--database-url", &url]).await.json();
+        let j = cli(
+            list,
+            &["migrate", "status", "--json", "--database-url", &url],
+        )
+        .await
+        .json();
         if let Some(runner) = j["runner"].as_str() {
             assert!(runner.contains("pid"), "{j}");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "runner A never took the migration lock: {j}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "runner A never took the migration lock: {j}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -637,12 +645,31 @@ async fn backfill_progress_as_plain_lines() {
     if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
         return;
     }
-    let o = cli(BACKFILL, &["migrate", "run", "--database-url", db.inner.url()]).await;
+    let o = cli(
+        BACKFILL,
+        &["migrate", "run", "--database-url", db.inner.url()],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     // Not a terminal: one line per stage, not one per batch (100 rows in batches of 10).
-    let lines: Vec<&str> = o.err.lines().filter(|l| l.contains("backfill of")).collect();
-    assert!(lines.iter().any(|l| l.starts_with("migration 3 `products_slug`: backfill of \"products\" (batches)")), "{}", o.err);
-    assert!(lines.iter().any(|l| l.contains("(done): 100 rows updated")), "{}", o.err);
+    let lines: Vec<&str> = o
+        .err
+        .lines()
+        .filter(|l| l.contains("backfill of"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .starts_with("migration 3 `products_slug`: backfill of \"products\" (batches)")),
+        "{}",
+        o.err
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("(done): 100 rows updated")),
+        "{}",
+        o.err
+    );
     assert!(lines.len() < 10, "{}", o.err);
     let pending: i64 = sqlx::query_scalar("select count(*) from products where slug is null")
         .fetch_one(&mut db.connect().await)
@@ -652,11 +679,22 @@ async fn backfill_progress_as_plain_lines() {
 
     // With --json, nothing but the document.
     let db = common::fresh_database("cli_backfill_json").await;
-    let o = cli(BACKFILL, &["migrate", "run", "--json", "--database-url", db.inner.url()]).await;
+    let o = cli(
+        BACKFILL,
+        &["migrate", "run", "--json", "--database-url", db.inner.url()],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}", o.out);
     assert!(o.err.is_empty(), "{}", o.err);
     let steps = &o.json()["migrations"][1]["steps"];
-    assert!(steps.as_array().unwrap().iter().any(|s| s["description"].as_str().unwrap().contains("backfill")), "{steps}");
+    assert!(
+        steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["description"].as_str().unwrap().contains("backfill")),
+        "{steps}"
+    );
 }
 
 zerodown::migration! {
@@ -674,8 +712,11 @@ zerodown::migration! {
 }
 
 static EXPAND: &[&Migration] = &[&m0001_products::MIGRATION, &m0003_products_title::MIGRATION];
-static EXPAND_THEN_MORE: &[&Migration] =
-    &[&m0001_products::MIGRATION, &m0003_products_title::MIGRATION, &m0004_products_note::MIGRATION];
+static EXPAND_THEN_MORE: &[&Migration] = &[
+    &m0001_products::MIGRATION,
+    &m0003_products_title::MIGRATION,
+    &m0004_products_note::MIGRATION,
+];
 
 #[tokio::test]
 async fn expand_then_complete_with_mid_change_exit_8() {
@@ -688,19 +729,50 @@ async fn expand_then_complete_with_mid_change_exit_8() {
 
     let o = cli(EXPAND, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
-    assert!(o.out.contains("waiting for `complete`: migration 3 `products_title`"), "{}", o.out);
-    let j = cli(EXPAND, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert!(
+        o.out
+            .contains("waiting for `complete`: migration 3 `products_title`"),
+        "{}",
+        o.out
+    );
+    let j = cli(
+        EXPAND,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await
+    .json();
     assert_eq!(j["migrations"][1]["state"], "expanded");
     assert_eq!(j["awaiting_complete"], 1);
-    assert!(j["migrations"][1]["mid_change"].as_array().is_some_and(|a| !a.is_empty()), "{j}");
+    assert!(
+        j["migrations"][1]["mid_change"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{j}"
+    );
 
     // The contract phase, as a dry run.
-    let j = cli(EXPAND, &["migrate", "plan", "--complete", "--json", "--database-url", url]).await.json();
+    let j = cli(
+        EXPAND,
+        &[
+            "migrate",
+            "plan",
+            "--complete",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    )
+    .await
+    .json();
     assert_eq!(j["phase"], "contract");
     assert_eq!(j["steps"][0]["kind"], "expand_contract");
 
     // A later migration touching `products` waits for `complete`.
-    let o = cli(EXPAND_THEN_MORE, &["migrate", "run", "--json", "--database-url", url]).await;
+    let o = cli(
+        EXPAND_THEN_MORE,
+        &["migrate", "run", "--json", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::MidChange, "{}", o.out);
     assert_eq!(o.exit.code(), 8);
     let e = &o.json()["error"];
@@ -708,7 +780,11 @@ async fn expand_then_complete_with_mid_change_exit_8() {
     assert_eq!(e["migration"]["version"], 4);
     assert_eq!(e["waiting"]["version"], 3);
 
-    let o = cli(EXPAND_THEN_MORE, &["migrate", "complete", "--json", "--database-url", url]).await;
+    let o = cli(
+        EXPAND_THEN_MORE,
+        &["migrate", "complete", "--json", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}", o.out);
     let j = o.json();
     assert_eq!(j["command"], "complete");
@@ -723,7 +799,10 @@ async fn expand_then_complete_with_mid_change_exit_8() {
     .fetch_all(&mut db.connect().await)
     .await
     .unwrap();
-    assert!(columns.contains(&"title".to_owned()) && !columns.contains(&"name".to_owned()), "{columns:?}");
+    assert!(
+        columns.contains(&"title".to_owned()) && !columns.contains(&"name".to_owned()),
+        "{columns:?}"
+    );
 }
 
 #[tokio::test]
@@ -734,9 +813,18 @@ async fn rollback_undoes_an_expand() {
         return;
     }
     let url = db.inner.url();
-    assert_eq!(cli(EXPAND, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    assert_eq!(
+        cli(EXPAND, &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
 
-    let o = cli(EXPAND, &["migrate", "rollback", "3", "--json", "--database-url", url]).await;
+    let o = cli(
+        EXPAND,
+        &["migrate", "rollback", "3", "--json", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}", o.out);
     let j = o.json();
     assert_eq!(j["command"], "rollback");

@@ -110,15 +110,29 @@ async fn iteration(
     let runner = tokio::spawn(run_and_complete(set::migrator(&app), db.options()));
     let mut rival = None;
     let mut ended = false;
+    let mut problems = Vec::new();
     // The point may come before the target connection exists (the step connection opens with the
-    // first step): keep trying for a short while.
+    // first step): keep trying for a short while. The runner may also end (finish, or fail) before
+    // the point, or between two tries.
     for _ in 0..50 {
-        match trigger::reach(&mut poll, &point, &app, None, Duration::from_secs(30)).await {
+        match trigger::reach(
+            &mut poll,
+            &point,
+            &app,
+            || runner.is_finished(),
+            Duration::from_secs(30),
+        )
+        .await
+        {
             Reached::Yes => {}
-            other => panic!("{point}: {other:?}"),
-        }
-        if runner.is_finished() {
-            break;
+            Reached::Ended => break,
+            Reached::TimedOut => {
+                problems.push(format!(
+                    "the runner neither reached {point} nor ended within 30 s; sessions:\n    {}",
+                    db.sessions().await
+                ));
+                break;
+            }
         }
         if terminate(&mut poll, &app, target).await {
             ended = true;
@@ -135,7 +149,6 @@ async fn iteration(
             )));
         }
     }
-    let mut problems = Vec::new();
     let mut results = Vec::new();
     match tokio::time::timeout(Duration::from_secs(90), runner).await {
         Ok(r) => results.push(("the runner", r)),

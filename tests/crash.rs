@@ -107,7 +107,7 @@ impl Lane {
                 &mut poll,
                 &point,
                 &app,
-                Some(&mut runner),
+                || runner.try_wait().expect("polling the child").is_some(),
                 Duration::from_secs(30),
             )
             .await;

@@ -526,7 +526,9 @@ async fn a_later_migration_touching_an_object_mid_change_is_refused() {
         &m0002_users_score_index::MIGRATION,
     );
     let db = fresh_database("conflict").await;
-    if version_gate::refused_as_too_new(&db.options, &[m1, m2, &m0003_users_name_index::MIGRATION]).await {
+    if version_gate::refused_as_too_new(&db.options, &[m1, m2, &m0003_users_name_index::MIGRATION])
+        .await
+    {
         return;
     }
     db.exec("CREATE TABLE users (id int PRIMARY KEY, name text, score int); INSERT INTO users SELECT g, 'n', g FROM generate_series(1, 100) g").await;
@@ -685,7 +687,8 @@ async fn an_expand_that_failed_resumes_where_it_stopped() {
     let tags = "CREATE TABLE tags (id int PRIMARY KEY, label text NOT NULL);
                 CREATE UNIQUE INDEX tags_label_idx ON tags (label);";
     db.exec(tags).await;
-    db.exec("INSERT INTO tags SELECT g, 't' || g FROM generate_series(1, 3000) g").await;
+    db.exec("INSERT INTO tags SELECT g, 't' || g FROM generate_series(1, 3000) g")
+        .await;
     // A table squatting the carried index's name makes the build fail.
     db.exec("CREATE TABLE _zd_tags_label_idx (x int)").await;
     let migrator = Migrator::new(&[m]).unwrap();
@@ -709,12 +712,15 @@ async fn an_expand_that_failed_resumes_where_it_stopped() {
     assert_eq!(resumed, [2, 3, 4], "{report}");
     migrator.complete(&db.options).await.unwrap();
     assert_eq!(
-        db.scalar::<String>("SELECT string_agg(name, ',' ORDER BY id) FROM tags WHERE id >= 5000").await,
+        db.scalar::<String>("SELECT string_agg(name, ',' ORDER BY id) FROM tags WHERE id >= 5000")
+            .await,
         "old,new"
     );
 
     let scratch = fresh_database("resume_scratch").await;
     scratch.exec(tags).await;
-    scratch.exec("ALTER TABLE tags RENAME COLUMN label TO name").await;
+    scratch
+        .exec("ALTER TABLE tags RENAME COLUMN label TO name")
+        .await;
     assert_eq!(db.catalog().await, scratch.catalog().await);
 }

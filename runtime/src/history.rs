@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-use crate::error::{Drift, Error, StepChange};
 use crate::backfill::sql::BatchSql;
+use crate::error::{Drift, Error, StepChange};
 use crate::plan::{Migration, Step, StepKind};
 use crate::status::{MigrationId, PhaseKind};
 
@@ -604,7 +604,12 @@ pub(crate) struct Cursor {
 
 /// Saves a backfill's cursor. Called inside the batch's transaction, so the cursor moves if and only
 /// if the batch commits.
-pub(crate) async fn save_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey, c: &Cursor) -> Result<(), sqlx::Error> {
+pub(crate) async fn save_cursor(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    c: &Cursor,
+) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "UPDATE {} SET backfill_cursor = jsonb_build_object('key', $4::text[], 'values', $5::text[], 'rows', $6::bigint, 'passed', $7::bigint, 'batches', $8::bigint)
          WHERE version = $1 AND phase = $2 AND step_index = $3",
@@ -627,7 +632,11 @@ pub(crate) async fn save_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey,
 type CursorRow = (Vec<String>, Vec<String>, i64, i64, i64);
 
 /// The saved cursor of a backfill step, if any.
-pub(crate) async fn load_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey) -> Result<Option<Cursor>, sqlx::Error> {
+pub(crate) async fn load_cursor(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+) -> Result<Option<Cursor>, sqlx::Error> {
     let row: Option<CursorRow> = sqlx::query_as(&format!(
         "SELECT ARRAY(SELECT jsonb_array_elements_text(backfill_cursor->'key')),
                 ARRAY(SELECT jsonb_array_elements_text(backfill_cursor->'values')),
@@ -652,7 +661,11 @@ pub(crate) async fn load_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey)
 }
 
 /// Forgets a backfill's cursor (a fresh start).
-pub(crate) async fn clear_cursor(conn: &mut PgConnection, t: &Tables, k: StepKey) -> Result<(), sqlx::Error> {
+pub(crate) async fn clear_cursor(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "UPDATE {} SET backfill_cursor = NULL WHERE version = $1 AND phase = $2 AND step_index = $3",
         t.steps

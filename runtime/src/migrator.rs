@@ -311,7 +311,10 @@ impl Migrator {
     /// })
     /// # }
     /// ```
-    pub fn on_progress(mut self, callback: impl Fn(&BackfillProgress) + Send + Sync + 'static) -> Migrator {
+    pub fn on_progress(
+        mut self,
+        callback: impl Fn(&BackfillProgress) + Send + Sync + 'static,
+    ) -> Migrator {
         self.progress = Some(ProgressSink(Arc::new(callback)));
         self
     }

@@ -230,7 +230,9 @@ async fn server_older_than_target_is_refused_before_anything_runs() {
     let err = migrator.run(&db.options).await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, Error::ServerTooOld { .. }), "{text}");
-    let server: i32 = db.scalar("SELECT current_setting('server_version_num')::int / 10000").await;
+    let server: i32 = db
+        .scalar("SELECT current_setting('server_version_num')::int / 10000")
+        .await;
     let expected = format!("the server runs PostgreSQL {server} but migration 2 `needs_pg_99` targets PostgreSQL 99 or newer; nothing was run");
     assert!(text.starts_with(&expected), "{text}");
     // Not even the first migration ran.
@@ -377,7 +379,10 @@ async fn application_pool_keeps_its_settings() {
         if !runner.contains("zerodown") {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "migrator connections are closed after the run: {runner}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "migrator connections are closed after the run: {runner}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     pool.close().await;

@@ -247,17 +247,32 @@ impl MigrateCommand {
         };
         let result = match self {
             MigrateCommand::Status(_) => status(&migrator, &options, &database, &mut console).await,
-            MigrateCommand::Plan(args) => plan(&migrator, &options, &database, args.complete, &mut console).await,
+            MigrateCommand::Plan(args) => {
+                plan(&migrator, &options, &database, args.complete, &mut console).await
+            }
             MigrateCommand::Run(args) => {
-                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
+                let migrator = console
+                    .progress
+                    .attach(with_lock_wait(migrator, args.lock_wait));
                 apply(&migrator, &options, &database, Apply::Run, &mut console).await
             }
             MigrateCommand::Complete(args) => {
-                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
-                apply(&migrator, &options, &database, Apply::Complete, &mut console).await
+                let migrator = console
+                    .progress
+                    .attach(with_lock_wait(migrator, args.lock_wait));
+                apply(
+                    &migrator,
+                    &options,
+                    &database,
+                    Apply::Complete,
+                    &mut console,
+                )
+                .await
             }
             MigrateCommand::Rollback(args) => {
-                let migrator = console.progress.attach(with_lock_wait(migrator, args.lock_wait));
+                let migrator = console
+                    .progress
+                    .attach(with_lock_wait(migrator, args.lock_wait));
                 rollback(&migrator, &options, &database, args.version, &mut console).await
             }
         };
@@ -400,7 +415,12 @@ async fn apply(
     let report = result?;
     let waiting = awaiting_complete(migrator, &report);
     if console.json {
-        console.print_json(&json::document(command, Some(database), Exit::Success, json::report(&report, &waiting)));
+        console.print_json(&json::document(
+            command,
+            Some(database),
+            Exit::Success,
+            json::report(&report, &waiting),
+        ));
     } else {
         console.print(&format!("database: {database}\n{report}"));
         if !waiting.is_empty() {
@@ -421,14 +441,24 @@ async fn rollback(
     version: u64,
     console: &mut Console,
 ) -> Result<Exit, Error> {
-    console.progress.begin(&format!("rolling back migration {version} on {database}"));
+    console
+        .progress
+        .begin(&format!("rolling back migration {version} on {database}"));
     let result = migrator.rollback(options, version).await;
     console.progress.finish();
     let report = result?;
     if console.json {
-        console.print_json(&json::document("rollback", Some(database), Exit::Success, json::rollback(&report)));
+        console.print_json(&json::document(
+            "rollback",
+            Some(database),
+            Exit::Success,
+            json::rollback(&report),
+        ));
     } else {
-        let single = RunReport { migrations: vec![report.clone()], ..RunReport::default() };
+        let single = RunReport {
+            migrations: vec![report.clone()],
+            ..RunReport::default()
+        };
         console.print(&format!(
             "database: {database}\n{single}{} is rolled back and counts as never applied: remove it from the binary's list, or the next `run` applies it again\n",
             report.id

@@ -60,7 +60,11 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub(crate) fn new(mode: Mode, err: Sink) -> Progress {
-        Progress { mode, err, state: Arc::default() }
+        Progress {
+            mode,
+            err,
+            state: Arc::default(),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -84,7 +88,10 @@ impl Progress {
             Mode::Bar => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 let spinner = multi.add(ProgressBar::new_spinner());
-                spinner.set_style(style("{spinner} {msg} ({elapsed})", ProgressStyle::default_spinner()));
+                spinner.set_style(style(
+                    "{spinner} {msg} ({elapsed})",
+                    ProgressStyle::default_spinner(),
+                ));
                 spinner.set_message(what.to_owned());
                 spinner.enable_steady_tick(Duration::from_millis(120));
                 let mut state = self.state();
@@ -111,7 +118,9 @@ impl Progress {
     fn backfill(&self, p: &BackfillProgress) {
         let key = (p.migration.version, p.phase, p.step);
         let mut state = self.state();
-        let State { multi, backfills, .. } = &mut *state;
+        let State {
+            multi, backfills, ..
+        } = &mut *state;
         let is_new = !backfills.contains_key(&key);
         let shown = backfills.entry(key).or_insert_with(|| Shown {
             bar: None,
@@ -142,7 +151,10 @@ impl Progress {
                         )
                         .progress_chars("=> ")
                     } else {
-                        style("  {prefix} {pos} rows {msg}", ProgressStyle::default_spinner())
+                        style(
+                            "  {prefix} {pos} rows {msg}",
+                            ProgressStyle::default_spinner(),
+                        )
                     });
                     bar.set_prefix(format!("backfill {}", p.table));
                     bar

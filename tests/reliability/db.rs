@@ -124,4 +124,27 @@ impl TestDb {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// The other sessions on this database and what they wait for, one line each: for a failure
+    /// message that has to say why a runner got stuck.
+    pub async fn sessions(&self) -> String {
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT a.application_name, coalesce(a.state, ''),
+                    coalesce(a.wait_event_type || ':' || a.wait_event, ''), left(coalesce(a.query, ''), 160),
+                    coalesce((SELECT string_agg(l.locktype || ' ' || l.mode || CASE WHEN l.granted THEN '' ELSE ' (waiting)' END, ', ')
+                              FROM pg_locks l WHERE l.pid = a.pid AND l.locktype IN ('advisory', 'relation', 'transactionid')), '')
+             FROM pg_stat_activity a
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+             ORDER BY a.backend_start",
+        )
+        .fetch_all(&mut self.connect().await)
+        .await
+        .unwrap_or_default();
+        rows.iter()
+            .map(|(app, state, wait, query, locks)| {
+                format!("[{app}] {state} {wait} locks: {locks}; {query}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n    ")
+    }
 }

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use sqlx::PgConnection;
-use tokio::process::Child;
 use tokio::time::Instant;
 
 use super::rng::Rng;
@@ -173,27 +172,26 @@ pub enum Reached {
     /// The point was reached and the runner still runs.
     Yes,
     /// The runner ended first.
-    Exited(std::process::ExitStatus),
+    Ended,
     /// Neither within the limit.
     TimedOut,
 }
 
-/// Waits until `point` is reached by the runner whose sessions are named `app`, or the child ends.
+/// Waits until `point` is reached by the runner whose sessions are named `app`, or until `ended`
+/// says the runner (a child process or a task) has ended: a runner that fails or finishes before the
+/// point must not leave the caller waiting for a point that never comes.
 pub async fn reach(
     conn: &mut PgConnection,
     point: &Point,
     app: &str,
-    child: Option<&mut Child>,
+    mut ended: impl FnMut() -> bool,
     limit: Duration,
 ) -> Reached {
     let deadline = Instant::now() + limit;
-    let mut child = child;
     let poll = Duration::from_millis(3);
     loop {
-        if let Some(c) = child.as_deref_mut() {
-            if let Some(status) = c.try_wait().expect("polling the child") {
-                return Reached::Exited(status);
-            }
+        if ended() {
+            return Reached::Ended;
         }
         let hit = match point {
             Point::DuringBuild { index, .. } => sqlx::query_scalar::<_, bool>(
@@ -234,10 +232,8 @@ pub async fn reach(
                 | Point::After { delay } => *delay,
             };
             tokio::time::sleep(delay).await;
-            if let Some(c) = child.as_deref_mut() {
-                if let Some(status) = c.try_wait().expect("polling the child") {
-                    return Reached::Exited(status);
-                }
+            if ended() {
+                return Reached::Ended;
             }
             return Reached::Yes;
         }

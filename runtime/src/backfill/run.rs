@@ -42,13 +42,17 @@ struct Ctx {
 /// What one transaction of the backfill does.
 #[derive(Debug, Clone, Copy)]
 enum Op<'a> {
-    /// The next batch after `after` (from the start when `None`). `save` persists the new cursor in the
-    /// batch's transaction with the given counters (main pass only).
+    /// The next batch after `after` (from the start when `None`) and up to `end`, the pass's last
+    /// key. `save` persists the new cursor in the batch's transaction with the given counters (main
+    /// pass only).
     Batch {
         after: Option<&'a [String]>,
+        end: &'a [String],
         only_pending: bool,
         save: Option<(u64, u64, u64)>,
     },
+    /// Read the last key a pass visits.
+    LastKey { only_pending: bool },
     /// Count the rows still pending.
     Count,
 }
@@ -66,6 +70,8 @@ enum Done {
     End,
     /// Rows still pending.
     Count(u64),
+    /// The last key of the rows a pass visits; `None` when there is none.
+    LastKey(Option<Vec<String>>),
 }
 
 /// Runs the backfill step `index` of `phase` of `m`; the step's state in the history is `state`.
@@ -171,14 +177,16 @@ pub(crate) async fn run(
     );
     reporter.stage(BackfillStage::Batches);
 
-    // The main pass, from the cursor to the end of the key.
+    // The main pass, from the cursor to the last key when the pass started.
     let mut last: Option<Vec<String>> = cursor.map(|c| c.values);
     let mut attempts = 0;
-    loop {
+    let end = pass_end(ex, &cx, false, &mut attempts).await?;
+    while let Some(end) = end.as_deref() {
         let p = &reporter.current;
         let save = Some((p.rows_updated, p.rows_passed, p.batches));
         let op = Op::Batch {
             after: last.as_deref(),
+            end,
             only_pending: false,
             save,
         };
@@ -192,9 +200,12 @@ pub(crate) async fn run(
             } => {
                 reporter.batch(updated, passed);
                 last = Some(upper);
+                if reached_end(passed, b.batch_size) {
+                    break;
+                }
                 pause(b.pause_ms).await;
             }
-            Done::End | Done::Count(_) => break,
+            Done::End | Done::Count(_) | Done::LastKey(_) => break,
         }
     }
 
@@ -209,7 +220,7 @@ pub(crate) async fn run(
         attempts += tries;
         let remaining = match done {
             Done::Count(n) => n,
-            Done::Batch { .. } | Done::End => 0,
+            Done::Batch { .. } | Done::End | Done::LastKey(_) => 0,
         };
         if remaining == 0 {
             break;
@@ -236,9 +247,11 @@ pub(crate) async fn run(
         );
         reporter.stage(BackfillStage::Sweep { round });
         let mut last: Option<Vec<String>> = None;
-        loop {
+        let end = pass_end(ex, &cx, true, &mut attempts).await?;
+        while let Some(end) = end.as_deref() {
             let op = Op::Batch {
                 after: last.as_deref(),
+                end,
                 only_pending: true,
                 save: None,
             };
@@ -246,12 +259,19 @@ pub(crate) async fn run(
             attempts += tries;
             match done {
                 // A sweep's rows were already passed by the main pass: count them as updated only.
-                Done::Batch { upper, updated, .. } => {
+                Done::Batch {
+                    upper,
+                    updated,
+                    passed,
+                } => {
                     reporter.batch(updated, 0);
                     last = Some(upper);
+                    if reached_end(passed, b.batch_size) {
+                        break;
+                    }
                     pause(b.pause_ms).await;
                 }
-                Done::End | Done::Count(_) => break,
+                Done::End | Done::Count(_) | Done::LastKey(_) => break,
             }
         }
     }
@@ -276,6 +296,28 @@ pub(crate) async fn run(
         duration,
         outcome: StepOutcome::Ran,
     })
+}
+
+/// The last key of the rows the pass about to start visits (`only_pending`: a sweep), counting the
+/// attempts it took into `attempts`.
+async fn pass_end(
+    ex: &mut Executor<'_>,
+    cx: &Ctx,
+    only_pending: bool,
+    attempts: &mut u32,
+) -> Result<Option<Vec<String>>, Error> {
+    let (done, tries) = with_retries(ex, cx, Op::LastKey { only_pending }).await?;
+    *attempts += tries;
+    Ok(match done {
+        Done::LastKey(key) => key,
+        Done::Batch { .. } | Done::End | Done::Count(_) => None,
+    })
+}
+
+/// Whether a batch that found `passed` rows was the last of its pass: a batch short of `batch_size`
+/// saw every row left up to the pass's end, so asking for the next one would find none.
+fn reached_end(passed: u64, batch_size: u64) -> bool {
+    passed < batch_size
 }
 
 async fn pause(ms: u64) {
@@ -334,7 +376,7 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
     loop {
         let attempt = retrier.start_attempt();
         let statement = match op {
-            Op::Batch { .. } => cx.step.statement_timeout_ms,
+            Op::Batch { .. } | Op::LastKey { .. } => cx.step.statement_timeout_ms,
             // A count scans the whole table under ACCESS SHARE, which blocks no application query.
             Op::Count => {
                 cx.m.settings
@@ -456,16 +498,35 @@ async fn one(
                     .map_err(|e| AttemptError::new(e, &sql))?;
                 Ok(Done::Count(n.max(0) as u64))
             }
+            Op::LastKey { only_pending } => {
+                let sql = cx.sql.last_key(only_pending);
+                let row = sqlx::query(&sql)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, &sql))?;
+                let Some(row) = row else {
+                    return Ok(Done::LastKey(None));
+                };
+                let mut key = Vec::with_capacity(cx.sql.key().len());
+                for i in 0..cx.sql.key().len() {
+                    key.push(
+                        row.try_get::<String, _>(i)
+                            .map_err(|e| AttemptError::new(e, &sql))?,
+                    );
+                }
+                Ok(Done::LastKey(Some(key)))
+            }
             Op::Batch {
                 after,
+                end,
                 only_pending,
                 save,
             } => {
                 let bound = cx
                     .sql
-                    .next_bound(after.is_some(), only_pending, cx.b.batch_size);
+                    .next_bound(after.is_some(), true, only_pending, cx.b.batch_size);
                 let mut q = sqlx::query(&bound);
-                for v in after.unwrap_or_default() {
+                for v in after.unwrap_or_default().iter().chain(end) {
                     q = q.bind(v.as_str());
                 }
                 let Some(row) = q

@@ -17,7 +17,8 @@
 use crate::history::quote_ident;
 
 /// Settings of every backfill transaction that make key values round-trip through text exactly.
-pub(crate) const SESSION_SQL: &str = "SET LOCAL datestyle = 'ISO, YMD'; SET LOCAL intervalstyle = 'postgres'; \
+pub(crate) const SESSION_SQL: &str =
+    "SET LOCAL datestyle = 'ISO, YMD'; SET LOCAL intervalstyle = 'postgres'; \
      SET LOCAL extra_float_digits = 3; SET LOCAL synchronous_commit = off";
 
 /// One column of the batching key.
@@ -100,15 +101,35 @@ impl BatchSql {
     }
 
     /// The upper bound of the next batch: the last key (as text) among the next `limit` keys after
-    /// the cursor (parameters `$1..$n`, the cursor's key values, when `after_cursor`), with the number
-    /// of rows in that range as a last `bigint` column. `only_pending` restricts the rows to those
-    /// matching the pending predicate (the sweeps after the main pass); the main pass walks every key so
-    /// each batch covers `limit` rows whatever their state. No row: the pass is over.
-    pub(crate) fn next_bound(&self, after_cursor: bool, only_pending: bool, limit: u64) -> String {
+    /// the cursor (parameters `$1..$n`, the cursor's key values, when `after_cursor`) and up to the
+    /// pass's end (the next `n` parameters, when `until_end`), with the number of rows in that range
+    /// as a last `bigint` column. `only_pending` restricts the rows to those matching the pending
+    /// predicate (the sweeps after the main pass); the main pass walks every key so each batch covers
+    /// `limit` rows whatever their state. No row: the pass is over.
+    pub(crate) fn next_bound(
+        &self,
+        after_cursor: bool,
+        until_end: bool,
+        only_pending: bool,
+        limit: u64,
+    ) -> String {
         let columns = self.columns();
         let mut conditions = Vec::new();
+        let mut next_param = 1;
         if after_cursor {
-            conditions.push(format!("{} > {}", self.key_row(), self.param_row(1)));
+            conditions.push(format!(
+                "{} > {}",
+                self.key_row(),
+                self.param_row(next_param)
+            ));
+            next_param += self.key.len();
+        }
+        if until_end {
+            conditions.push(format!(
+                "{} <= {}",
+                self.key_row(),
+                self.param_row(next_param)
+            ));
         }
         if only_pending {
             conditions.extend(self.pending());
@@ -135,6 +156,34 @@ impl BatchSql {
             as_text.join(", "),
             self.table,
             descending.join(", "),
+        )
+    }
+
+    /// The last key (as text) of the rows a pass visits (those matching the pending predicate when
+    /// `only_pending`), read when the pass starts: the pass ends there. Rows inserted after that with
+    /// a greater key are left to the verification and the sweeps, so a pass ends even while the
+    /// application inserts faster than batches go. No row: nothing to visit.
+    pub(crate) fn last_key(&self, only_pending: bool) -> String {
+        let as_text: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("{}::text", quote_ident(&k.name)))
+            .collect();
+        // Qualified, as in `next_bound`: a bare name would sort by the `::text` output column.
+        let descending: Vec<String> = self
+            .key
+            .iter()
+            .map(|k| format!("zerodown_last.{} DESC", quote_ident(&k.name)))
+            .collect();
+        let filter = match self.pending() {
+            Some(p) if only_pending => format!(" WHERE {p}"),
+            _ => String::new(),
+        };
+        format!(
+            "SELECT {} FROM {} AS zerodown_last{filter} ORDER BY {} LIMIT 1",
+            as_text.join(", "),
+            self.table,
+            descending.join(", ")
         )
     }
 
@@ -229,11 +278,11 @@ mod tests {
     fn single_column_key() {
         let b = single();
         assert_eq!(
-            b.next_bound(false, false, 1000),
+            b.next_bound(false, false, false, 1000),
             "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" ORDER BY \"id\" LIMIT 1000) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(true, false, 500),
+            b.next_bound(true, false, false, 500),
             "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint ORDER BY \"id\" LIMIT 500) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
@@ -251,6 +300,36 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_ends_at_the_last_key_it_started_with() {
+        let b = single();
+        assert_eq!(
+            b.last_key(false),
+            "SELECT \"id\"::text FROM \"users\" AS zerodown_last ORDER BY zerodown_last.\"id\" DESC LIMIT 1"
+        );
+        assert_eq!(
+            b.last_key(true),
+            "SELECT \"id\"::text FROM \"users\" AS zerodown_last WHERE (\"email_lower\" IS DISTINCT FROM lower(\"email\")) ORDER BY zerodown_last.\"id\" DESC LIMIT 1"
+        );
+        assert_eq!(
+            b.next_bound(true, true, false, 100),
+            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint AND \"id\" <= $2::text::bigint ORDER BY \"id\" LIMIT 100) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
+        );
+        assert_eq!(
+            b.next_bound(false, true, false, 100),
+            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" <= $1::text::bigint ORDER BY \"id\" LIMIT 100) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
+        );
+        let c = composite();
+        assert_eq!(
+            c.last_key(true),
+            "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text FROM \"app\".\"order lines\" AS zerodown_last WHERE (\"c\" IS NULL) \
+             ORDER BY zerodown_last.\"order_id\" DESC, zerodown_last.\"Line\"\"No\" DESC, zerodown_last.\"at\" DESC LIMIT 1"
+        );
+        assert!(c
+            .next_bound(true, true, true, 10)
+            .contains("> ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) AND (\"order_id\", \"Line\"\"No\", \"at\") <= ($4::text::uuid, $5::text::integer, $6::text::timestamp with time zone) AND (\"c\" IS NULL)"));
+    }
+
+    #[test]
     fn composite_key_uses_row_comparisons_and_quotes_names() {
         let b = composite();
         assert_eq!(
@@ -259,13 +338,13 @@ mod tests {
              AND (\"order_id\", \"Line\"\"No\", \"at\") <= ($4::text::uuid, $5::text::integer, $6::text::timestamp with time zone) AND (\"c\" IS NULL)"
         );
         assert_eq!(
-            b.next_bound(true, true, 10),
+            b.next_bound(true, false, true, 10),
             "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text, count(*) OVER () FROM (SELECT \"order_id\", \"Line\"\"No\", \"at\" FROM \"app\".\"order lines\" \
              WHERE (\"order_id\", \"Line\"\"No\", \"at\") > ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) AND (\"c\" IS NULL) \
              ORDER BY \"order_id\", \"Line\"\"No\", \"at\" LIMIT 10) AS zerodown_batch ORDER BY zerodown_batch.\"order_id\" DESC, zerodown_batch.\"Line\"\"No\" DESC, zerodown_batch.\"at\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(false, true, 10),
+            b.next_bound(false, false, true, 10),
             "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text, count(*) OVER () FROM (SELECT \"order_id\", \"Line\"\"No\", \"at\" FROM \"app\".\"order lines\" \
              WHERE (\"c\" IS NULL) ORDER BY \"order_id\", \"Line\"\"No\", \"at\" LIMIT 10) AS zerodown_batch ORDER BY zerodown_batch.\"order_id\" DESC, zerodown_batch.\"Line\"\"No\" DESC, zerodown_batch.\"at\" DESC LIMIT 1"
         );
@@ -278,7 +357,11 @@ mod tests {
             b.update(false),
             "UPDATE \"t\" SET \"c\" = 0 WHERE \"id\" <= $1::text::integer"
         );
-        assert_eq!(b.next_bound(false, true, 5), b.next_bound(false, false, 5));
+        assert_eq!(
+            b.next_bound(false, false, true, 5),
+            b.next_bound(false, false, false, 5)
+        );
+        assert_eq!(b.last_key(true), b.last_key(false));
         assert!(b.count_pending().is_none());
     }
 
