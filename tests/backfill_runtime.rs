@@ -61,6 +61,8 @@ async fn primary_key_batches_update_every_row_and_record_the_cursor() {
         .await
         .unwrap();
     assert_eq!(report.migrations.len(), 1, "{report}");
+    // Three batches and a count, none retried: one attempt.
+    assert_eq!(report.migrations[0].steps[0].attempts, 1, "{report}");
 
     assert_eq!(
         db.scalar::<i64>(
@@ -415,5 +417,66 @@ async fn the_pass_ends_while_the_application_keeps_inserting() {
     let last = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last.stage, BackfillStage::Done);
     assert_eq!(last.rows_updated, 300);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_runner_that_lost_the_lock_stops_at_its_next_batch() {
+    init_tracing();
+    let db = fresh_database("rt_fence").await;
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, c int);
+         INSERT INTO t SELECT g, NULL FROM generate_series(1, 2000) g;",
+    )
+    .await;
+    // 200 batches 20 ms apart: about five seconds of backfill.
+    let step = backfill_step("\"t\"", &[], "\"c\" = \"id\"", "\"c\" IS NULL", 10, 20);
+    let m = migration(1, "fence", vec![step]);
+    let migrator = Migrator::new(&[m])
+        .unwrap()
+        .application_name("zd-fence-test");
+    let options = db.options.clone();
+    let run = tokio::spawn(async move { migrator.run(&options).await });
+    while db.saved_batches(1, 0).await < 3 {
+        assert!(!run.is_finished(), "the run ended before its third batch");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // End the session holding the migration lock; the step connection lives on.
+    let ended: bool = db
+        .scalar(
+            "SELECT coalesce(bool_or(pg_terminate_backend(a.pid)), false) FROM pg_stat_activity a
+             WHERE a.application_name = 'zd-fence-test' AND a.datname = current_database()
+               AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)",
+        )
+        .await;
+    assert!(ended, "no session held the migration lock");
+    let at_termination = db.saved_batches(1, 0).await;
+    let err = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("the run did not stop")
+        .unwrap()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, zerodown::Error::LockLost { .. }), "{text}");
+    assert!(text.contains("no longer holds the lock"), "{text}");
+    // At most the batch in flight when the lock went committed after it.
+    let after = db.saved_batches(1, 0).await;
+    assert!(
+        after <= at_termination + 1,
+        "{after} batches saved, {at_termination} when the lock went"
+    );
+    assert!(
+        db.scalar::<i64>("SELECT count(*) FROM t WHERE c IS NULL")
+            .await
+            > 1500
+    );
+    // A new runner resumes after the last committed batch and finishes.
+    let migrator = Migrator::new(&[m]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM t WHERE c IS DISTINCT FROM id")
+            .await,
+        0
+    );
     db.drop_database().await;
 }

@@ -36,14 +36,20 @@ zerodown::migration! {
 
 static SERVER: tokio::sync::OnceCell<Server> = tokio::sync::OnceCell::const_new();
 
-/// A fresh database from `zerodown::localdb`, named with this suite's prefix `zdrt_`.
+/// A fresh database from `zerodown::localdb`, named with this suite's prefix `zdrt_`
+/// (or `ZERODOWN_DATABASE_PREFIX`).
 async fn fresh_database(label: &str) -> FreshDatabase {
     let server = SERVER
         .get_or_init(|| async {
             let found = localdb::server().await.unwrap_or_else(|e| panic!("{e}"));
             Server::connect(found.url())
                 .await
-                .and_then(|s| s.with_database_prefix("zdrt_"))
+                .and_then(|s| {
+                    // The suite's own prefix, unless the environment chooses one for every suite.
+                    let prefix = std::env::var("ZERODOWN_DATABASE_PREFIX")
+                        .unwrap_or_else(|_| "zdrt_".to_owned());
+                    s.with_database_prefix(&prefix)
+                })
                 .unwrap_or_else(|e| panic!("{e}"))
         })
         .await;

@@ -40,6 +40,43 @@ pub fn lock_key(schema: &str, table: &str) -> i64 {
 pub(crate) struct RunnerLock {
     conn: PgConnection,
     key: i64,
+    pid: i32,
+}
+
+/// What another connection of the runner checks to know the lock is still this runner's: the
+/// control session's backend pid and the key. A runner whose control connection died no longer
+/// holds the lock, though its step connection may not have noticed yet; a backfill checks this
+/// before committing each batch, so it stops at its next batch instead of running on beside the
+/// runner that took the lock over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fence {
+    pid: i32,
+    key: i64,
+}
+
+impl Fence {
+    /// Whether the control session still holds the lock, asked on `conn` (any session of the
+    /// database).
+    pub(crate) async fn holds(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+        let (high, low) = split_key(self.key);
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = $1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND classid::bigint = $2 AND objid::bigint = $3)",
+        )
+        .bind(self.pid)
+        .bind(high)
+        .bind(low)
+        .fetch_one(conn)
+        .await
+    }
+}
+
+/// A bigint advisory key as `pg_locks` shows it: `classid` = high 32 bits, `objid` = low 32 bits
+/// (with `objsubid` = 1).
+fn split_key(key: i64) -> (i64, i64) {
+    ((key >> 32) & 0xFFFF_FFFF, key & 0xFFFF_FFFF)
 }
 
 impl std::fmt::Debug for RunnerLock {
@@ -61,13 +98,14 @@ impl RunnerLock {
         let mut poll = FIRST_POLL;
         let mut last_log: Option<Instant> = None;
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(Error::db("taking the migration lock"))?;
+            let (got, pid): (bool, i32) =
+                sqlx::query_as("SELECT pg_try_advisory_lock($1), pg_backend_pid()")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(Error::db("taking the migration lock"))?;
             if got {
-                return Ok(RunnerLock { conn, key });
+                return Ok(RunnerLock { conn, key, pid });
             }
             let waited = start.elapsed();
             if waited >= wait {
@@ -99,6 +137,14 @@ impl RunnerLock {
         &mut self.conn
     }
 
+    /// How the runner's other connections check that the lock is still held.
+    pub(crate) fn fence(&self) -> Fence {
+        Fence {
+            pid: self.pid,
+            key: self.key,
+        }
+    }
+
     /// Unlocks and closes the connection. Failures are logged only: closing the connection frees
     /// the lock whatever happened.
     pub(crate) async fn release(mut self) {
@@ -126,10 +172,7 @@ pub(crate) async fn holder(
     conn: &mut PgConnection,
     key: i64,
 ) -> Result<Option<String>, sqlx::Error> {
-    // A bigint advisory key shows in pg_locks as classid = high 32 bits, objid = low 32 bits,
-    // objsubid = 1.
-    let high = (key >> 32) & 0xFFFF_FFFF;
-    let low = key & 0xFFFF_FFFF;
+    let (high, low) = split_key(key);
     type Row = (i32, Option<String>, Option<String>, Option<String>);
     let row: Option<Row> = sqlx::query_as(
         "SELECT l.pid, a.application_name, a.backend_start::text, a.state

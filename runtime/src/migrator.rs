@@ -421,7 +421,9 @@ impl Migrator {
             Some(seed) => SplitMix64::new(seed),
             None => SplitMix64::from_entropy(),
         };
+        let fence = lock.fence();
         let mut executor = Executor {
+            fence,
             control: lock.conn(),
             tables,
             options,
@@ -646,7 +648,9 @@ impl Migrator {
             Some(seed) => SplitMix64::new(seed),
             None => SplitMix64::from_entropy(),
         };
+        let fence = lock.fence();
         let mut executor = Executor {
+            fence,
             control: lock.conn(),
             tables,
             options,

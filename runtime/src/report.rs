@@ -25,7 +25,8 @@ pub struct StepReport {
     pub index: usize,
     /// The step's description.
     pub description: &'static str,
-    /// Attempts made in this run (0 when found [`StepOutcome::AlreadyDone`] before any attempt).
+    /// Attempts made in this run (0 when found [`StepOutcome::AlreadyDone`] before any attempt). A
+    /// backfill runs many transactions: its attempts are one plus the transactions it had to retry.
     pub attempts: u32,
     /// Wall time in this run, pauses between attempts included.
     pub duration: Duration,

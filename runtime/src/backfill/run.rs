@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::key::{self, KeyError};
 use super::progress::{BackfillProgress, BackfillStage, Reporter};
 use super::sql::{BatchSql, SESSION_SQL};
+use crate::advisory::Fence;
 use crate::blockers;
 use crate::connect::{self, simple, Role};
 use crate::error::{Error, StepError, StepErrorKind};
@@ -72,6 +73,8 @@ enum Done {
     Count(u64),
     /// The last key of the rows a pass visits; `None` when there is none.
     LastKey(Option<Vec<String>>),
+    /// The batch was rolled back: the runner's control session no longer holds the migration lock.
+    LockGone,
 }
 
 /// Runs the backfill step `index` of `phase` of `m`; the step's state in the history is `state`.
@@ -179,7 +182,8 @@ pub(crate) async fn run(
 
     // The main pass, from the cursor to the last key when the pass started.
     let mut last: Option<Vec<String>> = cursor.map(|c| c.values);
-    let mut attempts = 0;
+    // The step's attempts, as a report counts them: one, plus every retried transaction.
+    let mut attempts = 1;
     let end = pass_end(ex, &cx, false, &mut attempts).await?;
     while let Some(end) = end.as_deref() {
         let p = &reporter.current;
@@ -191,7 +195,7 @@ pub(crate) async fn run(
             save,
         };
         let (done, tries) = with_retries(ex, &cx, op).await?;
-        attempts += tries;
+        attempts += tries - 1;
         match done {
             Done::Batch {
                 upper,
@@ -205,7 +209,7 @@ pub(crate) async fn run(
                 }
                 pause(b.pause_ms).await;
             }
-            Done::End | Done::Count(_) | Done::LastKey(_) => break,
+            Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
         }
     }
 
@@ -217,10 +221,10 @@ pub(crate) async fn run(
         }
         reporter.stage(BackfillStage::Verifying);
         let (done, tries) = with_retries(ex, &cx, Op::Count).await?;
-        attempts += tries;
+        attempts += tries - 1;
         let remaining = match done {
             Done::Count(n) => n,
-            Done::Batch { .. } | Done::End | Done::LastKey(_) => 0,
+            Done::Batch { .. } | Done::End | Done::LastKey(_) | Done::LockGone => 0,
         };
         if remaining == 0 {
             break;
@@ -256,7 +260,7 @@ pub(crate) async fn run(
                 save: None,
             };
             let (done, tries) = with_retries(ex, &cx, op).await?;
-            attempts += tries;
+            attempts += tries - 1;
             match done {
                 // A sweep's rows were already passed by the main pass: count them as updated only.
                 Done::Batch {
@@ -271,7 +275,7 @@ pub(crate) async fn run(
                     }
                     pause(b.pause_ms).await;
                 }
-                Done::End | Done::Count(_) | Done::LastKey(_) => break,
+                Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
             }
         }
     }
@@ -292,14 +296,14 @@ pub(crate) async fn run(
     Ok(StepReport {
         index,
         description: step.description,
-        attempts: attempts.max(1),
+        attempts,
         duration,
         outcome: StepOutcome::Ran,
     })
 }
 
 /// The last key of the rows the pass about to start visits (`only_pending`: a sweep), counting the
-/// attempts it took into `attempts`.
+/// retries it took into `attempts`.
 async fn pass_end(
     ex: &mut Executor<'_>,
     cx: &Ctx,
@@ -307,10 +311,10 @@ async fn pass_end(
     attempts: &mut u32,
 ) -> Result<Option<Vec<String>>, Error> {
     let (done, tries) = with_retries(ex, cx, Op::LastKey { only_pending }).await?;
-    *attempts += tries;
+    *attempts += tries - 1;
     Ok(match done {
         Done::LastKey(key) => key,
-        Done::Batch { .. } | Done::End | Done::Count(_) => None,
+        Done::Batch { .. } | Done::End | Done::Count(_) | Done::LockGone => None,
     })
 }
 
@@ -362,6 +366,7 @@ async fn estimate(control: &mut PgConnection, table: &str) -> Option<u64> {
 async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Done, u32), Error> {
     let Executor {
         control,
+        fence,
         tables,
         options,
         application_name,
@@ -393,8 +398,12 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
         }
         let conn = step_conn.as_mut().expect("opened above");
         let pid = conn.pid;
-        let (result, observed) =
-            monitor::watch(control, pid, one(&mut conn.conn, cx, tables, op, timeouts)).await;
+        let (result, observed) = monitor::watch(
+            control,
+            pid,
+            one(&mut conn.conn, cx, tables, *fence, op, timeouts),
+        )
+        .await;
         let Some(result) = result else {
             // The lock may be gone: close the connection, so the server rolls the batch back.
             *step_conn = None;
@@ -407,6 +416,16 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
             return Err(Error::LockLost { source });
         }
         let err = match result {
+            Ok(Done::LockGone) => {
+                *step_conn = None;
+                let gone = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "its session no longer holds the lock (checked before committing a backfill batch, which was rolled back)",
+                );
+                return Err(Error::LockLost {
+                    source: sqlx::Error::Io(gone),
+                });
+            }
             Ok(done) => return Ok((done, retrier.attempts())),
             Err(err) => err,
         };
@@ -477,6 +496,7 @@ async fn one(
     conn: &mut PgConnection,
     cx: &Ctx,
     tables: &history::Tables,
+    fence: Fence,
     op: Op<'_>,
     timeouts: Timeouts,
 ) -> Result<Done, AttemptError> {
@@ -570,6 +590,14 @@ async fn one(
                         .await
                         .map_err(|e| AttemptError::new(e, "saving the backfill cursor"))?;
                 }
+                // Last, so the window in which the lock can go unnoticed is as short as it gets.
+                let held = fence
+                    .holds(&mut tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, "checking the migration lock"))?;
+                if !held {
+                    return Ok(Done::LockGone);
+                }
                 Ok(Done::Batch {
                     upper,
                     passed,
@@ -580,6 +608,12 @@ async fn one(
     }
     .await;
     match result {
+        Ok(Done::LockGone) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "rolling back a batch after the lock was lost failed");
+            }
+            Ok(Done::LockGone)
+        }
         Ok(done) => {
             tx.commit()
                 .await

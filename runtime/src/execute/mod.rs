@@ -14,6 +14,7 @@ use sqlx::PgConnection;
 use tokio::time::Instant;
 
 use self::attempt::Settled;
+use crate::advisory::Fence;
 use crate::backfill::{self, ProgressSink};
 use crate::blockers;
 use crate::connect::{self, Opened, Role};
@@ -43,6 +44,8 @@ pub(crate) struct Executor<'a> {
     /// The control connection: holds the migration lock, writes the history outside step
     /// transactions, watches steps for blockers.
     pub(crate) control: &'a mut PgConnection,
+    /// How the step connection checks that the control connection still holds the lock.
+    pub(crate) fence: Fence,
     pub(crate) tables: &'a Tables,
     pub(crate) options: &'a PgConnectOptions,
     pub(crate) application_name: &'a str,
@@ -143,7 +146,17 @@ impl Executor<'_> {
         total: usize,
         state: StepState,
     ) -> Result<StepReport, Error> {
-        if let StepKind::Backfill(b) = phase.steps(m)[index].kind {
+        let step = &phase.steps(m)[index];
+        tracing::info!(
+            version = m.version,
+            phase = %phase,
+            step = index + 1,
+            total,
+            description = step.description,
+            lock = %step.lock,
+            "running step"
+        );
+        if let StepKind::Backfill(b) = step.kind {
             return backfill::run::run(self, m, phase, index, total, state, b).await;
         }
         let Executor {
@@ -155,22 +168,12 @@ impl Executor<'_> {
             step_conn,
             ..
         } = self;
-        let step = &phase.steps(m)[index];
         let key = StepKey {
             version: m.version,
             phase,
             index,
         };
         let started = Instant::now();
-        tracing::info!(
-            version = m.version,
-            phase = %phase,
-            step = index + 1,
-            total,
-            description = step.description,
-            lock = %step.lock,
-            "running step"
-        );
 
         // An interrupted run started this step outside a transaction: its effect may be complete.
         if step.transaction == Transaction::Alone

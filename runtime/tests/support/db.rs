@@ -26,7 +26,12 @@ pub async fn server() -> &'static Server {
             let found = localdb::server().await.unwrap_or_else(|e| panic!("{e}"));
             Server::connect(found.url())
                 .await
-                .and_then(|s| s.with_database_prefix("zdrt_"))
+                .and_then(|s| {
+                    // The suite's own prefix, unless the environment chooses one for every suite.
+                    let prefix = std::env::var("ZERODOWN_DATABASE_PREFIX")
+                        .unwrap_or_else(|_| "zdrt_".to_owned());
+                    s.with_database_prefix(&prefix)
+                })
                 .unwrap_or_else(|e| panic!("{e}"))
         })
         .await
