@@ -94,6 +94,26 @@ impl BatchSql {
         }
     }
 
+    /// The key columns read as text: `"a"::text, "b"::text`.
+    fn as_text(&self) -> String {
+        self.key
+            .iter()
+            .map(|k| format!("{}::text", quote_ident(&k.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `alias."a" DESC, alias."b" DESC`. Qualified: a bare name in an `ORDER BY` next to
+    /// [`as_text`](Self::as_text) would mean the `::text` output column of that name, which sorts as
+    /// text ("999" after "1000").
+    fn descending(&self, alias: &str) -> String {
+        self.key
+            .iter()
+            .map(|k| format!("{alias}.{} DESC", quote_ident(&k.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The pending predicate in parentheses, or `None` when every row is pending.
     fn pending(&self) -> Option<String> {
         let p = self.pending_sql.trim();
@@ -139,23 +159,11 @@ impl BatchSql {
         } else {
             format!(" WHERE {}", conditions.join(" AND "))
         };
-        let as_text: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("{}::text", quote_ident(&k.name)))
-            .collect();
-        // Qualified: a bare name in this `ORDER BY` would mean the `::text` output column of that name,
-        // which sorts as text ("999" after "1000").
-        let descending: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("zerodown_batch.{} DESC", quote_ident(&k.name)))
-            .collect();
         format!(
             "SELECT {}, count(*) OVER () FROM (SELECT {columns} FROM {}{filter} ORDER BY {columns} LIMIT {limit}) AS zerodown_batch ORDER BY {} LIMIT 1",
-            as_text.join(", "),
+            self.as_text(),
             self.table,
-            descending.join(", "),
+            self.descending("zerodown_batch"),
         )
     }
 
@@ -164,26 +172,15 @@ impl BatchSql {
     /// a greater key are left to the verification and the sweeps, so a pass ends even while the
     /// application inserts faster than batches go. No row: nothing to visit.
     pub(crate) fn last_key(&self, only_pending: bool) -> String {
-        let as_text: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("{}::text", quote_ident(&k.name)))
-            .collect();
-        // Qualified, as in `next_bound`: a bare name would sort by the `::text` output column.
-        let descending: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("zerodown_last.{} DESC", quote_ident(&k.name)))
-            .collect();
         let filter = match self.pending() {
             Some(p) if only_pending => format!(" WHERE {p}"),
             _ => String::new(),
         };
         format!(
             "SELECT {} FROM {} AS zerodown_last{filter} ORDER BY {} LIMIT 1",
-            as_text.join(", "),
+            self.as_text(),
             self.table,
-            descending.join(", ")
+            self.descending("zerodown_last")
         )
     }
 
