@@ -583,11 +583,46 @@ async fn unreachable_server_exits_3() {
 }
 
 #[tokio::test]
+async fn a_server_that_never_answers_exits_3_after_the_connect_timeout() {
+    // Accepts TCP connections (the kernel completes the handshake) and never says a word, like a
+    // hung server or a host behind a firewall that drops packets.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url = format!("postgres://app@127.0.0.1:{port}/app");
+    let started = std::time::Instant::now();
+    let o = cli(
+        BASIC,
+        &[
+            "migrate",
+            "run",
+            "--connect-timeout",
+            "1s",
+            "--database-url",
+            &url,
+        ],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(o.exit, Exit::Connect, "{}{}", o.out, o.err);
+    assert!(
+        o.err
+            .contains(&format!("no answer from 127.0.0.1:{port} within 1000 ms")),
+        "{}",
+        o.err
+    );
+    assert!(o.err.contains("--connect-timeout"), "{}", o.err);
+    // Bounded by the timeout, not by the operating system's TCP retries (generous for a busy machine).
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    drop(silent);
+}
+
+#[tokio::test]
 async fn usage_errors_exit_2() {
     // No URL at all (built directly: `DATABASE_URL` may be set in the test's environment).
     let cmd = MigrateCommand::Status(ConnectArgs {
         database_url: None,
         json: true,
+        ..ConnectArgs::default()
     });
     let (out, err) = (Buf::default(), Buf::default());
     let exit = cmd

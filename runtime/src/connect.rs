@@ -4,6 +4,8 @@
 //! pool's connect options, changes their session settings freely, and closes them at the end, so no
 //! `lock_timeout` or `statement_timeout` ever leaks back into the application.
 
+use std::time::Duration;
+
 use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
 use sqlx::{Connection, PgConnection, Row};
 
@@ -83,18 +85,38 @@ impl Opened {
     }
 }
 
+/// How long opening a connection may take by default (TCP, TLS, authentication): a host that drops
+/// packets would otherwise hang the runner for as long as the operating system keeps retrying.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Opens a connection for `role` with `application_name` set, and sets its session up. A control
 /// connection is first checked to be a session of its own (not a transaction-pooled connection, see
-/// the `session` module); nothing is changed on the server before that check.
+/// the `session` module); nothing is changed on the server before that check. Connecting fails with
+/// [`Error::Connect`] after `timeout`.
 pub(crate) async fn open(
     options: &PgConnectOptions,
     application_name: &str,
     role: Role,
+    timeout: Duration,
 ) -> Result<Opened, Error> {
     let options = options.clone().application_name(application_name);
-    let mut conn = PgConnection::connect_with(&options)
-        .await
-        .map_err(|source| Error::Connect { source })?;
+    let mut conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+        Ok(connected) => connected.map_err(|source| Error::Connect { source })?,
+        Err(_) => {
+            let silent = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no answer from {}:{} within {} ms (raise it with `Migrator::connect_timeout` or the CLI's `--connect-timeout`)",
+                    options.get_host(),
+                    options.get_port(),
+                    timeout.as_millis()
+                ),
+            );
+            return Err(Error::Connect {
+                source: sqlx::Error::Io(silent),
+            });
+        }
+    };
     // Simple query protocol until the session check passed: through a transaction pooler a prepared
     // statement may be missing on the next server connection, which would hide the real problem.
     let token = session::token(std::process::id());

@@ -102,6 +102,7 @@ pub struct Migrator {
     history_schema: Option<String>,
     history_table: String,
     lock_wait: Duration,
+    connect_timeout: Duration,
     allow_out_of_order: bool,
     application_name: String,
     jitter_seed: Option<u64>,
@@ -196,6 +197,8 @@ impl Migrator {
     pub const DEFAULT_APPLICATION_NAME: &'static str = "zerodown";
     /// How long a runner waits for another runner's lock by default: 10 minutes.
     pub const DEFAULT_LOCK_WAIT: Duration = advisory::DEFAULT_LOCK_WAIT;
+    /// How long opening one of the migrator's connections may take by default: 30 seconds.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = connect::DEFAULT_CONNECT_TIMEOUT;
 
     /// A migrator over `migrations`, which must be in strictly ascending version order.
     ///
@@ -248,6 +251,7 @@ impl Migrator {
             history_schema: None,
             history_table: Self::DEFAULT_HISTORY_TABLE.to_owned(),
             lock_wait: Self::DEFAULT_LOCK_WAIT,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             allow_out_of_order: false,
             application_name: Self::DEFAULT_APPLICATION_NAME.to_owned(),
             jitter_seed: None,
@@ -275,6 +279,14 @@ impl Migrator {
     /// [`Error::LockTimeout`]. Default [`Migrator::DEFAULT_LOCK_WAIT`] (10 min).
     pub fn lock_wait(mut self, wait: Duration) -> Migrator {
         self.lock_wait = wait;
+        self
+    }
+
+    /// How long opening one of the migrator's connections (TCP, TLS, authentication) may take before
+    /// the call fails with [`Error::Connect`]; without it, a host that silently drops packets would
+    /// hang the runner for minutes. Default [`Migrator::DEFAULT_CONNECT_TIMEOUT`] (30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Migrator {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -428,6 +440,7 @@ impl Migrator {
             tables,
             options,
             application_name: &self.application_name,
+            connect_timeout: self.connect_timeout,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),
@@ -573,7 +586,13 @@ impl Migrator {
         &self,
         options: &PgConnectOptions,
     ) -> Result<(PgConnection, PgVersion, Tables), Error> {
-        let opened = connect::open(options, &self.application_name, Role::Control).await?;
+        let opened = connect::open(
+            options,
+            &self.application_name,
+            Role::Control,
+            self.connect_timeout,
+        )
+        .await?;
         let server = opened.server();
         let mut conn = opened.conn;
         let schema = match &self.history_schema {
@@ -655,6 +674,7 @@ impl Migrator {
             tables,
             options,
             application_name: &self.application_name,
+            connect_timeout: self.connect_timeout,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),

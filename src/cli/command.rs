@@ -72,6 +72,9 @@ pub struct ConnectArgs {
     /// PostgreSQL URL of the database to migrate, e.g. postgres://app@db.internal:5432/app.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// How long opening a connection may take, e.g. 5s, 1min [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
     /// Print one JSON document on stdout instead of text (no progress output).
     #[arg(long)]
     pub json: bool,
@@ -241,6 +244,10 @@ impl MigrateCommand {
             Err(message) => return usage(&mut console, command, &message),
         };
         let database = target::describe(&options);
+        let migrator = match self.connect_args().connect_timeout {
+            Some(timeout) => migrator.connect_timeout(timeout),
+            None => migrator,
+        };
         let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {
             Some(wait) => migrator.lock_wait(wait),
             None => migrator,

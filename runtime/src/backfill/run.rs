@@ -100,7 +100,15 @@ pub(crate) async fn run(
         .await
         .map_err(lost)?;
     if ex.step_conn.is_none() {
-        ex.step_conn = Some(connect::open(ex.options, ex.application_name, Role::Step).await?);
+        ex.step_conn = Some(
+            connect::open(
+                ex.options,
+                ex.application_name,
+                Role::Step,
+                ex.connect_timeout,
+            )
+            .await?,
+        );
     }
     let server = ex.step_conn.as_ref().map_or(0, |c| c.server_version_num);
 
@@ -370,6 +378,7 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
         tables,
         options,
         application_name,
+        connect_timeout,
         rng,
         step_conn,
         ..
@@ -394,7 +403,8 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
             statement: Duration::from_millis(statement),
         };
         if step_conn.is_none() {
-            *step_conn = Some(connect::open(options, application_name, Role::Step).await?);
+            *step_conn =
+                Some(connect::open(options, application_name, Role::Step, *connect_timeout).await?);
         }
         let conn = step_conn.as_mut().expect("opened above");
         let pid = conn.pid;

@@ -49,6 +49,7 @@ pub(crate) struct Executor<'a> {
     pub(crate) tables: &'a Tables,
     pub(crate) options: &'a PgConnectOptions,
     pub(crate) application_name: &'a str,
+    pub(crate) connect_timeout: Duration,
     pub(crate) rng: &'a mut dyn Rng,
     /// The step connection, opened on first use.
     pub(crate) step_conn: Option<Opened>,
@@ -164,6 +165,7 @@ impl Executor<'_> {
             tables,
             options,
             application_name,
+            connect_timeout,
             rng,
             step_conn,
             ..
@@ -222,7 +224,9 @@ impl Executor<'_> {
                 statement: Duration::from_millis(step.statement_timeout_ms),
             };
             if step_conn.is_none() {
-                *step_conn = Some(connect::open(options, application_name, Role::Step).await?);
+                *step_conn = Some(
+                    connect::open(options, application_name, Role::Step, *connect_timeout).await?,
+                );
             }
             let conn = step_conn.as_mut().expect("opened above");
             let pid = conn.pid;
