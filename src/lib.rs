@@ -114,8 +114,8 @@ pub use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 pub use zerodown_runtime::{
     blockers::Blocker, BackfillProgress, BackfillStage, ConnectTarget, Drift, Error, MigrationId,
     MigrationReport, MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep,
-    RunReport, Status, StepChange, StepError, StepErrorKind, StepOutcome, StepReport,
-    UnknownMigration,
+    RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent, StepOutcome, StepProgress,
+    StepReport, UnknownMigration,
 };
 
 /// Retry policy and backoff of the runtime, for reference and tests.

@@ -706,6 +706,20 @@ async fn backfill_progress_as_plain_lines() {
         o.err
     );
     assert!(lines.len() < 10, "{}", o.err);
+    // Each step: a line when it starts (with its lock), one when it is done.
+    assert!(
+        o.err.lines().any(|l| l
+            == "migration 3 `products_slug`: step 2/2 (expand): backfill \"products\" set \"slug\" in batches [ROW EXCLUSIVE]"),
+        "{}",
+        o.err
+    );
+    assert!(
+        o.err.lines().any(|l| l
+            .starts_with("migration 3 `products_slug`: step 2/2 (expand) done in ")
+            && l.ends_with("(1 attempt)")),
+        "{}",
+        o.err
+    );
     let pending: i64 = sqlx::query_scalar("select count(*) from products where slug is null")
         .fetch_one(&mut db.connect().await)
         .await

@@ -34,6 +34,8 @@ mod session;
 #[cfg(feature = "executor")]
 pub mod status;
 #[cfg(feature = "executor")]
+pub mod step_events;
+#[cfg(feature = "executor")]
 pub mod timeout;
 
 #[cfg(feature = "executor")]
@@ -54,6 +56,8 @@ pub use report::{MigrationReport, Plan, PlannedStep, RunReport, StepOutcome, Ste
 pub use status::{
     MigrationId, MigrationState, MigrationStatus, PhaseKind, Status, UnknownMigration,
 };
+#[cfg(feature = "executor")]
+pub use step_events::{StepEvent, StepProgress};
 
 #[doc(hidden)]
 pub mod private;

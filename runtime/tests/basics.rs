@@ -523,3 +523,92 @@ fn run_future_is_send() {
     assert_send(&migrator.status(&options));
     assert_send(&migrator.plan(&options));
 }
+
+#[tokio::test]
+async fn on_step_reports_each_step_starting_and_settled_in_order() {
+    use std::sync::{Arc, Mutex};
+    use zerodown_runtime::{StepEvent, StepProgress};
+
+    support::init_tracing();
+    let db = fresh_database("basics_on_step").await;
+    let m1 = migration(
+        1,
+        "create_t",
+        settings(),
+        vec![tx(
+            "create table t",
+            &["CREATE TABLE t (id int PRIMARY KEY)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m2 = migration(
+        2,
+        "two_steps",
+        settings(),
+        vec![
+            tx(
+                "add column \"c\"",
+                &["ALTER TABLE t ADD COLUMN c int"],
+                LockLevel::AccessExclusive,
+                &["\"t\""],
+            ),
+            tx(
+                "seed",
+                &["INSERT INTO t VALUES (1, 1)"],
+                LockLevel::RowExclusive,
+                &["\"t\""],
+            ),
+        ],
+        vec![],
+    );
+    let seen: Arc<Mutex<Vec<StepProgress>>> = Arc::default();
+    let record = seen.clone();
+    let migrator = Migrator::new(&[m1, m2])
+        .unwrap()
+        .on_step(move |s| record.lock().unwrap().push(s.clone()));
+    migrator.run(&db.options).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let summary: Vec<(u64, usize, usize, &str, bool)> = seen
+        .iter()
+        .map(|s| {
+            let started = s.event == StepEvent::Started;
+            (s.migration.version, s.step, s.total, s.description, started)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, 0, 1, "create table t", true),
+            (1, 0, 1, "create table t", false),
+            (2, 0, 2, "add column \"c\"", true),
+            (2, 0, 2, "add column \"c\"", false),
+            (2, 1, 2, "seed", true),
+            (2, 1, 2, "seed", false),
+        ]
+    );
+    assert!(seen.iter().all(|s| s.phase == PhaseKind::Expand));
+    assert_eq!(seen[2].lock, LockLevel::AccessExclusive);
+    assert_eq!(
+        seen[2].to_string(),
+        "step 1/2 (expand): add column \"c\" [ACCESS EXCLUSIVE]"
+    );
+    match seen[3].event {
+        StepEvent::Settled {
+            outcome, attempts, ..
+        } => assert_eq!((outcome, attempts), (StepOutcome::Ran, 1)),
+        other => panic!("{other:?}"),
+    }
+    // Nothing left to do: no events.
+    let again: Arc<Mutex<usize>> = Arc::default();
+    let count = again.clone();
+    Migrator::new(&[m1, m2])
+        .unwrap()
+        .on_step(move |_| *count.lock().unwrap() += 1)
+        .run(&db.options)
+        .await
+        .unwrap();
+    assert_eq!(*again.lock().unwrap(), 0);
+    db.drop_database().await;
+}

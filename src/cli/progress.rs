@@ -1,5 +1,6 @@
-//! Progress while `run`/`complete`/`rollback` work: on a terminal, an indicatif spinner for the run
-//! and a bar per backfill; otherwise (a deploy job's log) plain lines; nothing with `--json`.
+//! Progress while `run`/`complete`/`rollback` work: on a terminal, an indicatif spinner naming the
+//! step under way, a line per finished step and a bar per backfill; otherwise (a deploy job's log)
+//! plain lines; nothing with `--json`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -7,7 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use zerodown_runtime::{BackfillProgress, BackfillStage, Migrator, PhaseKind};
+use zerodown_runtime::{
+    BackfillProgress, BackfillStage, Migrator, PhaseKind, StepEvent, StepProgress,
+};
 
 /// A writer shared between the command and the progress callbacks.
 pub(crate) type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -71,13 +74,39 @@ impl Progress {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `migrator`, reporting its backfills' progress here.
+    /// `migrator`, reporting its steps and its backfills' progress here.
     pub(crate) fn attach(&self, migrator: Migrator) -> Migrator {
         if self.mode == Mode::Off {
             return migrator;
         }
-        let this = self.clone();
-        migrator.on_progress(move |p| this.backfill(p))
+        let (this, that) = (self.clone(), self.clone());
+        migrator
+            .on_progress(move |p| this.backfill(p))
+            .on_step(move |s| that.step(s))
+    }
+
+    /// A step started (the spinner names it) or settled (a line stays).
+    fn step(&self, s: &StepProgress) {
+        let text = format!("{}: {s}", s.migration);
+        match self.mode {
+            Mode::Off => {}
+            Mode::Lines => line(&self.err, &text),
+            Mode::Bar => {
+                let state = self.state();
+                match s.event {
+                    StepEvent::Started => {
+                        if let Some(spinner) = &state.spinner {
+                            spinner.set_message(text);
+                        }
+                    }
+                    _ => {
+                        if let Some(multi) = &state.multi {
+                            let _ = multi.println(text);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Shows that `what` is under way until [`finish`](Progress::finish).

@@ -26,6 +26,7 @@ use crate::retry::backoff::Rng;
 use crate::retry::policy::{classify, Class};
 use crate::retry::{Decision, Retrier, RetryConfig};
 use crate::status::{MigrationId, PhaseKind};
+use crate::step_events::{StepEvent, StepProgress, StepSink};
 use crate::timeout::{lock_timeout_for_attempt, Timeouts};
 
 /// One phase of one migration to apply, as decided from the history.
@@ -55,6 +56,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) step_conn: Option<Opened>,
     /// Where backfill progress goes, besides `tracing`.
     pub(crate) progress: Option<&'a ProgressSink>,
+    /// Where step events go.
+    pub(crate) steps: Option<&'a StepSink>,
 }
 
 fn lock_lost(source: sqlx::Error) -> Error {
@@ -96,7 +99,15 @@ impl Executor<'_> {
         let total = work.phase.steps(m).len();
         let mut steps = Vec::with_capacity(work.steps.len());
         for &(index, state) in &work.steps {
-            steps.push(self.run_step(m, work.phase, index, total, state).await?);
+            self.step_event(m, work.phase, index, total, StepEvent::Started);
+            let report = self.run_step(m, work.phase, index, total, state).await?;
+            let settled = StepEvent::Settled {
+                outcome: report.outcome,
+                attempts: report.attempts,
+                duration: report.duration,
+            };
+            self.step_event(m, work.phase, index, total, settled);
+            steps.push(report);
         }
         let done = match work.phase {
             PhaseKind::Expand if m.has_contract() => RowState::Expanded,
@@ -127,6 +138,28 @@ impl Executor<'_> {
             steps,
             duration,
         })
+    }
+
+    /// Tells the [`on_step`](crate::Migrator::on_step) callback, if any.
+    fn step_event(
+        &self,
+        m: &'static Migration,
+        phase: PhaseKind,
+        index: usize,
+        total: usize,
+        event: StepEvent,
+    ) {
+        let Some(sink) = self.steps else { return };
+        let step = &phase.steps(m)[index];
+        (sink.0)(&StepProgress {
+            migration: MigrationId::of(m),
+            phase,
+            step: index,
+            total,
+            description: step.description,
+            lock: step.lock,
+            event,
+        });
     }
 
     /// Closes the step connection, if one was opened.
