@@ -276,9 +276,7 @@ impl Executor<'_> {
                             key,
                             elapsed,
                         };
-                        phased::attempt(&mut conn.conn, &cx)
-                            .await
-                            .map(|()| Settled::Ran)
+                        phased::attempt(&mut conn.conn, &cx).await
                     }
                     (_, Transaction::Transactional) => {
                         attempt::transactional(&mut conn.conn, step, timeouts, tables, key, elapsed)

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-use super::attempt::AttemptError;
+use super::attempt::{AttemptError, Settled};
 use crate::connect::simple;
-use crate::history::{self, StepKey, Tables};
+use crate::history::{self, StepKey, StepState, Tables};
 use crate::plan::{Action, Change, Migration, PhasedStep, Step, Transaction};
 use crate::timeout::Timeouts;
 
@@ -49,7 +49,10 @@ impl Ctx<'_> {
 }
 
 /// One attempt at a phased step on the step connection.
-pub(crate) async fn attempt(conn: &mut PgConnection, cx: &Ctx<'_>) -> Result<(), AttemptError> {
+pub(crate) async fn attempt(
+    conn: &mut PgConnection,
+    cx: &Ctx<'_>,
+) -> Result<Settled, AttemptError> {
     match cx.step.transaction {
         Transaction::Transactional => {
             let mut tx = conn
@@ -58,6 +61,15 @@ pub(crate) async fn attempt(conn: &mut PgConnection, cx: &Ctx<'_>) -> Result<(),
                 .map_err(|e| AttemptError::new(e, "BEGIN"))?;
             let result = async {
                 exec(&mut tx, &cx.timeouts.set_sql(true)).await?;
+                // First, as for every transactional step: if another session's transaction (a
+                // runner that lost the lock, committing late) applied the step, this waits for it
+                // and sees the step done, instead of reading a catalog it already changed.
+                let recorded = history::lock_step(&mut tx, cx.tables, cx.key)
+                    .await
+                    .map_err(|e| AttemptError::new(e, "locking the step's history row"))?;
+                if recorded == Some(StepState::Done) {
+                    return Ok(Settled::AlreadyDone);
+                }
                 let memo = transactional(&mut tx, cx).await?;
                 if let Some(memo) = memo {
                     history::set_memo(&mut tx, cx.tables, cx.key, memo)
@@ -66,13 +78,15 @@ pub(crate) async fn attempt(conn: &mut PgConnection, cx: &Ctx<'_>) -> Result<(),
                 }
                 history::mark_done(&mut tx, cx.tables, cx.key, cx.elapsed)
                     .await
-                    .map_err(|e| AttemptError::new(e, "recording the step as done"))
+                    .map_err(|e| AttemptError::new(e, "recording the step as done"))?;
+                Ok(Settled::Ran)
             }
             .await;
             match result {
-                Ok(()) => tx
+                Ok(settled) => tx
                     .commit()
                     .await
+                    .map(|()| settled)
                     .map_err(|e| AttemptError::new(e, "COMMIT")),
                 Err(e) => {
                     if let Err(rollback) = tx.rollback().await {
@@ -91,7 +105,8 @@ pub(crate) async fn attempt(conn: &mut PgConnection, cx: &Ctx<'_>) -> Result<(),
                 table::restore_not_null(conn, cx, &d).await
             }
             _ => Err(unsupported(cx)),
-        },
+        }
+        .map(|()| Settled::Ran),
     }
 }
 
