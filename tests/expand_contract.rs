@@ -2,8 +2,9 @@
 //! rename under concurrent writes from the old and the new application version, whose contract must
 //! leave the catalog the in-place statement would have left; rename table, drop column and drop table
 //! phases; rollback of an expand; refusals (a later migration touching an object mid-change, a view
-//! on the column). Every run samples the locks zerodown's sessions take and checks them against the
-//! steps' declarations, and the tables' `relfilenode` shows no rewrite.
+//! on the column); a contract step committed late by a runner that lost its lock. Every run samples
+//! the locks zerodown's sessions take and checks them against the steps' declarations, and the
+//! tables' `relfilenode` shows no rewrite.
 
 mod phased_support;
 mod version_gate;
@@ -723,4 +724,93 @@ async fn an_expand_that_failed_resumes_where_it_stopped() {
         .exec("ALTER TABLE tags RENAME COLUMN label TO name")
         .await;
     assert_eq!(db.catalog().await, scratch.catalog().await);
+}
+
+zerodown::migration! {
+    /// `other.a` becomes `other.b`: its contract runs first and is held up by a reader.
+    pub mod m0001_other_a_to_b {
+        expand alter table other rename column a to b;
+    }
+}
+
+zerodown::migration! {
+    /// `ledger.amount` becomes bigint.
+    pub mod m0002_ledger_amount_bigint {
+        expand alter table ledger alter column amount type bigint from integer;
+    }
+}
+
+#[tokio::test]
+async fn a_late_commit_of_a_contract_step_is_seen_done_not_refused() {
+    init_tracing();
+    let (m1, m2): (&'static Migration, &'static Migration) = (
+        &m0001_other_a_to_b::MIGRATION,
+        &m0002_ledger_amount_bigint::MIGRATION,
+    );
+    let db = fresh_database("late_contract").await;
+    if version_gate::refused_as_too_new(&db.options, &[m1, m2]).await {
+        return;
+    }
+    db.exec(
+        "CREATE TABLE other (id int PRIMARY KEY, a text);
+         CREATE TABLE ledger (id int PRIMARY KEY, amount int NOT NULL);
+         INSERT INTO ledger SELECT g, g FROM generate_series(1, 50) g",
+    )
+    .await;
+    let migrator = Migrator::new(&[m1, m2]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+
+    // `complete` starts and is held up in migration 1's contract step by a reader of `other` (lock
+    // timeouts and retries), after it read the history: migration 2's contract step is pending.
+    let mut reader = db.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE other IN ACCESS SHARE MODE")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let options = db.options.clone();
+    let complete = tokio::spawn(async move { migrator.complete(&options).await });
+    let attempts = "SELECT coalesce(max(attempts), 0)::bigint FROM zerodown_migrations_steps WHERE version = 1 AND phase = 'contract'";
+    while db.scalar::<i64>(attempts).await < 2 {
+        assert!(
+            !complete.is_finished(),
+            "`complete` ended before it was held up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Meanwhile a runner that lost the migration lock is inside migration 2's contract step: it
+    // holds the step's history row, has changed the catalog (here, the hidden column renamed) and
+    // recorded the step done, and commits late.
+    let mut late = db.connect().await;
+    sqlx::raw_sql(
+        "BEGIN;
+         SELECT 1 FROM zerodown_migrations_steps WHERE version = 2 AND phase = 'contract' AND step_index = 0 FOR UPDATE;
+         ALTER TABLE ledger RENAME COLUMN _zd_amount_new TO amount_swapped;
+         UPDATE zerodown_migrations_steps SET state = 'done' WHERE version = 2 AND phase = 'contract' AND step_index = 0;",
+    )
+    .execute(&mut late)
+    .await
+    .unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !complete.is_finished(),
+        "`complete` did not wait for migration 2's step row"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut late).await.unwrap();
+
+    // The runner waited for the row, saw the step done, and did not read the catalog it changed
+    // (which it would refuse: "the new column is missing").
+    let report = complete.await.unwrap().unwrap();
+    let late_step = &report.migrations[1].steps[0];
+    assert_eq!(
+        late_step.outcome,
+        zerodown::StepOutcome::AlreadyDone,
+        "{report}"
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM zerodown_migrations WHERE state = 'completed'")
+            .await,
+        2
+    );
 }
