@@ -220,8 +220,23 @@ pub(crate) fn step_sql(step: &Step) -> String {
         .join("\n")
 }
 
-/// Creates the tables when missing. Run under the migration lock.
+/// Creates the tables when missing (and adds columns newer versions need). Run under the migration
+/// lock. When everything is there, nothing but a catalog read runs: `ALTER TABLE .. ADD COLUMN IF NOT
+/// EXISTS` takes an `ACCESS EXCLUSIVE` lock even when the column exists, which would queue every
+/// runner's start behind any open transaction that read the history.
 pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Error> {
+    let complete: bool = sqlx::query_scalar(
+        "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute
+         WHERE attrelid = to_regclass($2) AND attname = 'memo' AND NOT attisdropped)",
+    )
+    .bind(&t.migrations)
+    .bind(&t.steps)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db("looking for the history tables"))?;
+    if complete {
+        return Ok(());
+    }
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {m} (
             version bigint PRIMARY KEY,

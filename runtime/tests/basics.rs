@@ -612,3 +612,52 @@ async fn on_step_reports_each_step_starting_and_settled_in_order() {
     assert_eq!(*again.lock().unwrap(), 0);
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_runner_starts_while_a_reader_holds_the_history_open() {
+    support::init_tracing();
+    let db = fresh_database("basics_history_reader").await;
+    let m1 = migration(
+        1,
+        "create_t",
+        settings(),
+        vec![tx(
+            "create table t",
+            &["CREATE TABLE t (id int PRIMARY KEY)"],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m2 = migration(
+        2,
+        "seed_t",
+        settings(),
+        vec![tx(
+            "seed",
+            &["INSERT INTO t VALUES (1)"],
+            LockLevel::RowExclusive,
+            &["\"t\""],
+        )],
+        vec![],
+    );
+    Migrator::new(&[m1])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .unwrap();
+    // A dashboard or a psql session left in an open transaction after reading the history.
+    let mut reader = db.connect().await;
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM zerodown_migrations_steps; SELECT count(*) FROM zerodown_migrations")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let migrator = Migrator::new(&[m1, m2]).unwrap();
+    let report = tokio::time::timeout(std::time::Duration::from_secs(5), migrator.run(&db.options))
+        .await
+        .expect("the runner queued behind the reader's transaction")
+        .unwrap();
+    assert_eq!(report.migrations.len(), 1, "{report}");
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    db.drop_database().await;
+}
