@@ -4,7 +4,7 @@ mod support;
 
 use support::db::fresh_database;
 use support::plans::{migration, settings, tx};
-use zerodown_runtime::plan::{LockLevel, PgVersion, Settings};
+use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 use zerodown_runtime::{Error, MigrationState, Migrator, PhaseKind, StepOutcome};
 
 #[tokio::test]
@@ -524,13 +524,8 @@ fn run_future_is_send() {
     assert_send(&migrator.plan(&options));
 }
 
-#[tokio::test]
-async fn on_step_reports_each_step_starting_and_settled_in_order() {
-    use std::sync::{Arc, Mutex};
-    use zerodown_runtime::{StepEvent, StepProgress};
-
-    support::init_tracing();
-    let db = fresh_database("basics_on_step").await;
+/// Migration 1 creates `t`; migration 2 adds a column (`ACCESS EXCLUSIVE`) and seeds a row.
+fn table_t_then_two_steps() -> (&'static Migration, &'static Migration) {
     let m1 = migration(
         1,
         "create_t",
@@ -563,6 +558,17 @@ async fn on_step_reports_each_step_starting_and_settled_in_order() {
         ],
         vec![],
     );
+    (m1, m2)
+}
+
+#[tokio::test]
+async fn on_step_reports_each_step_starting_and_settled_in_order() {
+    use std::sync::{Arc, Mutex};
+    use zerodown_runtime::{StepEvent, StepProgress};
+
+    support::init_tracing();
+    let db = fresh_database("basics_on_step").await;
+    let (m1, m2) = table_t_then_two_steps();
     let seen: Arc<Mutex<Vec<StepProgress>>> = Arc::default();
     let record = seen.clone();
     let migrator = Migrator::new(&[m1, m2])
@@ -617,30 +623,7 @@ async fn on_step_reports_each_step_starting_and_settled_in_order() {
 async fn a_runner_starts_while_a_reader_holds_the_history_open() {
     support::init_tracing();
     let db = fresh_database("basics_history_reader").await;
-    let m1 = migration(
-        1,
-        "create_t",
-        settings(),
-        vec![tx(
-            "create table t",
-            &["CREATE TABLE t (id int PRIMARY KEY)"],
-            LockLevel::None,
-            &[],
-        )],
-        vec![],
-    );
-    let m2 = migration(
-        2,
-        "seed_t",
-        settings(),
-        vec![tx(
-            "seed",
-            &["INSERT INTO t VALUES (1)"],
-            LockLevel::RowExclusive,
-            &["\"t\""],
-        )],
-        vec![],
-    );
+    let (m1, m2) = table_t_then_two_steps();
     Migrator::new(&[m1])
         .unwrap()
         .run(&db.options)
