@@ -30,15 +30,18 @@ pub struct Db {
     pub options: PgConnectOptions,
 }
 
-/// A fresh database `zdph_<label>_..` on the server `zerodown::localdb` finds. Panics with the
-/// discovery error (which says what to install or set) when there is none: these tests never skip.
+/// A fresh database `zdph_<label>_..` (or with the prefix `ZERODOWN_DATABASE_PREFIX` sets) on the
+/// server `zerodown::localdb` finds. Panics with the discovery error (which says what to install or
+/// set) when there is none: these tests never skip.
 pub async fn fresh_database(label: &str) -> Db {
     let server = SERVER
         .get_or_try_init(|| async {
-            Discovery::from_env()
-                .database_prefix("zdph_")
-                .discover()
-                .await
+            let discovery = Discovery::from_env();
+            let discovery = match std::env::var_os("ZERODOWN_DATABASE_PREFIX") {
+                Some(_) => discovery,
+                None => discovery.database_prefix("zdph_"),
+            };
+            discovery.discover().await
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
