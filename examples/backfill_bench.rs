@@ -58,11 +58,7 @@ fn rows_arg() -> Result<i64, String> {
             "-h" | "--help" => {
                 return Err("usage: backfill_bench [--rows N]   (default 1000000)".to_owned())
             }
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}`; usage: backfill_bench [--rows N]"
-                ))
-            }
+            other => return Err(format!("unknown argument `{other}`; usage: backfill_bench [--rows N]")),
         }
     }
     if rows < 1 {
@@ -101,10 +97,7 @@ async fn remaining(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
 
 fn line(what: &str, rows: i64, took: Duration) {
     let secs = took.as_secs_f64();
-    println!(
-        "{what:<44} {secs:>8.2} s {:>12.0} rows/s",
-        rows as f64 / secs
-    );
+    println!("{what:<44} {secs:>8.2} s {:>12.0} rows/s", rows as f64 / secs);
 }
 
 #[tokio::main]
@@ -126,18 +119,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(remaining(&mut conn).await?, 0);
 
     let variants: [(&str, &'static Migration); 3] = [
-        (
-            "zerodown, batches of 1000, pause 10 ms",
-            &m0001_default_pacing::MIGRATION,
-        ),
-        (
-            "zerodown, batches of 1000, no pause",
-            &m0001_no_pause::MIGRATION,
-        ),
-        (
-            "zerodown, batches of 10000, no pause",
-            &m0001_large_batches::MIGRATION,
-        ),
+        ("zerodown, batches of 1000, pause 10 ms", &m0001_default_pacing::MIGRATION),
+        ("zerodown, batches of 1000, no pause", &m0001_no_pause::MIGRATION),
+        ("zerodown, batches of 10000, no pause", &m0001_large_batches::MIGRATION),
     ];
     for (what, migration) in variants {
         load(&mut conn, rows).await?;

@@ -308,11 +308,7 @@ async fn volatile_default_recipe_under_concurrent_writers() {
         return;
     }
     // `gen_random_uuid()` is built in from PostgreSQL 13; before, pgcrypto has it.
-    if db
-        .scalar::<i32>("SELECT current_setting('server_version_num')::int")
-        .await
-        < 130_000
-    {
+    if db.scalar::<i32>("SELECT current_setting('server_version_num')::int").await < 130_000 {
         db.exec("CREATE EXTENSION IF NOT EXISTS pgcrypto").await;
     }
 

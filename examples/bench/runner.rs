@@ -35,8 +35,7 @@ fn write_sqlx_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     for m in MIGRATIONS {
         let path = dir.join(format!("{:04}_{}.sql", m.version, m.name));
-        std::fs::write(&path, migration_sql(m))
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        std::fs::write(&path, migration_sql(m)).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -60,29 +59,18 @@ async fn zerodown_once(async_commit: bool) -> Result<Duration, Box<dyn std::erro
     let report = migrator.run(&options).await?;
     let took = started.elapsed();
     if report.migrations.len() != MIGRATIONS.len() {
-        return Err(format!(
-            "zerodown applied {} migrations, expected {}",
-            report.migrations.len(),
-            MIGRATIONS.len()
-        )
-        .into());
+        return Err(format!("zerodown applied {} migrations, expected {}", report.migrations.len(), MIGRATIONS.len()).into());
     }
     check_tables(&options).await?;
     db.drop_database().await?;
     Ok(took)
 }
 
-async fn sqlx_once(
-    migrator: &sqlx::migrate::Migrator,
-    async_commit: bool,
-) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn sqlx_once(migrator: &sqlx::migrate::Migrator, async_commit: bool) -> Result<Duration, Box<dyn std::error::Error>> {
     let db = localdb::fresh_database("bench_runner_sqlx").await?;
     let options = side_options(&db, async_commit);
     let started = Instant::now();
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await?;
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
     migrator.run(&pool).await?;
     let took = started.elapsed();
     pool.close().await;
@@ -103,19 +91,13 @@ async fn check_tables(options: &PgConnectOptions) -> Result<(), Box<dyn std::err
     .await?;
     conn.close().await?;
     if (tables, indexes) != (200, 200) {
-        return Err(
-            format!("expected 200 tables and 200 indexes, found {tables} and {indexes}").into(),
-        );
+        return Err(format!("expected 200 tables and 200 indexes, found {tables} and {indexes}").into());
     }
     Ok(())
 }
 
 /// Runs `reps` repetitions of each side and returns the medians.
-pub async fn bench(
-    reps: usize,
-    scratch: &Path,
-    async_commit: bool,
-) -> Result<Measured, Box<dyn std::error::Error>> {
+pub async fn bench(reps: usize, scratch: &Path, async_commit: bool) -> Result<Measured, Box<dyn std::error::Error>> {
     let dir = scratch.join("sqlx_migrations");
     write_sqlx_dir(&dir)?;
     // Resolved before timing, as `sqlx::migrate!` does at compile time.
@@ -123,21 +105,9 @@ pub async fn bench(
     if sqlx_migrator.iter().count() != MIGRATIONS.len() {
         return Err("sqlx did not resolve 200 migrations".into());
     }
-    let statements: usize = MIGRATIONS
-        .iter()
-        .map(|m| {
-            m.expand
-                .steps
-                .iter()
-                .map(|s| s.statements.len())
-                .sum::<usize>()
-        })
-        .sum();
+    let statements: usize = MIGRATIONS.iter().map(|m| m.expand.steps.iter().map(|s| s.statements.len()).sum::<usize>()).sum();
     let steps: usize = MIGRATIONS.iter().map(|m| m.expand.steps.len()).sum();
-    println!(
-        "  {} migrations, {steps} steps, {statements} statements, {reps} repetitions per side",
-        MIGRATIONS.len()
-    );
+    println!("  {} migrations, {steps} steps, {statements} statements, {reps} repetitions per side", MIGRATIONS.len());
 
     let (mut zd, mut sq) = (Vec::new(), Vec::new());
     for rep in 0..reps {
@@ -156,11 +126,7 @@ pub async fn bench(
             sq[rep].as_secs_f64()
         );
     }
-    let mut ratios: Vec<f64> = zd
-        .iter()
-        .zip(&sq)
-        .map(|(z, s)| z.as_secs_f64() / s.as_secs_f64())
-        .collect();
+    let mut ratios: Vec<f64> = zd.iter().zip(&sq).map(|(z, s)| z.as_secs_f64() / s.as_secs_f64()).collect();
     ratios.sort_by(f64::total_cmp);
     Ok(Measured {
         ours: crate::median(&mut zd),

@@ -38,18 +38,8 @@ pub fn dur(d: Duration) -> String {
     }
 }
 
-const HEADERS: [&str; 10] = [
-    "run",
-    "migration",
-    "ops/s",
-    "worst 1 s",
-    "p50",
-    "p99",
-    "max",
-    "> 1 s",
-    "failed",
-    "longest stall",
-];
+const HEADERS: [&str; 10] =
+    ["run", "migration", "ops/s", "worst 1 s", "p50", "p99", "max", "> 1 s", "failed", "longest stall"];
 
 fn row(r: &RunOutcome) -> [String; 10] {
     let s = &r.summary;
@@ -102,11 +92,7 @@ pub fn text_table(runs: &[RunOutcome]) -> String {
 
 /// The comparison as a Markdown table.
 pub fn markdown_table(runs: &[RunOutcome]) -> String {
-    let mut out = format!(
-        "| {} |\n|{}\n",
-        HEADERS.join(" | "),
-        "---|".repeat(HEADERS.len())
-    );
+    let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), "---|".repeat(HEADERS.len()));
     for r in runs {
         let _ = writeln!(out, "| {} |", row(r).join(" | "));
     }
@@ -184,10 +170,7 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         );
     }
     let _ = writeln!(md, "\n## The changes\n");
-    let _ = writeln!(
-        md,
-        "| change | naive SQL (lock on `accounts`) | zerodown migration |\n|---|---|---|"
-    );
+    let _ = writeln!(md, "| change | naive SQL (lock on `accounts`) | zerodown migration |\n|---|---|---|");
     for c in crate::changes::CHANGES {
         let _ = writeln!(
             md,
@@ -205,11 +188,7 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         let _ = writeln!(md, "- {t}");
     }
     let _ = writeln!(md, "\n## Setup\n");
-    let _ = writeln!(
-        md,
-        "- server: {}; {} CPU(s); load average before {}, after {}",
-        ctx.server, ctx.cpus, ctx.load_before, ctx.load_after
-    );
+    let _ = writeln!(md, "- server: {}; {} CPU(s); load average before {}, after {}", ctx.server, ctx.cpus, ctx.load_before, ctx.load_after);
     let _ = writeln!(
         md,
         "- table `accounts`: {} rows (fresh database per run, loaded in {}); `orgs`: 1000 rows",
@@ -243,19 +222,12 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         if let Some(e) = &r.migration_error {
             let _ = writeln!(md, "The migration failed: {e}\n");
         }
-        let _ = writeln!(
-            md,
-            "| # | step | lock | start | duration | attempts |\n|---|---|---|---|---|---|"
-        );
+        let _ = writeln!(md, "| # | step | lock | start | duration | attempts |\n|---|---|---|---|---|---|");
         for (i, m) in r.marks.iter().enumerate() {
             let retries = if m.retries.is_empty() {
                 String::new()
             } else {
-                let at: Vec<String> = m
-                    .retries
-                    .iter()
-                    .map(|t| format!("{:.2}", t.as_secs_f64()))
-                    .collect();
+                let at: Vec<String> = m.retries.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
                 format!(" (failed attempts ended at {} s)", at.join(", "))
             };
             let _ = writeln!(

@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use zerodown_runtime::plan::{
-    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Phase, PhasedStep,
-    Postcondition, Settings, Step, StepKind, TableRename, Transaction,
+    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Phase, PhasedStep, Postcondition,
+    Settings, Step, StepKind, TableRename, Transaction,
 };
 
 use crate::ast::MigrationInput;
@@ -17,11 +17,7 @@ pub fn migration(tokens: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let Some(input) = parse::parse_migration(&cx, tokens) else {
         // Not even a module header: nothing to name in a stub.
-        return cx
-            .check()
-            .err()
-            .map(syn::Error::into_compile_error)
-            .unwrap_or_default();
+        return cx.check().err().map(syn::Error::into_compile_error).unwrap_or_default();
     };
     let settings = parse::resolve_settings(&cx, &input.settings);
     if !cx.has_errors() {
@@ -42,13 +38,7 @@ pub fn migration(tokens: TokenStream) -> TokenStream {
 
 /// The generated module: the migration as a `static`, plus its identity as constants.
 fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
-    let MigrationInput {
-        attrs,
-        vis,
-        ident,
-        doc,
-        ..
-    } = input;
+    let MigrationInput { attrs, vis, ident, doc, .. } = input;
     let doc_attr = (!doc.is_empty()).then(|| quote!(#[doc = #doc]));
     let migration = migration_literal(m);
     let version = m.version;
@@ -69,17 +59,7 @@ fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
 }
 
 pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
-    let Migration {
-        version,
-        name,
-        description,
-        settings,
-        expand,
-        contract,
-        rollback,
-        touches,
-        checksum,
-    } = m;
+    let Migration { version, name, description, settings, expand, contract, rollback, touches, checksum } = m;
     let settings = settings_literal(settings);
     let expand = phase_literal(expand);
     let contract = phase_literal(contract);
@@ -177,25 +157,12 @@ fn lock_literal(lock: LockLevel) -> TokenStream {
 fn kind_literal(kind: &StepKind) -> TokenStream {
     match kind {
         StepKind::Sql => quote!(::zerodown::__private::StepKind::Sql),
-        StepKind::ConcurrentIndex {
-            schema,
-            index,
-            table,
-            key_sql,
-            unique,
-        } => quote! {
+        StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => quote! {
             ::zerodown::__private::StepKind::ConcurrentIndex {
                 schema: #schema, index: #index, table: #table, key_sql: #key_sql, unique: #unique,
             }
         },
-        StepKind::Backfill(Backfill {
-            table,
-            key,
-            set_sql,
-            pending_sql,
-            batch_size,
-            pause_ms,
-        }) => {
+        StepKind::Backfill(Backfill { table, key, set_sql, pending_sql, batch_size, pause_ms }) => {
             quote! {
                 ::zerodown::__private::StepKind::Backfill(::zerodown::__private::Backfill {
                     table: #table, key: &[#(#key),*], set_sql: #set_sql, pending_sql: #pending_sql,
@@ -218,15 +185,7 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
 
 fn change_literal(change: &Change) -> TokenStream {
     match change {
-        Change::Column(ColumnChange {
-            table,
-            column,
-            new_column,
-            old_type,
-            function,
-            trigger,
-            rename,
-        }) => quote! {
+        Change::Column(ColumnChange { table, column, new_column, old_type, function, trigger, rename }) => quote! {
             ::zerodown::__private::Change::Column(::zerodown::__private::ColumnChange {
                 table: #table, column: #column, new_column: #new_column, old_type: #old_type,
                 function: #function, trigger: #trigger, rename: #rename,
@@ -255,8 +214,6 @@ fn postcondition_literal(p: &Postcondition) -> TokenStream {
         Postcondition::ConstraintValidated { table, constraint } => quote! {
             ::zerodown::__private::Postcondition::ConstraintValidated { table: #table, constraint: #constraint }
         },
-        Postcondition::BackfillComplete => {
-            quote!(::zerodown::__private::Postcondition::BackfillComplete)
-        }
+        Postcondition::BackfillComplete => quote!(::zerodown::__private::Postcondition::BackfillComplete),
     }
 }

@@ -73,9 +73,7 @@ impl Exit {
     /// The kind of failure `error` is.
     pub fn of(error: &Error) -> Exit {
         match error {
-            Error::InvalidMigrations(_)
-            | Error::InvalidConfig(_)
-            | Error::CannotRollback { .. } => Exit::Usage,
+            Error::InvalidMigrations(_) | Error::InvalidConfig(_) | Error::CannotRollback { .. } => Exit::Usage,
             Error::Connect { .. } => Exit::Connect,
             Error::Drift(_) | Error::OutOfOrder { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,

@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 use zerodown_runtime::plan::{StepKind, Transaction};
 use zerodown_runtime::{
-    Drift, Error, MigrationId, MigrationReport, MigrationState, Plan, PlannedStep, RunReport,
-    Status, StepOutcome,
+    Drift, Error, MigrationId, MigrationReport, MigrationState, Plan, PlannedStep, RunReport, Status,
+    StepOutcome,
 };
 
 use super::exit::Exit;
@@ -198,11 +198,7 @@ pub(crate) fn error(exit: Exit, message: &str, error: Option<&Error>) -> Value {
             out.insert("migration".into(), id(pending));
             out.insert("newest_applied".into(), id(newest));
         }
-        Some(Error::MidChange {
-            migration,
-            waiting,
-            objects,
-        }) => {
+        Some(Error::MidChange { migration, waiting, objects }) => {
             out.insert("migration".into(), id(migration));
             out.insert("waiting".into(), id(waiting));
             out.insert("objects".into(), json!(objects));

@@ -260,10 +260,7 @@ fn volatile_default_recipe(
         add_column(cx, table, Some(existing.clone()), if_not_exists, &bare),
         Lowered::new(
             format!("set default of {t}.{c}"),
-            format!(
-                "ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}",
-                expr(default)
-            ),
+            format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}", expr(default)),
         )
         .lock_on(LockLevel::AccessExclusive, Some(existing.clone())),
         backfill::step(

@@ -66,14 +66,8 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         .collect();
     let phases = if ops.is_empty() {
         let mut cx = Context::new(settings);
-        let lowered = stmts
-            .iter()
-            .flat_map(|stmt| statement(&mut cx, stmt))
-            .collect();
-        phased::Phases {
-            expand: group::steps(lowered, &settings),
-            ..Default::default()
-        }
+        let lowered = stmts.iter().flat_map(|stmt| statement(&mut cx, stmt)).collect();
+        phased::Phases { expand: group::steps(lowered, &settings), ..Default::default() }
     } else {
         phased::lower(&ops, &settings)
     };
@@ -82,15 +76,9 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         name: leak_str(input.name.clone()),
         description: leak_str(input.doc.clone()),
         settings,
-        expand: Phase {
-            steps: leak_slice(phases.expand),
-        },
-        contract: Phase {
-            steps: leak_slice(phases.contract),
-        },
-        rollback: Phase {
-            steps: leak_slice(phases.rollback),
-        },
+        expand: Phase { steps: leak_slice(phases.expand) },
+        contract: Phase { steps: leak_slice(phases.contract) },
+        rollback: Phase { steps: leak_slice(phases.rollback) },
         touches: leak_slice(touches.into_iter().map(leak_str).collect()),
         checksum: Checksum([0; 32]),
     };

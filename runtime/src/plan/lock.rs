@@ -55,9 +55,7 @@ impl LockLevel {
 
     /// Parses a `pg_locks.mode` value.
     pub fn from_pg_locks_mode(mode: &str) -> Option<LockLevel> {
-        LockLevel::ALL
-            .into_iter()
-            .find(|l| l.pg_locks_mode() == Some(mode))
+        LockLevel::ALL.into_iter().find(|l| l.pg_locks_mode() == Some(mode))
     }
 
     /// The SQL spelling (`ACCESS EXCLUSIVE`), used in plans shown to people.

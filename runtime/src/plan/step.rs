@@ -141,13 +141,7 @@ impl Step {
         h.u64(self.statement_timeout_ms);
         match self.kind {
             StepKind::Sql => h.str("sql"),
-            StepKind::ConcurrentIndex {
-                schema,
-                index,
-                table,
-                key_sql,
-                unique,
-            } => {
+            StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => {
                 h.str("concurrent-index");
                 h.strs(&[schema, index, table, key_sql]);
                 h.bool(unique);
@@ -170,9 +164,7 @@ impl Step {
         match self.postcondition {
             Postcondition::None => h.str("none"),
             Postcondition::IndexValid { schema, index } => h.strs(&["index-valid", schema, index]),
-            Postcondition::IndexAbsent { schema, index } => {
-                h.strs(&["index-absent", schema, index])
-            }
+            Postcondition::IndexAbsent { schema, index } => h.strs(&["index-absent", schema, index]),
             Postcondition::ConstraintValidated { table, constraint } => {
                 h.strs(&["constraint-validated", table, constraint])
             }

@@ -1,8 +1,7 @@
 //! Hand-built plans (the macro is not used here), with correct checksums.
 
 use zerodown_runtime::plan::{
-    Checksum, LockLevel, Migration, PgVersion, Phase, Postcondition, Settings, Step, StepKind,
-    Transaction,
+    Checksum, LockLevel, Migration, Phase, Postcondition, PgVersion, Settings, Step, StepKind, Transaction,
 };
 
 pub fn leak(s: impl Into<String>) -> &'static str {
