@@ -554,7 +554,7 @@ async fn one(
             } => {
                 let bound = cx
                     .sql
-                    .next_bound(after.is_some(), true, only_pending, cx.b.batch_size);
+                    .next_bound(after.is_some(), only_pending, cx.b.batch_size);
                 let mut q = sqlx::query(&bound);
                 for v in after.unwrap_or_default().iter().chain(end) {
                     q = q.bind(v.as_str());

@@ -122,43 +122,27 @@ impl BatchSql {
 
     /// The upper bound of the next batch: the last key (as text) among the next `limit` keys after
     /// the cursor (parameters `$1..$n`, the cursor's key values, when `after_cursor`) and up to the
-    /// pass's end (the next `n` parameters, when `until_end`), with the number of rows in that range
+    /// pass's end (the next `n` parameters, see [`last_key`](Self::last_key)), with the number of rows in that range
     /// as a last `bigint` column. `only_pending` restricts the rows to those matching the pending
     /// predicate (the sweeps after the main pass); the main pass walks every key so each batch covers
     /// `limit` rows whatever their state. No row: the pass is over.
-    pub(crate) fn next_bound(
-        &self,
-        after_cursor: bool,
-        until_end: bool,
-        only_pending: bool,
-        limit: u64,
-    ) -> String {
+    pub(crate) fn next_bound(&self, after_cursor: bool, only_pending: bool, limit: u64) -> String {
         let columns = self.columns();
         let mut conditions = Vec::new();
-        let mut next_param = 1;
+        let mut end_param = 1;
         if after_cursor {
-            conditions.push(format!(
-                "{} > {}",
-                self.key_row(),
-                self.param_row(next_param)
-            ));
-            next_param += self.key.len();
+            conditions.push(format!("{} > {}", self.key_row(), self.param_row(1)));
+            end_param += self.key.len();
         }
-        if until_end {
-            conditions.push(format!(
-                "{} <= {}",
-                self.key_row(),
-                self.param_row(next_param)
-            ));
-        }
+        conditions.push(format!(
+            "{} <= {}",
+            self.key_row(),
+            self.param_row(end_param)
+        ));
         if only_pending {
             conditions.extend(self.pending());
         }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
+        let filter = format!(" WHERE {}", conditions.join(" AND "));
         format!(
             "SELECT {}, count(*) OVER () FROM (SELECT {columns} FROM {}{filter} ORDER BY {columns} LIMIT {limit}) AS zerodown_batch ORDER BY {} LIMIT 1",
             self.as_text(),
@@ -275,12 +259,12 @@ mod tests {
     fn single_column_key() {
         let b = single();
         assert_eq!(
-            b.next_bound(false, false, false, 1000),
-            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" ORDER BY \"id\" LIMIT 1000) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
+            b.next_bound(false, false, 1000),
+            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" <= $1::text::bigint ORDER BY \"id\" LIMIT 1000) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(true, false, false, 500),
-            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint ORDER BY \"id\" LIMIT 500) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
+            b.next_bound(true, false, 500),
+            "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint AND \"id\" <= $2::text::bigint ORDER BY \"id\" LIMIT 500) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
             b.update(false),
@@ -308,11 +292,11 @@ mod tests {
             "SELECT \"id\"::text FROM \"users\" AS zerodown_last WHERE (\"email_lower\" IS DISTINCT FROM lower(\"email\")) ORDER BY zerodown_last.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(true, true, false, 100),
+            b.next_bound(true, false, 100),
             "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint AND \"id\" <= $2::text::bigint ORDER BY \"id\" LIMIT 100) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(false, true, false, 100),
+            b.next_bound(false, false, 100),
             "SELECT \"id\"::text, count(*) OVER () FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" <= $1::text::bigint ORDER BY \"id\" LIMIT 100) AS zerodown_batch ORDER BY zerodown_batch.\"id\" DESC LIMIT 1"
         );
         let c = composite();
@@ -322,7 +306,7 @@ mod tests {
              ORDER BY zerodown_last.\"order_id\" DESC, zerodown_last.\"Line\"\"No\" DESC, zerodown_last.\"at\" DESC LIMIT 1"
         );
         assert!(c
-            .next_bound(true, true, true, 10)
+            .next_bound(true, true, 10)
             .contains("> ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) AND (\"order_id\", \"Line\"\"No\", \"at\") <= ($4::text::uuid, $5::text::integer, $6::text::timestamp with time zone) AND (\"c\" IS NULL)"));
     }
 
@@ -335,15 +319,16 @@ mod tests {
              AND (\"order_id\", \"Line\"\"No\", \"at\") <= ($4::text::uuid, $5::text::integer, $6::text::timestamp with time zone) AND (\"c\" IS NULL)"
         );
         assert_eq!(
-            b.next_bound(true, false, true, 10),
+            b.next_bound(true, true, 10),
             "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text, count(*) OVER () FROM (SELECT \"order_id\", \"Line\"\"No\", \"at\" FROM \"app\".\"order lines\" \
-             WHERE (\"order_id\", \"Line\"\"No\", \"at\") > ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) AND (\"c\" IS NULL) \
+             WHERE (\"order_id\", \"Line\"\"No\", \"at\") > ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) \
+             AND (\"order_id\", \"Line\"\"No\", \"at\") <= ($4::text::uuid, $5::text::integer, $6::text::timestamp with time zone) AND (\"c\" IS NULL) \
              ORDER BY \"order_id\", \"Line\"\"No\", \"at\" LIMIT 10) AS zerodown_batch ORDER BY zerodown_batch.\"order_id\" DESC, zerodown_batch.\"Line\"\"No\" DESC, zerodown_batch.\"at\" DESC LIMIT 1"
         );
         assert_eq!(
-            b.next_bound(false, false, true, 10),
+            b.next_bound(false, true, 10),
             "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text, count(*) OVER () FROM (SELECT \"order_id\", \"Line\"\"No\", \"at\" FROM \"app\".\"order lines\" \
-             WHERE (\"c\" IS NULL) ORDER BY \"order_id\", \"Line\"\"No\", \"at\" LIMIT 10) AS zerodown_batch ORDER BY zerodown_batch.\"order_id\" DESC, zerodown_batch.\"Line\"\"No\" DESC, zerodown_batch.\"at\" DESC LIMIT 1"
+             WHERE (\"order_id\", \"Line\"\"No\", \"at\") <= ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) AND (\"c\" IS NULL) ORDER BY \"order_id\", \"Line\"\"No\", \"at\" LIMIT 10) AS zerodown_batch ORDER BY zerodown_batch.\"order_id\" DESC, zerodown_batch.\"Line\"\"No\" DESC, zerodown_batch.\"at\" DESC LIMIT 1"
         );
     }
 
@@ -354,10 +339,7 @@ mod tests {
             b.update(false),
             "UPDATE \"t\" SET \"c\" = 0 WHERE \"id\" <= $1::text::integer"
         );
-        assert_eq!(
-            b.next_bound(false, false, true, 5),
-            b.next_bound(false, false, false, 5)
-        );
+        assert_eq!(b.next_bound(false, true, 5), b.next_bound(false, false, 5));
         assert_eq!(b.last_key(true), b.last_key(false));
         assert!(b.count_pending().is_none());
     }

@@ -131,10 +131,7 @@ pub(crate) async fn transactional(
         simple(&mut tx, &set)
             .await
             .map_err(|e| AttemptError::new(e, &set))?;
-        let recorded = history::lock_step(&mut tx, tables, key)
-            .await
-            .map_err(|e| AttemptError::new(e, "locking the step's history row"))?;
-        if recorded == Some(StepState::Done) {
+        if done_by_another(&mut tx, tables, key).await? {
             return Ok(Settled::AlreadyDone);
         }
         for sql in step.statements {
@@ -167,6 +164,21 @@ pub(crate) async fn transactional(
             Err(e)
         }
     }
+}
+
+/// First in every transactional step (plain or phased): locks the step's history row for the rest of
+/// the transaction and tells whether another session's transaction recorded the step done. A runner
+/// that lost the lock (or an interrupted run) may still be committing the step: the row lock waits
+/// for it, so the step is seen done instead of applied twice or judged on a catalog it changed.
+pub(crate) async fn done_by_another(
+    tx: &mut PgConnection,
+    tables: &Tables,
+    key: StepKey,
+) -> Result<bool, AttemptError> {
+    let recorded = history::lock_step(tx, tables, key)
+        .await
+        .map_err(|e| AttemptError::new(e, "locking the step's history row"))?;
+    Ok(recorded == Some(StepState::Done))
 }
 
 /// Runs a step that must be alone outside a transaction: session `SET` of the timeouts, for a

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-use super::attempt::{AttemptError, Settled};
+use super::attempt::{done_by_another, AttemptError, Settled};
 use crate::connect::simple;
-use crate::history::{self, StepKey, StepState, Tables};
+use crate::history::{self, StepKey, Tables};
 use crate::plan::{Action, Change, Migration, PhasedStep, Step, Transaction};
 use crate::timeout::Timeouts;
 
@@ -61,13 +61,8 @@ pub(crate) async fn attempt(
                 .map_err(|e| AttemptError::new(e, "BEGIN"))?;
             let result = async {
                 exec(&mut tx, &cx.timeouts.set_sql(true)).await?;
-                // First, as for every transactional step: if another session's transaction (a
-                // runner that lost the lock, committing late) applied the step, this waits for it
-                // and sees the step done, instead of reading a catalog it already changed.
-                let recorded = history::lock_step(&mut tx, cx.tables, cx.key)
-                    .await
-                    .map_err(|e| AttemptError::new(e, "locking the step's history row"))?;
-                if recorded == Some(StepState::Done) {
+                // Before reading the catalog, which a late commit of this step may have changed.
+                if done_by_another(&mut tx, cx.tables, cx.key).await? {
                     return Ok(Settled::AlreadyDone);
                 }
                 let memo = transactional(&mut tx, cx).await?;
