@@ -159,6 +159,26 @@ pub struct Stmt {
     pub range: Range,
 }
 
+impl Stmt {
+    /// Whether the statement writes existing rows in batches (a `backfill`, an `expand` type change
+    /// or rename, an added column with a volatile default): what `fires_user_triggers` acknowledges.
+    pub fn writes_rows_in_batches(&self) -> bool {
+        match &self.kind {
+            StmtKind::Backfill(_) => true,
+            StmtKind::Expand(e) => {
+                matches!(e.op, ExpandOp::AlterType { .. } | ExpandOp::RenameColumn { .. })
+            }
+            StmtKind::AlterTable { actions, .. } => actions.iter().any(|a| match &a.kind {
+                AlterActionKind::AddColumn { column, .. } => column
+                    .default()
+                    .is_some_and(|e| crate::volatility::first_volatile(e).is_some()),
+                _ => false,
+            }),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum StmtKind {
     CreateTable(CreateTable),

@@ -162,11 +162,21 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
                 schema: #schema, index: #index, table: #table, key_sql: #key_sql, unique: #unique,
             }
         },
-        StepKind::Backfill(Backfill { table, key, set_sql, pending_sql, batch_size, pause_ms }) => {
+        StepKind::Backfill(Backfill {
+            table,
+            key,
+            set_sql,
+            pending_sql,
+            batch_size,
+            pause_ms,
+            columns,
+            fire_user_triggers,
+        }) => {
             quote! {
                 ::zerodown::__private::StepKind::Backfill(::zerodown::__private::Backfill {
                     table: #table, key: &[#(#key),*], set_sql: #set_sql, pending_sql: #pending_sql,
-                    batch_size: #batch_size, pause_ms: #pause_ms,
+                    batch_size: #batch_size, pause_ms: #pause_ms, columns: &[#(#columns),*],
+                    fire_user_triggers: #fire_user_triggers,
                 })
             }
         }
@@ -185,10 +195,19 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
 
 fn change_literal(change: &Change) -> TokenStream {
     match change {
-        Change::Column(ColumnChange { table, column, new_column, old_type, function, trigger, rename }) => quote! {
+        Change::Column(ColumnChange {
+            table,
+            column,
+            new_column,
+            old_type,
+            function,
+            trigger,
+            rename,
+            deterministic,
+        }) => quote! {
             ::zerodown::__private::Change::Column(::zerodown::__private::ColumnChange {
                 table: #table, column: #column, new_column: #new_column, old_type: #old_type,
-                function: #function, trigger: #trigger, rename: #rename,
+                function: #function, trigger: #trigger, rename: #rename, deterministic: #deterministic,
             })
         },
         Change::RenameTable(TableRename { table, new_table }) => quote! {

@@ -86,6 +86,11 @@ rules! {
     /// unknown function, or the time): the implicit pending predicate `col IS DISTINCT FROM value` would
     /// never become false, so the backfill could not be verified.
     BackfillVolatileWithoutWhere => "backfill_volatile_without_where",
+    /// Not a check but an acknowledgement: the batched writes of the statements in the block (a
+    /// `backfill`, an `expand`'s backfill, a volatile default's backfill) may fire the table's own
+    /// triggers. Without it the runtime writes with `session_replication_role = replica`, so no user
+    /// trigger fires, and refuses when the role may not set it.
+    FiresUserTriggers => "fires_user_triggers",
     /// Raw SQL that ends or starts transactions. Not overridable.
     RawTransactionControl => "raw_transaction_control",
     /// Raw SQL without a written reason. Not overridable.

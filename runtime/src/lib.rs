@@ -37,6 +37,8 @@ pub mod status;
 pub mod step_events;
 #[cfg(feature = "executor")]
 pub mod timeout;
+#[cfg(feature = "executor")]
+mod triggers;
 
 #[cfg(feature = "executor")]
 pub use advisory::lock_key;

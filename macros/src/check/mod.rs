@@ -162,7 +162,20 @@ impl<'a> Checker<'a> {
         self.new_tables.contains(&Key::table(table))
     }
 
+    /// Marks an acknowledgement rule (one no statement breaks, see [`Rule::FiresUserTriggers`]) as
+    /// used by the enclosing `unsafe` block, if it allows it.
+    fn acknowledge(&mut self, rule: Rule) {
+        if let Some(scope) = &mut self.scope {
+            if scope.allowed.iter().any(|(r, _)| *r == rule) && !scope.used.contains(&rule) {
+                scope.used.push(rule);
+            }
+        }
+    }
+
     fn stmt(&mut self, stmt: &Stmt) {
+        if stmt.writes_rows_in_batches() {
+            self.acknowledge(Rule::FiresUserTriggers);
+        }
         // Uses come first: a statement cannot use a value it adds itself.
         enums::check_uses(self, stmt);
         versions::stmt(self, stmt);

@@ -87,6 +87,8 @@ pub(super) fn step(
         pending_sql: leak_str(pending_sql),
         batch_size: cx.settings.backfill_batch_size,
         pause_ms: cx.settings.backfill_pause_ms,
+        columns: leak_slice(columns.into_iter().map(leak_str).collect()),
+        fire_user_triggers: cx.fire_user_triggers,
     });
     // The runtime generates the batches: the statement itself is empty.
     Lowered::new(description, String::new())

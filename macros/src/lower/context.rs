@@ -12,6 +12,9 @@ use super::stmt::TableRef;
 /// different tables here, since the search path is only known at run time.
 pub(super) struct Context {
     pub settings: Settings,
+    /// Whether the statement being lowered sits in an `unsafe` block allowing
+    /// `fires_user_triggers`: its backfill batches may fire the table's own triggers.
+    pub fire_user_triggers: bool,
     new_tables: Vec<QName>,
     /// Indexes built on new tables, as (schema of the table, index name).
     new_indexes: Vec<(Option<String>, String)>,
@@ -22,6 +25,7 @@ impl Context {
     pub fn new(settings: Settings) -> Self {
         Context {
             settings,
+            fire_user_triggers: false,
             new_tables: Vec::new(),
             new_indexes: Vec::new(),
         }

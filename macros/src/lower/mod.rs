@@ -36,6 +36,7 @@ mod tests;
 use zerodown_runtime::plan::{Checksum, Migration, Phase, Settings};
 
 use crate::ast::{Expand, Item, MigrationInput, Stmt, StmtKind};
+use crate::rules::Rule;
 
 use self::context::Context;
 use self::stmt::Lowered;
@@ -45,28 +46,41 @@ use self::stmt::Lowered;
 /// A migration of `expand` operations (`check` makes sure it holds nothing else) gets expand, contract
 /// and rollback phases from [`phased`]; any other migration only an expand phase.
 pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
-    let stmts: Vec<&Stmt> = input
+    // Each statement, with whether its block acknowledges that its batches fire user triggers.
+    let stmts: Vec<(&Stmt, bool)> = input
         .body
         .iter()
         .flat_map(|item| match item {
-            Item::Stmt(stmt) => std::slice::from_ref(stmt).iter(),
-            Item::Unsafe(block) => block.body.iter(),
+            Item::Stmt(stmt) => vec![(stmt, false)],
+            Item::Unsafe(block) => {
+                let fires = block
+                    .allow
+                    .iter()
+                    .any(|r| r.value == Rule::FiresUserTriggers.name());
+                block.body.iter().map(|stmt| (stmt, fires)).collect()
+            }
         })
         .collect();
     let mut touches = Vec::new();
-    for stmt in &stmts {
+    for (stmt, _) in &stmts {
         crate::touches::extend_unique(&mut touches, crate::touches::of_stmt(stmt));
     }
-    let ops: Vec<&Expand> = stmts
+    let ops: Vec<(&Expand, bool)> = stmts
         .iter()
-        .filter_map(|s| match &s.kind {
-            StmtKind::Expand(e) => Some(e),
+        .filter_map(|(s, fires)| match &s.kind {
+            StmtKind::Expand(e) => Some((e, *fires)),
             _ => None,
         })
         .collect();
     let phases = if ops.is_empty() {
         let mut cx = Context::new(settings);
-        let lowered = stmts.iter().flat_map(|stmt| statement(&mut cx, stmt)).collect();
+        let lowered = stmts
+            .iter()
+            .flat_map(|(stmt, fires)| {
+                cx.fire_user_triggers = *fires;
+                statement(&mut cx, stmt)
+            })
+            .collect();
         phased::Phases { expand: group::steps(lowered, &settings), ..Default::default() }
     } else {
         phased::lower(&ops, &settings)

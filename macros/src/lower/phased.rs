@@ -19,7 +19,7 @@
 //! column can insert); contract drops the column. Drop table: expand checks the table exists; contract
 //! drops it.
 
-use zerodown_runtime::plan::phased::fit_identifier;
+use zerodown_runtime::plan::phased::{fit_identifier, sync_trigger_name};
 use zerodown_runtime::plan::{
     Action, Backfill, Change, ColumnChange, ColumnRef, LockLevel, PhasedStep, Postcondition,
     Settings, Step, StepKind, TableRename, Transaction,
@@ -29,6 +29,7 @@ use crate::ast::{Expand, ExpandOp, Expr, ExprKind, Name, QName};
 use crate::render::{expr, quote_ident, render_qname as qname, render_type};
 
 use super::{leak_slice, leak_str};
+use crate::volatility;
 
 /// The steps of one migration's `expand` operations, per phase.
 #[derive(Default)]
@@ -39,12 +40,13 @@ pub(super) struct Phases {
     pub rollback: Vec<Step>,
 }
 
-/// Lowers the operations, in order.
-pub(super) fn lower(ops: &[&Expand], settings: &Settings) -> Phases {
+/// Lowers the operations, in order; each with whether its block acknowledges that its backfill fires
+/// user triggers (`fires_user_triggers`).
+pub(super) fn lower(ops: &[(&Expand, bool)], settings: &Settings) -> Phases {
     let mut phases = Phases::default();
     let mut rollbacks = Vec::new();
-    for op in ops {
-        let lowered = operation(op, settings);
+    for (op, fires) in ops {
+        let lowered = operation(op, *fires, settings);
         phases.expand.extend(lowered.expand);
         phases.contract.extend(lowered.contract);
         rollbacks.push(lowered.rollback);
@@ -53,7 +55,7 @@ pub(super) fn lower(ops: &[&Expand], settings: &Settings) -> Phases {
     phases
 }
 
-fn operation(e: &Expand, s: &Settings) -> Phases {
+fn operation(e: &Expand, fires: bool, s: &Settings) -> Phases {
     let t = qname(&e.table);
     match &e.op {
         ExpandOp::AlterType {
@@ -78,7 +80,13 @@ fn operation(e: &Expand, s: &Settings) -> Phases {
                 }
             });
             let body = type_change_body(&new_column, &value(&qualify_new(&source)), &watched);
-            let change = column_change(e, column, &new_column, &render_type(from), false);
+            // A conversion that calls nothing volatile or unknown can be run again on a row found
+            // out of sync before the swap; another could give another value.
+            let deterministic = using
+                .as_ref()
+                .map_or(true, |u| volatility::first_unstable(u).is_none());
+            let change =
+                column_change(e, column, &new_column, &render_type(from), false, deterministic);
             let add = format!(
                 "ALTER TABLE {t} ADD COLUMN {} {new_type}",
                 quote_ident(&new_column)
@@ -93,12 +101,13 @@ fn operation(e: &Expand, s: &Settings) -> Phases {
                     value(&source),
                 ),
                 format!("column {} with type {new_type}", quote_ident(&new_column)),
+                fires,
                 s,
             )
         }
         ExpandOp::RenameColumn { from, to } => {
             let body = rename_body(&from.value, &to.value);
-            let change = column_change(e, from, &to.value, "", true);
+            let change = column_change(e, from, &to.value, "", true, false);
             let (a, b) = (quote_ident(&from.value), quote_ident(&to.value));
             column_phases(
                 e,
@@ -107,6 +116,7 @@ fn operation(e: &Expand, s: &Settings) -> Phases {
                 body,
                 (format!("{b} = {a}"), a.clone()),
                 format!("column {b} (the type of {a})"),
+                fires,
                 s,
             )
         }
@@ -235,8 +245,10 @@ fn column_change(
     new_column: &str,
     old_type: &str,
     rename: bool,
+    deterministic: bool,
 ) -> ColumnChange {
     let base = fit_identifier(format!("_zd_sync_{}_{}", e.table.name.value, column.value));
+    let trigger = sync_trigger_name(&e.table.name.value, &column.value);
     let function = match &e.table.schema {
         Some(schema) => format!("{}.{}", quote_ident(&schema.value), quote_ident(&base)),
         None => quote_ident(&base),
@@ -247,8 +259,9 @@ fn column_change(
         new_column: leak_str(new_column.to_owned()),
         old_type: leak_str(old_type.to_owned()),
         function: leak_str(function),
-        trigger: leak_str(base),
+        trigger: leak_str(trigger),
         rename,
+        deterministic,
     }
 }
 
@@ -262,6 +275,7 @@ fn column_phases(
     body: String,
     backfill: (String, String),
     added: String,
+    fire_user_triggers: bool,
     s: &Settings,
 ) -> Phases {
     let change = Change::Column(cc);
@@ -282,6 +296,9 @@ fn column_phases(
         "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE {execute} {}()",
         cc.function
     ));
+    // Fires whatever `session_replication_role` says, so rows written by a logical-replication
+    // subscriber (or by our own backfill, which writes as a replica) are kept in sync too.
+    statements.push(format!("ALTER TABLE {t} ENABLE ALWAYS TRIGGER {trigger}"));
     let (set_sql, value) = backfill;
     let sync = if cc.rename {
         "both ways".to_owned()
@@ -308,6 +325,8 @@ fn column_phases(
                     pending_sql: leak_str(format!("{n} IS DISTINCT FROM {value}")),
                     batch_size: s.backfill_batch_size,
                     pause_ms: s.backfill_pause_ms,
+                    columns: leak_slice(vec![leak_str(n.clone())]),
+                    fire_user_triggers,
                 }),
                 postcondition: Postcondition::BackfillComplete,
                 ..step(
@@ -352,20 +371,35 @@ fn column_phases(
                 s,
             ),
         ],
-        contract: vec![step(
-            if cc.rename {
-                format!("drop trigger {trigger} and column {c} of {t}; give the indexes and constraints carried to {n} their names")
-            } else {
-                format!("drop trigger {trigger} and column {c} of {t}; rename {n} to {c} with its indexes, constraints, default and not null")
-            },
-            Vec::new(),
-            Transaction::Transactional,
-            LockLevel::AccessExclusive,
-            &t,
-            false,
-            phased(change, Action::Contract),
-            s,
-        )],
+        contract: vec![
+            step(
+                format!(
+                    "check that {t}.{n} equals {} on every row, online, before the swap",
+                    if cc.rename { c.clone() } else { format!("the conversion of {c}") }
+                ),
+                Vec::new(),
+                Transaction::Alone,
+                LockLevel::RowExclusive,
+                &t,
+                true,
+                phased(change, Action::Verify),
+                s,
+            ),
+            step(
+                if cc.rename {
+                    format!("drop trigger {trigger} and column {c} of {t}; give the indexes and constraints carried to {n} their names")
+                } else {
+                    format!("drop trigger {trigger} and column {c} of {t}; rename {n} to {c} with its indexes, constraints, default and not null")
+                },
+                Vec::new(),
+                Transaction::Transactional,
+                LockLevel::AccessExclusive,
+                &t,
+                false,
+                phased(change, Action::Contract),
+                s,
+            ),
+        ],
         rollback: vec![step(
             format!("drop trigger {trigger}, its function and column {n} of {t}"),
             Vec::new(),
@@ -431,9 +465,10 @@ fn type_change_body(new_column: &str, value: &str, watched: &[String]) -> String
     } else {
         changed.join(" OR ")
     };
+    // A write to the new column itself (nothing should write it) is overwritten as well.
     format!(
-        "BEGIN\n  IF TG_OP = 'INSERT' THEN\n    NEW.{n} := {value};\n  ELSIF {changed} THEN\n    NEW.{n} := {value};\n  \
-         END IF;\n  RETURN NEW;\nEND"
+        "BEGIN\n  IF TG_OP = 'INSERT' THEN\n    NEW.{n} := {value};\n  ELSIF {changed} OR NEW.{n} IS DISTINCT FROM OLD.{n} THEN\n    \
+         NEW.{n} := {value};\n  END IF;\n  RETURN NEW;\nEND"
     )
 }
 

@@ -22,7 +22,7 @@
 //! `tracing` every few seconds and given to the callback of
 //! [`Migrator::on_progress`](crate::Migrator::on_progress) after every batch.
 
-mod key;
+pub(crate) mod key;
 mod progress;
 pub(crate) mod run;
 pub(crate) mod sql;

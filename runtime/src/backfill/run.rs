@@ -22,6 +22,7 @@ use crate::retry::policy::classify;
 use crate::retry::{Decision, Retrier, RetryConfig};
 use crate::status::{MigrationId, PhaseKind};
 use crate::timeout::{lock_timeout_for_attempt, Timeouts};
+use crate::triggers::{self, WriteMode};
 
 /// Passes over the rows still pending after the main pass before the backfill gives up. Each sweep
 /// only visits rows that match the pending predicate; rows keep appearing there only while something
@@ -38,6 +39,8 @@ struct Ctx {
     key: StepKey,
     sql: BatchSql,
     b: Backfill,
+    /// How the batches write so that they fire none of the application's triggers.
+    mode: WriteMode,
 }
 
 /// What one transaction of the backfill does.
@@ -122,6 +125,7 @@ pub(crate) async fn run(
         key,
         sql: BatchSql::new(b.table, Vec::new(), b.set_sql, b.pending_sql),
         b,
+        mode: WriteMode::Plain,
     };
     match resolved {
         Ok(columns) => cx.sql = BatchSql::new(b.table, columns, b.set_sql, b.pending_sql),
@@ -132,6 +136,14 @@ pub(crate) async fn run(
             let error = step_error(&cx, StepErrorKind::BackfillKey, 0, message);
             return Err(fail(ex, key, error).await);
         }
+    }
+    match triggers::write_mode(ex.control, b.table, b.columns, b.fire_user_triggers, server).await {
+        Ok(Ok(mode)) => cx.mode = mode,
+        Ok(Err(message)) => {
+            let error = step_error(&cx, StepErrorKind::Refused, 0, message);
+            return Err(fail(ex, key, error).await);
+        }
+        Err(e) => return Err(Error::db(format!("reading the triggers of {}", b.table))(e)),
     }
     let names: Vec<String> = cx.sql.key().iter().map(|c| c.name.clone()).collect();
 
@@ -515,7 +527,10 @@ async fn one(
         .await
         .map_err(|e| AttemptError::new(e, "BEGIN"))?;
     let result = async {
-        let set = format!("{}; {SESSION_SQL}", timeouts.set_sql(true));
+        let mut set = format!("{}; {SESSION_SQL}", timeouts.set_sql(true));
+        if let Some(replica) = cx.mode.set_local() {
+            set = format!("{set}; {replica}");
+        }
         simple(&mut tx, &set)
             .await
             .map_err(|e| AttemptError::new(e, &set))?;

@@ -275,6 +275,7 @@ impl Executor<'_> {
                             tables,
                             key,
                             elapsed,
+                            server_version_num: conn.server_version_num,
                         };
                         phased::attempt(&mut conn.conn, &cx).await
                     }

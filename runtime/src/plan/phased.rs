@@ -37,11 +37,17 @@ pub struct ColumnChange {
     pub old_type: &'static str,
     /// The sync trigger's function, rendered (schema-qualified like the table).
     pub function: &'static str,
-    /// The sync trigger's name, unquoted.
+    /// The sync trigger's name, unquoted ([`sync_trigger_name`]): it sorts after the names of the
+    /// application's triggers, so PostgreSQL fires it last and it copies what they stored.
     pub trigger: &'static str,
     /// Whether this is a rename (both columns are written by some application version, so the
     /// trigger syncs both ways) rather than a type change (only the old column is written).
     pub rename: bool,
+    /// Whether the new column's value is a function of the row alone (a type change whose `using`
+    /// calls nothing volatile or unknown): then a row found out of sync before the swap is simply
+    /// converted again; otherwise (and for a rename, where either column may be the right one) the
+    /// contract refuses, naming the rows.
+    pub deterministic: bool,
 }
 
 /// A table renamed, with a view under the old name until contract.
@@ -82,7 +88,15 @@ pub enum Action {
     /// Column change, expand: `VALIDATE CONSTRAINT` of each constraint added by
     /// [`Action::AddConstraints`] whose original is validated, one transaction each.
     ValidateConstraints,
-    /// Column change, contract, one transaction: drop the trigger and function and the old column,
+    /// Column change, contract, before the swap, outside a transaction: checks, online, that the new
+    /// column still equals the conversion of the old one on every row (see
+    /// [`Action::Contract`] for why it is usually a catalog read): rows that differ are converted
+    /// again (a deterministic type change) or reported (the step refuses). Records what the check
+    /// relied on for the contract.
+    Verify,
+    /// Column change, contract, one transaction: checks under the lock that no write bypassed the sync
+    /// trigger since [`Action::Verify`] (the table's triggers are unchanged; otherwise every row is
+    /// compared and re-synced or refused, as by `Verify`), then drops the trigger and function and the old column,
     /// give the new column (for a type change) and the carried indexes and constraints their final
     /// names, set the default and `NOT NULL`, re-attach a primary key or unique constraint
     /// `USING INDEX`, move owned sequences.
@@ -120,6 +134,7 @@ impl Change {
                     c.trigger,
                 ]);
                 h.bool(c.rename);
+                h.bool(c.deterministic);
             }
             Change::RenameTable(r) => h.strs(&["rename-table", r.table, r.new_table]),
             Change::DropColumn(d) => h.strs(&["drop-column", d.table, d.column]),
@@ -135,6 +150,7 @@ impl Action {
             Action::CarryIndexes => "carry-indexes",
             Action::AddConstraints => "add-constraints",
             Action::ValidateConstraints => "validate-constraints",
+            Action::Verify => "verify",
             Action::Contract => "contract",
             Action::DropNotNull => "drop-not-null",
             Action::Rollback => "rollback",
@@ -169,6 +185,24 @@ pub fn fit_identifier(name: String) -> String {
         cut -= 1;
     }
     format!("{}_{hash}", &name[..cut])
+}
+
+/// The prefix of sync trigger names. PostgreSQL fires the `BEFORE` row triggers of a table in the
+/// byte order of their names; `~` sorts after every ASCII letter, digit and `_`, so the sync trigger
+/// fires after the application's own triggers (those that normalise values or set `updated_at`) and
+/// copies what they produced. Names starting with `~` or a non-ASCII character would sort after it:
+/// the runtime checks the table's triggers before the expand and before the contract.
+pub const SYNC_TRIGGER_PREFIX: &str = "~zd_sync_";
+
+/// The sync trigger's name for `table`'s `column` (unquoted names), fitted to 63 bytes.
+pub fn sync_trigger_name(table: &str, column: &str) -> String {
+    fit_identifier(format!("{SYNC_TRIGGER_PREFIX}{table}_{column}"))
+}
+
+/// Whether `name` is the name of a trigger zerodown created to keep an expand's columns in sync (this
+/// version's [`SYNC_TRIGGER_PREFIX`] or the `_zd_sync_` of earlier versions).
+pub fn is_sync_trigger(name: &str) -> bool {
+    name.starts_with(SYNC_TRIGGER_PREFIX) || name.starts_with("_zd_sync_")
 }
 
 /// The temporary name of an index or constraint carried over from the old column to the new one:
@@ -216,5 +250,20 @@ mod tests {
         assert!(is_carried_name(&a));
         assert_eq!(not_null_helper("_zd_id_new"), "_zd_id_new_not_null");
         assert_eq!(not_null_helper("email"), "_zd_email_not_null");
+    }
+
+    #[test]
+    fn sync_triggers_sort_after_application_trigger_names() {
+        let ours = sync_trigger_name("doc2", "score");
+        assert_eq!(ours, "~zd_sync_doc2_score");
+        for theirs in ["normalize_doc2", "zzz_last", "Z", "_audit", "9", "set_updated_at"] {
+            assert!(ours.as_bytes() > theirs.as_bytes(), "{theirs}");
+        }
+        assert!(is_sync_trigger(&ours));
+        assert!(is_sync_trigger("_zd_sync_doc2_score"));
+        assert!(!is_sync_trigger("zd_sync"));
+        let long = sync_trigger_name(&"t".repeat(40), &"c".repeat(40));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with(SYNC_TRIGGER_PREFIX));
     }
 }

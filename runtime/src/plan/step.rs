@@ -91,6 +91,13 @@ pub struct Backfill {
     pub batch_size: u64,
     /// Pause between batches, in milliseconds.
     pub pause_ms: u64,
+    /// The columns the assignments set, rendered. The runtime checks them against foreign keys
+    /// before it writes with `session_replication_role = replica` (which skips their checks).
+    pub columns: &'static [&'static str],
+    /// Whether the batches may fire the table's own (user) triggers: only when the migration says
+    /// so (`unsafe(.., allow = [fires_user_triggers])`). Otherwise the runtime writes with
+    /// `session_replication_role = replica`, or refuses, naming the triggers, when it may not.
+    pub fire_user_triggers: bool,
 }
 
 /// A catalog condition checked after a step (and, on resume, before re-running a step whose outcome
@@ -154,6 +161,10 @@ impl Step {
                 h.str(b.pending_sql);
                 h.u64(b.batch_size);
                 h.u64(b.pause_ms);
+                // Hashed only when set, so plans written before it keep their checksums.
+                if b.fire_user_triggers {
+                    h.str("fires-user-triggers");
+                }
             }
             StepKind::Phased(p) => {
                 h.str("phased");

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::catalog::{self, ColumnInfo, TableInfo};
 use super::sqltext::{constraint_for, index_for, quote_ident, quote_literal};
-use super::{catalog_error, exec, in_transaction, Ctx};
+use super::{catalog_error, exec, in_transaction, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
 use crate::plan::phased::{carried_name, is_carried_name, not_null_helper};
@@ -91,12 +91,14 @@ async fn refuse_blocking(
 
 /// Expand, in the step's transaction: lock the table, check everything, add the new column (a
 /// rename's, with the old one's type and collation), run the step's statements (the type change's new
-/// column, the sync function and trigger), copy the column comment.
+/// column, the sync function and trigger, enabled `ALWAYS`), check that no user trigger fires after
+/// the sync trigger, copy the column comment. Returns the fingerprint of the table's triggers, which
+/// the contract compares with (see `verify`).
 pub(super) async fn prepare(
     tx: &mut PgConnection,
     cx: &Ctx<'_>,
     c: &ColumnChange,
-) -> Result<(), AttemptError> {
+) -> Result<String, AttemptError> {
     // Take the lock the step declares first, so no dependent object appears between check and change.
     exec(
         tx,
@@ -152,6 +154,7 @@ pub(super) async fn prepare(
     for sql in cx.step.statements {
         exec(tx, sql).await?;
     }
+    verify::refuse_late_triggers(tx, c).await?;
     if let Some(comment) = &old.comment {
         exec(
             tx,
@@ -163,11 +166,11 @@ pub(super) async fn prepare(
         )
         .await?;
     }
-    Ok(())
+    verify::fingerprint(tx, c).await
 }
 
 /// Both columns, which must exist after the prepare step.
-async fn both(
+pub(super) async fn both(
     conn: &mut PgConnection,
     c: &ColumnChange,
 ) -> Result<(TableInfo, ColumnInfo, ColumnInfo), AttemptError> {
@@ -350,13 +353,19 @@ pub(super) async fn validate_constraints(
 /// objects their final names, and restores the default, `NOT NULL`, a primary key or unique
 /// constraint (`USING INDEX`) and sequence ownership. Carried objects whose original disappeared since
 /// the expand are dropped.
-pub(super) async fn contract(tx: &mut PgConnection, c: &ColumnChange) -> Result<(), AttemptError> {
+pub(super) async fn contract(
+    tx: &mut PgConnection,
+    cx: &Ctx<'_>,
+    c: &ColumnChange,
+) -> Result<(), AttemptError> {
     exec(
         tx,
         &format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", c.table),
     )
     .await?;
     let (table, old, new) = both(tx, c).await?;
+    // Before anything is dropped: no row may lose what the application stored.
+    verify::under_lock(tx, cx, c).await?;
     refuse_blocking(tx, c, &table, &old).await?;
     let originals: Vec<_> = catalog::indexes_on(tx, table.oid, old.attnum)
         .await

@@ -12,6 +12,7 @@ mod catalog;
 mod column;
 mod sqltext;
 mod table;
+mod verify;
 
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) key: StepKey,
     /// Time spent on the step so far, recorded with it.
     pub(crate) elapsed: Duration,
+    /// The server's `server_version_num`.
+    pub(crate) server_version_num: u32,
 }
 
 impl Ctx<'_> {
@@ -67,7 +70,7 @@ pub(crate) async fn attempt(
                 }
                 let memo = transactional(&mut tx, cx).await?;
                 if let Some(memo) = memo {
-                    history::set_memo(&mut tx, cx.tables, cx.key, memo)
+                    history::set_memo(&mut tx, cx.tables, cx.key, &memo)
                         .await
                         .map_err(|e| AttemptError::new(e, "recording what the step changed"))?;
                 }
@@ -96,6 +99,7 @@ pub(crate) async fn attempt(
             (Change::Column(c), Action::ValidateConstraints) => {
                 column::validate_constraints(conn, cx, &c).await
             }
+            (Change::Column(c), Action::Verify) => verify::online(conn, cx, &c).await,
             (Change::DropColumn(d), Action::Rollback) => {
                 table::restore_not_null(conn, cx, &d).await
             }
@@ -109,18 +113,22 @@ pub(crate) async fn attempt(
 async fn transactional(
     tx: &mut PgConnection,
     cx: &Ctx<'_>,
-) -> Result<Option<&'static str>, AttemptError> {
+) -> Result<Option<String>, AttemptError> {
     match (cx.phased.change, cx.phased.action) {
-        (Change::Column(c), Action::Prepare) => column::prepare(tx, cx, &c).await.map(|()| None),
+        (Change::Column(c), Action::Prepare) => column::prepare(tx, cx, &c).await.map(Some),
         (Change::Column(c), Action::AddConstraints) => {
             column::add_constraints(tx, &c).await.map(|()| None)
         }
-        (Change::Column(c), Action::Contract) => column::contract(tx, &c).await.map(|()| None),
+        (Change::Column(c), Action::Contract) => {
+            column::contract(tx, cx, &c).await.map(|()| None)
+        }
         (Change::Column(c), Action::Rollback) => column::rollback(tx, &c).await.map(|()| None),
         (Change::RenameTable(r), Action::Rollback) => {
             table::rename_back(tx, &r).await.map(|()| None)
         }
-        (Change::DropColumn(d), Action::DropNotNull) => table::drop_not_null(tx, &d).await,
+        (Change::DropColumn(d), Action::DropNotNull) => table::drop_not_null(tx, &d)
+            .await
+            .map(|memo| memo.map(str::to_owned)),
         _ => Err(unsupported(cx)),
     }
 }

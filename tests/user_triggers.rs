@@ -1,0 +1,259 @@
+//! Expand/contract and backfills on tables that look like production ones, against a real
+//! PostgreSQL: user `BEFORE` triggers that normalise values, an `updated_at` trigger, an `AFTER`
+//! audit trigger, and writes that bypass triggers (`session_replication_role = replica`, as logical
+//! replication applies changes; a disabled trigger). A migration must never change or lose what the
+//! application stored: every test compares values, not counts.
+
+mod phased_support;
+
+use phased_support::{fresh_database, init_tracing, Db};
+use zerodown::{Error, Migration, Migrator};
+
+zerodown::migration! {
+    /// `doc2.score` becomes `bigint`; `doc2` has a normalising `BEFORE` trigger.
+    pub mod m0001_doc2_score_bigint {
+        expand alter table doc2 alter column score type bigint from integer;
+    }
+}
+
+zerodown::migration! {
+    /// `notes.body` is renamed `text_body`; `notes` has a normalising trigger on `body`.
+    pub mod m0001_notes_rename_body {
+        expand alter table notes rename column body to text_body;
+    }
+}
+
+zerodown::migration! {
+    /// `events.updated_at` becomes `timestamptz`; the table's own trigger sets `updated_at` on every
+    /// update, and an audit trigger logs every update.
+    pub mod m0001_events_updated_at_tz {
+        set backfill_batch_size = 100;
+        expand alter table events alter column updated_at type timestamptz from timestamp;
+    }
+}
+
+zerodown::migration! {
+    /// A plain backfill of a new column on `events`.
+    pub mod m0001_events_add_kind {
+        set backfill_batch_size = 100;
+        alter table events add column kind text;
+        backfill events set kind = "event";
+    }
+}
+
+zerodown::migration! {
+    /// A plain backfill that is meant to fire the table's triggers, and says so.
+    pub mod m0001_events_kind_with_triggers {
+        set backfill_batch_size = 100;
+        alter table events add column kind text;
+        unsafe(reason = "the audit log must record the new kind", allow = [fires_user_triggers]) {
+            backfill events set kind = "event";
+        }
+    }
+}
+
+const DOC2: &str = "
+    CREATE TABLE doc2 (id bigint PRIMARY KEY, score int NOT NULL);
+    CREATE FUNCTION normalize_doc2() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.score := greatest(NEW.score, 0); RETURN NEW; END $$;
+    CREATE TRIGGER normalize_doc2 BEFORE INSERT OR UPDATE ON doc2 FOR EACH ROW EXECUTE FUNCTION normalize_doc2();
+    INSERT INTO doc2 SELECT g, g FROM generate_series(1, 500) g;";
+
+const NOTES: &str = "
+    CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL);
+    CREATE FUNCTION normalize_notes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.body := lower(NEW.body); RETURN NEW; END $$;
+    CREATE TRIGGER normalize_notes BEFORE INSERT OR UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION normalize_notes();
+    INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 300) g;";
+
+/// `events`: an `updated_at` trigger and an `AFTER UPDATE` audit trigger, 1000 rows whose
+/// `updated_at` lies in the past.
+const EVENTS: &str = "
+    CREATE TABLE events (id bigint PRIMARY KEY, payload text NOT NULL,
+        updated_at timestamp NOT NULL DEFAULT now());
+    CREATE TABLE events_audit (id bigserial PRIMARY KEY, event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now());
+    CREATE FUNCTION touch_events() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
+    CREATE TRIGGER touch_events BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION touch_events();
+    CREATE FUNCTION audit_events() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO events_audit (event_id) VALUES (NEW.id); RETURN NULL; END $$;
+    CREATE TRIGGER audit_events AFTER UPDATE ON events FOR EACH ROW EXECUTE FUNCTION audit_events();
+    INSERT INTO events (id, payload, updated_at)
+        SELECT g, 'p' || g, timestamp '2020-01-01' + g * interval '1 minute' FROM generate_series(1, 1000) g;";
+
+fn migrator(m: &'static Migration) -> Migrator {
+    Migrator::new(&[m]).unwrap()
+}
+
+/// `(id, value as text)` of every row, ordered by id.
+async fn rows(db: &Db, sql: &str) -> Vec<(i64, String)> {
+    let mut conn = db.connect().await;
+    sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_sync_trigger_copies_what_the_applications_trigger_stored() {
+    init_tracing();
+    let m = &m0001_doc2_score_bigint::MIGRATION;
+    let db = fresh_database("trig_normalize").await;
+    db.exec(DOC2).await;
+    migrator(m).run(&db.options).await.unwrap();
+    // The application's trigger stores 0 for -5.
+    db.exec("UPDATE doc2 SET score = -5 WHERE id = 1; INSERT INTO doc2 VALUES (1000, -7)")
+        .await;
+    let before = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
+    assert_eq!(before[0], (1, "0".to_owned()));
+    migrator(m).complete(&db.options).await.unwrap();
+    let after = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
+    assert_eq!(after, before, "complete changed the values the application stored");
+    let ty: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'doc2'::regclass AND attname = 'score'")
+        .await;
+    assert_eq!(ty, "bigint");
+}
+
+#[tokio::test]
+async fn writes_that_bypass_triggers_survive_complete() {
+    init_tracing();
+    let m = &m0001_doc2_score_bigint::MIGRATION;
+    let db = fresh_database("trig_replica").await;
+    db.exec(DOC2).await;
+    migrator(m).run(&db.options).await.unwrap();
+    // How a logical-replication apply worker writes: triggers enabled `ORIGIN` do not fire.
+    db.exec(
+        "SET session_replication_role = replica; UPDATE doc2 SET score = 41 WHERE id = 2; \
+         INSERT INTO doc2 VALUES (2000, 42); RESET session_replication_role",
+    )
+    .await;
+    // A write while the triggers are disabled (a bulk load, `pg_restore --disable-triggers`).
+    db.exec(
+        "ALTER TABLE doc2 DISABLE TRIGGER ALL; UPDATE doc2 SET score = 43 WHERE id = 3; \
+         ALTER TABLE doc2 ENABLE TRIGGER ALL",
+    )
+    .await;
+    let before = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
+    migrator(m).complete(&db.options).await.unwrap();
+    let after = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
+    assert_eq!(after, before, "complete lost writes that bypassed the triggers");
+}
+
+#[tokio::test]
+async fn a_rename_whose_columns_differ_is_refused_changing_nothing() {
+    init_tracing();
+    let m = &m0001_notes_rename_body::MIGRATION;
+    let db = fresh_database("trig_rename").await;
+    db.exec(NOTES).await;
+    migrator(m).run(&db.options).await.unwrap();
+    db.exec("UPDATE notes SET body = 'MIXED Case' WHERE id = 7").await;
+    let synced: String = db.scalar("SELECT text_body FROM notes WHERE id = 7").await;
+    assert_eq!(synced, "mixed case", "the sync trigger must copy the normalised value");
+    // The trigger is disabled for a moment: the two columns now differ on one row, and which of
+    // them is right only the application knows.
+    db.exec(
+        "ALTER TABLE notes DISABLE TRIGGER ALL; UPDATE notes SET body = 'bypassed' WHERE id = 9; \
+         ALTER TABLE notes ENABLE TRIGGER ALL",
+    )
+    .await;
+    let err = migrator(m).complete(&db.options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Step(_)), "{text}");
+    assert!(text.contains("1 row"), "{text}");
+    assert!(text.contains("9"), "the message names a sample of keys: {text}");
+    // Nothing changed: both columns are still there, and the row keeps both values.
+    let (body, text_body): (String, String) = {
+        let mut conn = db.connect().await;
+        sqlx::query_as("SELECT body, text_body FROM notes WHERE id = 9")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!((body.as_str(), text_body.as_str()), ("bypassed", "note 9"));
+    // Once the user settles the row, `complete` goes through.
+    db.exec("UPDATE notes SET text_body = body WHERE id = 9").await;
+    migrator(m).complete(&db.options).await.unwrap();
+    let body: String = db.scalar("SELECT text_body FROM notes WHERE id = 9").await;
+    assert_eq!(body, "bypassed");
+}
+
+#[tokio::test]
+async fn an_expand_backfill_fires_no_user_trigger_and_converges() {
+    init_tracing();
+    let m = &m0001_events_updated_at_tz::MIGRATION;
+    let db = fresh_database("trig_updated_at").await;
+    db.exec(EVENTS).await;
+    let before = rows(
+        &db,
+        "SELECT id, to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US') FROM events ORDER BY id",
+    )
+    .await;
+    migrator(m).run(&db.options).await.unwrap();
+    let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
+    assert_eq!(audited, 0, "the backfill fired the audit trigger");
+    migrator(m).complete(&db.options).await.unwrap();
+    // The session time zone of the test's connections is the server's; compare in UTC.
+    let after = rows(
+        &db,
+        "SELECT id, to_char(updated_at AT TIME ZONE current_setting('TimeZone'), 'YYYY-MM-DD HH24:MI:SS.US') FROM events ORDER BY id",
+    )
+    .await;
+    assert_eq!(after, before, "the migration changed updated_at");
+    let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
+    assert_eq!(audited, 0, "the migration fired the audit trigger");
+}
+
+#[tokio::test]
+async fn a_plain_backfill_fires_no_user_trigger() {
+    init_tracing();
+    let m = &m0001_events_add_kind::MIGRATION;
+    let db = fresh_database("trig_backfill").await;
+    db.exec(EVENTS).await;
+    let before = rows(&db, "SELECT id, updated_at::text FROM events ORDER BY id").await;
+    migrator(m).run(&db.options).await.unwrap();
+    let after = rows(&db, "SELECT id, updated_at::text FROM events ORDER BY id").await;
+    assert_eq!(after, before, "the backfill changed updated_at");
+    let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
+    assert_eq!(audited, 0, "the backfill fired the audit trigger");
+    let missing: i64 = db
+        .scalar("SELECT count(*) FROM events WHERE kind IS DISTINCT FROM 'event'")
+        .await;
+    assert_eq!(missing, 0);
+}
+
+#[tokio::test]
+async fn a_backfill_that_says_so_fires_the_user_triggers() {
+    init_tracing();
+    let m = &m0001_events_kind_with_triggers::MIGRATION;
+    let db = fresh_database("trig_backfill_fire").await;
+    db.exec(EVENTS).await;
+    migrator(m).run(&db.options).await.unwrap();
+    let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
+    assert_eq!(audited, 1000, "the acknowledged backfill fires the audit trigger");
+}
+
+#[tokio::test]
+async fn without_the_right_to_bypass_triggers_a_backfill_is_refused_naming_them() {
+    init_tracing();
+    let m = &m0001_events_add_kind::MIGRATION;
+    let db = fresh_database("trig_backfill_refused").await;
+    db.exec(EVENTS).await;
+    // A role that owns the table but may not set `session_replication_role`.
+    let role = format!("zd_owner_{}", std::process::id());
+    db.exec(&format!(
+        "DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+         ALTER TABLE events OWNER TO {role}; ALTER TABLE events_audit OWNER TO {role}; \
+         ALTER SEQUENCE events_audit_id_seq OWNER TO {role}; GRANT CREATE, USAGE ON SCHEMA public TO {role}"
+    ))
+    .await;
+    let options = db.options.clone().username(&role);
+    let before = rows(&db, "SELECT id, updated_at::text FROM events ORDER BY id").await;
+    let err = migrator(m).run(&options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("touch_events"), "{text}");
+    assert!(text.contains("audit_events"), "{text}");
+    assert!(text.contains("fires_user_triggers"), "{text}");
+    assert!(text.contains("session_replication_role"), "{text}");
+    let after = rows(&db, "SELECT id, updated_at::text FROM events ORDER BY id").await;
+    assert_eq!(after, before);
+    let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
+    assert_eq!(audited, 0);
+}
