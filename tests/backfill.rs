@@ -44,7 +44,10 @@ zerodown::migration! {
     pub mod m0001_items_doubled {
         set backfill_batch_size = 500;
         set backfill_pause = 20ms;
-        backfill items set doubled = amount * 2 where doubled is null;
+        // The kill tests count each row's updates with a trigger, which must fire.
+        unsafe(reason = "the test's trigger counts the updates", allow = [fires_user_triggers]) {
+            backfill items set doubled = amount * 2 where doubled is null;
+        }
     }
 }
 
@@ -567,12 +570,120 @@ async fn child_runs_the_migration() {
     let url =
         std::env::var("ZDBF_CHILD_URL").expect("run by the kill test, which sets ZDBF_CHILD_URL");
     let db = existing_database(&url);
-    Migrator::new(&[&m0001_items_doubled::MIGRATION])
+    let mut migrator = Migrator::new(&[&m0001_items_doubled::MIGRATION]).unwrap();
+    if let Some(ms) = std::env::var("ZDBF_IDLE_MS").ok().and_then(|v| v.parse().ok()) {
+        migrator = migrator.idle_in_transaction_timeout(Duration::from_millis(ms));
+    }
+    migrator.run(&db.options).await.unwrap();
+    panic!("the migration finished before the parent killed this process");
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid` with kill(1).
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+#[tokio::test]
+async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
+    init_tracing();
+    let db = fresh_database("bf_frozen").await;
+    items_table(&db).await;
+    if version_gate::refused_as_too_new(&db.options, &[&m0001_items_doubled::MIGRATION]).await {
+        return;
+    }
+    // Batches that take a while (2 ms a row), so the runner is inside one most of the time.
+    db.exec(
+        "CREATE FUNCTION slow_update() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$;
+         CREATE TRIGGER items_slow BEFORE UPDATE ON items FOR EACH ROW EXECUTE PROCEDURE slow_update();",
+    )
+    .await;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_runs_the_migration", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("ZDBF_CHILD_URL", &db.url)
+        .env("ZDBF_IDLE_MS", "1000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Freeze the runner (as a paused VM or container would be) while its step session is inside a
+    // batch's transaction: stop it while a transaction is open. A statement under way finishes, then
+    // the session sits idle in its transaction; if the batch committed in between, let the runner go
+    // on and try again.
+    let open = format!(
+        "SELECT pid, backend_xid::text, state FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = '{MIGRATOR_APP}' AND backend_xid IS NOT NULL"
+    );
+    let mut conn = db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (frozen_pid, xid) = 'caught: loop {
+        assert!(child.try_wait().unwrap().is_none(), "the child ended before it was frozen");
+        assert!(Instant::now() < deadline, "never caught the runner inside a batch");
+        let found: Vec<(i32, String, String)> = sqlx::query_as(&open).fetch_all(&mut conn).await.unwrap();
+        if found.is_empty() || db.saved_batches(1, 0).await < 1 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        }
+        signal(pid, "STOP");
+        loop {
+            let found: Vec<(i32, String, String)> =
+                sqlx::query_as(&open).fetch_all(&mut conn).await.unwrap();
+            match found.iter().find(|(_, _, state)| state == "idle in transaction") {
+                Some((pid, xid, _)) => break 'caught (*pid, xid.clone()),
+                None if found.is_empty() => break,
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        signal(pid, "CONT");
+    };
+    // One of the rows the frozen batch updated: the application wants to write it.
+    let row: i32 = db
+        .scalar(&format!("SELECT id FROM items WHERE xmax::text = '{xid}' LIMIT 1"))
+        .await;
+    let started = Instant::now();
+    let write = {
+        let mut conn = db.connect().await;
+        async move {
+            sqlx::query("UPDATE items SET amount = amount WHERE id = $1")
+                .bind(row)
+                .execute(&mut conn)
+                .await
+                .map(drop)
+        }
+    };
+    let written = tokio::time::timeout(Duration::from_secs(30), write).await;
+    let waited = started.elapsed();
+    signal(pid, "KILL");
+    child.wait().unwrap();
+    assert!(
+        matches!(written, Ok(Ok(()))),
+        "the application's write stayed blocked behind the frozen runner: {written:?}"
+    );
+    eprintln!("the application's write waited {waited:?} behind the frozen runner (limit 1 s)");
+    let gone: i64 = db
+        .scalar(&format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {frozen_pid}"))
+        .await;
+    assert_eq!(gone, 0, "the server did not end the frozen session");
+    wait_migrator_gone(&db).await;
+
+    // A new runner resumes after the last committed batch and converges.
+    db.exec("DROP TRIGGER items_slow ON items").await;
+    let report = Migrator::new(&[&m0001_items_doubled::MIGRATION])
         .unwrap()
         .run(&db.options)
         .await
         .unwrap();
-    panic!("the migration finished before the parent killed this process");
+    assert_eq!(report.migrations.len(), 1, "{report}");
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2").await,
+        0
+    );
+    db.drop_database().await;
 }
 
 #[tokio::test]

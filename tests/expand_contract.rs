@@ -456,7 +456,7 @@ async fn rollback_removes_everything_the_expand_added() {
         "column accounts._zd_balance_new bigint",
         "index _zd_accounts_balance_idx",
         "view ledgers",
-        "trigger _zd_sync_accounts_balance",
+        "trigger ~zd_sync_accounts_balance",
     ] {
         assert!(
             expanded.iter().any(|l| l.starts_with(added)),
@@ -778,15 +778,15 @@ async fn a_late_commit_of_a_contract_step_is_seen_done_not_refused() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
-    // Meanwhile a runner that lost the migration lock is inside migration 2's contract step: it
-    // holds the step's history row, has changed the catalog (here, the hidden column renamed) and
-    // recorded the step done, and commits late.
+    // Meanwhile a runner that lost the migration lock is inside migration 2's contract step (step 2:
+    // step 1 verifies the copy online): it holds the step's history row, has changed the catalog
+    // (here, the hidden column renamed) and recorded the step done, and commits late.
     let mut late = db.connect().await;
     sqlx::raw_sql(
         "BEGIN;
-         SELECT 1 FROM zerodown_migrations_steps WHERE version = 2 AND phase = 'contract' AND step_index = 0 FOR UPDATE;
+         SELECT 1 FROM zerodown_migrations_steps WHERE version = 2 AND phase = 'contract' AND step_index = 1 FOR UPDATE;
          ALTER TABLE ledger RENAME COLUMN _zd_amount_new TO amount_swapped;
-         UPDATE zerodown_migrations_steps SET state = 'done' WHERE version = 2 AND phase = 'contract' AND step_index = 0;",
+         UPDATE zerodown_migrations_steps SET state = 'done' WHERE version = 2 AND phase = 'contract' AND step_index = 1;
     )
     .execute(&mut late)
     .await
@@ -802,7 +802,7 @@ async fn a_late_commit_of_a_contract_step_is_seen_done_not_refused() {
     // The runner waited for the row, saw the step done, and did not read the catalog it changed
     // (which it would refuse: "the new column is missing").
     let report = complete.await.unwrap().unwrap();
-    let late_step = &report.migrations[1].steps[0];
+    let late_step = &report.migrations[1].steps[1];
     assert_eq!(
         late_step.outcome,
         zerodown::StepOutcome::AlreadyDone,

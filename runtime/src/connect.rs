@@ -63,6 +63,20 @@ pub(crate) fn is_broken(e: &sqlx::Error) -> bool {
     }
 }
 
+/// The `SET` bounding how long a session may stay idle inside a transaction: `limit` (a runner paused
+/// mid-transaction, such as a frozen VM or a stopped container, is then disconnected by the server,
+/// which rolls its transaction back and releases its locks), or the configured value when that is
+/// lower (the DBA's stricter setting stays). `configured_ms` is 0 when none is configured; a `limit`
+/// of zero is raised to 1 ms, since 0 would mean no limit at all.
+pub(crate) fn idle_in_transaction_sql(limit: Duration, configured_ms: u64) -> String {
+    let ours = (limit.as_millis() as u64).max(1);
+    let ms = match configured_ms {
+        0 => ours,
+        theirs => theirs.min(ours),
+    };
+    format!("SET idle_in_transaction_session_timeout = {ms}")
+}
+
 /// What a connection is for; decides its session settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -92,12 +106,14 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Opens a connection for `role` with `application_name` set, and sets its session up. A control
 /// connection is first checked to be a session of its own (not a transaction-pooled connection, see
 /// the `session` module); nothing is changed on the server before that check. Connecting fails with
-/// [`Error::Connect`] after `timeout`.
+/// [`Error::Connect`] after `timeout`. `idle_in_transaction` bounds how long the session may sit idle
+/// inside a transaction (see [`idle_in_transaction_sql`]).
 pub(crate) async fn open(
     options: &PgConnectOptions,
     application_name: &str,
     role: Role,
     timeout: Duration,
+    idle_in_transaction: Duration,
 ) -> Result<Opened, Error> {
     let options = options.clone().application_name(application_name);
     let mut conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
@@ -121,7 +137,8 @@ pub(crate) async fn open(
     // statement may be missing on the next server connection, which would hide the real problem.
     let token = session::token(std::process::id());
     let sql = format!(
-        "SELECT current_setting('server_version_num'), pg_backend_pid()::text, set_config('{}', '{token}', false)",
+        "SELECT current_setting('server_version_num'), pg_backend_pid()::text, set_config('{}', '{token}', false), \
+         (SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout')",
         session::PROBE_SETTING
     );
     let row: PgRow = sqlx::Executor::fetch_one(&mut conn, sql.as_str())
@@ -140,6 +157,9 @@ pub(crate) async fn open(
         .trim()
         .parse()
         .map_err(|_| Error::HistoryCorrupt(format!("unexpected `pg_backend_pid()` {pid:?}")))?;
+    // The role's, database's or server's value, in milliseconds (0: none).
+    let configured: Option<String> = row.try_get(3).ok().flatten();
+    let configured_ms = configured.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     if role == Role::Control {
         session::check(&mut conn, pid, &token, &options).await?;
     }
@@ -147,8 +167,11 @@ pub(crate) async fn open(
     // The role's or database's defaults must not end our sessions: an idle control connection holds
     // the lock during a long step, and a step must never be killed by a default meant for the
     // application. Steps set their own timeouts before every attempt; the control connection's
-    // bookkeeping gets bounded limits of its own.
-    let mut setup = vec!["SET idle_in_transaction_session_timeout = 0"];
+    // bookkeeping gets bounded limits of its own. Idle *inside a transaction* is different: the
+    // migrator only ever idles there between its own round trips, so a long idle means a frozen
+    // runner holding locks (see `idle_in_transaction_sql`).
+    let idle = idle_in_transaction_sql(idle_in_transaction, configured_ms);
+    let mut setup = vec![idle.as_str()];
     if server_version_num >= 140_000 {
         setup.push("SET idle_session_timeout = 0");
     }
@@ -176,4 +199,18 @@ pub(crate) async fn open(
         server_version_num,
         pid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_in_transaction_keeps_the_lower_of_ours_and_the_configured_value() {
+        let five = Duration::from_secs(5);
+        assert_eq!(idle_in_transaction_sql(five, 0), "SET idle_in_transaction_session_timeout = 5000");
+        assert_eq!(idle_in_transaction_sql(five, 2000), "SET idle_in_transaction_session_timeout = 2000");
+        assert_eq!(idle_in_transaction_sql(five, 60_000), "SET idle_in_transaction_session_timeout = 5000");
+        assert_eq!(idle_in_transaction_sql(Duration::ZERO, 0), "SET idle_in_transaction_session_timeout = 1");
+    }
 }

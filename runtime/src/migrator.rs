@@ -104,6 +104,7 @@ pub struct Migrator {
     history_table: String,
     lock_wait: Duration,
     connect_timeout: Duration,
+    idle_in_transaction_timeout: Duration,
     allow_out_of_order: bool,
     application_name: String,
     jitter_seed: Option<u64>,
@@ -201,6 +202,9 @@ impl Migrator {
     pub const DEFAULT_LOCK_WAIT: Duration = advisory::DEFAULT_LOCK_WAIT;
     /// How long opening one of the migrator's connections may take by default: 30 seconds.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = connect::DEFAULT_CONNECT_TIMEOUT;
+    /// How long one of the migrator's sessions may stay idle inside a transaction by default: 5
+    /// seconds. The migrator itself only idles there between its round trips (milliseconds).
+    pub const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// A migrator over `migrations`, which must be in strictly ascending version order.
     ///
@@ -254,6 +258,7 @@ impl Migrator {
             history_table: Self::DEFAULT_HISTORY_TABLE.to_owned(),
             lock_wait: Self::DEFAULT_LOCK_WAIT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            idle_in_transaction_timeout: Self::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
             allow_out_of_order: false,
             application_name: Self::DEFAULT_APPLICATION_NAME.to_owned(),
             jitter_seed: None,
@@ -290,6 +295,20 @@ impl Migrator {
     /// hang the runner for minutes. Default [`Migrator::DEFAULT_CONNECT_TIMEOUT`] (30 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Migrator {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one of the migrator's sessions may sit idle inside an open transaction before the
+    /// server ends it (`idle_in_transaction_session_timeout`). A runner that freezes mid-step (a
+    /// paused VM or container, a stopped process) would otherwise keep its locks, a backfill batch's
+    /// row locks or a step's `ACCESS EXCLUSIVE`, for as long as it is frozen, and every query behind
+    /// them would wait. When the role, database or server configures a lower value, that one stays.
+    /// The migrator never waits on anything of its own inside a transaction, so the limit only needs
+    /// to be well above a network round trip. Default
+    /// [`Migrator::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT`] (5 s); zero is taken as 1 ms, never as "no
+    /// limit".
+    pub fn idle_in_transaction_timeout(mut self, timeout: Duration) -> Migrator {
+        self.idle_in_transaction_timeout = timeout;
         self
     }
 
@@ -458,6 +477,7 @@ impl Migrator {
             options,
             application_name: &self.application_name,
             connect_timeout: self.connect_timeout,
+            idle_in_transaction: self.idle_in_transaction_timeout,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),
@@ -609,6 +629,7 @@ impl Migrator {
             &self.application_name,
             Role::Control,
             self.connect_timeout,
+            self.idle_in_transaction_timeout,
         )
         .await?;
         let server = opened.server();
@@ -693,6 +714,7 @@ impl Migrator {
             options,
             application_name: &self.application_name,
             connect_timeout: self.connect_timeout,
+            idle_in_transaction: self.idle_in_transaction_timeout,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),

@@ -75,6 +75,10 @@ pub struct ConnectArgs {
     /// How long opening a connection may take, e.g. 5s, 1min [default: 30s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
+    /// How long a migrator session may sit idle inside a transaction before the server ends it and
+    /// releases its locks (a frozen runner), e.g. 2s [default: 5s; a lower server setting stays].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_in_transaction_timeout: Option<Duration>,
     /// Print one JSON document on stdout instead of text (no progress output).
     #[arg(long)]
     pub json: bool,
@@ -246,6 +250,10 @@ impl MigrateCommand {
         let database = target::describe(&options);
         let migrator = match self.connect_args().connect_timeout {
             Some(timeout) => migrator.connect_timeout(timeout),
+            None => migrator,
+        };
+        let migrator = match self.connect_args().idle_in_transaction_timeout {
+            Some(timeout) => migrator.idle_in_transaction_timeout(timeout),
             None => migrator,
         };
         let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {

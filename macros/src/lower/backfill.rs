@@ -157,6 +157,8 @@ mod tests {
                 pending_sql: "\"email_lower\" IS DISTINCT FROM lower(\"email\")",
                 batch_size: 1_000,
                 pause_ms: 10,
+                columns: &["\"email_lower\""],
+                fire_user_triggers: false,
             }
         );
     }

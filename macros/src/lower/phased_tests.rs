@@ -72,8 +72,9 @@ fn type_change_phases() {
         new_column: "_zd_n_new",
         old_type: "integer",
         function: "\"app\".\"_zd_sync_items_n\"",
-        trigger: "_zd_sync_items_n",
+        trigger: "~zd_sync_items_n",
         rename: false,
+        deterministic: true,
     };
     let actions: Vec<Option<Action>> = m
         .expand
@@ -96,23 +97,35 @@ fn type_change_phases() {
     // The trigger reads the row through `NEW` and watches every column the value depends on.
     assert!(prepare.statements[1].starts_with("CREATE FUNCTION \"app\".\"_zd_sync_items_n\"() RETURNS trigger LANGUAGE plpgsql AS $zd$\n"));
     assert!(prepare.statements[1].contains(
-        "    NEW.\"_zd_n_new\" := CAST((abs(\"new\".\"n\") + \"new\".\"base\") AS bigint);\n  ELSIF NEW.\"n\" IS DISTINCT FROM OLD.\"n\" OR NEW.\"base\" IS DISTINCT FROM OLD.\"base\" THEN"
+        "    NEW.\"_zd_n_new\" := CAST((abs(\"new\".\"n\") + \"new\".\"base\") AS bigint);\n  ELSIF NEW.\"n\" IS DISTINCT FROM OLD.\"n\" OR NEW.\"base\" IS DISTINCT FROM OLD.\"base\" OR NEW.\"_zd_n_new\" IS DISTINCT FROM OLD.\"_zd_n_new\" THEN"
     ), "{}", prepare.statements[1]);
     assert_eq!(
         prepare.statements[2],
-        "CREATE TRIGGER \"_zd_sync_items_n\" BEFORE INSERT OR UPDATE ON \"app\".\"items\" FOR EACH ROW EXECUTE FUNCTION \"app\".\"_zd_sync_items_n\"()"
+        "CREATE TRIGGER \"~zd_sync_items_n\" BEFORE INSERT OR UPDATE ON \"app\".\"items\" FOR EACH ROW EXECUTE FUNCTION \"app\".\"_zd_sync_items_n\"()"
+    );
+    // Logical-replication subscribers and our own replica-mode batches fire it too.
+    assert_eq!(
+        prepare.statements[3],
+        "ALTER TABLE \"app\".\"items\" ENABLE ALWAYS TRIGGER \"~zd_sync_items_n\""
     );
     let StepKind::Backfill(b) = m.expand.steps[1].kind else { panic!("not a backfill") };
     assert_eq!(b.set_sql, "\"_zd_n_new\" = CAST((abs(\"n\") + \"items\".\"base\") AS bigint)");
     assert_eq!(b.pending_sql, "\"_zd_n_new\" IS DISTINCT FROM CAST((abs(\"n\") + \"items\".\"base\") AS bigint)");
     assert_eq!((b.batch_size, b.key), (500, &[][..]));
+    assert_eq!((b.columns, b.fire_user_triggers), (&["\"_zd_n_new\""][..], false));
     assert_eq!(m.expand.steps[1].postcondition, Postcondition::BackfillComplete);
     // Online steps get the online timeouts.
     assert_eq!((m.expand.steps[2].lock_timeout_ms, m.expand.steps[2].statement_timeout_ms), (60_000, 6 * 3_600_000));
     assert_eq!((m.expand.steps[3].lock_timeout_ms, m.expand.steps[3].statement_timeout_ms), (1_000, 30_000));
 
-    assert_eq!(m.contract.steps.len(), 1);
-    assert_eq!(phased(&m.contract.steps[0]).action, Action::Contract);
+    // The copy is verified online, then once more under the contract's lock.
+    assert_eq!(m.contract.steps.len(), 2);
+    assert_eq!(phased(&m.contract.steps[0]).action, Action::Verify);
+    assert_eq!(
+        (m.contract.steps[0].transaction, m.contract.steps[0].lock),
+        (Transaction::Alone, LockLevel::RowExclusive)
+    );
+    assert_eq!(phased(&m.contract.steps[1]).action, Action::Contract);
     assert_eq!(m.rollback.steps.len(), 1);
     assert_eq!(phased(&m.rollback.steps[0]).action, Action::Rollback);
     assert_eq!(m.touches, ["app.items.n"]);
@@ -123,8 +136,9 @@ fn type_change_phases() {
 fn rename_column_syncs_both_ways() {
     let m = lower_body("expand alter table users rename column email to login;");
     let prepare = &m.expand.steps[0];
-    // `login`'s type is read from the catalog, so the macro adds no column itself.
-    assert_eq!(prepare.statements.len(), 2);
+    // `login`'s type is read from the catalog, so the macro adds no column itself: the function, the
+    // trigger and its `ENABLE ALWAYS`.
+    assert_eq!(prepare.statements.len(), 3);
     assert!(prepare.statements[0].contains(
         "  IF TG_OP = 'INSERT' THEN\n    IF NEW.\"login\" IS NULL THEN\n      NEW.\"login\" := NEW.\"email\";\n    ELSIF NEW.\"email\" IS DISTINCT FROM NEW.\"login\" THEN\n      NEW.\"email\" := NEW.\"login\";"
     ), "{}", prepare.statements[0]);

@@ -109,6 +109,7 @@ pub(crate) async fn run(
                 ex.application_name,
                 Role::Step,
                 ex.connect_timeout,
+                ex.idle_in_transaction,
             )
             .await?,
         );
@@ -391,6 +392,7 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
         options,
         application_name,
         connect_timeout,
+        idle_in_transaction,
         rng,
         step_conn,
         ..
@@ -416,7 +418,16 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
         };
         if step_conn.is_none() {
             *step_conn =
-                Some(connect::open(options, application_name, Role::Step, *connect_timeout).await?);
+                Some(
+                connect::open(
+                    options,
+                    application_name,
+                    Role::Step,
+                    *connect_timeout,
+                    *idle_in_transaction,
+                )
+                .await?,
+            );
         }
         let conn = step_conn.as_mut().expect("opened above");
         let pid = conn.pid;

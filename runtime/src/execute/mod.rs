@@ -51,6 +51,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) options: &'a PgConnectOptions,
     pub(crate) application_name: &'a str,
     pub(crate) connect_timeout: Duration,
+    /// The bound on idling inside a transaction, for the step connections it opens.
+    pub(crate) idle_in_transaction: Duration,
     pub(crate) rng: &'a mut dyn Rng,
     /// The step connection, opened on first use.
     pub(crate) step_conn: Option<Opened>,
@@ -199,6 +201,7 @@ impl Executor<'_> {
             options,
             application_name,
             connect_timeout,
+            idle_in_transaction,
             rng,
             step_conn,
             ..
@@ -258,7 +261,14 @@ impl Executor<'_> {
             };
             if step_conn.is_none() {
                 *step_conn = Some(
-                    connect::open(options, application_name, Role::Step, *connect_timeout).await?,
+                    connect::open(
+                        options,
+                        application_name,
+                        Role::Step,
+                        *connect_timeout,
+                        *idle_in_transaction,
+                    )
+                    .await?,
                 );
             }
             let conn = step_conn.as_mut().expect("opened above");
