@@ -87,6 +87,8 @@ struct Tally {
     terminated: [usize; 3],
     recovered: usize,
     failed_clearly: usize,
+    /// Rows of the application writer compared by value with its shadow.
+    rows_compared: usize,
     failures: Vec<String>,
 }
 
@@ -183,6 +185,7 @@ async fn iteration(
     let written = writer.stop().await;
     problems.extend(snapshot::converged(db, reference).await);
     problems.extend(written.check(db).await);
+    tally.lock().unwrap().rows_compared += written.compared();
     if !problems.is_empty() {
         tally.lock().unwrap().failures.push(format!(
             "iteration {i}: {target:?} ended {point} (ended: {ended}):\n  {}",
@@ -238,6 +241,10 @@ async fn terminated_connections_fail_clearly_and_rerun_converges() {
         dbs.push(lane.await.expect("a lane panicked"));
     }
     let t = std::mem::take(&mut *tally.lock().unwrap());
+    println!(
+        "connection_loss: {} rows of the application writer compared by value with its shadow",
+        t.rows_compared
+    );
     println!(
         "connection_loss: {} step connections and {} lock connections ({} of them with a rival runner started at once) terminated; \
          {} runs recovered, {} failed with a clear error; {:.0} s, seed {seed}",

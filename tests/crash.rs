@@ -49,6 +49,10 @@ struct Counts {
     at_random: usize,
     chains: usize,
     finished_before_point: usize,
+    /// Rows of the application writer whose values were compared with its shadow after a chain.
+    rows_compared: usize,
+    /// The writer's inserts, updates (as `origin` and as a replica) and deletes.
+    writes: [u64; 4],
     failures: Vec<String>,
 }
 
@@ -168,6 +172,18 @@ impl Lane {
         };
         problems.extend(snapshot::converged(db, &self.reference).await);
         problems.extend(written.check(db).await);
+        {
+            let mut c = self.counts.lock().unwrap();
+            c.rows_compared += written.compared();
+            for (total, n) in c.writes.iter_mut().zip([
+                written.inserts,
+                written.updates,
+                written.replica_updates,
+                written.deletes,
+            ]) {
+                *total += n;
+            }
+        }
         (!problems.is_empty()).then(|| {
             format!(
                 "chain {chain} ({log:?}) did not converge:\n  {}",
@@ -225,6 +241,16 @@ async fn sigkill_at_random_points_then_rerun_converges() {
         dbs.push(lane.await.expect("a lane panicked"));
     }
     let c = std::mem::take(&mut *counts.lock().unwrap());
+    println!(
+        "crash: the application writer made {} inserts, {} updates, {} replica updates, {} deletes; \
+         {} rows compared by value with its shadow after the chains, {} chains failed",
+        c.writes[0],
+        c.writes[1],
+        c.writes[2],
+        c.writes[3],
+        c.rows_compared,
+        c.failures.len()
+    );
     println!(
         "crash: {} SIGKILLs survived in {} chains ({} during a concurrent build, {} during a backfill batch, {} during `complete`, \
          {} after a recorded step, {} at a random time; {} runners finished before their kill point) in {:.0} s, seed {seed}",

@@ -5,6 +5,10 @@
 //! unique constraint recipe, a slow batched backfill, and two expand/contract changes (a type change
 //! and a column rename, whose contract phases run with `complete`).
 //!
+//! `orders`, which the application writer (`writer.rs`) inserts, updates and deletes in, has the
+//! triggers a production table has: one normalising `amount`, one stamping `updated_at`, one auditing
+//! updates. A migration must neither lose what they stored nor fire them.
+//!
 //! Every migration without `expand` operations also inserts its version into `effects` in one of its
 //! transactional steps, so a test can check that no step's transaction ran twice.
 
@@ -32,8 +36,19 @@ CREATE TABLE events (id bigint PRIMARY KEY, kind text NOT NULL);
 INSERT INTO events SELECT g, 'kind ' || (g % 7) FROM generate_series(1, {USERS}) g;
 CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, name text, handle text);
 INSERT INTO users SELECT g, 'user' || g || '@example.com', 'name ' || g, 'h' || g FROM generate_series(1, {USERS}) g;
-CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount int NOT NULL);
+CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL, amount int NOT NULL,
+    updated_at timestamp NOT NULL DEFAULT '2020-01-01');
 INSERT INTO orders (user_id, amount) SELECT 1 + g % {USERS}, g FROM generate_series(1, {ORDERS}) g;
+CREATE TABLE orders_audit (id bigserial PRIMARY KEY, order_id bigint NOT NULL);
+CREATE FUNCTION orders_normalize() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN NEW.amount := abs(NEW.amount); RETURN NEW; END $$;
+CREATE TRIGGER orders_normalize BEFORE INSERT OR UPDATE ON orders FOR EACH ROW EXECUTE PROCEDURE orders_normalize();
+CREATE FUNCTION orders_touch() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE PROCEDURE orders_touch();
+CREATE FUNCTION orders_audit() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO orders_audit (order_id) VALUES (NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER orders_audit AFTER UPDATE ON orders FOR EACH ROW EXECUTE PROCEDURE orders_audit();
 "
     )
 }
