@@ -287,3 +287,103 @@ async fn sigkill_at_random_points_then_rerun_converges() {
 async fn child() {
     child::main().await;
 }
+
+/// Server crashes: the server itself (a throwaway cluster) is stopped the way a crash stops it
+/// (`pg_ctl stop -m immediate`: sessions cut off, no checkpoint, recovery from the WAL on restart) and
+/// restarted, at each point where a runner is most exposed: inside a backfill batch, inside a
+/// concurrent index build, at the start of an expand/contract's prepare step, and inside `complete`.
+/// The runner loses its connections and fails; the application writer reconnects. After each crash the
+/// invariants hold and a rerun converges to the fault-free reference, with every value the writer
+/// stored intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_crash_at_each_exposed_point_then_rerun_converges() {
+    reliability::init_tracing(tracing::Level::WARN);
+    let bindir = zerodown::localdb::Discovery::from_env().server_bindir().expect(
+        "no PostgreSQL server binaries (initdb, pg_ctl) found: put `pg_config` on PATH or install the server package; this test crashes a throwaway cluster of its own",
+    );
+    let cluster = zerodown::localdb::Cluster::start(&bindir)
+        .await
+        .unwrap_or_else(|e| panic!("starting a throwaway cluster from {}: {e}", bindir.display()));
+    let server = zerodown::localdb::Server::from_cluster(cluster);
+    let fresh = server
+        .fresh_database("srvcrash")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    set::for_server(fresh.version());
+    let db = TestDb { fresh };
+    if version_gate::refused_as_too_new(&db.options(), &set::migrations()).await {
+        return;
+    }
+    let (reference, _) = snapshot::reference(&db).await;
+    let before_prepare: usize = set::migrations()
+        .iter()
+        .filter(|m| m.version < set::m0008_amount_bigint::MIGRATION.version)
+        .map(|m| m.expand.steps.len())
+        .sum();
+    let points = [
+        Point::DuringBackfill { delay: Duration::from_millis(20) },
+        Point::DuringBuild { index: "events_slow_uniq", delay: Duration::from_millis(60) },
+        Point::AfterSteps { steps: before_prepare as i64, delay: Duration::ZERO },
+        Point::DuringComplete { delay: Duration::from_millis(5) },
+    ];
+    let mut compared = 0;
+    for (i, point) in points.iter().enumerate() {
+        db.reset(&set::setup()).await;
+        let writer = Writer::start(&db).await;
+        let app = format!("zdrel-srvcrash-{i}");
+        let mut runner = child::spawn(db.url(), &app, None);
+        let mut poll = db.connect().await;
+        let reached = trigger::reach(
+            &mut poll,
+            point,
+            &app,
+            || runner.try_wait().expect("polling the child").is_some(),
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(matches!(reached, Reached::Yes), "the runner did not reach {point}");
+        drop(poll);
+        server
+            .cluster()
+            .expect("a throwaway cluster")
+            .crash_and_restart()
+            .await
+            .unwrap_or_else(|e| panic!("crashing and restarting the server: {e}"));
+        let out = runner.wait_with_output().await.expect("reaping the child");
+        assert!(
+            !out.status.success(),
+            "the runner finished although the server crashed {point}"
+        );
+        let mut problems = snapshot::invariants(&db).await;
+        let migrator = set::migrator(&format!("zdrel-srvcrash-{i}-rerun"));
+        let rerun = tokio::time::timeout(Duration::from_secs(90), async {
+            migrator.run(&db.options()).await?;
+            migrator.complete(&db.options()).await
+        })
+        .await;
+        match rerun {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => problems.push(format!("the rerun failed: {e}")),
+            Err(_) => problems.push("the rerun did not finish within 90 s".to_owned()),
+        }
+        let written = writer.stop().await;
+        problems.extend(snapshot::converged(&db, &reference).await);
+        problems.extend(written.check(&db).await);
+        compared += written.compared();
+        assert!(
+            problems.is_empty(),
+            "server crash {point}: the rerun did not converge:\n  {}",
+            problems.join("\n  ")
+        );
+        println!(
+            "server crash {point}: converged; the writer reconnected {} time(s), {} rows compared",
+            written.reconnects,
+            written.compared()
+        );
+    }
+    println!(
+        "server crash: {} crashes (backfill batch, concurrent build, expand step, complete), all converged; {compared} rows compared by value",
+        points.len()
+    );
+    db.fresh.drop_database().await.ok();
+}

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinHandle;
 
@@ -43,6 +44,9 @@ pub struct Written {
     /// then fails with 42804 until the session's plans are discarded (see `docs/deploying.md`). The
     /// writer does what the docs tell an application to do, `DISCARD PLANS`, and writes on.
     pub replanned: u64,
+    /// Times the writer's connection broke (a server crash) and it reconnected; the write under
+    /// way is of unknown outcome and its row is not compared.
+    pub reconnects: u64,
     pub errors: Vec<String>,
 }
 
@@ -60,16 +64,47 @@ enum Outcome {
     Failed { certain: bool, error: String },
 }
 
+/// Whether `e` means the connection is gone (the server crashed or ended the session): the write
+/// may or may not have committed, and the writer must reconnect.
+fn broken(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => true,
+    }
+}
+
+/// Connects, retrying while the server restarts (a crash test), until `stop`. Commits are made
+/// synchronous: the shadow must hold only what survives a server crash.
+async fn connect(options: &PgConnectOptions, stop: &AtomicBool) -> Option<PgConnection> {
+    loop {
+        match PgConnection::connect_with(options).await {
+            Ok(mut conn) => {
+                if sqlx::query("SET synchronous_commit = on").execute(&mut conn).await.is_ok() {
+                    return Some(conn);
+                }
+            }
+            Err(_) if stop.load(Ordering::Relaxed) => return None,
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn outcome(r: Result<Option<(String, String)>, sqlx::Error>) -> Outcome {
     match r {
         Ok(row) => Outcome::Stored(row),
         Err(e) => Outcome::Failed {
-            // A database error inside an open connection rolled the statement back; an I/O error
-            // may have happened after the commit.
-            certain: matches!(e, sqlx::Error::Database(_)),
-            error: match stale_plan(&e) {
-                true => format!("stale plan: {e}"),
-                false => e.to_string(),
+            // A database error inside a working connection rolled the statement back; a broken
+            // connection may have broken after the commit.
+            certain: !broken(&e),
+            error: if stale_plan(&e) {
+                format!("stale plan: {e}")
+            } else if broken(&e) {
+                format!("connection lost: {e}")
+            } else {
+                e.to_string()
             },
         },
     }
@@ -83,9 +118,9 @@ impl Writer {
         let flag = stop.clone();
         let handle = tokio::spawn(async move {
             let mut w = Written::default();
-            let mut conn = PgConnection::connect_with(&options)
-                .await
-                .expect("writer connects");
+            let Some(mut conn) = connect(&options, &flag).await else {
+                return w;
+            };
             let mut live: Vec<i64> = Vec::new();
             let mut n: i64 = 0;
             while !flag.load(Ordering::Relaxed) {
@@ -93,6 +128,14 @@ impl Writer {
                     w.errors.pop();
                     w.replanned += 1;
                     sqlx::query("DISCARD PLANS").execute(&mut conn).await.ok();
+                }
+                if w.errors.last().is_some_and(|e| e.starts_with("connection lost")) {
+                    w.errors.pop();
+                    w.reconnects += 1;
+                    match connect(&options, &flag).await {
+                        Some(c) => conn = c,
+                        None => break,
+                    }
                 }
                 n += 1;
                 // Deterministic variety: 6 inserts, 2 updates, 1 replica update, 1 delete in 10.
@@ -138,6 +181,10 @@ impl Writer {
                                 live.push(id);
                             }
                             Err(e) if stale_plan(&e) => w.errors.push(format!("stale plan: {e}")),
+                            Err(e) if broken(&e) => {
+                                w.errors.push(format!("connection lost: {e}"));
+                                // The insert may have committed: the row is unknown, not compared.
+                            }
                             Err(e) => w.errors.push(format!("insert: {e}")),
                         }
                         w.inserts += 1;

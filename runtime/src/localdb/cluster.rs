@@ -342,33 +342,13 @@ impl Cluster {
 
     fn pg_ctl_start(&mut self) -> Result<()> {
         let log = self.dir.join("postgres.log");
-        // A socket path longer than the kernel's limit (107 bytes) makes the server fail: go without
-        // a socket then, as everything connects over TCP anyway.
-        let socket_dir = if self.dir.as_os_str().len() + 20 < 100 {
-            sys::shell_quote_path(&self.dir)
-        } else {
-            "''".to_owned()
-        };
         let mut last_error = None;
         for _ in 0..PORT_ATTEMPTS {
             // Each attempt reads only its own log.
             let _ = std::fs::remove_file(&log);
             let port = sys::free_port()
                 .map_err(|e| cluster_error(&self.bindir, format!("cannot find a free TCP port: {e}")))?;
-            // `pg_ctl` hands these to a shell, hence the quoting.
-            let server_options = format!(
-                "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dir} \
-                 -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-            );
-            let mut cmd = self.tool("pg_ctl");
-            cmd.arg("-D")
-                .arg(&self.data_dir)
-                .arg("-l")
-                .arg(&log)
-                .args(["-w", "-t", "60", "-o", &server_options, "start"]);
-            // Not in our process group: a Ctrl-C meant for the tests must not reach the server.
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let cmd = self.start_command(port, &log);
             match self.run("pg_ctl start", cmd) {
                 Ok(_) => {
                     self.port = port;
@@ -392,6 +372,58 @@ impl Cluster {
             }
         }
         Err(last_error.unwrap_or_else(|| cluster_error(&self.bindir, "no attempt to start the server was made")))
+    }
+
+    /// `pg_ctl start` of the data directory on `port`, logging to `log`.
+    fn start_command(&self, port: u16, log: &Path) -> Command {
+        // A socket path longer than the kernel's limit (107 bytes) makes the server fail: go without
+        // a socket then, as everything connects over TCP anyway.
+        let socket_dir = if self.dir.as_os_str().len() + 20 < 100 {
+            sys::shell_quote_path(&self.dir)
+        } else {
+            "''".to_owned()
+        };
+        // `pg_ctl` hands these to a shell, hence the quoting.
+        let server_options = format!(
+            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dir} \
+             -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+        );
+        let mut cmd = self.tool("pg_ctl");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "60", "-o", &server_options, "start"]);
+        // Not in our process group: a Ctrl-C meant for the tests must not reach the server.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd
+    }
+
+    /// Stops the server the way a crash does (`pg_ctl stop -m immediate`: every session is cut off,
+    /// nothing is checkpointed, the next start recovers from the write-ahead log), then starts it
+    /// again on the same port and waits until it accepts connections. For crash tests.
+    ///
+    /// The cluster runs with `synchronous_commit = off` (see [`Cluster::start`]), so commits
+    /// acknowledged just before the crash may be lost, as on any server so configured; a session whose
+    /// commits must survive sets `synchronous_commit = on` (the OS keeps what was written: `fsync =
+    /// off` only matters when the machine itself crashes).
+    ///
+    /// ```no_run
+    /// # async fn example(cluster: zerodown_runtime::localdb::Cluster) -> Result<(), zerodown_runtime::localdb::Error> {
+    /// cluster.crash_and_restart().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn crash_and_restart(&self) -> Result<()> {
+        let mut stop = self.tool("pg_ctl");
+        stop.arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "immediate", "-w", "-t", "60", "stop"]);
+        self.run("pg_ctl stop -m immediate", stop)?;
+        let log = self.dir.join("postgres.log");
+        self.run("pg_ctl start", self.start_command(self.port, &log))?;
+        self.wait_ready().await.map(drop)
     }
 
     /// The watchdog: a shell that waits for EOF on its stdin, whose other end only this process holds
