@@ -257,3 +257,57 @@ async fn without_the_right_to_bypass_triggers_a_backfill_is_refused_naming_them(
     let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
     assert_eq!(audited, 0);
 }
+
+#[tokio::test]
+async fn a_write_around_the_sync_trigger_after_the_online_check_is_caught_under_the_lock() {
+    init_tracing();
+    let m = &m0001_doc2_score_bigint::MIGRATION;
+    let db = fresh_database("trig_under_lock").await;
+    db.exec(DOC2).await;
+    migrator(m).run(&db.options).await.unwrap();
+    // A reader holds up the contract's transaction after its online check passed.
+    let mut reader = db.connect().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE doc2 IN ACCESS SHARE MODE")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let options = db.options.clone();
+    let complete = tokio::spawn(async move { migrator(m).complete(&options).await });
+    let waiting = "SELECT coalesce(max(attempts), 0)::bigint FROM zerodown_migrations_steps WHERE phase = 'contract' AND step_index = 1";
+    while db.scalar::<i64>(waiting).await < 1 {
+        assert!(!complete.is_finished(), "`complete` ended before it was held up");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Meanwhile the reader's session writes with the triggers disabled (it holds a lock the
+    // contract waits for, so its own lock upgrade is granted first), then lets go.
+    sqlx::raw_sql(
+        "ALTER TABLE doc2 DISABLE TRIGGER ALL; UPDATE doc2 SET score = 99 WHERE id = 5; \
+         ALTER TABLE doc2 ENABLE TRIGGER ALL; COMMIT",
+    )
+    .execute(&mut reader)
+    .await
+    .unwrap();
+    complete.await.unwrap().unwrap();
+    let score: String = db.scalar("SELECT score::text FROM doc2 WHERE id = 5").await;
+    assert_eq!(score, "99", "the contract lost a write made after its online check");
+}
+
+#[tokio::test]
+async fn an_expand_is_refused_when_a_user_trigger_would_fire_after_the_sync_trigger() {
+    init_tracing();
+    let m = &m0001_doc2_score_bigint::MIGRATION;
+    let db = fresh_database("trig_late_name").await;
+    db.exec(DOC2).await;
+    db.exec(
+        r#"CREATE TRIGGER "~~late_normalize" BEFORE UPDATE ON doc2 FOR EACH ROW EXECUTE FUNCTION normalize_doc2()"#,
+    )
+    .await;
+    let err = migrator(m).run(&db.options).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("~~late_normalize"), "{text}");
+    assert!(text.contains("fire after the sync trigger"), "{text}");
+    let columns: i64 = db
+        .scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'doc2'::regclass AND attnum > 0 AND NOT attisdropped")
+        .await;
+    assert_eq!(columns, 2, "the refused expand changed the table");
+}
