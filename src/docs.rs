@@ -24,6 +24,7 @@ macro_rules! links {
          [rules.md#exclusion_constraint]: crate::docs::rules#exclusion_constraint\n\
          [rules.md#alter_column_type]: crate::docs::rules#alter_column_type\n\
          [rules.md#breaking-changes]: crate::docs::rules#breaking-changes\n\
+         [rules.md#fires_user_triggers]: crate::docs::rules#fires_user_triggers\n\
          [rules.md#unnamed_constraint]: crate::docs::rules#unnamed_constraint\n\
          [rules.md#new_enum_value_used]: crate::docs::rules#new_enum_value_used\n\
          [rules.md#drop_table]: crate::docs::rules#drop_table\n\
