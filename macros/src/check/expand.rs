@@ -28,6 +28,8 @@ pub(super) fn one_kind(ck: &Checker, input: &MigrationInput) {
                 "a migration with `expand` operations holds only `expand` operations, so all of it waits for \
                  `complete` and can be rolled back; move this statement to a migration of its own",
             ),
+            // An override around `expand` operations (`fires_user_triggers`) keeps the migration one kind.
+            Item::Unsafe(block) if block.body.iter().all(is_expand) => {}
             Item::Unsafe(block) => ck.error(
                 block.keyword,
                 "a migration with `expand` operations holds only `expand` operations, so all of it waits for \

@@ -71,14 +71,21 @@ pub(super) fn header(cx: &Ctxt, block: &UnsafeBlock) -> Vec<(Rule, Name)> {
 /// Reports each allowed rule that no statement of the block broke.
 pub(super) fn report_unused(cx: &Ctxt, scope: &Scope) {
     for (rule, name) in &scope.allowed {
-        if !scope.used.contains(rule) {
-            cx.error(
+        if scope.used.contains(rule) {
+            continue;
+        }
+        match rule {
+            Rule::FiresUserTriggers => cx.error(
+                name.range(),
+                "`fires_user_triggers` is allowed but nothing in this block updates rows in batches (a `backfill`, an `expand` type change or rename, a column added with a volatile default); remove it from `allow`",
+            ),
+            _ => cx.error(
                 name.range(),
                 format_args!(
                     "rule `{}` is allowed but nothing in this block breaks it; remove it from `allow`",
                     rule.name()
                 ),
-            );
+            ),
         }
     }
 }

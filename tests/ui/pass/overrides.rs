@@ -114,7 +114,39 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    pub mod m0012_fires_user_triggers {
+        alter table flags add column kind text;
+        // Not a rule any statement breaks: it lets these batches fire the table's own triggers.
+        unsafe(reason = "the audit log must record the new kind", allow = [fires_user_triggers]) {
+            backfill flags set kind = "flag";
+        }
+        backfill flags set name = lower(name);
+    }
+}
+
+zerodown::migration! {
+    pub mod m0013_expand_fires_user_triggers {
+        unsafe(reason = "the audit trigger must see the copy", allow = [fires_user_triggers]) {
+            expand alter table flags alter column id type bigint from integer;
+        }
+    }
+}
+
+fn fires(m: &zerodown::Migration) -> Vec<bool> {
+    m.expand
+        .steps
+        .iter()
+        .filter_map(|s| match s.kind {
+            zerodown::plan::StepKind::Backfill(b) => Some(b.fire_user_triggers),
+            _ => None,
+        })
+        .collect()
+}
+
 fn main() {
+    assert_eq!(fires(&m0012_fires_user_triggers::MIGRATION), [true, false]);
+    assert_eq!(fires(&m0013_expand_fires_user_triggers::MIGRATION), [true]);
     assert!(!m0009_overrides::MIGRATION.expand.steps.is_empty());
     assert!(!m0010_old_target_overrides::MIGRATION.expand.steps.is_empty());
     assert!(!m0011_target_11_overrides::MIGRATION.expand.steps.is_empty());
