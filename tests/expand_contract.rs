@@ -786,7 +786,7 @@ async fn a_late_commit_of_a_contract_step_is_seen_done_not_refused() {
         "BEGIN;
          SELECT 1 FROM zerodown_migrations_steps WHERE version = 2 AND phase = 'contract' AND step_index = 1 FOR UPDATE;
          ALTER TABLE ledger RENAME COLUMN _zd_amount_new TO amount_swapped;
-         UPDATE zerodown_migrations_steps SET state = 'done' WHERE version = 2 AND phase = 'contract' AND step_index = 1;
+         UPDATE zerodown_migrations_steps SET state = 'done' WHERE version = 2 AND phase = 'contract' AND step_index = 1;",
     )
     .execute(&mut late)
     .await
