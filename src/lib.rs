@@ -112,7 +112,7 @@ pub use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::{
-    blockers::Blocker, BackfillProgress, BackfillStage, ConnectTarget, Drift, Error, MigrationId,
+    blockers::Blocker, BackfillProgress, BackfillStage, ConnectTarget, Drift, Error, LockStrategy, MigrationId,
     MigrationReport, MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep,
     RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent, StepOutcome, StepProgress,
     StepReport, UnknownMigration,

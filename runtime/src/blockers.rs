@@ -83,9 +83,9 @@ fn shorten(query: &str) -> String {
     s
 }
 
-type Row = (i32, String, Option<String>, String, Option<f64>);
+pub(crate) type Row = (i32, String, Option<String>, String, Option<f64>);
 
-fn from_rows(rows: Vec<Row>) -> Vec<Blocker> {
+pub(crate) fn from_rows(rows: Vec<Row>) -> Vec<Blocker> {
     rows.into_iter()
         .map(|(pid, application_name, state, query, age_ms)| Blocker {
             pid,

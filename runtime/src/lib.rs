@@ -24,6 +24,8 @@ mod history;
 #[cfg(feature = "executor")]
 pub mod localdb;
 #[cfg(feature = "executor")]
+mod lookahead;
+#[cfg(feature = "executor")]
 mod migrator;
 #[cfg(feature = "executor")]
 pub mod report;
@@ -50,6 +52,8 @@ pub use blockers::Blocker;
 pub use connect::ConnectTarget;
 #[cfg(feature = "executor")]
 pub use error::{Drift, Error, StepChange, StepError, StepErrorKind};
+#[cfg(feature = "executor")]
+pub use lookahead::LockStrategy;
 #[cfg(feature = "executor")]
 pub use migrator::Migrator;
 #[cfg(feature = "executor")]

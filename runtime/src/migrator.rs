@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::advisory::{self, RunnerLock};
 use crate::backfill::{BackfillProgress, ProgressSink};
 use crate::connect::{self, ConnectTarget, Role};
+use crate::lookahead::LockStrategy;
 use crate::error::{Drift, Error};
 use crate::execute::{Executor, Work};
 use crate::history::{self, History, RowState, StepState, Tables};
@@ -105,6 +106,7 @@ pub struct Migrator {
     lock_wait: Duration,
     connect_timeout: Duration,
     idle_in_transaction_timeout: Duration,
+    lock_strategy: LockStrategy,
     allow_out_of_order: bool,
     application_name: String,
     jitter_seed: Option<u64>,
@@ -259,6 +261,7 @@ impl Migrator {
             lock_wait: Self::DEFAULT_LOCK_WAIT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             idle_in_transaction_timeout: Self::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
+            lock_strategy: LockStrategy::DEFAULT,
             allow_out_of_order: false,
             application_name: Self::DEFAULT_APPLICATION_NAME.to_owned(),
             jitter_seed: None,
@@ -309,6 +312,16 @@ impl Migrator {
     /// limit".
     pub fn idle_in_transaction_timeout(mut self, timeout: Duration) -> Migrator {
         self.idle_in_transaction_timeout = timeout;
+        self
+    }
+
+    /// How a step whose lock blocks reads or writes asks for it. Default [`LockStrategy::DEFAULT`]:
+    /// look at the conflicting lock holders first, wait without queueing while an old transaction
+    /// holds one, then ask with a short lock timeout, so the application waits behind a step for
+    /// milliseconds instead of up to the step's `lock_timeout`. [`LockStrategy::Queue`] asks at once
+    /// (earlier versions' behaviour).
+    pub fn lock_strategy(mut self, strategy: LockStrategy) -> Migrator {
+        self.lock_strategy = strategy;
         self
     }
 
@@ -478,6 +491,7 @@ impl Migrator {
             application_name: &self.application_name,
             connect_timeout: self.connect_timeout,
             idle_in_transaction: self.idle_in_transaction_timeout,
+            lock_strategy: self.lock_strategy,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),
@@ -715,6 +729,7 @@ impl Migrator {
             application_name: &self.application_name,
             connect_timeout: self.connect_timeout,
             idle_in_transaction: self.idle_in_transaction_timeout,
+            lock_strategy: self.lock_strategy,
             rng: &mut rng,
             step_conn: None,
             progress: self.progress.as_ref(),

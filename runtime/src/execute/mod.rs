@@ -20,11 +20,12 @@ use crate::blockers;
 use crate::connect::{self, Opened, Role};
 use crate::error::{Error, StepError, StepErrorKind};
 use crate::history::{self, RowState, StepKey, StepState, Tables};
+use crate::lookahead::{self, Clear, LockStrategy};
 use crate::plan::{Migration, Postcondition, StepKind, Transaction};
 use crate::report::{MigrationReport, StepOutcome, StepReport};
 use crate::retry::backoff::Rng;
 use crate::retry::policy::{classify, Class};
-use crate::retry::{Decision, Retrier, RetryConfig};
+use crate::retry::{Decision, GiveUp, Retrier, RetryConfig};
 use crate::status::{MigrationId, PhaseKind};
 use crate::step_events::{StepEvent, StepProgress, StepSink};
 use crate::timeout::{lock_timeout_for_attempt, Timeouts};
@@ -53,6 +54,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) connect_timeout: Duration,
     /// The bound on idling inside a transaction, for the step connections it opens.
     pub(crate) idle_in_transaction: Duration,
+    /// How steps whose lock blocks the application ask for it.
+    pub(crate) lock_strategy: LockStrategy,
     pub(crate) rng: &'a mut dyn Rng,
     /// The step connection, opened on first use.
     pub(crate) step_conn: Option<Opened>,
@@ -202,6 +205,7 @@ impl Executor<'_> {
             application_name,
             connect_timeout,
             idle_in_transaction,
+            lock_strategy,
             rng,
             step_conn,
             ..
@@ -273,6 +277,55 @@ impl Executor<'_> {
             }
             let conn = step_conn.as_mut().expect("opened above");
             let pid = conn.pid;
+            // Look before queueing (see `lookahead`): wait, not queued, while old transactions hold
+            // conflicting locks, within the retry budget.
+            let deadline =
+                Instant::now() + config.budget().saturating_sub(retrier.elapsed());
+            let clear = lookahead::wait_until_clear(
+                control,
+                step.tables,
+                step.lock,
+                &[pid],
+                *lock_strategy,
+                timeouts.lock,
+                deadline,
+            )
+            .await
+            .map_err(lock_lost)?;
+            let timeouts = match clear {
+                Clear::Attempt(lock) => Timeouts { lock, ..timeouts },
+                Clear::Blocked(old) => {
+                    let error = StepError {
+                        migration: MigrationId::of(m),
+                        phase,
+                        index,
+                        total,
+                        description: step.description.to_owned(),
+                        sql: history::step_sql(step),
+                        attempts: retrier.attempts(),
+                        kind: StepErrorKind::Statement(GiveUp::Budget),
+                        sqlstate: None,
+                        message: format!(
+                            "waited {:.1} s, without queueing for the {} lock, for old transactions holding conflicting locks on {} to end; they did not within the retry budget",
+                            retrier.elapsed().as_secs_f64(),
+                            step.lock,
+                            step.tables.join(", ")
+                        ),
+                        detail: None,
+                        timeouts_ms: (step.lock_timeout_ms, step.statement_timeout_ms),
+                        blockers: old,
+                        notes: vec![
+                            "nothing of this step ran; end the sessions named (or wait for them), then run again".to_owned(),
+                        ],
+                        source: None,
+                    };
+                    tracing::warn!(version = m.version, step = index + 1, error = %error, "step failed");
+                    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await {
+                        tracing::warn!(error = %e, "recording the step failure failed");
+                    }
+                    return Err(Error::Step(Box::new(error)));
+                }
+            };
             let elapsed = started.elapsed();
             let run = async {
                 match (step.kind, step.transaction) {

@@ -83,6 +83,23 @@ impl LockLevel {
         self == LockLevel::AccessExclusive
     }
 
+    /// Whether a session holding `self` on a table and one asking for `other` on it must wait for
+    /// each other (PostgreSQL's table-level conflict matrix; symmetric).
+    pub fn conflicts_with(self, other: LockLevel) -> bool {
+        use LockLevel::*;
+        let (weak, strong) = if self <= other { (self, other) } else { (other, self) };
+        match weak {
+            None => false,
+            AccessShare => strong == AccessExclusive,
+            RowShare => strong >= Exclusive,
+            RowExclusive => strong >= Share,
+            // `SHARE UPDATE EXCLUSIVE` conflicts with itself, `SHARE` not with itself.
+            ShareUpdateExclusive => strong >= ShareUpdateExclusive,
+            Share => strong >= ShareRowExclusive,
+            ShareRowExclusive | Exclusive | AccessExclusive => true,
+        }
+    }
+
     /// A stable name used in checksums.
     pub(crate) fn stable_name(self) -> &'static str {
         self.as_sql()
@@ -92,5 +109,32 @@ impl LockLevel {
 impl core::fmt::Display for LockLevel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockLevel::{self, *};
+
+    #[test]
+    fn the_conflict_matrix_is_postgresqls() {
+        // Rows of the table in "Explicit Locking", in the order of `LockLevel::ALL` without `None`.
+        let table: [(LockLevel, &[LockLevel]); 8] = [
+            (AccessShare, &[AccessExclusive]),
+            (RowShare, &[Exclusive, AccessExclusive]),
+            (RowExclusive, &[Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (ShareUpdateExclusive, &[ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (Share, &[RowExclusive, ShareUpdateExclusive, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (ShareRowExclusive, &[RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (Exclusive, &[RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (AccessExclusive, &[AccessShare, RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+        ];
+        for (held, conflicting) in table {
+            for asked in LockLevel::ALL {
+                assert_eq!(held.conflicts_with(asked), conflicting.contains(&asked), "{held} vs {asked}");
+                assert_eq!(asked.conflicts_with(held), conflicting.contains(&asked), "{asked} vs {held}");
+            }
+        }
+        assert!(!LockLevel::None.conflicts_with(AccessExclusive));
     }
 }
