@@ -10,17 +10,22 @@ pub enum RunKind {
     Baseline,
     /// The changes as plain SQL, one autocommit statement per change.
     Naive,
-    /// The changes through `zerodown::Migrator::run` then `complete`.
+    /// The changes through `zerodown::Migrator::run` then `complete`, with the queueing lock strategy
+    /// of earlier versions (`LockStrategy::Queue`), for comparison.
+    ZerodownQueue,
+    /// The changes through `zerodown::Migrator::run` then `complete` (default: look before queueing).
     Zerodown,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 3] = [RunKind::Baseline, RunKind::Naive, RunKind::Zerodown];
+    pub const ALL: [RunKind; 4] =
+        [RunKind::Baseline, RunKind::Naive, RunKind::ZerodownQueue, RunKind::Zerodown];
 
     pub fn name(self) -> &'static str {
         match self {
             RunKind::Baseline => "baseline",
             RunKind::Naive => "naive",
+            RunKind::ZerodownQueue => "zerodown-queue",
             RunKind::Zerodown => "zerodown",
         }
     }
@@ -30,7 +35,8 @@ impl RunKind {
         match self {
             RunKind::Baseline => "baseline (no migration)",
             RunKind::Naive => "naive SQL",
-            RunKind::Zerodown => "zerodown",
+            RunKind::ZerodownQueue => "zerodown, queueing for locks (earlier versions)",
+            RunKind::Zerodown => "zerodown (looks before queueing)",
         }
     }
 }
@@ -151,7 +157,7 @@ impl Args {
                         let kind = RunKind::ALL
                             .into_iter()
                             .find(|k| k.name() == name)
-                            .ok_or_else(|| format!("unknown run `{name}`; choose from baseline, naive, zerodown"))?;
+                            .ok_or_else(|| format!("unknown run `{name}`; choose from baseline, naive, zerodown-queue, zerodown"))?;
                         if !runs.contains(&kind) {
                             runs.push(kind);
                         }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor};
 use tokio::time::Instant;
-use zerodown::Migrator;
+use zerodown::{LockStrategy, Migrator};
 
 use args::{Args, RunKind};
 use report::{dur, RunOutcome};
@@ -215,7 +215,8 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
     let applied = match kind {
         RunKind::Baseline => Applied { marks: Vec::new(), error: None, runtime_report: None },
         RunKind::Naive => naive(&options, t0).await,
-        RunKind::Zerodown => through_zerodown(&options, recorder, t0).await,
+        RunKind::ZerodownQueue => through_zerodown(&options, recorder, t0, LockStrategy::Queue).await,
+        RunKind::Zerodown => through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT).await,
     };
     let migration_end = Instant::now();
     let long_read = match long.await {
@@ -300,10 +301,17 @@ async fn naive(options: &PgConnectOptions, t0: Instant) -> Applied {
 }
 
 /// The changes through `Migrator::run`, then `complete` (contract phases).
-async fn through_zerodown(options: &PgConnectOptions, recorder: &Recorder, t0: Instant) -> Applied {
+async fn through_zerodown(
+    options: &PgConnectOptions,
+    recorder: &Recorder,
+    t0: Instant,
+    strategy: LockStrategy,
+) -> Applied {
     recorder.take_marks(t0);
     let result = async {
-        let migrator = Migrator::new(&changes::migrations())?.application_name("under_load zerodown");
+        let migrator = Migrator::new(&changes::migrations())?
+            .application_name("under_load zerodown")
+            .lock_strategy(strategy);
         let ran = migrator.run(options).await?;
         let completed = migrator.complete(options).await?;
         Ok::<_, zerodown::Error>(format!("{ran}{completed}"))
