@@ -892,3 +892,128 @@ async fn rollback_undoes_an_expand() {
     assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
     assert!(o.err.contains("cannot roll back migration 1"), "{}", o.err);
 }
+
+zerodown::migration! {
+    /// Tags.
+    pub mod m0003_tags {
+        create table tags (id bigint primary key, label text);
+    }
+}
+
+/// `status` and `run` make one decision: a migration `run` refuses as out of order makes `status` exit
+/// with the same code and name it; a missing steps table is not "no history".
+#[tokio::test]
+async fn status_exits_with_the_code_run_would() {
+    let db = common::fresh_database("cli_status_run").await;
+    let url = db.inner.url();
+    let applied: &[&'static Migration] = &[&m0001_products::MIGRATION, &m0003_tags::MIGRATION];
+    let o = cli(applied, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+
+    // Migration 2 is older than the newest recorded one (3): `run` refuses it, so `status` says so.
+    let all: &[&'static Migration] = &[
+        &m0001_products::MIGRATION,
+        &m0002_products_name_index::MIGRATION,
+        &m0003_tags::MIGRATION,
+    ];
+    let status = cli(all, &["migrate", "status", "--database-url", url]).await;
+    let run = cli(all, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(run.exit, Exit::Drift, "{}{}", run.out, run.err);
+    assert_eq!(status.exit, run.exit, "{}{}", status.out, status.err);
+    assert!(status.out.contains("OUT OF ORDER"), "{}", status.out);
+    assert!(status.err.contains("is pending but the history already has migration 3"), "{}", status.err);
+    let j = cli(all, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert_eq!(j["exit_code"], 4, "{j}");
+    assert_eq!(j["out_of_order"], 1, "{j}");
+    assert_eq!(j["migrations"][1]["out_of_order"], true, "{j}");
+    assert_eq!(j["run_error"]["kind"], "drift", "{j}");
+
+    // The steps table is gone but nothing is under way: not "no history"; `run` recreates it.
+    sqlx::raw_sql("DROP TABLE zerodown_migrations_steps")
+        .execute(&mut db.connect().await)
+        .await
+        .unwrap();
+    let o = cli(applied, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(!o.out.contains("no history"), "{}", o.out);
+    assert!(o.out.contains("steps table is missing"), "{}", o.out);
+    assert!(o.out.contains("completed"), "{}", o.out);
+
+    // ... and with a migration under way, `status` and `run` both refuse, and nothing is created.
+    sqlx::raw_sql("UPDATE zerodown_migrations SET state = 'expanding' WHERE version = 3")
+        .execute(&mut db.connect().await)
+        .await
+        .unwrap();
+    let status = cli(applied, &["migrate", "status", "--database-url", url]).await;
+    let run = cli(applied, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(run.exit, Exit::Failed, "{}{}", run.out, run.err);
+    assert_eq!(status.exit, run.exit, "{}{}", status.out, status.err);
+    for o in [&status, &run] {
+        assert!(
+            o.err.contains("the history is incomplete: the table `public.zerodown_migrations` exists but its steps table `public.zerodown_migrations_steps` does not, and migration 3 `tags` (expanding) is under way"),
+            "{}",
+            o.err
+        );
+    }
+    let steps_exist: bool =
+        sqlx::query_scalar("SELECT to_regclass('zerodown_migrations_steps') IS NOT NULL")
+            .fetch_one(&mut db.connect().await)
+            .await
+            .unwrap();
+    assert!(!steps_exist, "run must not recreate the steps table while a migration is under way");
+}
+
+/// `migrate baseline VERSION` records what a hand-made schema already has; `run` refused before and
+/// goes on after. `--history-schema` puts the history where it says.
+#[tokio::test]
+async fn baseline_command_and_history_schema_flag() {
+    let db = common::fresh_database("cli_baseline").await;
+    let url = db.inner.url();
+    sqlx::raw_sql(
+        "CREATE SCHEMA ops;
+         CREATE TABLE products (id bigint generated always as identity primary key, sku text not null, name text);
+         INSERT INTO products (sku, name) VALUES ('x', 'y')",
+    )
+    .execute(&mut db.connect().await)
+    .await
+    .unwrap();
+    let flags = ["--history-schema", "ops", "--database-url", url];
+    let args = |cmd: &[&'static str]| -> Vec<&str> {
+        ["migrate"].iter().chain(cmd).chain(flags.iter()).copied().collect()
+    };
+    let o = cli(BASIC, &args(&["run"])).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.err.contains("`migrate baseline <VERSION>`"), "{}", o.err);
+    let o = cli(BASIC, &args(&["status"])).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+
+    let o = cli(BASIC, &args(&["baseline", "1", "--json"])).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let j = o.json();
+    assert_eq!(j["command"], "baseline");
+    assert_eq!(j["recorded"][0]["version"], 1, "{j}");
+    let o = cli(BASIC, &args(&["baseline", "1"])).await;
+    assert!(o.out.contains("nothing to record"), "{}", o.out);
+
+    let o = cli(BASIC, &args(&["run", "--json"])).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let j = o.json();
+    assert_eq!(j["migrations"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["migrations"][0]["version"], 2, "{j}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "migration 1 ran again");
+    let baselined: bool =
+        sqlx::query_scalar("SELECT baseline FROM ops.zerodown_migrations WHERE version = 1")
+            .fetch_one(&mut db.connect().await)
+            .await
+            .unwrap();
+    assert!(baselined);
+    let o = cli(BASIC, &args(&["status", "--json"])).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let j = o.json();
+    assert_eq!(j["history_schema"], "ops", "{j}");
+    assert_eq!(j["migrations"][0]["baseline"], true, "{j}");
+}

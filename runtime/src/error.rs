@@ -147,9 +147,51 @@ pub enum Error {
         reason: String,
     },
 
+    /// `Migrator::baseline` cannot record these migrations; nothing was recorded.
+    #[error("cannot record migrations up to {version} as applied (baseline): {reason}")]
+    CannotBaseline {
+        /// The version given.
+        version: u64,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// A step failed; the run stopped there, and the next run resumes at this step.
     #[error("{0}")]
     Step(Box<StepError>),
+
+    /// One of the two history tables exists without the other, and what is missing cannot be
+    /// rebuilt safely (step progress of a migration under way, or the migrations table itself);
+    /// nothing was run. The message says which table and what to do.
+    #[error("the history is incomplete: {0}")]
+    HistoryIncomplete(String),
+
+    /// The history is empty (no history table, or one without rows) but the database already has
+    /// tables that pending migrations create: the history was lost, or the schema was made another
+    /// way. Running would apply everything again; nothing was run.
+    #[error(
+        "the history is empty but the database already has {}; the history was lost or the schema was created another way, and running would apply every migration again; nothing was run; if the schema already has every migration up to some version, record them as applied with `migrate baseline <VERSION>` (`Migrator::baseline`), then run again",
+        list_existing(existing)
+    )]
+    HistoryLost {
+        /// The existing tables (`schema.table`), each with the migration that creates it.
+        existing: Vec<(MigrationId, String)>,
+    },
+
+    /// The history table was found in a schema of the search path other than the one this runner
+    /// chose, so two runners could keep two histories (and two locks); nothing was run.
+    #[error(
+        "the history table `{table}` exists in schema {} but this runner would use schema `{chosen}` (the history schema is `public` when it exists, else the first schema of the search path); nothing was run; name the schema that holds the history with `Migrator::history_schema(\"{}\")` or the command line's `--history-schema {}`",
+        found.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "), found[0], found[0]
+    )]
+    HistoryElsewhere {
+        /// The history table's name.
+        table: String,
+        /// The schema this runner chose.
+        chosen: String,
+        /// The schemas of the search path holding a history table of that name (at least one).
+        found: Vec<String>,
+    },
 
     /// The history table holds something this version of zerodown does not understand.
     #[error(
@@ -181,6 +223,20 @@ impl Error {
             Error::Step(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+fn list_existing(existing: &[(MigrationId, String)]) -> String {
+    let shown: Vec<String> = existing
+        .iter()
+        .take(5)
+        .map(|(id, table)| format!("table `{table}` (created by {id})"))
+        .collect();
+    let more = existing.len().saturating_sub(shown.len());
+    if more == 0 {
+        shown.join(", ")
+    } else {
+        format!("{} and {more} more", shown.join(", "))
     }
 }
 

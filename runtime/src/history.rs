@@ -6,7 +6,8 @@
 //!   plan checksum, state (`expanding` → `expanded` → `completing` → `completed`; a migration without
 //!   a contract phase goes from `expanding` to `completed`; `rollback` takes an expanded or expanding
 //!   one through `rolling_back` to `rolled_back`, after which it counts as never applied), timestamps,
-//!   accumulated run time, the last error, and the zerodown version that recorded it.
+//!   accumulated run time, the last error, the zerodown version that recorded it, and `baseline`
+//!   (true when `Migrator::baseline` recorded it as applied without running it).
 //! - `<table>_steps`: one row per step of every phase, inserted when the migration starts: phase,
 //!   index, description, SQL (so a drift error can show what changed), state (`pending`, `running`,
 //!   `failed`, `done`), attempts, timestamps, duration, a backfill cursor (a batched backfill's
@@ -124,6 +125,8 @@ pub(crate) struct MigrationRow {
     pub(crate) state: RowState,
     pub(crate) raw_state: String,
     pub(crate) last_error: Option<String>,
+    /// Recorded by `Migrator::baseline`: marked applied, never run.
+    pub(crate) baseline: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -137,12 +140,29 @@ pub(crate) struct StepRow {
 /// as never applied: they are only listed in `rolled_back`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct History {
+    /// Which of the two tables exist (nothing is read from a missing one).
+    pub(crate) present: Presence,
     pub(crate) migrations: BTreeMap<u64, MigrationRow>,
     pub(crate) rolled_back: BTreeMap<u64, MigrationRow>,
     pub(crate) steps: BTreeMap<(u64, PhaseKind, usize), StepRow>,
 }
 
+/// Which history tables exist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Presence {
+    /// The migrations table (`<table>`).
+    pub(crate) migrations: bool,
+    /// The steps table (`<table>_steps`).
+    pub(crate) steps: bool,
+}
+
 impl History {
+    /// Whether nothing at all is recorded: no migrations table, or one without a row (rolled-back
+    /// rows included).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.migrations.is_empty() && self.rolled_back.is_empty()
+    }
+
     pub(crate) fn step_state(&self, version: u64, phase: PhaseKind, index: usize) -> StepState {
         self.steps
             .get(&(version, phase, index))
@@ -226,8 +246,11 @@ pub(crate) fn step_sql(step: &Step) -> String {
 /// runner's start behind any open transaction that read the history.
 pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Error> {
     let complete: bool = sqlx::query_scalar(
-        "SELECT to_regclass($1) IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute
-         WHERE attrelid = to_regclass($2) AND attname = 'memo' AND NOT attisdropped)",
+        "SELECT to_regclass($1) IS NOT NULL
+         AND EXISTS (SELECT 1 FROM pg_attribute
+             WHERE attrelid = to_regclass($2) AND attname = 'memo' AND NOT attisdropped)
+         AND EXISTS (SELECT 1 FROM pg_attribute
+             WHERE attrelid = to_regclass($1) AND attname = 'baseline' AND NOT attisdropped)",
     )
     .bind(&t.migrations)
     .bind(&t.steps)
@@ -250,7 +273,8 @@ pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Er
             updated_at timestamptz NOT NULL DEFAULT now(),
             duration_ms bigint NOT NULL DEFAULT 0,
             last_error text,
-            zerodown_version text NOT NULL
+            zerodown_version text NOT NULL,
+            baseline boolean NOT NULL DEFAULT false
         );
         CREATE TABLE IF NOT EXISTS {s} (
             version bigint NOT NULL,
@@ -269,7 +293,8 @@ pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Er
             last_error text,
             PRIMARY KEY (version, phase, step_index)
         );
-        ALTER TABLE {s} ADD COLUMN IF NOT EXISTS memo text",
+        ALTER TABLE {s} ADD COLUMN IF NOT EXISTS memo text;
+        ALTER TABLE {m} ADD COLUMN IF NOT EXISTS baseline boolean NOT NULL DEFAULT false",
         m = t.migrations,
         s = t.steps
     );
@@ -279,31 +304,55 @@ pub(crate) async fn ensure(conn: &mut PgConnection, t: &Tables) -> Result<(), Er
     Ok(())
 }
 
-/// Whether the migrations table exists (status and plan never create it).
-pub(crate) async fn exists(conn: &mut PgConnection, t: &Tables) -> Result<bool, Error> {
-    sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL")
-        .bind(&t.migrations)
-        .bind(&t.steps)
-        .fetch_one(conn)
-        .await
-        .map_err(Error::db("looking for the history tables"))
+/// Which history tables exist (`status`, `plan` and the decision before `run` never create them).
+pub(crate) async fn presence(conn: &mut PgConnection, t: &Tables) -> Result<Presence, Error> {
+    let (migrations, steps): (bool, bool) =
+        sqlx::query_as("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL")
+            .bind(&t.migrations)
+            .bind(&t.steps)
+            .fetch_one(conn)
+            .await
+            .map_err(Error::db("looking for the history tables"))?;
+    Ok(Presence { migrations, steps })
 }
 
 fn version_of(v: i64) -> Result<u64, Error> {
     u64::try_from(v).map_err(|_| Error::HistoryCorrupt(format!("negative version {v}")))
 }
 
-/// Reads everything.
+/// Reads everything there is: a missing table reads as empty, and [`History::present`] says which
+/// exist. Changes nothing.
 pub(crate) async fn load(conn: &mut PgConnection, t: &Tables) -> Result<History, Error> {
-    let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(&format!(
-        "SELECT version, name, checksum, state, last_error FROM {} ORDER BY version",
+    let present = presence(&mut *conn, t).await?;
+    let mut history = History {
+        present,
+        ..History::default()
+    };
+    if present.migrations {
+        load_migrations(&mut *conn, t, &mut history).await?;
+    }
+    if present.steps {
+        load_steps(&mut *conn, t, &mut history).await?;
+    }
+    Ok(history)
+}
+
+async fn load_migrations(
+    conn: &mut PgConnection,
+    t: &Tables,
+    history: &mut History,
+) -> Result<(), Error> {
+    // `baseline` through `to_jsonb`: tables created by older versions lack the column until `ensure`.
+    let rows: Vec<(i64, String, String, String, Option<String>, bool)> = sqlx::query_as(&format!(
+        "SELECT version, name, checksum, state, last_error,
+                coalesce((to_jsonb(m) ->> 'baseline')::boolean, false)
+         FROM {} m ORDER BY version",
         t.migrations
     ))
     .fetch_all(&mut *conn)
     .await
     .map_err(Error::db("reading the history"))?;
-    let mut history = History::default();
-    for (version, name, checksum, raw_state, last_error) in rows {
+    for (version, name, checksum, raw_state, last_error, baseline) in rows {
         let version = version_of(version)?;
         let state = RowState::parse(&raw_state).ok_or_else(|| {
             Error::HistoryCorrupt(format!(
@@ -317,6 +366,7 @@ pub(crate) async fn load(conn: &mut PgConnection, t: &Tables) -> Result<History,
             state,
             raw_state,
             last_error,
+            baseline,
         };
         if state == RowState::RolledBack {
             history.rolled_back.insert(version, row);
@@ -324,6 +374,10 @@ pub(crate) async fn load(conn: &mut PgConnection, t: &Tables) -> Result<History,
             history.migrations.insert(version, row);
         }
     }
+    Ok(())
+}
+
+async fn load_steps(conn: &mut PgConnection, t: &Tables, history: &mut History) -> Result<(), Error> {
     let steps: Vec<(i64, String, i32, String, String, String)> = sqlx::query_as(&format!(
         "SELECT version, phase, step_index, description, sql, state FROM {} ORDER BY version, phase, step_index",
         t.steps
@@ -353,7 +407,7 @@ pub(crate) async fn load(conn: &mut PgConnection, t: &Tables) -> Result<History,
             },
         );
     }
-    Ok(history)
+    Ok(())
 }
 
 fn as_i64(n: u64) -> i64 {
@@ -392,6 +446,44 @@ pub(crate) async fn begin_migration(
     .await
     .map_err(context())?;
     insert_steps(&mut tx, t, m, &|_, _| "pending")
+        .await
+        .map_err(context())?;
+    tx.commit().await.map_err(context())?;
+    Ok(())
+}
+
+/// Records `m` as completed without running it (`Migrator::baseline`): the row marked `baseline`, every
+/// step `done` with no attempt, in one transaction.
+pub(crate) async fn record_baseline(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+) -> Result<(), Error> {
+    let context = || Error::db(format!("recording migration {} as a baseline", m.version));
+    let mut tx = conn.begin().await.map_err(context())?;
+    sqlx::query(&format!("DELETE FROM {} WHERE version = $1", t.steps))
+        .bind(as_i64(m.version))
+        .execute(&mut *tx)
+        .await
+        .map_err(context())?;
+    sqlx::query(&format!(
+        "INSERT INTO {} (version, name, description, checksum, state, zerodown_version, expanded_at, completed_at, baseline)
+         VALUES ($1, $2, $3, $4, 'completed', $5, now(), now(), true)",
+        t.migrations
+    ))
+    .bind(as_i64(m.version))
+    .bind(m.name)
+    .bind(m.description)
+    .bind(m.checksum.to_hex())
+    .bind(env!("CARGO_PKG_VERSION"))
+    .execute(&mut *tx)
+    .await
+    .map_err(context())?;
+    let state = |phase: PhaseKind, _| match phase {
+        PhaseKind::Rollback => "pending",
+        PhaseKind::Expand | PhaseKind::Contract => "done",
+    };
+    insert_steps(&mut tx, t, m, &state)
         .await
         .map_err(context())?;
     tx.commit().await.map_err(context())?;

@@ -48,12 +48,16 @@ use crate::step_events::{StepProgress, StepSink};
 ///    session advisory lock polled with `pg_try_advisory_lock` for at most
 ///    [`lock_wait`](Migrator::lock_wait) (default 10 min). It is released on every path, including
 ///    errors, panics and a dropped future (the connection closes with the guard).
-/// 2. The history tables are created if missing, then read (after taking the lock, so a run that
-///    waited sees what the previous runner did).
-/// 3. Before anything runs: every recorded migration of the list must have the plan it was recorded
-///    with ([`Error::Drift`]); pending migrations must not be older than the newest recorded one
-///    ([`Error::OutOfOrder`], unless [`allow_out_of_order`](Migrator::allow_out_of_order)); the
-///    server must be at least each pending migration's target ([`Error::ServerTooOld`]).
+/// 2. The history is read (after taking the lock, so a run that waited sees what the previous runner
+///    did), in the schema every runner chooses alike (see [`history_schema`](Migrator::history_schema)).
+/// 3. Before anything runs or is created (the same decision [`status`](Migrator::status) reports):
+///    the history must be complete ([`Error::HistoryIncomplete`]); every recorded migration of the
+///    list must have the plan it was recorded with ([`Error::Drift`]); an empty history must not meet
+///    the tables the migrations create ([`Error::HistoryLost`]; see [`baseline`](Migrator::baseline));
+///    pending migrations must not be older than the newest recorded one ([`Error::OutOfOrder`],
+///    unless [`allow_out_of_order`](Migrator::allow_out_of_order)); the server must be at least each
+///    pending migration's target ([`Error::ServerTooOld`]). Then the history tables are created if
+///    missing.
 /// 4. Steps run in order on a second connection, each with its own `lock_timeout` (escalating over
 ///    attempts, see the `timeout` module) and `statement_timeout` set before every attempt; lock
 ///    timeouts, deadlocks and serialization failures are retried with backoff (see the `retry`
@@ -195,7 +199,7 @@ fn check_step(m: &Migration, phase: PhaseKind, index: usize, step: &Step) -> Res
 }
 
 impl Migrator {
-    /// The default history table, in the first schema of the search path.
+    /// The default history table (its schema: see [`history_schema`](Migrator::history_schema)).
     pub const DEFAULT_HISTORY_TABLE: &'static str = "zerodown_migrations";
     /// The default `application_name` of the migrator's connections, which is how other sessions
     /// (and the lock holder in error messages) see it.
@@ -278,8 +282,13 @@ impl Migrator {
         Ok(self)
     }
 
-    /// Puts the history tables in `schema` (which must exist) instead of the first schema of the
-    /// connection's search path.
+    /// Puts the history tables, and so the migration lock, in `schema` (which must exist).
+    ///
+    /// Without it, every runner decides the schema alike whatever its `search_path`: `public` when it
+    /// exists (and holds the history or the role may create tables in it), else the first existing
+    /// schema of the search path. A history table of the same name in another schema of the search
+    /// path is then refused with [`Error::HistoryElsewhere`] (two runners must not keep two histories
+    /// and two locks): name the schema that holds it here (the command line's `--history-schema`).
     pub fn history_schema(mut self, schema: &str) -> Result<Migrator, Error> {
         check_ident("history schema", schema, 0)?;
         self.history_schema = Some(schema.to_owned());
@@ -513,19 +522,19 @@ impl Migrator {
             .await
     }
 
-    /// Every migration's state, drift, and recorded migrations missing from the list. Changes nothing.
+    /// Every migration's state, drift, and recorded migrations missing from the list, with what `run`
+    /// would do about them: [`Status::run_error`] is the error `run` would stop with, from the same
+    /// decision `run` makes (out-of-order migrations, drift, an incomplete or lost history, ...).
+    /// Changes nothing.
     pub async fn status(&self, db: impl ConnectTarget) -> Result<Status, Error> {
-        let (mut conn, _, tables) = self.open_control(&db.connect_options()).await?;
-        let exists = history::exists(&mut conn, &tables).await?;
-        let history = if exists {
-            history::load(&mut conn, &tables).await?
-        } else {
-            History::default()
-        };
+        let (mut conn, server, tables) = self.open_control(&db.connect_options()).await?;
+        let history = history::load(&mut conn, &tables).await?;
+        let lost = self.lost_history(&mut conn, &history).await?;
         let runner = advisory::holder(&mut conn, advisory::lock_key(&tables.schema, &tables.table))
             .await
             .map_err(Error::db("looking for a runner holding the migration lock"))?;
         close(conn).await;
+        let decision = self.decide(&history, PhaseKind::Expand, server, &tables, &lost);
 
         let migrations = self
             .migrations
@@ -566,6 +575,8 @@ impl Migrator {
                     has_contract: m.has_contract(),
                     drift: history.drift(m),
                     mid_change,
+                    out_of_order: decision.out_of_order.contains(&m.version),
+                    baseline: row.is_some_and(|r| r.baseline),
                     last_error: row.and_then(|r| r.last_error.clone()),
                 }
             })
@@ -586,9 +597,80 @@ impl Migrator {
         Ok(Status {
             migrations,
             unknown,
-            history_exists: exists,
+            history_exists: history.present.migrations,
+            steps_table_exists: history.present.steps,
+            history_schema: tables.schema.clone(),
+            run_error: decision.refuse.or(decision.stop).map(Arc::new),
             runner,
         })
+    }
+
+    /// Records every migration of the list up to and including `version` that the history does not
+    /// have as applied, without running anything: for a database whose schema was made before
+    /// zerodown managed it, or whose history was lost (`run` refuses to start from an empty history
+    /// when the tables the migrations create already exist, see [`Error::HistoryLost`]). The rows
+    /// are `completed` and marked `baseline`; every expand and contract step is recorded `done`
+    /// with no attempt. Takes the migration lock. Returns the migrations it recorded, in order
+    /// (empty when all were recorded already).
+    ///
+    /// Refuses (with [`Error::CannotBaseline`], recording nothing) a `version` that is not in the
+    /// list, and a migration up to `version` that the history records as under way (`expanding`,
+    /// `expanded`, `completing`, `rolling_back`): finish that one with `run`/`complete` instead.
+    ///
+    /// # Warning
+    /// Nothing is checked against the schema: every migration up to `version` must really be in the
+    /// database, or the later ones may fail (or `run` will never apply what is missing).
+    pub async fn baseline(
+        &self,
+        db: impl ConnectTarget,
+        version: u64,
+    ) -> Result<Vec<MigrationId>, Error> {
+        let Some(&target) = self.migrations.iter().find(|m| m.version == version) else {
+            return Err(Error::CannotBaseline {
+                version,
+                reason: "it is not in this migrator's list; give the version of the newest migration the schema already has".to_owned(),
+            });
+        };
+        let (conn, _, tables) = self.open_control(&db.connect_options()).await?;
+        let mut lock = RunnerLock::acquire(
+            conn,
+            advisory::lock_key(&tables.schema, &tables.table),
+            self.lock_wait,
+        )
+        .await?;
+        let result = async {
+            history::ensure(lock.conn(), &tables).await?;
+            let history = history::load(lock.conn(), &tables).await?;
+            let upto = self.migrations.iter().filter(|m| m.version <= target.version);
+            let mut todo = Vec::new();
+            for &m in upto {
+                match history.migrations.get(&m.version).map(|r| r.state) {
+                    None => todo.push(m),
+                    Some(RowState::Completed) => {}
+                    Some(state) => {
+                        return Err(Error::CannotBaseline {
+                            version,
+                            reason: format!(
+                                "{} is recorded as `{}`, under way; finish it with `migrate run` / `migrate complete` (or roll it back) instead of recording it as applied",
+                                MigrationId::of(m),
+                                state.as_str()
+                            ),
+                        })
+                    }
+                }
+            }
+            let mut recorded = Vec::new();
+            for m in todo {
+                history::record_baseline(lock.conn(), &tables, m).await?;
+                tracing::warn!(version = m.version, name = m.name, "recorded as applied without running it (baseline)");
+                recorded.push(MigrationId::of(m));
+            }
+            Ok(recorded)
+        }
+        .await
+        .map_err(Error::on_lock_connection);
+        lock.release().await;
+        result
     }
 
     /// Records the binary's plan of migration `version` as the one applied, after it was changed
@@ -648,21 +730,82 @@ impl Migrator {
         .await?;
         let server = opened.server();
         let mut conn = opened.conn;
-        let schema = match &self.history_schema {
-            Some(s) => s.clone(),
-            None => {
-                let current: Option<String> = sqlx::query_scalar("SELECT current_schema()")
-                    .fetch_one(&mut conn)
-                    .await
-                    .map_err(Error::db("resolving the schema of the history table"))?;
-                current.ok_or_else(|| {
-                    Error::InvalidConfig(
-                        "the connection's search_path names no existing schema, so the history table has no home; create one or name it with `Migrator::history_schema`".to_owned(),
-                    )
-                })?
-            }
-        };
+        let schema = self.resolve_history_schema(&mut conn).await?;
         Ok((conn, server, Tables::new(&schema, &self.history_table)))
+    }
+
+    /// The schema of the history tables (and so of the lock key), decided the same way by every
+    /// runner whatever its search path: the one set with [`history_schema`](Migrator::history_schema);
+    /// else `public` when it exists and holds the history or this role may create tables in it;
+    /// else the first existing schema of the search path. Without an explicit schema, a history
+    /// table of the same name in another schema of the search path is refused
+    /// ([`Error::HistoryElsewhere`]): two runners must never keep two histories.
+    async fn resolve_history_schema(&self, conn: &mut PgConnection) -> Result<String, Error> {
+        if let Some(s) = &self.history_schema {
+            return Ok(s.clone());
+        }
+        let (public, current, holders): (bool, Option<String>, Vec<String>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public')
+                    AND (to_regclass(format('%I.%I', 'public', $1)) IS NOT NULL
+                         OR has_schema_privilege('public', 'CREATE')),
+                    current_schema(),
+                    ARRAY(SELECT s FROM unnest(current_schemas(false)) WITH ORDINALITY AS u(s, i)
+                          WHERE to_regclass(format('%I.%I', s, $1)) IS NOT NULL ORDER BY i)",
+        )
+        .bind(&self.history_table)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("resolving the schema of the history table"))?;
+        let chosen = if public {
+            "public".to_owned()
+        } else {
+            current.ok_or_else(|| {
+                Error::InvalidConfig(
+                    "there is no `public` schema and the connection's search_path names no existing schema, so the history table has no home; create one or name it with `Migrator::history_schema` (`--history-schema`)".to_owned(),
+                )
+            })?
+        };
+        let found: Vec<String> = holders.into_iter().filter(|s| *s != chosen).collect();
+        if !found.is_empty() {
+            return Err(Error::HistoryElsewhere {
+                table: self.history_table.clone(),
+                chosen,
+                found,
+            });
+        }
+        Ok(chosen)
+    }
+
+    /// When nothing is recorded (no history table, or an empty one): the tables that migrations of
+    /// the list create (`CREATE TABLE` statements of their expand steps) which already exist, each
+    /// with its migration. Empty when something is recorded.
+    async fn lost_history(
+        &self,
+        conn: &mut PgConnection,
+        history: &History,
+    ) -> Result<Vec<(MigrationId, String)>, Error> {
+        let mut existing = Vec::new();
+        if !history.is_empty() {
+            return Ok(existing);
+        }
+        for &m in &self.migrations {
+            for (schema, table) in created_tables(m) {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relname = $2 AND n.nspname = coalesce($1, current_schema())",
+                )
+                .bind(schema)
+                .bind(&table)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(Error::db("looking for the tables the migrations create"))?;
+                if let Some(found) = found {
+                    existing.push((MigrationId::of(m), found));
+                }
+            }
+        }
+        Ok(existing)
     }
 
     async fn apply(
@@ -701,13 +844,22 @@ impl Migrator {
         server: PgVersion,
         phase: PhaseKind,
     ) -> Result<RunReport, Error> {
-        history::ensure(lock.conn(), tables)
-            .await
-            .map_err(Error::on_lock_connection)?;
         let history = history::load(lock.conn(), tables)
             .await
             .map_err(Error::on_lock_connection)?;
-        let Decision { work, stop } = self.decide(&history, phase, server)?;
+        let lost = self
+            .lost_history(lock.conn(), &history)
+            .await
+            .map_err(Error::on_lock_connection)?;
+        let Decision {
+            work, refuse, stop, ..
+        } = self.decide(&history, phase, server, tables, &lost);
+        if let Some(refuse) = refuse {
+            return Err(refuse);
+        }
+        history::ensure(lock.conn(), tables)
+            .await
+            .map_err(Error::on_lock_connection)?;
         let mut report = RunReport::default();
         if work.is_empty() {
             if let Some(stop) = stop {
@@ -756,15 +908,14 @@ impl Migrator {
 
     async fn dry_run(&self, options: &PgConnectOptions, phase: PhaseKind) -> Result<Plan, Error> {
         let (mut conn, server, tables) = self.open_control(options).await?;
-        let history = if history::exists(&mut conn, &tables).await? {
-            history::load(&mut conn, &tables).await?
-        } else {
-            History::default()
-        };
+        let history = history::load(&mut conn, &tables).await?;
+        let lost = self.lost_history(&mut conn, &history).await?;
         close(conn).await;
-        let Decision { work, stop } = self.decide(&history, phase, server)?;
-        if let Some(stop) = stop {
-            return Err(stop);
+        let Decision {
+            work, refuse, stop, ..
+        } = self.decide(&history, phase, server, &tables, &lost);
+        if let Some(e) = refuse.or(stop) {
+            return Err(e);
         }
         let steps = work
             .iter()
@@ -783,7 +934,14 @@ impl Migrator {
         Ok(Plan { steps })
     }
 
-    /// The work `run` (or `complete`) has to do, after the checks that must pass before anything runs.
+    /// The one decision of what `run` (or `complete`) does, shared by `run`, `complete`, `plan` and
+    /// `status` (and so the command line's exit codes): the work, what refuses the run before anything
+    /// runs, what stops it after the work, and which pending migrations are out of order.
+    ///
+    /// Refusals, first found wins: an incomplete history (one table of the two missing, where what is
+    /// missing cannot be rebuilt); drift; a rollback under way (`run`); a lost history (`lost`: nothing
+    /// recorded but tables the migrations create exist); a pending migration older than the newest
+    /// recorded one (unless allowed); a server older than a pending migration's target.
     ///
     /// For `run`, a pending migration touching an object that an earlier migration has under
     /// expand/contract (recorded as expanded, or expanded earlier in this run) ends the work: the
@@ -793,25 +951,65 @@ impl Migrator {
         history: &History,
         phase: PhaseKind,
         server: PgVersion,
-    ) -> Result<Decision, Error> {
+        tables: &Tables,
+        lost: &[(MigrationId, String)],
+    ) -> Decision {
+        let state_of = |m: &Migration| history.migrations.get(&m.version).map(|r| r.state);
+        let newest = history.migrations.values().next_back();
+        let out_of_order: BTreeSet<u64> = self
+            .migrations
+            .iter()
+            .filter(|m| state_of(m).is_none())
+            .filter(|m| newest.is_some_and(|n| n.version > m.version))
+            .map(|m| m.version)
+            .collect();
+        let refuse = |e: Error| Decision {
+            work: Vec::new(),
+            refuse: Some(e),
+            stop: None,
+            out_of_order: out_of_order.clone(),
+        };
+        if let Some(e) = incomplete(history, tables) {
+            return refuse(e);
+        }
         let drifts: Vec<Drift> = self
             .migrations
             .iter()
             .filter_map(|m| history.drift(m))
             .collect();
         if !drifts.is_empty() {
-            return Err(Error::Drift(drifts));
+            return refuse(Error::Drift(drifts));
         }
-        let state_of = |m: &Migration| history.migrations.get(&m.version).map(|r| r.state);
         if phase == PhaseKind::Expand {
             if let Some(&m) = self
                 .migrations
                 .iter()
                 .find(|m| state_of(m) == Some(RowState::RollingBack))
             {
-                return Err(Error::RollingBack {
+                return refuse(Error::RollingBack {
                     migration: MigrationId::of(m),
                 });
+            }
+            if !lost.is_empty() {
+                return refuse(Error::HistoryLost {
+                    existing: lost.to_vec(),
+                });
+            }
+            if !self.allow_out_of_order {
+                if let (Some(&m), Some(n)) = (
+                    self.migrations
+                        .iter()
+                        .find(|m| out_of_order.contains(&m.version)),
+                    newest,
+                ) {
+                    return refuse(Error::OutOfOrder {
+                        pending: MigrationId::of(m),
+                        newest: MigrationId {
+                            version: n.version,
+                            name: n.name.clone(),
+                        },
+                    });
+                }
             }
         }
         // Migrations whose expand is (or will be, by this run) done and whose contract is not.
@@ -822,10 +1020,8 @@ impl Migrator {
             .filter(|m| matches!(state_of(m), Some(RowState::Expanded | RowState::Completing)))
             .collect();
         let mut stop = None;
-        let newest = history.migrations.values().next_back();
         let mut work = Vec::new();
         for &m in &self.migrations {
-            let row = history.migrations.get(&m.version);
             let pending = |new: bool| -> Vec<(usize, StepState)> {
                 (0..phase.steps(m).len())
                     .map(|i| {
@@ -841,19 +1037,8 @@ impl Migrator {
                     .filter(|(_, s)| *s != StepState::Done)
                     .collect()
             };
-            match (phase, row.map(|r| r.state)) {
+            match (phase, state_of(m)) {
                 (PhaseKind::Expand, None) => {
-                    if let Some(n) =
-                        newest.filter(|n| n.version > m.version && !self.allow_out_of_order)
-                    {
-                        return Err(Error::OutOfOrder {
-                            pending: MigrationId::of(m),
-                            newest: MigrationId {
-                                version: n.version,
-                                name: n.name.clone(),
-                            },
-                        });
-                    }
                     let conflict = waiting.iter().find_map(|w| {
                         let objects = m.overlapping_touches(w);
                         (!objects.is_empty()).then_some((w, objects))
@@ -905,23 +1090,168 @@ impl Migrator {
             .map(|w| (MigrationId::of(w.migration), w.migration.settings.target))
             .collect();
         if !too_old.is_empty() {
-            return Err(Error::ServerTooOld {
+            return refuse(Error::ServerTooOld {
                 server,
                 migrations: too_old,
             });
         }
-        Ok(Decision { work, stop })
+        Decision {
+            work,
+            refuse: None,
+            stop,
+            out_of_order,
+        }
     }
 }
 
-/// What `run` or `complete` will do: `work`, then fail with `stop` if set.
+/// One history table without the other, when what is missing cannot be rebuilt: a migrations table
+/// whose steps table is gone while a migration is under way (its step progress was there), or a
+/// steps table with rows whose migrations table is gone. A missing steps table with nothing under way
+/// is recreated by `run` (no step state is needed for completed or expanded migrations).
+fn incomplete(history: &History, tables: &Tables) -> Option<Error> {
+    let m = format!("{}.{}", tables.schema, tables.table);
+    let s = format!("{}.{}_steps", tables.schema, tables.table);
+    match (history.present.migrations, history.present.steps) {
+        (true, false) => {
+            let under_way: Vec<String> = history
+                .migrations
+                .values()
+                .filter(|r| {
+                    matches!(
+                        r.state,
+                        RowState::Expanding | RowState::Completing | RowState::RollingBack
+                    )
+                })
+                .map(|r| format!("migration {} `{}` ({})", r.version, r.name, r.raw_state))
+                .collect();
+            (!under_way.is_empty()).then(|| {
+                Error::HistoryIncomplete(format!(
+                    "the table `{m}` exists but its steps table `{s}` does not, and {} under way (which of its steps ran was recorded there); nothing was run; restore `{s}` from a backup, then run again",
+                    if under_way.len() == 1 {
+                        format!("{} is", under_way[0])
+                    } else {
+                        format!("{} are", under_way.join(", "))
+                    }
+                ))
+            })
+        }
+        (false, true) if !history.steps.is_empty() => Some(Error::HistoryIncomplete(format!(
+            "the steps table `{s}` has rows but the table `{m}` does not exist, so which migrations ran is lost; nothing was run; restore `{m}` from a backup, or record the migrations the schema already has with `migrate baseline <VERSION>` (`Migrator::baseline`), then run again"
+        ))),
+        _ => None,
+    }
+}
+
+/// The tables `m` creates: the names in its expand steps' statements of the form `CREATE [UNLOGGED]
+/// TABLE [IF NOT EXISTS] name`, as (schema when written, table), folded as PostgreSQL folds them.
+fn created_tables(m: &Migration) -> Vec<(Option<String>, String)> {
+    m.expand
+        .steps
+        .iter()
+        .flat_map(|s| s.statements.iter())
+        .filter_map(|sql| created_table(sql))
+        .collect()
+}
+
+fn created_table(sql: &str) -> Option<(Option<String>, String)> {
+    let mut rest = sql.trim_start();
+    let keyword = |word: &str, rest: &mut &str| -> bool {
+        let r = rest.trim_start();
+        let n = word.len();
+        let matched = r.len() > n
+            && r[..n].eq_ignore_ascii_case(word)
+            && r[n..].starts_with(|c: char| c.is_whitespace());
+        if matched {
+            *rest = &r[n..];
+        }
+        matched
+    };
+    if !keyword("create", &mut rest) {
+        return None;
+    }
+    keyword("unlogged", &mut rest);
+    if !keyword("table", &mut rest) {
+        return None;
+    }
+    let save = rest;
+    if !(keyword("if", &mut rest) && keyword("not", &mut rest) && keyword("exists", &mut rest)) {
+        rest = save;
+    }
+    let mut parts = Vec::new();
+    let mut r = rest.trim_start();
+    loop {
+        let (part, after) = if let Some(q) = r.strip_prefix('"') {
+            let mut name = String::new();
+            let mut chars = q.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) if q[i + 1..].starts_with('"') => {
+                        name.push('"');
+                        chars.next();
+                    }
+                    Some((i, '"')) => break i + 1,
+                    Some((_, c)) => name.push(c),
+                    None => return None,
+                }
+            };
+            (name, &q[end..])
+        } else {
+            let end = r
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            (r[..end].to_lowercase(), &r[end..])
+        };
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => r = next,
+            None => break,
+        }
+    }
+    match parts.len() {
+        1 => Some((None, parts.pop()?)),
+        2 => {
+            let table = parts.pop()?;
+            Some((parts.pop(), table))
+        }
+        _ => None,
+    }
+}
+
+/// What `run` or `complete` will do: fail with `refuse` before anything runs if set, else `work`,
+/// then fail with `stop` if set.
 struct Decision {
     work: Vec<Work>,
+    refuse: Option<Error>,
     stop: Option<Error>,
+    /// Pending migrations older than the newest recorded one (refused unless allowed).
+    out_of_order: BTreeSet<u64>,
 }
 
 async fn close(conn: PgConnection) {
     if let Err(e) = conn.close().await {
         tracing::debug!(error = %e, "closing a connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_table;
+
+    #[test]
+    fn created_table_names() {
+        let t = |t: &str| Some((None, t.to_owned()));
+        assert_eq!(created_table("CREATE TABLE \"accounts\" (id bigint)"), t("accounts"));
+        assert_eq!(created_table("create table Accounts(id int)"), t("accounts"));
+        assert_eq!(
+            created_table("CREATE TABLE IF NOT EXISTS \"app\".\"Odd\"\"Name\" (id int)"),
+            Some((Some("app".to_owned()), "Odd\"Name".to_owned()))
+        );
+        assert_eq!(created_table("CREATE UNLOGGED TABLE x (id int)"), t("x"));
+        assert_eq!(created_table("CREATE INDEX i ON x (id)"), None);
+        assert_eq!(created_table("ALTER TABLE x ADD COLUMN y int"), None);
+        assert_eq!(created_table("CREATE TABLE"), None);
     }
 }

@@ -176,6 +176,11 @@ pub struct MigrationStatus {
     /// While the migration waits for `complete` (expanded or completing): the objects under
     /// expand/contract, which later migrations may not touch until then. Empty otherwise.
     pub mid_change: Vec<&'static str>,
+    /// Pending, but older than the newest recorded migration: `run` refuses it
+    /// ([`Error::OutOfOrder`](crate::Error::OutOfOrder)) unless `allow_out_of_order(true)`.
+    pub out_of_order: bool,
+    /// Recorded as applied without running it, by [`Migrator::baseline`](crate::Migrator::baseline).
+    pub baseline: bool,
     /// The last error recorded for one of its steps, while it is not done.
     pub last_error: Option<String>,
 }
@@ -199,6 +204,18 @@ pub struct Status {
     pub unknown: Vec<UnknownMigration>,
     /// Whether the history table exists yet (it is created by the first `run`).
     pub history_exists: bool,
+    /// Whether the history's steps table (`<table>_steps`) exists. Missing beside an existing history
+    /// table, `run` recreates it when no migration is under way, and refuses otherwise (see
+    /// [`run_error`](Status::run_error)).
+    pub steps_table_exists: bool,
+    /// The schema of the history tables, as every runner decides it (see
+    /// [`Migrator::history_schema`](crate::Migrator::history_schema)).
+    pub history_schema: String,
+    /// The error `run` would stop with now, from the decision `run` itself makes: before anything
+    /// runs (drift, out-of-order migration, incomplete or lost history, rollback under way, server
+    /// too old), or after applying the migrations before it (mid-change). `None` when `run` would
+    /// succeed. The command line's `status` exits with this error's code.
+    pub run_error: Option<std::sync::Arc<crate::Error>>,
     /// The runner holding the migration lock when the status was read (`pid N, application ...`):
     /// a run is in progress, so `expanding`/`completing` migrations are running, not interrupted.
     pub runner: Option<String>,
@@ -230,16 +247,34 @@ impl Status {
         self.migrations.iter().filter(|m| m.drift.is_some())
     }
 
-    /// Whether `run` has nothing to do and nothing drifted.
+    /// Migrations `run` refuses because they are older than the newest recorded one.
+    pub fn out_of_order(&self) -> impl Iterator<Item = &MigrationStatus> {
+        self.migrations.iter().filter(|m| m.out_of_order)
+    }
+
+    /// Whether `run` has nothing to do and would not fail.
     pub fn is_up_to_date(&self) -> bool {
-        self.pending().next().is_none() && self.drifted().next().is_none()
+        self.pending().next().is_none()
+            && self.drifted().next().is_none()
+            && self.run_error.is_none()
     }
 }
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.history_exists {
-            writeln!(f, "no history table yet: every migration is pending")?;
+        match (self.history_exists, self.steps_table_exists) {
+            (false, false) => writeln!(f, "no history table yet: every migration is pending")?,
+            (true, false) => writeln!(
+                f,
+                "the history's steps table is missing from schema `{}`",
+                self.history_schema
+            )?,
+            (false, true) => writeln!(
+                f,
+                "the history table is missing from schema `{}` but its steps table exists",
+                self.history_schema
+            )?,
+            (true, true) => {}
         }
         if let Some(runner) = &self.runner {
             writeln!(
@@ -255,6 +290,12 @@ impl fmt::Display for Status {
             .unwrap_or(0);
         for m in &self.migrations {
             write!(f, "{:>6} {:<width$}  {}", m.id.version, m.id.name, m.state)?;
+            if m.baseline {
+                f.write_str(" (baseline: recorded, never run)")?;
+            }
+            if m.out_of_order {
+                f.write_str("; OUT OF ORDER: older than the newest recorded migration")?;
+            }
             if !m.mid_change.is_empty() {
                 write!(f, "; mid-change: {}", m.mid_change.join(", "))?;
             }
@@ -272,6 +313,9 @@ impl fmt::Display for Status {
                 "{:>6} {:<width$}  {} (not in this binary)",
                 u.id.version, u.id.name, u.state
             )?;
+        }
+        if let Some(e) = &self.run_error {
+            writeln!(f, "`run` would fail: {e}")?;
         }
         Ok(())
     }

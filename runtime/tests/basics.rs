@@ -240,10 +240,10 @@ async fn server_older_than_target_is_refused_before_anything_runs() {
         !db.scalar::<bool>("SELECT to_regclass('a') IS NOT NULL")
             .await
     );
-    assert_eq!(
-        db.scalar::<i64>("SELECT count(*) FROM zerodown_migrations")
-            .await,
-        0
+    // A refused run creates nothing, not even the history tables.
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('zerodown_migrations') IS NOT NULL")
+            .await
     );
     assert!(matches!(
         migrator.plan(&db.options).await.unwrap_err(),
@@ -642,5 +642,229 @@ async fn a_runner_starts_while_a_reader_holds_the_history_open() {
         .unwrap();
     assert_eq!(report.migrations.len(), 1, "{report}");
     sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    db.drop_database().await;
+}
+
+/// Two one-table migrations for the history tests: create `accounts` with a row (not idempotent),
+/// then add a column.
+fn accounts_migrations() -> (&'static Migration, &'static Migration) {
+    let m1 = migration(
+        1,
+        "create_accounts",
+        settings(),
+        vec![tx(
+            "create table accounts",
+            &[
+                "CREATE TABLE \"accounts\" (id bigint PRIMARY KEY, name text)",
+                "INSERT INTO accounts VALUES (1, 'a')",
+            ],
+            LockLevel::None,
+            &[],
+        )],
+        vec![],
+    );
+    let m2 = migration(
+        2,
+        "add_email",
+        settings(),
+        vec![tx(
+            "add column \"email\"",
+            &["ALTER TABLE accounts ADD COLUMN email text"],
+            LockLevel::AccessExclusive,
+            &["\"accounts\""],
+        )],
+        vec![],
+    );
+    (m1, m2)
+}
+
+/// The history and the lock do not follow `current_schema()`: runners whose `search_path` differs
+/// share one history (in `public`) and one lock.
+#[tokio::test]
+async fn runners_with_different_search_paths_share_one_history_and_lock() {
+    support::init_tracing();
+    let db = fresh_database("basics_search_paths").await;
+    db.exec("CREATE SCHEMA app").await;
+    let on_app = db.options.clone().options([("search_path", "app,public")]);
+    let on_public = db.options.clone().options([("search_path", "public")]);
+    let (m1, _) = accounts_migrations();
+    let report = Migrator::new(&[m1]).unwrap().run(&on_app).await.unwrap();
+    assert_eq!(report.migrations.len(), 1, "{report}");
+    // The other runner sees the same history: nothing to do.
+    let again = Migrator::new(&[m1]).unwrap().run(&on_public).await.unwrap();
+    assert!(again.is_empty(), "the second runner ran again: {again}");
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('app.zerodown_migrations') IS NOT NULL")
+            .await
+    );
+    assert_eq!(
+        db.scalar::<i64>("SELECT count(*) FROM public.zerodown_migrations").await,
+        1
+    );
+    let status = Migrator::new(&[m1]).unwrap().status(&on_app).await.unwrap();
+    assert_eq!(status.history_schema, "public");
+    assert!(status.is_up_to_date(), "{status}");
+
+    // One lock: while a runner on one search path is inside a slow step, a runner on the other waits.
+    let slow = migration(
+        2,
+        "slow",
+        settings(),
+        vec![tx("sleep", &["SELECT pg_sleep(3)"], LockLevel::None, &[])],
+        vec![],
+    );
+    let first = tokio::spawn({
+        let on_app = on_app.clone();
+        async move { Migrator::new(&[m1, slow]).unwrap().run(&on_app).await }
+    });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.advisory_locks().await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the first runner never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = Migrator::new(&[m1, slow])
+        .unwrap()
+        .lock_wait(std::time::Duration::from_millis(300))
+        .run(&on_public)
+        .await;
+    assert!(
+        matches!(second, Err(Error::LockTimeout { .. })),
+        "the second runner did not wait for the first one's lock: {second:?}"
+    );
+    let report = first.await.unwrap().unwrap();
+    assert_eq!(report.migrations.len(), 1, "{report}");
+    db.drop_database().await;
+}
+
+/// Without an explicit schema, a history table in another schema of the search path than the chosen
+/// one is refused, naming both schemas and how to choose.
+#[tokio::test]
+async fn a_history_in_another_schema_of_the_search_path_is_refused() {
+    let db = fresh_database("basics_history_elsewhere").await;
+    db.exec("CREATE SCHEMA app").await;
+    let on_app = db.options.clone().options([("search_path", "app,public")]);
+    let (m1, _) = accounts_migrations();
+    Migrator::new(&[m1])
+        .unwrap()
+        .history_schema("app")
+        .unwrap()
+        .run(&on_app)
+        .await
+        .unwrap();
+    let expected = "the history table `zerodown_migrations` exists in schema `app` but this runner would use schema `public`";
+    let how = "`Migrator::history_schema(\"app\")` or the command line's `--history-schema app`";
+    let e = Migrator::new(&[m1]).unwrap().run(&on_app).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains(expected) && text.contains(how), "{text}");
+    let e = Migrator::new(&[m1]).unwrap().status(&on_app).await.unwrap_err();
+    assert!(e.to_string().contains(expected), "{e}");
+    // Nothing ran, and no second history was created.
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('public.zerodown_migrations') IS NOT NULL")
+            .await
+    );
+    // Naming the schema goes on.
+    let status = Migrator::new(&[m1])
+        .unwrap()
+        .history_schema("app")
+        .unwrap()
+        .status(&on_app)
+        .await
+        .unwrap();
+    assert!(status.is_up_to_date(), "{status}");
+    db.drop_database().await;
+}
+
+/// A lost history (no history table, or an empty one) on a database that already has the tables the
+/// migrations create is refused before anything runs, naming `baseline`.
+#[tokio::test]
+async fn a_lost_history_is_refused_naming_baseline() {
+    let db = fresh_database("basics_lost_history").await;
+    let (m1, m2) = accounts_migrations();
+    let migrator = Migrator::new(&[m1, m2]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+    let expected = "the history is empty but the database already has table `public.accounts` (created by migration 1 `create_accounts`)";
+    for lose in [
+        "DROP TABLE zerodown_migrations, zerodown_migrations_steps",
+        "TRUNCATE zerodown_migrations, zerodown_migrations_steps",
+    ] {
+        if lose.starts_with("TRUNCATE") {
+            // An empty history table: made by a run of an empty list.
+            Migrator::new(&[]).unwrap().run(&db.options).await.unwrap();
+        }
+        db.exec(lose).await;
+        let e = migrator.run(&db.options).await.unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(expected) && text.contains("`migrate baseline <VERSION>` (`Migrator::baseline`)"),
+            "{lose}: {text}"
+        );
+        assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 1);
+    }
+    db.drop_database().await;
+}
+
+/// `baseline` records the migrations the schema already has, marked so; `run` then applies only the
+/// later ones.
+#[tokio::test]
+async fn baseline_then_run_runs_only_the_later_migrations() {
+    let db = fresh_database("basics_baseline").await;
+    let (m1, m2) = accounts_migrations();
+    let m3 = migration(
+        3,
+        "add_phone",
+        settings(),
+        vec![tx(
+            "add column \"phone\"",
+            &["ALTER TABLE accounts ADD COLUMN phone text"],
+            LockLevel::AccessExclusive,
+            &["\"accounts\""],
+        )],
+        vec![],
+    );
+    // The schema of migrations 1 and 2, made by hand.
+    db.exec("CREATE TABLE accounts (id bigint PRIMARY KEY, name text, email text); INSERT INTO accounts VALUES (1, 'a', NULL)")
+        .await;
+    let migrator = Migrator::new(&[m1, m2, m3]).unwrap();
+    assert!(matches!(
+        migrator.run(&db.options).await,
+        Err(Error::HistoryLost { .. })
+    ));
+    let status = migrator.status(&db.options).await.unwrap();
+    assert!(
+        matches!(status.run_error.as_deref(), Some(Error::HistoryLost { .. })),
+        "{status}"
+    );
+    assert!(matches!(
+        migrator.baseline(&db.options, 7).await,
+        Err(Error::CannotBaseline { version: 7, .. })
+    ));
+    let recorded = migrator.baseline(&db.options, 2).await.unwrap();
+    let versions: Vec<u64> = recorded.iter().map(|id| id.version).collect();
+    assert_eq!(versions, [1, 2]);
+    assert!(migrator.baseline(&db.options, 2).await.unwrap().is_empty());
+
+    let report = migrator.run(&db.options).await.unwrap();
+    let ran: Vec<u64> = report.migrations.iter().map(|m| m.id.version).collect();
+    assert_eq!(ran, [3], "{report}");
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 1);
+    let rows: Vec<(i64, String, bool)> = sqlx::query_as(
+        "SELECT version, state, baseline FROM zerodown_migrations ORDER BY version",
+    )
+    .fetch_all(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1, "completed".to_owned(), true),
+            (2, "completed".to_owned(), true),
+            (3, "completed".to_owned(), false)
+        ]
+    );
+    let status = migrator.status(&db.options).await.unwrap();
+    assert!(status.is_up_to_date(), "{status}");
+    assert!(status.migrations[0].baseline && !status.migrations[2].baseline);
+    assert!(status.to_string().contains("(baseline: recorded, never run)"), "{status}");
     db.drop_database().await;
 }

@@ -181,3 +181,165 @@ async fn role_statement_timeout_does_not_kill_a_long_build() {
     db.drop_database().await;
     support::db::admin_exec(&format!("DROP ROLE IF EXISTS {role}")).await;
 }
+
+/// A partitioned table `ev` (list by region) with 3 partitions and `rows` rows; the payloads of `ev_2`
+/// repeat, so a unique build there fails.
+async fn partitioned_events(label: &str, rows: i64) -> TestDb {
+    let db = fresh_database(label).await;
+    db.exec(&format!(
+        "CREATE TABLE ev (id bigint NOT NULL, region int NOT NULL, payload text) PARTITION BY LIST (region);
+         CREATE TABLE ev_1 PARTITION OF ev FOR VALUES IN (1);
+         CREATE TABLE ev_2 PARTITION OF ev FOR VALUES IN (2);
+         CREATE TABLE ev_3 PARTITION OF ev FOR VALUES IN (3);
+         INSERT INTO ev SELECT n, n % 3 + 1, CASE WHEN n % 3 + 1 = 2 THEN 'same' ELSE md5(n::text) END
+         FROM generate_series(1, {rows}) AS n"
+    ))
+    .await;
+    db
+}
+
+/// The parent index is valid, and each of the 3 partitions has a valid index attached to it.
+async fn assert_partitioned_index_complete(db: &TestDb) {
+    assert_eq!(index_valid(db, "ev_payload_idx").await, Some(true));
+    let attached: i64 = db
+        .scalar(
+            "SELECT count(*) FROM pg_inherits h JOIN pg_index x ON x.indexrelid = h.inhrelid
+             WHERE h.inhparent = 'ev_payload_idx'::regclass AND x.indisvalid",
+        )
+        .await;
+    assert_eq!(attached, 3);
+    let partitions_indexed: i64 = db
+        .scalar(
+            "SELECT count(DISTINCT x.indrelid) FROM pg_inherits h JOIN pg_index x ON x.indexrelid = h.inhrelid
+             WHERE h.inhparent = 'ev_payload_idx'::regclass
+             AND x.indrelid IN ('ev_1'::regclass, 'ev_2'::regclass, 'ev_3'::regclass)",
+        )
+        .await;
+    assert_eq!(partitions_indexed, 3);
+    assert_eq!(invalid_indexes(db).await, 0);
+}
+
+/// `create index concurrently` on a partitioned table runs as the online recipe: index on ONLY the
+/// parent, a concurrent build per partition, attach. A writer inserting through the parent all along
+/// is never held up, and no lock blocking writes is seen on a partition.
+#[tokio::test]
+async fn concurrent_index_on_a_partitioned_table_builds_online() {
+    support::init_tracing();
+    let db = partitioned_events("cic_partitioned", 300_000).await;
+    let migrator = Migrator::new(&[migration(
+        1,
+        "ev_payload_idx",
+        settings(),
+        vec![cic("ev_payload_idx", "ev", "\"payload\"", false)],
+        vec![],
+    )])
+    .unwrap();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (db, stop) = (db.clone(), stop.clone());
+        async move {
+            let mut c = db.connect_as("writer").await;
+            let (mut n, mut slowest) = (0i64, Duration::ZERO);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                sqlx::query("INSERT INTO ev VALUES (-$1, $1 % 3 + 1, 'w')")
+                    .bind(n)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                slowest = slowest.max(started.elapsed());
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (n, slowest)
+        }
+    });
+    // Locks the migrator's sessions hold on the partitions, sampled all along.
+    let watcher = tokio::spawn({
+        let (db, stop) = (db.clone(), stop.clone());
+        async move {
+            let mut c = db.connect_as("watcher").await;
+            let mut seen: Vec<(String, String)> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT c.relname::text, l.mode FROM pg_locks l
+                     JOIN pg_stat_activity a ON a.pid = l.pid
+                     JOIN pg_class c ON c.oid = l.relation
+                     WHERE a.application_name = 'zerodown' AND l.granted
+                     AND c.relname IN ('ev_1', 'ev_2', 'ev_3')",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+                for r in rows {
+                    if !seen.contains(&r) {
+                        seen.push(r);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            seen
+        }
+    });
+    let result = migrator.run(&db.options).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (inserts, slowest) = writer.await.unwrap();
+    let seen = watcher.await.unwrap();
+    let report = result.unwrap();
+    assert_eq!(report.migrations[0].steps.len(), 1, "{report}");
+    assert_partitioned_index_complete(&db).await;
+    assert!(inserts > 0);
+    assert!(
+        slowest < Duration::from_millis(1500),
+        "a writer waited {slowest:?} during the build"
+    );
+    let blocking = ["ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"];
+    assert!(
+        seen.iter().all(|(_, mode)| !blocking.contains(&mode.as_str())),
+        "locks blocking writes on partitions: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(_, mode)| mode == "ShareUpdateExclusiveLock"),
+        "the builds were not observed: {seen:?}"
+    );
+    db.drop_database().await;
+}
+
+/// A partial build (parent index on ONLY the table, one partition's index built and attached, an
+/// INVALID leftover on another) converges: the attached index is kept, the leftover rebuilt.
+#[tokio::test]
+async fn partitioned_index_build_resumes_after_a_partial_build() {
+    support::init_tracing();
+    let db = partitioned_events("cic_partitioned_resume", 3_000).await;
+    db.exec(
+        "CREATE INDEX ev_payload_idx ON ONLY ev (payload);
+         CREATE INDEX ev_payload_idx_ev_1 ON ev_1 (payload);
+         ALTER INDEX ev_payload_idx ATTACH PARTITION ev_payload_idx_ev_1",
+    )
+    .await;
+    let mut c = db.connect().await;
+    let err = sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY ev_payload_idx_ev_2 ON ev_2 (payload)")
+        .execute(&mut c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("could not create unique index"), "{err}");
+    c.close().await.unwrap();
+    assert_eq!(index_valid(&db, "ev_payload_idx_ev_2").await, Some(false));
+    let kept: i64 = db.scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8").await;
+
+    let migrator = Migrator::new(&[migration(
+        1,
+        "ev_payload_idx",
+        settings(),
+        vec![cic("ev_payload_idx", "ev", "\"payload\"", false)],
+        vec![],
+    )])
+    .unwrap();
+    migrator.run(&db.options).await.unwrap();
+    assert_partitioned_index_complete(&db).await;
+    let still: i64 = db.scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8").await;
+    assert_eq!(kept, still, "the attached partition index was rebuilt");
+    assert!(migrator.run(&db.options).await.unwrap().is_empty());
+    db.drop_database().await;
+}

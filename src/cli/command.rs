@@ -15,7 +15,7 @@ use super::json;
 use super::progress::{self, Mode, Progress, Sink};
 use super::target;
 
-/// The `migrate` subcommands: `run`, `complete`, `status`, `plan`.
+/// The `migrate` subcommands: `run`, `complete`, `status`, `plan`, `rollback`, `baseline`.
 ///
 /// Put it in your application's own clap parser:
 ///
@@ -57,13 +57,17 @@ pub enum MigrateCommand {
     /// change); run it only once no instance of the previous application version is running.
     Complete(RunArgs),
     /// Show every migration's state, drift, and migrations the database knows but this binary does
-    /// not. Exits with 4 when a migration drifted.
+    /// not. Exits with the code `run` would exit with before applying anything (4 for a drifted or
+    /// out-of-order migration or a lost history, 8 mid-change, ...), 0 when `run` would succeed.
     Status(ConnectArgs),
     /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute.
     Plan(PlanArgs),
     /// Undo the expand phase of an expand/contract migration that was not completed; deploy the
     /// previous application version first.
     Rollback(RollbackArgs),
+    /// Record every migration up to VERSION as applied without running it, for a database whose
+    /// schema already has them (made before zerodown, or whose history was lost).
+    Baseline(BaselineArgs),
 }
 
 /// Where to connect and how to print; shared by every subcommand.
@@ -82,6 +86,10 @@ pub struct ConnectArgs {
     /// Print one JSON document on stdout instead of text (no progress output).
     #[arg(long)]
     pub json: bool,
+    /// Schema of the history table and of the migration lock [default: `public` when it exists,
+    /// else the first schema of the search path].
+    #[arg(long, value_name = "SCHEMA")]
+    pub history_schema: Option<String>,
 }
 
 /// Options of `run` and `complete`.
@@ -113,6 +121,19 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Option<Duration>,
     /// The version of the migration to roll back (`12` for `m0012_...`).
+    pub version: u64,
+}
+
+/// Options of `baseline`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// The newest migration the schema already has (`12` for `m0012_...`): it and every migration
+    /// before it are recorded as applied.
     pub version: u64,
 }
 
@@ -165,7 +186,7 @@ impl Console {
 }
 
 impl MigrateCommand {
-    /// The subcommand's name: `run`, `complete`, `status` or `plan`.
+    /// The subcommand's name: `run`, `complete`, `status`, `plan`, `rollback` or `baseline`.
     pub fn name(&self) -> &'static str {
         match self {
             MigrateCommand::Run(_) => "run",
@@ -173,6 +194,7 @@ impl MigrateCommand {
             MigrateCommand::Status(_) => "status",
             MigrateCommand::Plan(_) => "plan",
             MigrateCommand::Rollback(_) => "rollback",
+            MigrateCommand::Baseline(_) => "baseline",
         }
     }
 
@@ -183,6 +205,7 @@ impl MigrateCommand {
             MigrateCommand::Status(a) => a,
             MigrateCommand::Plan(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
+            MigrateCommand::Baseline(a) => &a.connect,
         }
     }
 
@@ -256,6 +279,13 @@ impl MigrateCommand {
             Some(timeout) => migrator.idle_in_transaction_timeout(timeout),
             None => migrator,
         };
+        let migrator = match self.connect_args().history_schema.as_deref() {
+            Some(schema) => match migrator.history_schema(schema) {
+                Ok(migrator) => migrator,
+                Err(e) => return usage(&mut console, command, &format!("--history-schema: {e}")),
+            },
+            None => migrator,
+        };
         let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {
             Some(wait) => migrator.lock_wait(wait),
             None => migrator,
@@ -289,6 +319,10 @@ impl MigrateCommand {
                     .progress
                     .attach(with_lock_wait(migrator, args.lock_wait));
                 rollback(&migrator, &options, &database, args.version, &mut console).await
+            }
+            MigrateCommand::Baseline(args) => {
+                let migrator = with_lock_wait(migrator, args.lock_wait);
+                baseline(&migrator, &options, &database, args.version, &mut console).await
             }
         };
         match result {
@@ -351,11 +385,8 @@ async fn status(
     console: &mut Console,
 ) -> Result<Exit, Error> {
     let status = migrator.status(options).await?;
-    let exit = if status.drifted().next().is_some() {
-        Exit::Drift
-    } else {
-        Exit::Success
-    };
+    // The decision `run` makes, so the code is the one `run` would exit with.
+    let exit = status.run_error.as_deref().map_or(Exit::Success, Exit::of);
     if console.json {
         console.print_json(&json::document(
             "status",
@@ -365,11 +396,8 @@ async fn status(
         ));
     } else {
         console.print(&format!("database: {database}\n{status}"));
-        if exit == Exit::Drift {
-            progress::line(
-                &console.err,
-                "error: a migration drifted (its recorded plan differs from this binary's); `run` and `complete` refuse to start until it is resolved",
-            );
+        if let Some(e) = &status.run_error {
+            progress::line(&console.err, &format!("error: `run` would fail: {e}"));
         }
     }
     Ok(exit)
@@ -477,6 +505,35 @@ async fn rollback(
         console.print(&format!(
             "database: {database}\n{single}{} is rolled back and counts as never applied: remove it from the binary's list, or the next `run` applies it again\n",
             report.id
+        ));
+    }
+    Ok(Exit::Success)
+}
+
+async fn baseline(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    version: u64,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let recorded = migrator.baseline(options, version).await?;
+    if console.json {
+        console.print_json(&json::document(
+            "baseline",
+            Some(database),
+            Exit::Success,
+            json::baseline(version, &recorded),
+        ));
+    } else if recorded.is_empty() {
+        console.print(&format!(
+            "database: {database}\nnothing to record: every migration up to {version} is recorded already\n"
+        ));
+    } else {
+        let list: Vec<String> = recorded.iter().map(|id| format!("{id}\n")).collect();
+        console.print(&format!(
+            "database: {database}\nrecorded as applied without running them (baseline):\n{}`run` applies the migrations after {version}\n",
+            list.concat()
         ));
     }
     Ok(Exit::Success)

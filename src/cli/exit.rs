@@ -21,7 +21,8 @@ pub enum Exit {
     Usage,
     /// 3: could not connect.
     Connect,
-    /// 4: the history disagrees with this binary (drift, out-of-order migration).
+    /// 4: the history disagrees with this binary or the database (drift, out-of-order migration, a
+    /// lost history).
     Drift,
     /// 5: another runner held the migration lock.
     Locked,
@@ -73,9 +74,13 @@ impl Exit {
     /// The kind of failure `error` is.
     pub fn of(error: &Error) -> Exit {
         match error {
-            Error::InvalidMigrations(_) | Error::InvalidConfig(_) | Error::CannotRollback { .. } => Exit::Usage,
+            Error::InvalidMigrations(_)
+            | Error::InvalidConfig(_)
+            | Error::CannotRollback { .. }
+            | Error::CannotBaseline { .. }
+            | Error::HistoryElsewhere { .. } => Exit::Usage,
             Error::Connect { .. } => Exit::Connect,
-            Error::Drift(_) | Error::OutOfOrder { .. } => Exit::Drift,
+            Error::Drift(_) | Error::OutOfOrder { .. } | Error::HistoryLost { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,
             Error::ServerTooOld { .. } | Error::Unsupported { .. } => Exit::Incompatible,
             Error::MidChange { .. } | Error::RollingBack { .. } => Exit::MidChange,

@@ -65,6 +65,8 @@ pub(crate) fn status(status: &Status) -> Value {
                 "has_contract": m.has_contract,
                 "drift": m.drift.as_ref().map(drift),
                 "mid_change": m.mid_change,
+                "out_of_order": m.out_of_order,
+                "baseline": m.baseline,
                 "last_error": m.last_error,
             })
         })
@@ -74,8 +76,16 @@ pub(crate) fn status(status: &Status) -> Value {
         .iter()
         .map(|u| json!({ "version": u.id.version, "name": u.id.name, "state": u.state }))
         .collect();
+    let run_error = status.run_error.as_deref().map(|e| {
+        let exit = Exit::of(e);
+        error(exit, &e.to_string(), Some(e))
+    });
     json!({
         "history_exists": status.history_exists,
+        "steps_table_exists": status.steps_table_exists,
+        "history_schema": status.history_schema,
+        "out_of_order": status.out_of_order().count(),
+        "run_error": run_error,
         "up_to_date": status.is_up_to_date(),
         "pending": status.pending().count(),
         "awaiting_complete": status.awaiting_complete().count(),
@@ -83,6 +93,14 @@ pub(crate) fn status(status: &Status) -> Value {
         "runner": status.runner,
         "migrations": migrations,
         "unknown": unknown,
+    })
+}
+
+/// `migrate baseline`.
+pub(crate) fn baseline(version: u64, recorded: &[MigrationId]) -> Value {
+    json!({
+        "version": version,
+        "recorded": recorded.iter().map(id).collect::<Vec<_>>(),
     })
 }
 

@@ -13,12 +13,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use command::{ConnectArgs, MigrateCommand, PlanArgs, RollbackArgs, RunArgs};
+pub use command::{BaselineArgs, ConnectArgs, MigrateCommand, PlanArgs, RollbackArgs, RunArgs};
 pub use exit::Exit;
 
 use crate::{Migration, Migrator};
 
-/// The command line of a binary whose only job is migrating: `BINARY run|complete|status|plan`.
+/// The command line of a binary whose only job is migrating: `BINARY run|complete|status|plan|rollback|baseline`.
 #[derive(Debug, Parser)]
 #[command(about = "Apply and inspect the database migrations built into this binary")]
 struct Standalone {

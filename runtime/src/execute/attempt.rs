@@ -6,6 +6,7 @@ use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, PgConnection};
 
 use super::index::{self, IndexState};
+use super::partitioned;
 use super::postcondition;
 use crate::connect::simple;
 use crate::history::{self, StepKey, StepState, Tables};
@@ -80,6 +81,20 @@ impl AttemptError {
             postcondition_failed: false,
             refused: true,
             session_changed: None,
+            source: None,
+        }
+    }
+
+    /// The step's session was found changed right before `sql` (a transaction pooler).
+    pub(crate) fn session_changed(sql: &str, evidence: String) -> AttemptError {
+        AttemptError {
+            sql: sql.to_owned(),
+            sqlstate: None,
+            message: evidence.clone(),
+            detail: None,
+            postcondition_failed: false,
+            refused: false,
+            session_changed: Some(evidence),
             source: None,
         }
     }
@@ -201,7 +216,14 @@ pub(crate) async fn alone(
     simple(conn, &set)
         .await
         .map_err(|e| AttemptError::new(e, &set))?;
-    if let StepKind::ConcurrentIndex { schema, index, .. } = step.kind {
+    if let StepKind::ConcurrentIndex {
+        schema,
+        index,
+        table,
+        unique,
+        ..
+    } = step.kind
+    {
         let drop_sql = || {
             format!(
                 "DROP INDEX CONCURRENTLY IF EXISTS {}",
@@ -215,6 +237,19 @@ pub(crate) async fn alone(
                 == IndexState::Valid
         {
             return Ok(Settled::AlreadyDone);
+        }
+        let partitioned = partitioned::is_partitioned(conn, table)
+            .await
+            .map_err(|e| AttemptError::new(e, "looking up the table's kind"))?;
+        if partitioned {
+            let statement = step.statements.first().copied().unwrap_or_default();
+            let Some(build) = partitioned::Build::parse(statement, table, unique) else {
+                return Err(AttemptError::refused(
+                    statement,
+                    format!("{table} is partitioned, and this statement is not one the runtime can build partition by partition; upgrade zerodown"),
+                ));
+            };
+            return partitioned::build(conn, pid, timeouts, &build, schema, index, table).await;
         }
         index::drop_invalid_leftover(conn, schema, index)
             .await

@@ -59,6 +59,17 @@ pub(crate) async fn drop_invalid_leftover(
     if state(conn, schema, index).await? != IndexState::Invalid {
         return Ok(false);
     }
+    // An index on a partitioned table (`relkind = 'I'`) is INVALID until every partition has its
+    // index attached: it is the kept progress of a partitioned build, and cannot be dropped
+    // concurrently anyway.
+    let partitioned: Option<bool> =
+        sqlx::query_scalar("SELECT relkind = 'I' FROM pg_class WHERE oid = to_regclass($1)")
+            .bind(qualified(schema, index))
+            .fetch_optional(&mut *conn)
+            .await?;
+    if partitioned != Some(false) {
+        return Ok(false);
+    }
     let sql = format!(
         "DROP INDEX CONCURRENTLY IF EXISTS {}",
         qualified(schema, index)

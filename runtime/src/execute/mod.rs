@@ -4,6 +4,7 @@
 pub(crate) mod attempt;
 pub(crate) mod index;
 pub(crate) mod monitor;
+mod partitioned;
 mod phased;
 pub(crate) mod postcondition;
 
