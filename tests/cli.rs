@@ -855,6 +855,36 @@ async fn expand_then_complete_with_mid_change_exit_8() {
 }
 
 #[tokio::test]
+async fn run_complete_replays_the_whole_history_in_one_command() {
+    let db = common::fresh_database("cli_run_complete").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    let o = cli(
+        EXPAND_THEN_MORE,
+        &["migrate", "run", "--complete", "--json", "--database-url", url],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let j = o.json();
+    let phases: Vec<(u64, String)> = j["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["version"].as_u64().unwrap(), m["phase"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        phases,
+        [(1, "expand".to_owned()), (3, "expand".to_owned()), (3, "contract".to_owned()), (4, "expand".to_owned())],
+        "{j}"
+    );
+    let o = cli(EXPAND_THEN_MORE, &["migrate", "complete", "--complete", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(o.err.contains("`--complete` is an option of `run`"), "{}", o.err);
+}
+
+#[tokio::test]
 async fn rollback_undoes_an_expand() {
     let db = common::fresh_database("cli_rollback").await;
     // Every command here runs `m0001_products` (target 12) first; older servers refuse it.

@@ -543,7 +543,8 @@ async fn a_later_migration_touching_an_object_mid_change_is_refused() {
         "`public.users.score` is mid-change in migration 1 `users_score_bigint` (expanded, waiting for `complete`), and \
          migration 2 `users_score_index` touches it; nothing was run from migration 2 `users_score_index` on; run \
          `complete` first, once no instance of the old application version runs (or undo the expand with \
-         `Migrator::rollback(1)`)"
+         `Migrator::rollback(1)`); where no old version ever runs (development, CI, tests), `run --complete` \
+         (`Migrator::run_and_complete`) replays the history in one go"
     );
     assert!(
         db.scalar::<bool>("SELECT to_regclass('users_score_idx') IS NULL")
@@ -575,6 +576,52 @@ async fn a_later_migration_touching_an_object_mid_change_is_refused() {
         db.scalar::<bool>("SELECT to_regclass('users_score_idx') IS NOT NULL")
             .await
     );
+}
+
+#[tokio::test]
+async fn run_and_complete_replays_a_history_that_run_alone_stops_in() {
+    init_tracing();
+    let list: [&'static Migration; 3] = [
+        &m0001_users_score_bigint::MIGRATION,
+        &m0002_users_score_index::MIGRATION,
+        &m0003_users_name_index::MIGRATION,
+    ];
+    let db = fresh_database("run_and_complete").await;
+    if version_gate::refused_as_too_new(&db.options, &list).await {
+        return;
+    }
+    db.exec("CREATE TABLE users (id int PRIMARY KEY, name text, score int); INSERT INTO users SELECT g, 'n', g FROM generate_series(1, 100) g").await;
+    let migrator = Migrator::new(&list).unwrap();
+    let report = migrator.run_and_complete(&db.options).await.unwrap();
+    // Expand and contract of the type change, then the two index migrations (one `run` each side of
+    // the `complete`).
+    let phases: Vec<(u64, zerodown::PhaseKind)> =
+        report.migrations.iter().map(|m| (m.id.version, m.phase)).collect();
+    assert_eq!(
+        phases,
+        [
+            (1, zerodown::PhaseKind::Expand),
+            (1, zerodown::PhaseKind::Contract),
+            (2, zerodown::PhaseKind::Expand),
+            (3, zerodown::PhaseKind::Expand),
+        ],
+        "{report:?}"
+    );
+    let ty: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'score'")
+        .await;
+    assert_eq!(ty, "bigint");
+    assert!(db.scalar::<bool>("SELECT to_regclass('users_score_idx') IS NOT NULL").await);
+    let states: Vec<String> = {
+        let mut c = db.connect().await;
+        sqlx::query_scalar("SELECT state FROM zerodown_migrations ORDER BY version")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(states, ["completed", "completed", "completed"]);
+    // Nothing left to do.
+    assert!(migrator.run_and_complete(&db.options).await.unwrap().is_empty());
 }
 
 zerodown::migration! {

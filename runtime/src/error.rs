@@ -119,7 +119,7 @@ pub enum Error {
     /// A pending migration touches objects that an earlier migration has under expand/contract (expanded,
     /// waiting for `complete`). Migrations before it were applied; it and those after it were not.
     #[error(
-        "{} mid-change in {waiting} (expanded, waiting for `complete`), and {migration} touches {}; nothing was run from {migration} on; run `complete` first, once no instance of the old application version runs (or undo the expand with `Migrator::rollback({})`)",
+        "{} mid-change in {waiting} (expanded, waiting for `complete`), and {migration} touches {}; nothing was run from {migration} on; run `complete` first, once no instance of the old application version runs (or undo the expand with `Migrator::rollback({})`); where no old version ever runs (development, CI, tests), `run --complete` (`Migrator::run_and_complete`) replays the history in one go",
         list_objects(objects), if objects.len() == 1 { "it" } else { "them" }, waiting.version
     )]
     MidChange {

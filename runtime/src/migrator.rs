@@ -399,6 +399,45 @@ impl Migrator {
         self.apply(&db.connect_options(), PhaseKind::Expand).await
     }
 
+    /// Applies every pending migration and completes each expand/contract migration as soon as its
+    /// expand phase is done, before the next migration runs: the whole history replayed where no old
+    /// application version runs (a developer's database, CI, tests), which `run` alone cannot do
+    /// because it stops before a migration touching an object a previous expand left mid-change.
+    ///
+    /// Never use it where an old application version may still run: `complete` is exactly what must
+    /// wait for that version to be gone. Each `run` and `complete` takes the migration lock of its
+    /// own, so another runner may act between them (on a shared database, run `run` and `complete`
+    /// yourself).
+    ///
+    /// The reports of every phase applied, in order.
+    pub async fn run_and_complete(&self, db: impl ConnectTarget) -> Result<RunReport, Error> {
+        let options = db.connect_options();
+        let mut all = RunReport {
+            migrations: Vec::new(),
+            lock_wait: Duration::ZERO,
+        };
+        let mut add = |report: RunReport| {
+            all.lock_wait += report.lock_wait;
+            all.migrations.extend(report.migrations);
+        };
+        // Up to and including each migration with a contract phase: run, then complete.
+        let mut end = 0;
+        while end < self.migrations.len() {
+            let next = self.migrations[end..]
+                .iter()
+                .position(|m| m.has_contract())
+                .map_or(self.migrations.len(), |i| end + i + 1);
+            let prefix = Migrator {
+                migrations: self.migrations[..next].to_vec(),
+                ..self.clone()
+            };
+            add(prefix.apply(&options, PhaseKind::Expand).await?);
+            add(prefix.apply(&options, PhaseKind::Contract).await?);
+            end = next;
+        }
+        Ok(all)
+    }
+
     /// Applies the contract phase of every migration whose expand phase is done ("expanded, waiting
     /// for complete"), in order. Call it once no instance of the old application version runs.
     pub async fn complete(&self, db: impl ConnectTarget) -> Result<RunReport, Error> {

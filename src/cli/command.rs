@@ -100,6 +100,11 @@ pub struct RunArgs {
     /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Option<Duration>,
+    /// `run` only: complete each expand/contract migration as soon as its expand is done, before the
+    /// next one (replaying the history where no old application version runs: development, CI,
+    /// tests). Never in production during a deploy.
+    #[arg(long)]
+    pub complete: bool,
 }
 
 /// Options of `plan`.
@@ -299,8 +304,14 @@ impl MigrateCommand {
                 let migrator = console
                     .progress
                     .attach(with_lock_wait(migrator, args.lock_wait));
-                apply(&migrator, &options, &database, Apply::Run, &mut console).await
+                let which = if args.complete { Apply::RunAndComplete } else { Apply::Run };
+                apply(&migrator, &options, &database, which, &mut console).await
             }
+            MigrateCommand::Complete(args) if args.complete => Ok(usage(
+                &mut console,
+                command,
+                "`--complete` is an option of `run` (`migrate run --complete`); `complete` always completes",
+            )),
             MigrateCommand::Complete(args) => {
                 let migrator = console
                     .progress
@@ -436,6 +447,7 @@ async fn plan(
 enum Apply {
     Run,
     Complete,
+    RunAndComplete,
 }
 
 async fn apply(
@@ -448,11 +460,13 @@ async fn apply(
     let (command, doing) = match which {
         Apply::Run => ("run", "applying migrations"),
         Apply::Complete => ("complete", "completing migrations"),
+        Apply::RunAndComplete => ("run", "applying and completing migrations"),
     };
     console.progress.begin(&format!("{doing} on {database}"));
     let result = match which {
         Apply::Run => migrator.run(options).await,
         Apply::Complete => migrator.complete(options).await,
+        Apply::RunAndComplete => migrator.run_and_complete(options).await,
     };
     console.progress.finish();
     let report = result?;
