@@ -29,6 +29,21 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// The server refused every connection attempt until the connect timeout: all its connection
+    /// slots were taken (SQLSTATE `53300`, `max_connections` or a role's or database's connection
+    /// limit), or it was starting up (`57P03`). Each refusal was retried with backoff, logged at
+    /// `WARN`.
+    #[error("{}", refused_advice(.waited, *.attempts, .source))]
+    ConnectRefused {
+        /// How long the migrator kept trying.
+        waited: Duration,
+        /// Connection attempts made.
+        attempts: u32,
+        /// The server's last refusal.
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// A query of the migrator's own bookkeeping failed (history table, lock, catalog checks).
     #[error("{context} failed: {source}{}", lost_connection_advice(source))]
     Database {
@@ -190,6 +205,19 @@ fn list_objects(objects: &[String]) -> String {
         1 => format!("{} is", quoted[0]),
         _ => format!("{} are", quoted.join(", ")),
     }
+}
+
+fn refused_advice(waited: &Duration, attempts: u32, source: &sqlx::Error) -> String {
+    let code = crate::connect::refusal_code(source).unwrap_or_default();
+    let why = if code == "57P03" {
+        "the server was starting up (or not yet accepting connections); wait until it accepts connections, or raise the connect timeout"
+    } else {
+        "its connection slots were all taken; raise `max_connections` (or the role's or database's connection limit), run fewer instances at once (a runner holds 2 connections while it runs and briefly 2 at each poll of the migration lock), or raise the connect timeout"
+    };
+    format!(
+        "the server refused every connection for {:.1} s ({attempts} attempts, the last: {source}): {why} (`Migrator::connect_timeout`, or the CLI's `--connect-timeout`)",
+        waited.as_secs_f64()
+    )
 }
 
 /// Advice for a bookkeeping query whose connection broke (terminated, network, server restart).

@@ -45,8 +45,10 @@ use crate::step_events::{StepProgress, StepSink};
 /// 1. A control connection is opened (from the pool's connect options: steps never run on, and no
 ///    setting ever leaks into, the application's connections) and takes the migration lock: a
 ///    session advisory lock polled with `pg_try_advisory_lock` for at most
-///    [`lock_wait`](Migrator::lock_wait) (default 10 min). It is released on every path, including
-///    errors, panics and a dropped future (the connection closes with the guard).
+///    [`lock_wait`](Migrator::lock_wait) (default 10 min); between two polls a waiting runner holds
+///    no connection (each poll opens a fresh one), so waiting instances do not fill the server's
+///    connection slots. It is released on every path, including errors, panics and a dropped
+///    future (the connection closes with the guard).
 /// 2. The history tables are created if missing, then read (after taking the lock, so a run that
 ///    waited sees what the previous runner did).
 /// 3. Before anything runs: every recorded migration of the list must have the plan it was recorded
@@ -287,7 +289,10 @@ impl Migrator {
 
     /// How long opening one of the migrator's connections (TCP, TLS, authentication) may take before
     /// the call fails with [`Error::Connect`]; without it, a host that silently drops packets would
-    /// hang the runner for minutes. Default [`Migrator::DEFAULT_CONNECT_TIMEOUT`] (30 s).
+    /// hang the runner for minutes. A server that refuses connections for now (all slots taken,
+    /// SQLSTATE 53300, or starting up, 57P03) is asked again with backoff and jitter within this
+    /// time, then the call fails with [`Error::ConnectRefused`]. Default
+    /// [`Migrator::DEFAULT_CONNECT_TIMEOUT`] (30 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Migrator {
         self.connect_timeout = timeout;
         self
@@ -392,12 +397,7 @@ impl Migrator {
         };
         let options = db.connect_options();
         let (conn, _, tables) = self.open_control(&options).await?;
-        let mut lock = RunnerLock::acquire(
-            conn,
-            advisory::lock_key(&tables.schema, &tables.table),
-            self.lock_wait,
-        )
-        .await?;
+        let mut lock = self.lock(conn, &options, &tables).await?;
         let result = self.rollback_locked(&mut lock, &options, &tables, m).await;
         lock.release().await;
         result
@@ -574,13 +574,9 @@ impl Migrator {
                 "migration {version} is not in this migrator's list"
             )));
         };
-        let (conn, _, tables) = self.open_control(&db.connect_options()).await?;
-        let mut lock = RunnerLock::acquire(
-            conn,
-            advisory::lock_key(&tables.schema, &tables.table),
-            self.lock_wait,
-        )
-        .await?;
+        let options = db.connect_options();
+        let (conn, _, tables) = self.open_control(&options).await?;
+        let mut lock = self.lock(conn, &options, &tables).await?;
         let result = async {
             history::ensure(lock.conn(), &tables).await?;
             let history = history::load(lock.conn(), &tables).await?;
@@ -598,6 +594,28 @@ impl Migrator {
         .await;
         lock.release().await;
         result
+    }
+
+    /// Takes the migration lock, polling on `conn` first and then on a fresh control connection per
+    /// poll (see the `advisory` module: a waiting runner holds no connection between polls).
+    async fn lock(
+        &self,
+        conn: PgConnection,
+        options: &PgConnectOptions,
+        tables: &Tables,
+    ) -> Result<RunnerLock, Error> {
+        let (app, timeout) = (self.application_name.as_str(), self.connect_timeout);
+        RunnerLock::acquire(
+            conn,
+            advisory::lock_key(&tables.schema, &tables.table),
+            self.lock_wait,
+            move || async move {
+                connect::open(options, app, Role::Control, timeout)
+                    .await
+                    .map(|opened| opened.conn)
+            },
+        )
+        .await
     }
 
     async fn open_control(
@@ -637,12 +655,7 @@ impl Migrator {
     ) -> Result<RunReport, Error> {
         let (conn, server, tables) = self.open_control(options).await?;
         let waiting = Instant::now();
-        let mut lock = RunnerLock::acquire(
-            conn,
-            advisory::lock_key(&tables.schema, &tables.table),
-            self.lock_wait,
-        )
-        .await?;
+        let mut lock = self.lock(conn, options, &tables).await?;
         let lock_wait = waiting.elapsed();
         tracing::debug!(
             lock_wait_ms = lock_wait.as_millis() as u64,
