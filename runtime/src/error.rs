@@ -88,6 +88,19 @@ pub enum Error {
         evidence: String,
     },
 
+    /// The check that the control connection is a session of its own opened a second connection,
+    /// which got no server connection in time: a session pool with no free server connection (all
+    /// taken, PgBouncer's `pool_size`), or a server at `max_connections` behind a pooler. The
+    /// migrator needs two server connections at once; nothing was run.
+    #[error(
+        "no second server connection within {} s: the pool is full (PgBouncer `pool_size` / `default_pool_size`, or the server's `max_connections` behind the pooler is reached); a migrator needs 2 server connections at once (its control connection and a second one), so nothing was run; raise PgBouncer's `pool_size` (or `default_pool_size`) to at least 2 per migrator running at once, plus what the other clients of that pool use, or connect the migrator directly to PostgreSQL",
+        waited.as_secs()
+    )]
+    NoSecondConnection {
+        /// How long the second connection waited.
+        waited: Duration,
+    },
+
     /// The server is older than a pending migration's target; nothing was run.
     #[error(
         "the server runs {server} but {}; nothing was run; upgrade the server (or, if the migration does not need the newer server, lower its `set target_postgres`)",

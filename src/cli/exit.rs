@@ -74,7 +74,9 @@ impl Exit {
     pub fn of(error: &Error) -> Exit {
         match error {
             Error::InvalidMigrations(_) | Error::InvalidConfig(_) | Error::CannotRollback { .. } => Exit::Usage,
-            Error::Connect { .. } | Error::ConnectRefused { .. } => Exit::Connect,
+            Error::Connect { .. } | Error::ConnectRefused { .. } | Error::NoSecondConnection { .. } => {
+                Exit::Connect
+            }
             Error::Drift(_) | Error::OutOfOrder { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,
             Error::ServerTooOld { .. } | Error::Unsupported { .. } => Exit::Incompatible,
