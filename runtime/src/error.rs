@@ -175,6 +175,12 @@ pub enum Error {
         reason: String,
     },
 
+    /// The run was asked to stop ([`StopSignal`](crate::StopSignal)) and stopped at a safe point:
+    /// before a step, or after a committed backfill batch. Nothing is half-applied, the migration
+    /// lock was released, and the next run resumes where this one stopped.
+    #[error("{0}")]
+    Interrupted(Box<Interrupted>),
+
     /// A step failed; the run stopped there, and the next run resumes at this step.
     #[error("{0}")]
     Step(Box<StepError>),
@@ -248,6 +254,52 @@ fn list_targets(migrations: &[(MigrationId, PgVersion)]) -> String {
         .map(|(id, target)| format!("{id} targets {target} or newer"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Where a run asked to stop ([`Error::Interrupted`]) stopped, and what it had done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interrupted {
+    /// Migration phases this run finished before it stopped.
+    pub finished: Vec<MigrationId>,
+    /// The migration it stopped in.
+    pub migration: MigrationId,
+    /// The phase.
+    pub phase: PhaseKind,
+    /// 0-based index of the step it stopped before (or inside, for a backfill).
+    pub index: usize,
+    /// Steps in the phase.
+    pub total: usize,
+    /// For a backfill stopped between two batches: the batches committed and the rows updated so
+    /// far (counting earlier runs of the step); the next run resumes after the last batch.
+    pub backfill: Option<(u64, u64)>,
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = format!("step {}/{} ({})", self.index + 1, self.total, self.phase);
+        match self.backfill {
+            Some((batches, rows)) => write!(
+                f,
+                "stopped on request in {step} of {} after batch {batches} of its backfill ({rows} rows updated so far)",
+                self.migration
+            )?,
+            None => write!(f, "stopped on request before {step} of {}", self.migration)?,
+        }
+        if !self.finished.is_empty() {
+            let list: Vec<String> = self.finished.iter().map(|m| m.to_string()).collect();
+            write!(f, "; finished first: {}", list.join(", "))?;
+        }
+        let again = match self.phase {
+            PhaseKind::Expand => "`run`".to_owned(),
+            PhaseKind::Contract => "`complete`".to_owned(),
+            PhaseKind::Rollback => format!("`rollback {}`", self.migration.version),
+        };
+        write!(
+            f,
+            "; nothing is half-applied and the migration lock was released; the next {again} resumes from there"
+        )
+    }
 }
 
 /// How a step failed.

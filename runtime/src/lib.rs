@@ -36,6 +36,8 @@ pub mod status;
 #[cfg(feature = "executor")]
 pub mod step_events;
 #[cfg(feature = "executor")]
+mod stop;
+#[cfg(feature = "executor")]
 pub mod timeout;
 
 #[cfg(feature = "executor")]
@@ -47,7 +49,7 @@ pub use blockers::Blocker;
 #[cfg(feature = "executor")]
 pub use connect::ConnectTarget;
 #[cfg(feature = "executor")]
-pub use error::{Drift, Error, StepChange, StepError, StepErrorKind};
+pub use error::{Drift, Error, Interrupted, StepChange, StepError, StepErrorKind};
 #[cfg(feature = "executor")]
 pub use migrator::Migrator;
 #[cfg(feature = "executor")]
@@ -58,6 +60,8 @@ pub use status::{
 };
 #[cfg(feature = "executor")]
 pub use step_events::{StepEvent, StepProgress};
+#[cfg(feature = "executor")]
+pub use stop::StopSignal;
 
 #[doc(hidden)]
 pub mod private;
