@@ -1049,10 +1049,7 @@ async fn sigterm_stops_after_the_current_batch_and_run_resumes() {
     .await
     .unwrap();
     // Whole batches only, in key order, and not all of them.
-    assert!(
-        labelled >= 200 && labelled < 2000,
-        "{labelled} rows labelled"
-    );
+    assert!((200..2000).contains(&labelled), "{labelled} rows labelled");
     assert_eq!(
         labelled % 20,
         0,
