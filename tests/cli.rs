@@ -1047,3 +1047,266 @@ async fn baseline_command_and_history_schema_flag() {
     assert_eq!(j["history_schema"], "ops", "{j}");
     assert_eq!(j["migrations"][0]["baseline"], true, "{j}");
 }
+
+zerodown::migration! {
+    /// 2000 items.
+    pub mod m0001_items {
+        set target_postgres = 10;
+        create table items (
+            id bigint primary key,
+            label text
+        );
+        raw(reason = "test rows", lock = row_exclusive)
+            "insert into items (id) select n from generate_series(1, 2000) as n";
+    }
+}
+
+zerodown::migration! {
+    /// Labels filled in 100 batches of 20, 50 ms apart (over 5 s).
+    pub mod m0002_items_label {
+        set target_postgres = 10;
+        set backfill_batch_size = 20;
+        set backfill_pause = 50ms;
+
+        backfill items set label = "item " || id where label is null;
+    }
+}
+
+zerodown::migration! {
+    /// A step after the backfill, which an interrupted run must not reach.
+    pub mod m0003_items_label_index {
+        set target_postgres = 10;
+        create index concurrently items_label_idx on items (label);
+    }
+}
+
+zerodown::migration! {
+    /// A step that takes 4 s: a stop request waits for it, a second signal does not.
+    pub mod m0004_items_slow {
+        set target_postgres = 10;
+        raw(reason = "a slow step", lock = access_share) "select pg_sleep(4)";
+    }
+}
+
+static INTERRUPTIBLE: &[&Migration] = &[
+    &m0001_items::MIGRATION,
+    &m0002_items_label::MIGRATION,
+    &m0003_items_label_index::MIGRATION,
+];
+
+static SLOW: &[&Migration] = &[&m0001_items::MIGRATION, &m0004_items_slow::MIGRATION];
+
+/// The environment variable that makes `cli_child` run `migrate run` on this URL.
+const CHILD_URL: &str = "ZERODOWN_TEST_CLI_CHILD_URL";
+/// Which list `cli_child` runs: `interruptible` or `slow`.
+const CHILD_SET: &str = "ZERODOWN_TEST_CLI_CHILD_SET";
+
+/// `migrate run` in a process of its own (this test binary running `cli_child`), as a deploy job
+/// runs it, so that signals reach it.
+fn spawn_cli(url: &str, set: &str) -> tokio::process::Child {
+    tokio::process::Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args([
+            "cli_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD_URL, url)
+        .env(CHILD_SET, set)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawning the CLI child")
+}
+
+fn send(signal: &str, child: &tokio::process::Child) {
+    let pid = child.id().expect("the child runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("running `kill`");
+    assert!(status.success(), "kill {signal} {pid}: {status}");
+}
+
+/// Polls `sql` (a count) until it reaches `at_least`, for at most 60 s; the table may not exist yet.
+async fn wait_for_count(db: &common::Db, sql: &str, at_least: i64) {
+    let started = std::time::Instant::now();
+    let mut conn = db.connect().await;
+    loop {
+        if let Ok(n) = sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut conn).await {
+            if n >= at_least {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "`{sql}` did not reach {at_least} within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What an exited CLI child left: exit code, stderr.
+async fn reap(child: tokio::process::Child, within: Duration) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(within, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the CLI did not exit within {within:?}"))
+        .expect("reaping the CLI child");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    use std::os::unix::process::ExitStatusExt;
+    (
+        out.status.code().or(out.status.signal().map(|s| 128 + s)),
+        format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_after_the_current_batch_and_run_resumes() {
+    let db = common::fresh_database("cli_sigterm").await;
+    let url = db.inner.url().to_owned();
+    let child = spawn_cli(&url, "interruptible");
+    // A few batches in: the backfill is running.
+    wait_for_count(
+        &db,
+        "select count(*) from items where label is not null",
+        200,
+    )
+    .await;
+    send("-TERM", &child);
+    let (code, output) = reap(child, Duration::from_secs(30)).await;
+    assert_eq!(code, Some(Exit::Interrupted.code().into()), "{output}");
+    for needle in [
+        "received SIGTERM: stopping after the current backfill batch or step",
+        "error: stopped on request in step 1/1 (expand) of migration 2 `items_label`",
+        "after batch ",
+        "finished first: migration 1 `items`",
+        "the migration lock was released",
+        "the next `run` resumes from there",
+    ] {
+        assert!(
+            output.contains(needle),
+            "the output lacks {needle:?}:\n{output}"
+        );
+    }
+
+    let mut conn = db.connect().await;
+    let (labelled, last, wrong): (i64, Option<i64>, i64) = sqlx::query_as(
+        "select count(*) filter (where label is not null),
+                max(id) filter (where label is not null),
+                count(*) filter (where label is distinct from 'item ' || id and label is not null)
+         from items",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    // Whole batches only, in key order, and not all of them.
+    assert!((200..2000).contains(&labelled), "{labelled} rows labelled");
+    assert_eq!(
+        labelled % 20,
+        0,
+        "a batch was half applied: {labelled} rows labelled"
+    );
+    assert_eq!(
+        last,
+        Some(labelled),
+        "labelled rows are not the first {labelled}"
+    );
+    assert_eq!(wrong, 0);
+    let (locks, sessions): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from pg_locks where locktype = 'advisory'
+                 and database = (select oid from pg_database where datname = current_database())),
+                (select count(*) from pg_stat_activity
+                 where datname = current_database() and pid <> pg_backend_pid())",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (locks, sessions),
+        (0, 0),
+        "the lock or a session was left behind"
+    );
+    let index: bool = sqlx::query_scalar("select to_regclass('items_label_idx') is not null")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(!index, "the step after the backfill ran");
+    let cursor_rows: i64 = sqlx::query_scalar(
+        "select (backfill_cursor::jsonb ->> 'rows')::bigint from zerodown_migrations_steps
+         where version = 2 and state <> 'done'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        cursor_rows, labelled,
+        "the saved cursor matches the committed batches"
+    );
+
+    // `run` resumes from the cursor and finishes.
+    let o = cli(INTERRUPTIBLE, &["migrate", "run", "--database-url", &url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let (labelled, wrong): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where label is not null),
+                count(*) filter (where label is distinct from 'item ' || id)
+         from items",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((labelled, wrong), (2000, 0));
+    let index: bool = sqlx::query_scalar("select to_regclass('items_label_idx') is not null")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(index, "the rest of the migrations ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once() {
+    let db = common::fresh_database("cli_sigterm_twice").await;
+    let url = db.inner.url().to_owned();
+    let child = spawn_cli(&url, "slow");
+    wait_for_count(
+        &db,
+        "select count(*) from pg_stat_activity where query like '%pg_sleep(4)%' and state = 'active' and pid <> pg_backend_pid()",
+        1,
+    )
+    .await;
+    send("-INT", &child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    send("-INT", &child);
+    let (code, output) = reap(child, Duration::from_secs(30)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the second signal took {:?}:\n{output}",
+        started.elapsed()
+    );
+    assert_eq!(code, Some(130), "{output}");
+    assert!(
+        output.contains("received SIGINT again: stopping at once"),
+        "{output}"
+    );
+    let o = cli(SLOW, &["migrate", "run", "--database-url", &url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+}
+
+/// The CLI process of the signal tests; not a test of its own.
+#[tokio::test]
+#[ignore = "child process of the signal tests"]
+async fn cli_child() {
+    let url = std::env::var(CHILD_URL).expect("started by a signal test");
+    let set = match std::env::var(CHILD_SET).as_deref() {
+        Ok("slow") => SLOW,
+        _ => INTERRUPTIBLE,
+    };
+    let exit = parse(&["migrate", "run", "--database-url", &url])
+        .execute(set)
+        .await;
+    std::process::exit(exit.code().into());
+}

@@ -5,6 +5,8 @@
 //! - Transaction and statement pooling: every entry point refuses before changing anything, with an
 //!   error saying a direct or session-pooled connection is needed; with PgBouncer's LIFO and
 //!   round-robin server reuse, cold and warm pools, and other clients' traffic going through the pool.
+//! - A session pool with one server connection: the run fails within 5 s with an error naming the
+//!   full pool (not transaction pooling).
 //! - No `pgbouncer` binary: the tests fail with how to install it (they never skip).
 
 mod reliability;
@@ -23,6 +25,12 @@ use zerodown::Error;
 const SESSION: Entry = ENTRIES[0];
 const TRANSACTION: Entry = ENTRIES[1];
 const STATEMENT: Entry = ENTRIES[2];
+/// Session pooling with a single server connection.
+const SESSION_ONE: Entry = Entry {
+    alias: "zdrel_session_one",
+    pool_mode: "session",
+    pool_size: Some(1),
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_pooling_runs_everything() {
@@ -77,6 +85,51 @@ async fn session_pooling_runs_everything() {
     assert!(status.is_up_to_date(), "{status:?}");
     let problems = snapshot::converged(&db, &reference).await;
     assert!(problems.is_empty(), "{problems:#?}");
+    drop(bouncer);
+    db.fresh.drop_database().await.ok();
+}
+
+/// A session pool with one server connection: the control connection takes it, so the session
+/// check's second connection is never served. The run fails within the short wait for that
+/// connection, with an error naming the pool (not transaction pooling), and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_session_pool_fails_fast_naming_the_pool() {
+    reliability::init_tracing(tracing::Level::WARN);
+    let db = TestDb::new("pgbouncer_full").await;
+    let bouncer = PgBouncer::start(&db.options(), db.url(), &[SESSION_ONE], false);
+    let through = bouncer.options(SESSION_ONE.alias);
+    let migrator = set::migrator("zdrel-pgbouncer-full");
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(45), migrator.run(&through))
+        .await
+        .expect("the run neither failed nor finished within 45 s");
+    let took = started.elapsed();
+    let err = result.expect_err("a run needs two server connections; the pool has one");
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::NoSecondConnection { .. }),
+        "after {took:?}: {err:?}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "the error took {took:?}: {text}"
+    );
+    for needle in [
+        "no second server connection within 5 s",
+        "pool is full",
+        "`max_connections`",
+        "nothing was run",
+        "raise PgBouncer's `pool_size` (or `default_pool_size`) to at least 2",
+    ] {
+        assert!(text.contains(needle), "the message lacks {needle:?}: {text}");
+    }
+    assert!(!text.contains("transaction pooling"), "{text}");
+    assert!(
+        !db.scalar::<bool>("SELECT to_regclass('zerodown_migrations') IS NOT NULL")
+            .await,
+        "the history table was created"
+    );
+    assert_eq!(db.advisory_locks().await, 0, "an advisory lock was left");
     drop(bouncer);
     db.fresh.drop_database().await.ok();
 }

@@ -7,6 +7,11 @@
 //!   (default [`DEFAULT_LOCK_WAIT`], 10 min). A blocking `pg_advisory_lock` call would be a running
 //!   statement with a snapshot, which a `CREATE INDEX CONCURRENTLY` of the runner holding the lock
 //!   waits for: a deadlock that only the timeouts would break.
+//! - **No connection held while waiting.** Between two polls a waiting runner closes its connection
+//!   and opens (and checks) a fresh one for the next poll, so N waiting runners do not take N of the
+//!   server's connection slots for the whole wait: on a server near `max_connections`, the runner
+//!   holding the lock would otherwise find no slot for its step connection until every waiter gave
+//!   up. Each poll costs a connection (two for a moment, with the session check).
 //! - **Release.** [`RunnerLock`] owns the connection. [`RunnerLock::release`] unlocks and closes it;
 //!   if the guard is dropped instead (error, panic, cancelled future) the connection is dropped with
 //!   it, the socket closes, and the server frees the session's locks. No path leaves the lock on a
@@ -88,12 +93,19 @@ impl std::fmt::Debug for RunnerLock {
 }
 
 impl RunnerLock {
-    /// Polls for the lock on `conn` for at most `wait`. On failure the connection is closed (dropped).
-    pub(crate) async fn acquire(
+    /// Polls for the lock for at most `wait`: first on `conn`, then, after closing it and pausing, on
+    /// a fresh connection from `reopen` per poll, so a waiting runner holds no connection between
+    /// polls. On failure the connection is closed (dropped).
+    pub(crate) async fn acquire<F, Fut>(
         mut conn: PgConnection,
         key: i64,
         wait: Duration,
-    ) -> Result<RunnerLock, Error> {
+        mut reopen: F,
+    ) -> Result<RunnerLock, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<PgConnection, Error>>,
+    {
         let start = Instant::now();
         let mut poll = FIRST_POLL;
         let mut last_log: Option<Instant> = None;
@@ -123,12 +135,16 @@ impl RunnerLock {
                 );
                 last_log = Some(Instant::now());
             }
+            if let Err(e) = conn.close().await {
+                tracing::debug!(error = %e, "closing the connection of a lock poll failed");
+            }
             tokio::time::sleep(
                 poll.min(wait.saturating_sub(waited))
                     .max(Duration::from_millis(1)),
             )
             .await;
             poll = (poll * 3 / 2).min(MAX_POLL);
+            conn = reopen().await?;
         }
     }
 

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
 use sqlx::{Connection, PgConnection, Row};
+use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::plan::PgVersion;
+use crate::retry::backoff::{Backoff, SplitMix64};
 use crate::session;
 
 /// Where the migrator connects: a pool (its connect options are reused, never its connections) or
@@ -103,11 +105,49 @@ impl Opened {
 /// packets would otherwise hang the runner for as long as the operating system keeps retrying.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The first pause before connecting again after the server refused a connection.
+const CONNECT_FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// The longest pause between connection attempts.
+const CONNECT_MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// The SQLSTATE of a refusal worth trying again: `53300` too_many_connections (the server's
+/// `max_connections`, or a role's or database's connection limit, is reached) or `57P03`
+/// cannot_connect_now (the server is starting up, or not yet accepting connections in recovery).
+pub(crate) fn refusal_code(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .filter(|c| matches!(c.as_ref(), "53300" | "57P03"))
+            .map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+/// How one attempt at opening a connection ended.
+enum Attempt {
+    Opened(Opened),
+    /// The server refused for now (see [`refusal_code`]), on the connection or on the session
+    /// check's second connection; nothing is held any more.
+    Refused(sqlx::Error),
+    /// No answer in the time left.
+    TimedOut,
+    Failed(Error),
+}
+
 /// Opens a connection for `role` with `application_name` set, and sets its session up. A control
 /// connection is first checked to be a session of its own (not a transaction-pooled connection, see
-/// the `session` module); nothing is changed on the server before that check. Connecting fails with
-/// [`Error::Connect`] after `timeout`. `idle_in_transaction` bounds how long the session may sit idle
-/// inside a transaction (see [`idle_in_transaction_sql`]).
+/// the `session` module); nothing is changed on the server before that check.
+///
+/// A server that refuses connections for now (`53300` too many connections, `57P03` starting up,
+/// see [`refusal_code`]) is asked again after a pause (backoff with jitter, each retry logged at
+/// `WARN`), for at most `timeout` in all. A refusal of the session check's second connection closes
+/// the first one before the pause: runners that each held one connection while waiting for a second
+/// could otherwise fill every slot and wait on each other until their timeouts. Fails with
+/// [`Error::ConnectRefused`] when the server still refused at the end of `timeout`, with
+/// [`Error::Connect`] when nothing answered in time or on any other connection failure.
+///
+/// `idle_in_transaction` bounds how long the session may sit idle inside a transaction (see
+/// [`idle_in_transaction_sql`]).
 pub(crate) async fn open(
     options: &PgConnectOptions,
     application_name: &str,
@@ -116,23 +156,90 @@ pub(crate) async fn open(
     idle_in_transaction: Duration,
 ) -> Result<Opened, Error> {
     let options = options.clone().application_name(application_name);
-    let mut conn = match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
-        Ok(connected) => connected.map_err(|source| Error::Connect { source })?,
-        Err(_) => {
-            let silent = std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "no answer from {}:{} within {} ms (raise it with `Migrator::connect_timeout` or the CLI's `--connect-timeout`)",
-                    options.get_host(),
-                    options.get_port(),
-                    timeout.as_millis()
-                ),
-            );
-            return Err(Error::Connect {
-                source: sqlx::Error::Io(silent),
+    let start = Instant::now();
+    let mut backoff = Backoff::new(CONNECT_FIRST_PAUSE, CONNECT_MAX_PAUSE);
+    let mut rng = SplitMix64::from_entropy();
+    let mut attempts = 0u32;
+    let mut refused: Option<sqlx::Error> = None;
+    loop {
+        attempts += 1;
+        let left = timeout.saturating_sub(start.elapsed());
+        let error = match open_once(&options, role, left, idle_in_transaction).await {
+            Attempt::Opened(opened) => return Ok(opened),
+            Attempt::Failed(e) => return Err(e),
+            Attempt::Refused(e) => e,
+            Attempt::TimedOut => {
+                return Err(match refused {
+                    Some(source) => Error::ConnectRefused {
+                        waited: start.elapsed(),
+                        attempts,
+                        source,
+                    },
+                    None => Error::Connect {
+                        source: sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "no answer from {}:{} within {} ms (raise it with `Migrator::connect_timeout` or the CLI's `--connect-timeout`)",
+                                options.get_host(),
+                                options.get_port(),
+                                timeout.as_millis()
+                            ),
+                        )),
+                    },
+                })
+            }
+        };
+        let pause = backoff.next_delay(&mut rng);
+        let waited = start.elapsed();
+        if waited + pause >= timeout {
+            return Err(Error::ConnectRefused {
+                waited,
+                attempts,
+                source: error,
             });
         }
+        tracing::warn!(
+            code = refusal_code(&error).unwrap_or_default(),
+            attempt = attempts,
+            pause_ms = pause.as_millis() as u64,
+            left_ms = (timeout - waited).as_millis() as u64,
+            error = %error,
+            "the server refused a connection; trying again"
+        );
+        refused = Some(error);
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// One attempt of [`open`]; connecting may take at most `left`.
+async fn open_once(
+    options: &PgConnectOptions,
+    role: Role,
+    left: Duration,
+    idle_in_transaction: Duration,
+) -> Attempt {
+    let conn = match tokio::time::timeout(left, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) if refusal_code(&e).is_some() => return Attempt::Refused(e),
+        Ok(Err(source)) => return Attempt::Failed(Error::Connect { source }),
+        Err(_) => return Attempt::TimedOut,
     };
+    match set_up(conn, options, role, idle_in_transaction).await {
+        Ok(opened) => Attempt::Opened(opened),
+        Err(Error::Connect { source }) if refusal_code(&source).is_some() => {
+            Attempt::Refused(source)
+        }
+        Err(e) => Attempt::Failed(e),
+    }
+}
+
+/// Checks and sets up the session of a new connection (see [`open`]).
+async fn set_up(
+    mut conn: PgConnection,
+    options: &PgConnectOptions,
+    role: Role,
+    idle_in_transaction: Duration,
+) -> Result<Opened, Error> {
     // Simple query protocol until the session check passed: through a transaction pooler a prepared
     // statement may be missing on the next server connection, which would hide the real problem.
     let token = session::token(std::process::id());
@@ -161,7 +268,7 @@ pub(crate) async fn open(
     let configured: Option<String> = row.try_get(3).ok().flatten();
     let configured_ms = configured.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
     if role == Role::Control {
-        session::check(&mut conn, pid, &token, &options).await?;
+        session::check(&mut conn, pid, &token, options).await?;
     }
 
     // The role's or database's defaults must not end our sessions: an idle control connection holds

@@ -29,6 +29,21 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// The server refused every connection attempt until the connect timeout: all its connection
+    /// slots were taken (SQLSTATE `53300`, `max_connections` or a role's or database's connection
+    /// limit), or it was starting up (`57P03`). Each refusal was retried with backoff, logged at
+    /// `WARN`.
+    #[error("{}", refused_advice(.waited, *.attempts, .source))]
+    ConnectRefused {
+        /// How long the migrator kept trying.
+        waited: Duration,
+        /// Connection attempts made.
+        attempts: u32,
+        /// The server's last refusal.
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// A query of the migrator's own bookkeeping failed (history table, lock, catalog checks).
     #[error("{context} failed: {source}{}", lost_connection_advice(source))]
     Database {
@@ -71,6 +86,19 @@ pub enum Error {
     SessionPooling {
         /// What was observed.
         evidence: String,
+    },
+
+    /// The check that the control connection is a session of its own opened a second connection,
+    /// which got no server connection in time: a session pool with no free server connection (all
+    /// taken, PgBouncer's `pool_size`), or a server at `max_connections` behind a pooler. The
+    /// migrator needs two server connections at once; nothing was run.
+    #[error(
+        "no second server connection within {} s: the pool is full (PgBouncer `pool_size` / `default_pool_size`, or the server's `max_connections` behind the pooler is reached); a migrator needs 2 server connections at once (its control connection and a second one), so nothing was run; raise PgBouncer's `pool_size` (or `default_pool_size`) to at least 2 per migrator running at once, plus what the other clients of that pool use, or connect the migrator directly to PostgreSQL",
+        waited.as_secs()
+    )]
+    NoSecondConnection {
+        /// How long the second connection waited.
+        waited: Duration,
     },
 
     /// The server is older than a pending migration's target; nothing was run.
@@ -155,6 +183,12 @@ pub enum Error {
         /// Why, and what to do.
         reason: String,
     },
+
+    /// The run was asked to stop ([`StopSignal`](crate::StopSignal)) and stopped at a safe point:
+    /// before a step, or after a committed backfill batch. Nothing is half-applied, the migration
+    /// lock was released, and the next run resumes where this one stopped.
+    #[error("{0}")]
+    Interrupted(Box<Interrupted>),
 
     /// A step failed; the run stopped there, and the next run resumes at this step.
     #[error("{0}")]
@@ -248,6 +282,19 @@ fn list_objects(objects: &[String]) -> String {
     }
 }
 
+fn refused_advice(waited: &Duration, attempts: u32, source: &sqlx::Error) -> String {
+    let code = crate::connect::refusal_code(source).unwrap_or_default();
+    let why = if code == "57P03" {
+        "the server was starting up (or not yet accepting connections); wait until it accepts connections, or raise the connect timeout"
+    } else {
+        "its connection slots were all taken; raise `max_connections` (or the role's or database's connection limit), run fewer instances at once (a runner holds 2 connections while it runs and briefly 2 at each poll of the migration lock), or raise the connect timeout"
+    };
+    format!(
+        "the server refused every connection for {:.1} s ({attempts} attempts, the last: {source}): {why} (`Migrator::connect_timeout`, or the CLI's `--connect-timeout`)",
+        waited.as_secs_f64()
+    )
+}
+
 /// Advice for a bookkeeping query whose connection broke (terminated, network, server restart).
 fn lost_connection_advice(source: &sqlx::Error) -> &'static str {
     if crate::connect::is_broken(source) {
@@ -263,6 +310,52 @@ fn list_targets(migrations: &[(MigrationId, PgVersion)]) -> String {
         .map(|(id, target)| format!("{id} targets {target} or newer"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Where a run asked to stop ([`Error::Interrupted`]) stopped, and what it had done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interrupted {
+    /// Migration phases this run finished before it stopped.
+    pub finished: Vec<MigrationId>,
+    /// The migration it stopped in.
+    pub migration: MigrationId,
+    /// The phase.
+    pub phase: PhaseKind,
+    /// 0-based index of the step it stopped before (or inside, for a backfill).
+    pub index: usize,
+    /// Steps in the phase.
+    pub total: usize,
+    /// For a backfill stopped between two batches: the batches committed and the rows updated so
+    /// far (counting earlier runs of the step); the next run resumes after the last batch.
+    pub backfill: Option<(u64, u64)>,
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = format!("step {}/{} ({})", self.index + 1, self.total, self.phase);
+        match self.backfill {
+            Some((batches, rows)) => write!(
+                f,
+                "stopped on request in {step} of {} after batch {batches} of its backfill ({rows} rows updated so far)",
+                self.migration
+            )?,
+            None => write!(f, "stopped on request before {step} of {}", self.migration)?,
+        }
+        if !self.finished.is_empty() {
+            let list: Vec<String> = self.finished.iter().map(|m| m.to_string()).collect();
+            write!(f, "; finished first: {}", list.join(", "))?;
+        }
+        let again = match self.phase {
+            PhaseKind::Expand => "`run`".to_owned(),
+            PhaseKind::Contract => "`complete`".to_owned(),
+            PhaseKind::Rollback => format!("`rollback {}`", self.migration.version),
+        };
+        write!(
+            f,
+            "; nothing is half-applied and the migration lock was released; the next {again} resumes from there"
+        )
+    }
 }
 
 /// How a step failed.

@@ -38,6 +38,8 @@ pub mod status;
 #[cfg(feature = "executor")]
 pub mod step_events;
 #[cfg(feature = "executor")]
+mod stop;
+#[cfg(feature = "executor")]
 pub mod timeout;
 #[cfg(feature = "executor")]
 mod triggers;
@@ -51,7 +53,7 @@ pub use blockers::Blocker;
 #[cfg(feature = "executor")]
 pub use connect::ConnectTarget;
 #[cfg(feature = "executor")]
-pub use error::{Drift, Error, StepChange, StepError, StepErrorKind};
+pub use error::{Drift, Error, Interrupted, StepChange, StepError, StepErrorKind};
 #[cfg(feature = "executor")]
 pub use lookahead::LockStrategy;
 #[cfg(feature = "executor")]
@@ -64,6 +66,8 @@ pub use status::{
 };
 #[cfg(feature = "executor")]
 pub use step_events::{StepEvent, StepProgress};
+#[cfg(feature = "executor")]
+pub use stop::StopSignal;
 
 #[doc(hidden)]
 pub mod private;

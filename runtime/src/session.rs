@@ -44,7 +44,10 @@
 //!
 //! Point the migrator at PostgreSQL directly (a separate URL for migrations is common), or at a
 //! PgBouncer database entry in session mode (`pool_mode = session`, per database in `[databases]`
-//! or globally). The application may keep using transaction pooling. sqlx sends the
+//! or globally), whose pool has room for 2 server connections per migrator (a second connection
+//! that gets no server connection within 5 s fails the run with
+//! [`Error::NoSecondConnection`](crate::Error::NoSecondConnection)). The application may keep using
+//! transaction pooling. sqlx sends the
 //! `extra_float_digits` startup parameter, which PgBouncer refuses unless it is listed in
 //! `ignore_startup_parameters`.
 
@@ -58,9 +61,14 @@ use crate::error::Error;
 /// The custom setting that marks the control connection's session.
 pub(crate) const PROBE_SETTING: &str = "zerodown.session_probe";
 
-/// The probe never waits longer than this (a pooler with no free server connection makes the second
-/// connection wait).
+/// The probe never waits longer than this in all.
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long the second connection may take to connect and answer its first query. A session pool
+/// with no free server connection queues it (for PgBouncer's `query_wait_timeout`, 2 minutes by
+/// default), which [`Error::NoSecondConnection`] reports; a direct server or a pooler with a free
+/// server connection answers in milliseconds.
+const SECOND_CONNECTION_WAIT: Duration = Duration::from_secs(5);
 
 /// Rounds of observations. One suffices on a quiet pooler; other clients' traffic can hand the
 /// control connection its own server connection back by chance, so a few more make a miss unlikely
@@ -154,12 +162,28 @@ async fn probe(
         "{} session check",
         options.get_application_name().unwrap_or("zerodown")
     );
-    let mut other = PgConnection::connect_with(&options.clone().application_name(&name))
-        .await
-        .map_err(|source| Error::Connect { source })?;
+    let options = options.clone().application_name(&name);
+    let first = async {
+        let mut other = PgConnection::connect_with(&options)
+            .await
+            .map_err(|source| Error::Connect { source })?;
+        let seen = observe(&mut other).await?;
+        Ok::<_, Error>((other, seen))
+    };
+    let (mut other, mut seen) = match tokio::time::timeout(SECOND_CONNECTION_WAIT, first).await {
+        Ok(opened) => opened?,
+        Err(_) => {
+            return Err(Error::NoSecondConnection {
+                waited: SECOND_CONNECTION_WAIT,
+            })
+        }
+    };
     let result = async {
-        for _ in 0..ROUNDS {
-            let (other_pid, other_mark) = observe(&mut other).await?;
+        for round in 0..ROUNDS {
+            if round > 0 {
+                seen = observe(&mut other).await?;
+            }
+            let (other_pid, other_mark) = std::mem::take(&mut seen);
             if other_pid == pid {
                 return Err(Error::SessionPooling {
                     evidence: format!("a second connection was served by the same server process ({pid}) as this one"),

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use zerodown_runtime::plan::Migration;
-use zerodown_runtime::{Error, MigrationId, Migrator, PhaseKind, RunReport};
+use zerodown_runtime::{Error, MigrationId, Migrator, PhaseKind, RunReport, StopSignal};
 
 use super::exit::Exit;
 use super::json;
@@ -174,6 +174,8 @@ struct Console {
     err: Sink,
     progress: Progress,
     json: bool,
+    /// Whether `run`, `complete` and `rollback` handle `SIGTERM` and `SIGINT` (see [`on_signals`]).
+    signals: bool,
 }
 
 impl Console {
@@ -221,7 +223,7 @@ impl MigrateCommand {
             Ok(migrator) => self.execute_with(migrator).await,
             Err(e) => {
                 let mut console =
-                    self.console(Box::new(std::io::stdout()), stderr_sink(), terminal());
+                    self.console(Box::new(std::io::stdout()), stderr_sink(), terminal(), true);
                 report_error(&mut console, self.name(), None, &e)
             }
         }
@@ -230,24 +232,43 @@ impl MigrateCommand {
     /// Runs the command with `migrator` (configured with your history table, lock wait, ...),
     /// printing to stdout and stderr: a progress bar when stderr is a terminal, plain lines
     /// otherwise.
+    ///
+    /// While `run`, `complete` or `rollback` works, the process's `SIGTERM` and `SIGINT` are
+    /// handled here: the first one stops the run after the current backfill batch or step (it
+    /// releases the migration lock, prints where it stopped and exits with
+    /// [`Exit::Interrupted`], 9; the next `run` resumes there), a second one exits at once with
+    /// 128 + the signal's number (143, 130), as the default handling would.
     pub async fn execute_with(&self, migrator: Migrator) -> Exit {
-        let console = self.console(Box::new(std::io::stdout()), stderr_sink(), terminal());
+        let console = self.console(Box::new(std::io::stdout()), stderr_sink(), terminal(), true);
         self.dispatch(migrator, console).await
     }
 
     /// Runs the command with `migrator`, writing results to `out` and progress and errors to `err`
     /// (progress as plain lines). For tests, and for applications that route the output themselves.
+    /// Signals are left to the application: give `migrator` a [`StopSignal`]
+    /// ([`Migrator::stop_signal`]) to stop it early.
     pub async fn execute_with_io(
         &self,
         migrator: Migrator,
         out: impl Write + Send + 'static,
         err: impl Write + Send + 'static,
     ) -> Exit {
-        let console = self.console(Box::new(out), Arc::new(Mutex::new(Box::new(err))), false);
+        let console = self.console(
+            Box::new(out),
+            Arc::new(Mutex::new(Box::new(err))),
+            false,
+            false,
+        );
         self.dispatch(migrator, console).await
     }
 
-    fn console(&self, out: Box<dyn Write + Send>, err: Sink, terminal: bool) -> Console {
+    fn console(
+        &self,
+        out: Box<dyn Write + Send>,
+        err: Sink,
+        terminal: bool,
+        signals: bool,
+    ) -> Console {
         let json = self.connect_args().json;
         let mode = match (json, terminal) {
             (true, _) => Mode::Off,
@@ -259,6 +280,7 @@ impl MigrateCommand {
             err: err.clone(),
             progress: Progress::new(mode, err),
             json,
+            signals,
         }
     }
 
@@ -294,6 +316,17 @@ impl MigrateCommand {
         let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {
             Some(wait) => migrator.lock_wait(wait),
             None => migrator,
+        };
+        let changes = matches!(
+            self,
+            MigrateCommand::Run(_) | MigrateCommand::Complete(_) | MigrateCommand::Rollback(_)
+        );
+        let (migrator, listener) = if changes && console.signals {
+            let stop = StopSignal::new();
+            let listener = on_signals(stop.clone(), console.progress.clone());
+            (migrator.stop_signal(stop), listener)
+        } else {
+            (migrator, None)
         };
         let result = match self {
             MigrateCommand::Status(_) => status(&migrator, &options, &database, &mut console).await,
@@ -336,11 +369,68 @@ impl MigrateCommand {
                 baseline(&migrator, &options, &database, args.version, &mut console).await
             }
         };
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         match result {
             Ok(exit) => exit,
             Err(e) => report_error(&mut console, command, Some(&database), &e),
         }
     }
+}
+
+/// Handles `SIGTERM` and `SIGINT` until aborted: the first asks `stop` to stop the run at its next
+/// safe point, the second exits the process at once with 128 + the signal's number. `None` when the
+/// handlers cannot be installed (the signals then keep their default effect).
+#[cfg(unix)]
+fn on_signals(stop: StopSignal, progress: Progress) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            progress.note(&format!(
+                "warning: cannot handle SIGTERM and SIGINT ({e}); they stop the run at once"
+            ));
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        progress.note(&format!(
+            "received {name}: stopping after the current backfill batch or step, then releasing the migration lock (send it again to stop at once)"
+        ));
+        stop.stop();
+        let (name, number) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", 15),
+            _ = int.recv() => ("SIGINT", 2),
+        };
+        progress.note(&format!(
+            "received {name} again: stopping at once; the server rolls back what was under way, and the next `run` resumes"
+        ));
+        std::process::exit(128 + number);
+    }))
+}
+
+/// Handles Ctrl-C until aborted, as [the Unix version](on_signals) handles `SIGINT`.
+#[cfg(not(unix))]
+fn on_signals(stop: StopSignal, progress: Progress) -> Option<tokio::task::JoinHandle<()>> {
+    Some(tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        progress.note("received Ctrl-C: stopping after the current backfill batch or step, then releasing the migration lock (press it again to stop at once)");
+        stop.stop();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            progress.note("received Ctrl-C again: stopping at once");
+            std::process::exit(130);
+        }
+    }))
 }
 
 fn terminal() -> bool {

@@ -32,6 +32,9 @@ pub enum Exit {
     Incompatible,
     /// 8: an expand/contract change must be finished first (`complete`, or an interrupted rollback).
     MidChange,
+    /// 9: stopped on request (a first `SIGTERM` or `SIGINT`) before a step or between two backfill
+    /// batches; the lock was released and the next run resumes there.
+    Interrupted,
 }
 
 impl Exit {
@@ -47,11 +50,12 @@ impl Exit {
             Exit::Blocked => 6,
             Exit::Incompatible => 7,
             Exit::MidChange => 8,
+            Exit::Interrupted => 9,
         }
     }
 
     /// The stable name used in JSON output (`error.kind`): `success`, `failed`, `usage`, `connect`,
-    /// `drift`, `locked`, `blocked`, `incompatible` or `mid_change`.
+    /// `drift`, `locked`, `blocked`, `incompatible`, `mid_change` or `interrupted`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Exit::Success => "success",
@@ -63,6 +67,7 @@ impl Exit {
             Exit::Blocked => "blocked",
             Exit::Incompatible => "incompatible",
             Exit::MidChange => "mid_change",
+            Exit::Interrupted => "interrupted",
         }
     }
 
@@ -79,11 +84,14 @@ impl Exit {
             | Error::CannotRollback { .. }
             | Error::CannotBaseline { .. }
             | Error::HistoryElsewhere { .. } => Exit::Usage,
-            Error::Connect { .. } => Exit::Connect,
+            Error::Connect { .. } | Error::ConnectRefused { .. } | Error::NoSecondConnection { .. } => {
+                Exit::Connect
+            }
             Error::Drift(_) | Error::OutOfOrder { .. } | Error::HistoryLost { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,
             Error::ServerTooOld { .. } | Error::Unsupported { .. } => Exit::Incompatible,
             Error::MidChange { .. } | Error::RollingBack { .. } => Exit::MidChange,
+            Error::Interrupted(_) => Exit::Interrupted,
             Error::Step(step)
                 if matches!(
                     step.kind,
@@ -126,6 +134,7 @@ mod tests {
             Exit::Blocked,
             Exit::Incompatible,
             Exit::MidChange,
+            Exit::Interrupted,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(a.code() as usize, i, "{a:?}");

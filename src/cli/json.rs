@@ -224,6 +224,23 @@ pub(crate) fn error(exit: Exit, message: &str, error: Option<&Error>) -> Value {
         Some(Error::RollingBack { migration } | Error::CannotRollback { migration, .. }) => {
             out.insert("migration".into(), id(migration));
         }
+        Some(Error::Interrupted(stopped)) => {
+            out.insert("migration".into(), id(&stopped.migration));
+            out.insert("phase".into(), json!(stopped.phase.as_str()));
+            out.insert("step".into(), json!(stopped.index + 1));
+            out.insert("steps_total".into(), json!(stopped.total));
+            out.insert(
+                "backfill".into(),
+                match stopped.backfill {
+                    Some((batches, rows)) => json!({ "batches": batches, "rows_updated": rows }),
+                    None => Value::Null,
+                },
+            );
+            out.insert(
+                "finished".into(),
+                stopped.finished.iter().map(id).collect(),
+            );
+        }
         Some(Error::LockTimeout { waited, holder }) => {
             out.insert("waited_ms".into(), json!(waited.as_millis() as u64));
             out.insert("holder".into(), json!(holder));

@@ -109,6 +109,20 @@ impl Progress {
         }
     }
 
+    /// A line of its own, above the spinner and bars when they are shown; nothing with `--json`.
+    pub(crate) fn note(&self, text: &str) {
+        match self.mode {
+            Mode::Off => {}
+            Mode::Lines => line(&self.err, text),
+            Mode::Bar => match &self.state().multi {
+                Some(multi) => {
+                    let _ = multi.println(text);
+                }
+                None => line(&self.err, text),
+            },
+        }
+    }
+
     /// Shows that `what` is under way until [`finish`](Progress::finish).
     pub(crate) fn begin(&self, what: &str) {
         match self.mode {

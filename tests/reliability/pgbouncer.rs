@@ -54,6 +54,8 @@ pub fn search_dirs() -> Vec<PathBuf> {
 pub struct Entry {
     pub alias: &'static str,
     pub pool_mode: &'static str,
+    /// The entry's `pool_size` (server connections), when not the default 40.
+    pub pool_size: Option<u32>,
 }
 
 /// Entries for the three pooling modes.
@@ -61,14 +63,17 @@ pub const ENTRIES: [Entry; 3] = [
     Entry {
         alias: "zdrel_session",
         pool_mode: "session",
+        pool_size: None,
     },
     Entry {
         alias: "zdrel_transaction",
         pool_mode: "transaction",
+        pool_size: None,
     },
     Entry {
         alias: "zdrel_statement",
         pool_mode: "statement",
+        pool_size: None,
     },
 ];
 
@@ -144,10 +149,13 @@ impl PgBouncer {
                 .iter()
                 .map(|e| {
                     format!(
-                        "{} = host={host} port={} dbname={database} user={user}{password} pool_mode={}\n",
+                        "{} = host={host} port={} dbname={database} user={user}{password} pool_mode={}{}\n",
                         e.alias,
                         upstream.get_port(),
-                        e.pool_mode
+                        e.pool_mode,
+                        e.pool_size
+                            .map(|n| format!(" pool_size={n}"))
+                            .unwrap_or_default()
                     )
                 })
                 .collect();

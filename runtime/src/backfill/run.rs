@@ -21,6 +21,7 @@ use crate::report::{StepOutcome, StepReport};
 use crate::retry::policy::classify;
 use crate::retry::{Decision, Retrier, RetryConfig};
 use crate::status::{MigrationId, PhaseKind};
+use crate::stop::StopSignal;
 use crate::timeout::{lock_timeout_for_attempt, Timeouts};
 use crate::triggers::{self, WriteMode};
 
@@ -228,7 +229,16 @@ pub(crate) async fn run(
                 if reached_end(passed, b.batch_size) {
                     break;
                 }
-                pause(b.pause_ms).await;
+                pause(ex.stop, b.pause_ms).await;
+                if ex.stop_requested() {
+                    let p = &reporter.current;
+                    return Err(Executor::interrupted(
+                        m,
+                        phase,
+                        index,
+                        Some((p.batches, p.rows_updated)),
+                    ));
+                }
             }
             Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
         }
@@ -294,7 +304,16 @@ pub(crate) async fn run(
                     if reached_end(passed, b.batch_size) {
                         break;
                     }
-                    pause(b.pause_ms).await;
+                    pause(ex.stop, b.pause_ms).await;
+                    if ex.stop_requested() {
+                        let p = &reporter.current;
+                        return Err(Executor::interrupted(
+                            m,
+                            phase,
+                            index,
+                            Some((p.batches, p.rows_updated)),
+                        ));
+                    }
                 }
                 Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
             }
@@ -345,9 +364,14 @@ fn reached_end(passed: u64, batch_size: u64) -> bool {
     passed < batch_size
 }
 
-async fn pause(ms: u64) {
+/// The pause between two batches, cut short when the run is asked to stop.
+async fn pause(stop: Option<&StopSignal>, ms: u64) {
     if ms > 0 {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let pause = Duration::from_millis(ms);
+        match stop {
+            Some(stop) => stop.sleep(pause).await,
+            None => tokio::time::sleep(pause).await,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::advisory::Fence;
 use crate::backfill::{self, ProgressSink};
 use crate::blockers;
 use crate::connect::{self, Opened, Role};
-use crate::error::{Error, StepError, StepErrorKind};
+use crate::error::{Error, Interrupted, StepError, StepErrorKind};
 use crate::history::{self, RowState, StepKey, StepState, Tables};
 use crate::lookahead::{self, Clear, LockStrategy};
 use crate::plan::{Migration, Postcondition, StepKind, Transaction};
@@ -29,6 +29,7 @@ use crate::retry::policy::{classify, Class};
 use crate::retry::{Decision, GiveUp, Retrier, RetryConfig};
 use crate::status::{MigrationId, PhaseKind};
 use crate::step_events::{StepEvent, StepProgress, StepSink};
+use crate::stop::StopSignal;
 use crate::timeout::{lock_timeout_for_attempt, Timeouts};
 
 /// One phase of one migration to apply, as decided from the history.
@@ -64,6 +65,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) progress: Option<&'a ProgressSink>,
     /// Where step events go.
     pub(crate) steps: Option<&'a StepSink>,
+    /// Asks the run to stop before its next step or backfill batch.
+    pub(crate) stop: Option<&'a StopSignal>,
 }
 
 fn lock_lost(source: sqlx::Error) -> Error {
@@ -71,10 +74,40 @@ fn lock_lost(source: sqlx::Error) -> Error {
 }
 
 impl Executor<'_> {
+    /// Whether the run was asked to stop (see [`StopSignal`]).
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.is_some_and(StopSignal::is_stopped)
+    }
+
+    /// The error of a run that stops before step `index` of `phase` of `m` (or, with `backfill`'s
+    /// batches and rows, inside that backfill step, between two batches).
+    pub(crate) fn interrupted(
+        m: &'static Migration,
+        phase: PhaseKind,
+        index: usize,
+        backfill: Option<(u64, u64)>,
+    ) -> Error {
+        let stopped = Interrupted {
+            finished: Vec::new(),
+            migration: MigrationId::of(m),
+            phase,
+            index,
+            total: phase.steps(m).len(),
+            backfill,
+        };
+        tracing::warn!(%stopped, "stopping on request");
+        Error::Interrupted(Box::new(stopped))
+    }
+
     /// Applies `work` and records the migration's new state.
     pub(crate) async fn run(&mut self, work: &Work) -> Result<MigrationReport, Error> {
         let m = work.migration;
         let started = Instant::now();
+        if let Some(&(first, _)) = work.steps.first() {
+            if self.stop_requested() {
+                return Err(Self::interrupted(m, work.phase, first, None));
+            }
+        }
         tracing::info!(version = m.version, name = m.name, phase = %work.phase, steps = work.steps.len(), "applying migration");
         if work.new {
             history::begin_migration(self.control, self.tables, m)
@@ -105,6 +138,9 @@ impl Executor<'_> {
         let total = work.phase.steps(m).len();
         let mut steps = Vec::with_capacity(work.steps.len());
         for &(index, state) in &work.steps {
+            if self.stop_requested() {
+                return Err(Self::interrupted(m, work.phase, index, None));
+            }
             self.step_event(m, work.phase, index, total, StepEvent::Started);
             let report = self.run_step(m, work.phase, index, total, state).await?;
             let settled = StepEvent::Settled {

@@ -67,6 +67,8 @@ pub struct Cluster {
     version: PgVersion,
     watchdog: Option<Watchdog>,
     stopped: bool,
+    /// The `-c name=value` options of `start_with_settings`, for every start of the server.
+    extra_options: String,
 }
 
 /// The unprivileged account a root process runs the server as.
@@ -100,10 +102,43 @@ impl Cluster {
     /// # }
     /// ```
     pub async fn start(bindir: impl AsRef<Path>) -> Result<Cluster> {
+        Cluster::start_with_settings(bindir, &[]).await
+    }
+
+    /// [`start`](Cluster::start) with server settings of its own, each passed as `-c name=value`
+    /// (for instance a small `max_connections`). Names are lowercase letters, digits and `_`;
+    /// values are letters, digits and `_ . -`.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), zerodown_runtime::localdb::Error> {
+    /// use zerodown_runtime::localdb::Cluster;
+    ///
+    /// let cluster = Cluster::start_with_settings(
+    ///     "/usr/lib/postgresql/16/bin",
+    ///     &[("max_connections", "8"), ("superuser_reserved_connections", "0")],
+    /// )
+    /// .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_with_settings(bindir: impl AsRef<Path>, settings: &[(&str, &str)]) -> Result<Cluster> {
         let bindir = bindir.as_ref().to_path_buf();
+        let mut extra = String::new();
+        for (name, value) in settings {
+            let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            let value_ok = !value.is_empty()
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !name_ok || !value_ok {
+                return Err(cluster_error(
+                    &bindir,
+                    format!("the server setting `{name} = {value}` is not one `start_with_settings` can pass; use lowercase names and plain values"),
+                ));
+            }
+            extra.push_str(&format!(" -c {name}={value}"));
+        }
         let task = {
             let bindir = bindir.clone();
-            tokio::task::spawn_blocking(move || Cluster::init_and_start(bindir))
+            tokio::task::spawn_blocking(move || Cluster::init_and_start(bindir, &extra))
         };
         let mut cluster =
             task.await.map_err(|e| cluster_error(&bindir, format!("the start-up task failed: {e}")))??;
@@ -252,7 +287,7 @@ impl Cluster {
 
     // ===== start-up =====
 
-    fn init_and_start(bindir: PathBuf) -> Result<Cluster> {
+    fn init_and_start(bindir: PathBuf, extra_options: &str) -> Result<Cluster> {
         for tool in SERVER_BINARIES {
             if !sys::is_executable(&bindir.join(tool)) {
                 return Err(cluster_error(&bindir, format!("there is no `{tool}` in that directory")));
@@ -275,6 +310,7 @@ impl Cluster {
             version: PgVersion(0),
             watchdog: None,
             stopped: false,
+            extra_options: extra_options.to_owned(),
         };
         cluster.watchdog = Some(cluster.spawn_watchdog()?);
         cluster.initdb()?;
@@ -386,7 +422,8 @@ impl Cluster {
         // `pg_ctl` hands these to a shell, hence the quoting.
         let server_options = format!(
             "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dir} \
-             -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+             -c fsync=off -c full_page_writes=off -c synchronous_commit=off{}",
+            self.extra_options
         );
         let mut cmd = self.tool("pg_ctl");
         cmd.arg("-D")
