@@ -134,6 +134,8 @@ pub(crate) struct StepRow {
     pub(crate) description: String,
     pub(crate) sql: String,
     pub(crate) state: StepState,
+    /// A backfill cursor is saved: batches of the step committed.
+    pub(crate) has_cursor: bool,
 }
 
 /// Everything recorded, keyed by version and by (version, phase, index). Rolled-back migrations count
@@ -161,6 +163,19 @@ impl History {
     /// rows included).
     pub(crate) fn is_empty(&self) -> bool {
         self.migrations.is_empty() && self.rolled_back.is_empty()
+    }
+
+    /// Whether migration `m` was started (`expanding`) and none of its steps committed anything: no
+    /// step done, none interrupted mid-way (`running`, whose effect is unknown), no backfill batch
+    /// saved. Such a migration may be edited: the next `run` starts it afresh with the new plan.
+    pub(crate) fn nothing_committed(&self, m: &Migration) -> bool {
+        self.migrations
+            .get(&m.version)
+            .is_some_and(|row| row.state == RowState::Expanding && !row.baseline)
+            && self
+                .steps
+                .range((m.version, PhaseKind::Expand, 0)..=(m.version, PhaseKind::Rollback, usize::MAX))
+                .all(|(_, s)| matches!(s.state, StepState::Pending | StepState::Failed) && !s.has_cursor)
     }
 
     pub(crate) fn step_state(&self, version: u64, phase: PhaseKind, index: usize) -> StepState {
@@ -378,14 +393,15 @@ async fn load_migrations(
 }
 
 async fn load_steps(conn: &mut PgConnection, t: &Tables, history: &mut History) -> Result<(), Error> {
-    let steps: Vec<(i64, String, i32, String, String, String)> = sqlx::query_as(&format!(
-        "SELECT version, phase, step_index, description, sql, state FROM {} ORDER BY version, phase, step_index",
+    let steps: Vec<(i64, String, i32, String, String, String, bool)> = sqlx::query_as(&format!(
+        "SELECT version, phase, step_index, description, sql, state, backfill_cursor IS NOT NULL
+         FROM {} ORDER BY version, phase, step_index",
         t.steps
     ))
     .fetch_all(&mut *conn)
     .await
     .map_err(Error::db("reading the history of steps"))?;
-    for (version, phase, index, description, sql, state) in steps {
+    for (version, phase, index, description, sql, state, has_cursor) in steps {
         let version = version_of(version)?;
         let bad = |what: &str| {
             Error::HistoryCorrupt(format!("step {index} of migration {version} has {what}"))
@@ -404,6 +420,7 @@ async fn load_steps(conn: &mut PgConnection, t: &Tables, history: &mut History) 
                 description,
                 sql,
                 state,
+                has_cursor,
             },
         );
     }
@@ -803,6 +820,23 @@ pub(crate) async fn set_memo(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether no step of migration `version` committed anything, as [`History::nothing_committed`]
+/// decides it, read from the database (after a step failed in this run).
+pub(crate) async fn committed_nothing(
+    conn: &mut PgConnection,
+    t: &Tables,
+    version: u64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT NOT EXISTS (SELECT FROM {} WHERE version = $1
+             AND (state NOT IN ('pending', 'failed') OR backfill_cursor IS NOT NULL))",
+        t.steps
+    ))
+    .bind(as_i64(version))
+    .fetch_one(conn)
+    .await
 }
 
 /// The memo a step recorded, if any.

@@ -634,7 +634,7 @@ impl Migrator {
                     description: m.description,
                     state,
                     has_contract: m.has_contract(),
-                    drift: history.drift(m),
+                    drift: history.drift(m).filter(|_| !history.nothing_committed(m)),
                     mid_change,
                     out_of_order: decision.out_of_order.contains(&m.version),
                     baseline: row.is_some_and(|r| r.baseline),
@@ -1052,9 +1052,13 @@ impl Migrator {
         if let Some(e) = incomplete(history, tables) {
             return refuse(e);
         }
+        // A migration edited after a failure that left nothing committed is started afresh with
+        // its new plan, as sqlx and refinery users expect; any other change is drift.
+        let replanned = |m: &Migration| history.drift(m).is_some() && history.nothing_committed(m);
         let drifts: Vec<Drift> = self
             .migrations
             .iter()
+            .filter(|m| !replanned(m))
             .filter_map(|m| history.drift(m))
             .collect();
         if !drifts.is_empty() {
@@ -1142,11 +1146,19 @@ impl Migrator {
                     }
                 }
                 (PhaseKind::Expand, Some(RowState::Expanding)) => {
+                    let new = replanned(m);
+                    if new {
+                        tracing::info!(
+                            version = m.version,
+                            name = m.name,
+                            "the migration changed after a failure that left nothing committed; running its new plan from the start"
+                        );
+                    }
                     work.push(Work {
                         migration: m,
                         phase,
-                        new: false,
-                        steps: pending(false),
+                        new,
+                        steps: pending(new),
                     });
                     if m.has_contract() {
                         waiting.push(m);

@@ -37,7 +37,8 @@ use crate::timeout::{lock_timeout_for_attempt, Timeouts};
 pub(crate) struct Work {
     pub(crate) migration: &'static Migration,
     pub(crate) phase: PhaseKind,
-    /// No history row yet: record the start first.
+    /// No history row yet, or one to start afresh (the plan was edited after a failure that committed
+    /// nothing): record the start first.
     pub(crate) new: bool,
     /// Steps not recorded done, in order, with their recorded state.
     pub(crate) steps: Vec<(usize, StepState)>,
@@ -142,7 +143,22 @@ impl Executor<'_> {
                 return Err(Self::interrupted(m, work.phase, index, None));
             }
             self.step_event(m, work.phase, index, total, StepEvent::Started);
-            let report = self.run_step(m, work.phase, index, total, state).await?;
+            let report = match self.run_step(m, work.phase, index, total, state).await {
+                Ok(report) => report,
+                Err(Error::Step(mut error)) if work.phase == PhaseKind::Expand => {
+                    if history::committed_nothing(self.control, self.tables, m.version)
+                        .await
+                        .unwrap_or(false)
+                    {
+                        error.notes.push(format!(
+                            "no step of {} committed anything: you may edit the migration to fix it, and the next `run` runs its new plan from the start",
+                            MigrationId::of(m)
+                        ));
+                    }
+                    return Err(Error::Step(error));
+                }
+                Err(e) => return Err(e),
+            };
             let settled = StepEvent::Settled {
                 outcome: report.outcome,
                 attempts: report.attempts,
