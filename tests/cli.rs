@@ -328,7 +328,7 @@ async fn drift_exits_4_and_nothing_runs() {
         j["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("accept_drift(1)"),
+            .contains("`migrate accept-drift 1`"),
         "{j}"
     );
 
@@ -1315,4 +1315,98 @@ async fn cli_child() {
         .execute(set)
         .await;
     std::process::exit(exit.code().into());
+}
+
+mod typo {
+    zerodown::migration! {
+        /// A typo in the type: `run` fails (42704) before anything commits.
+        pub mod m0002_products_birthday {
+            alter table products add column birthday dat;
+        }
+    }
+}
+
+mod fixed {
+    zerodown::migration! {
+        /// The typo fixed in place.
+        pub mod m0002_products_birthday {
+            alter table products add column birthday date;
+        }
+    }
+}
+
+mod half {
+    zerodown::migration! {
+        /// Its first step commits; its second fails on a typo in the column name.
+        pub mod m0002_products_half {
+            alter table products add column rank int;
+            create index concurrently products_rank_idx on products (rnak);
+        }
+    }
+}
+
+mod half_fixed {
+    zerodown::migration! {
+        /// The index fixed in place, after the first step committed.
+        pub mod m0002_products_half {
+            alter table products add column rank int;
+            create index concurrently products_rank_idx on products (rank);
+        }
+    }
+}
+
+/// A migration that failed before any step committed may be edited: the next `run` runs the new plan.
+/// One that failed after a step committed is drift, and `accept-drift` records the edit.
+#[tokio::test]
+async fn a_failed_migration_is_fixed_in_place() {
+    let db = common::fresh_database("cli_fix_in_place").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
+    let repaired: &[&Migration] = &[&m0001_products::MIGRATION, &fixed::m0002_products_birthday::MIGRATION];
+    let o = cli(broken, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(o.err.contains("42704"), "{}", o.err);
+    assert!(
+        o.err.contains("no step of migration 2 `products_birthday` committed anything: you may edit the migration to fix it, and the next `run` runs its new plan from the start"),
+        "{}",
+        o.err
+    );
+    let o = cli(repaired, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "status agrees that `run` may go on: {}{}", o.out, o.err);
+    let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let ty: String = sqlx::query_scalar(
+        "select data_type::text from information_schema.columns where table_name = 'products' and column_name = 'birthday'",
+    )
+    .fetch_one(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert_eq!(ty, "date");
+
+    // A step committed before the failure: the edit is drift, named with the command that records it.
+    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &half::m0002_products_half::MIGRATION];
+    let repaired: &[&Migration] = &[&m0001_products::MIGRATION, &half_fixed::m0002_products_half::MIGRATION];
+    let db = common::fresh_database("cli_fix_half").await;
+    let url = db.inner.url();
+    let o = cli(broken, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(!o.err.contains("you may edit the migration"), "{}", o.err);
+    let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.err.contains("`migrate accept-drift 2`"), "{}", o.err);
+    let o = cli(repaired, &["migrate", "accept-drift", "2", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.out.contains("the steps already done are not run again"), "{}", o.out);
+    let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let valid: bool = sqlx::query_scalar(
+        "select indisvalid from pg_index where indexrelid = 'products_rank_idx'::regclass",
+    )
+    .fetch_one(&mut db.connect().await)
+    .await
+    .unwrap();
+    assert!(valid);
 }

@@ -585,10 +585,10 @@ fn display_drift(drifts: &[Drift]) -> String {
         .collect();
     let list: Vec<String> = drifts.iter().map(|d| d.to_string()).collect();
     format!(
-        "{} already applied or started migration(s) changed since they ran, nothing was run: {}; revert the edit and put the change in a new migration, or, if the database already matches the new plan (the change was applied by hand), record it with `Migrator::accept_drift({})`",
+        "{} already applied or started migration(s) changed since they ran, nothing was run: {}; revert the edit and put the change in a new migration, or, to keep the edit, record the new plan with `migrate accept-drift {}` (`Migrator::accept_drift`): its steps already done are not run again (the database is taken to match their new SQL), the others run with the new plan at the next `run`",
         drifts.len(),
         list.join(" | "),
-        versions.join(")`/`accept_drift(")
+        versions.join("`/`migrate accept-drift ")
     )
 }
 

@@ -734,9 +734,12 @@ impl Migrator {
     /// (drifted) on purpose, for instance because the change was also made by hand in the database.
     /// Takes the migration lock. Steps keep their recorded state; steps the new plan adds count as done
     /// when their phase is done. Returns the drift that was accepted, `None` when there was none.
+    /// CLI: `migrate accept-drift <version>`.
     ///
-    /// # Warning
-    /// Nothing is run: the database must already match the new plan, or later migrations may fail.
+    /// Nothing runs now. Steps recorded done are not run again: the database must already match their
+    /// new SQL (the change was also made by hand), or later migrations may fail. Steps not done yet (a
+    /// migration that failed part-way) run with the new plan at the next `run`. (A migration whose
+    /// failure left no step committed needs none of this: `run` starts it afresh with the new plan.)
     pub async fn accept_drift(
         &self,
         db: impl ConnectTarget,

@@ -68,6 +68,10 @@ pub enum MigrateCommand {
     /// Record every migration up to VERSION as applied without running it, for a database whose
     /// schema already has them (made before zerodown, or whose history was lost).
     Baseline(BaselineArgs),
+    /// Record this binary's plan of migration VERSION, changed after some of its steps committed, as
+    /// its plan: steps already done are not run again, the others run with the new plan at the next
+    /// `run`.
+    AcceptDrift(AcceptDriftArgs),
 }
 
 /// Where to connect and how to print; shared by every subcommand.
@@ -142,6 +146,18 @@ pub struct BaselineArgs {
     pub version: u64,
 }
 
+/// Options of `accept-drift`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AcceptDriftArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// The migration whose changed plan to record (`12` for `m0012_...`).
+    pub version: u64,
+}
+
 /// `500ms`, `30s`, `10min`, `2h`, or a number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -193,7 +209,8 @@ impl Console {
 }
 
 impl MigrateCommand {
-    /// The subcommand's name: `run`, `complete`, `status`, `plan`, `rollback` or `baseline`.
+    /// The subcommand's name: `run`, `complete`, `status`, `plan`, `rollback`, `baseline` or
+    /// `accept-drift`.
     pub fn name(&self) -> &'static str {
         match self {
             MigrateCommand::Run(_) => "run",
@@ -202,6 +219,7 @@ impl MigrateCommand {
             MigrateCommand::Plan(_) => "plan",
             MigrateCommand::Rollback(_) => "rollback",
             MigrateCommand::Baseline(_) => "baseline",
+            MigrateCommand::AcceptDrift(_) => "accept-drift",
         }
     }
 
@@ -213,6 +231,7 @@ impl MigrateCommand {
             MigrateCommand::Plan(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
             MigrateCommand::Baseline(a) => &a.connect,
+            MigrateCommand::AcceptDrift(a) => &a.connect,
         }
     }
 
@@ -367,6 +386,10 @@ impl MigrateCommand {
             MigrateCommand::Baseline(args) => {
                 let migrator = with_lock_wait(migrator, args.lock_wait);
                 baseline(&migrator, &options, &database, args.version, &mut console).await
+            }
+            MigrateCommand::AcceptDrift(args) => {
+                let migrator = with_lock_wait(migrator, args.lock_wait);
+                accept_drift(&migrator, &options, &database, args.version, &mut console).await
             }
         };
         if let Some(listener) = listener {
@@ -639,6 +662,39 @@ async fn baseline(
             "database: {database}\nrecorded as applied without running them (baseline):\n{}`run` applies the migrations after {version}\n",
             list.concat()
         ));
+    }
+    Ok(Exit::Success)
+}
+
+async fn accept_drift(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    version: u64,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let accepted = migrator.accept_drift(options, version).await?;
+    if console.json {
+        console.print_json(&json::document(
+            "accept-drift",
+            Some(database),
+            Exit::Success,
+            json::accepted_drift(version, accepted.as_ref()),
+        ));
+    } else {
+        match accepted {
+            None => console.print(&format!(
+                "database: {database}
+nothing to accept: migration {version} was recorded with this plan
+"
+            )),
+            Some(drift) => console.print(&format!(
+                "database: {database}
+accepted: {drift}
+the steps already done are not run again (the database is taken to match their new SQL); the others run with the new plan at the next `run`
+"
+            )),
+        }
     }
     Ok(Exit::Success)
 }

@@ -104,6 +104,13 @@ pub(crate) fn baseline(version: u64, recorded: &[MigrationId]) -> Value {
     })
 }
 
+pub(crate) fn accepted_drift(version: u64, drift: Option<&zerodown_runtime::Drift>) -> Value {
+    json!({
+        "version": version,
+        "accepted": drift.map(|d| d.to_string()),
+    })
+}
+
 fn planned_step(p: &PlannedStep) -> Value {
     let s = p.step;
     let kind = match s.kind {
