@@ -56,7 +56,8 @@ async fn session_pooling_runs_everything() {
         app.execute("COMMIT").await.unwrap();
         app.close().await.ok();
     });
-    let migrator = set::migrator("zdrel-pgbouncer-session");
+    // Queueing for locks, so that the blocked step times out and is retried through PgBouncer.
+    let migrator = set::migrator("zdrel-pgbouncer-session").lock_strategy(zerodown::LockStrategy::Queue);
     let report = migrator
         .run(&through)
         .await

@@ -662,7 +662,7 @@ mod tests {
             s.contains("expand step 2 `d`: SQL was `CREATE INDEX a`, now `CREATE INDEX b`"),
             "{s}"
         );
-        assert!(s.contains("`Migrator::accept_drift(3)`"), "{s}");
+        assert!(s.contains("`migrate accept-drift 3` (`Migrator::accept_drift`)"), "{s}");
     }
 
     #[test]

@@ -1253,13 +1253,16 @@ fn created_table(sql: &str) -> Option<(Option<String>, String)> {
     let keyword = |word: &str, rest: &mut &str| -> bool {
         let r = rest.trim_start();
         let n = word.len();
-        let matched = r.len() > n
-            && r[..n].eq_ignore_ascii_case(word)
-            && r[n..].starts_with(|c: char| c.is_whitespace());
-        if matched {
-            *rest = &r[n..];
+        // `get`: the text may hold multi-byte characters where a keyword would end.
+        match (r.get(..n), r.get(n..)) {
+            (Some(head), Some(tail))
+                if head.eq_ignore_ascii_case(word) && tail.starts_with(|c: char| c.is_whitespace()) =>
+            {
+                *rest = tail;
+                true
+            }
+            _ => false,
         }
-        matched
     };
     if !keyword("create", &mut rest) {
         return None;
@@ -1348,5 +1351,8 @@ mod tests {
         assert_eq!(created_table("CREATE INDEX i ON x (id)"), None);
         assert_eq!(created_table("ALTER TABLE x ADD COLUMN y int"), None);
         assert_eq!(created_table("CREATE TABLE"), None);
+        // A multi-byte character where a keyword would end is no keyword, and no panic.
+        assert_eq!(created_table("INDEX \"índice_日本\" ON \"hostile_täble\" (x)"), None);
+        assert_eq!(created_table("CREATE TABLE \"täble\" (id int)"), t("täble"));
     }
 }
