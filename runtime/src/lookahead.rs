@@ -79,7 +79,9 @@ pub(crate) async fn conflicting(
     exclude: &[i32],
 ) -> Result<Vec<Blocker>, sqlx::Error> {
     let tables: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
-    let rows: Vec<(i32, String, Option<String>, String, Option<f64>, String)> = sqlx::query_as(
+    // A blocker's row (see `blockers::Row`) and the lock mode.
+    type Row = (i32, String, Option<String>, String, Option<f64>, String);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.pid, coalesce(a.application_name, ''), a.state, coalesce(a.query, ''),
                 (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8, l.mode
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid

@@ -96,12 +96,12 @@ fn operation(e: &Expand, fires: bool, s: &Settings) -> Phases {
                 change,
                 vec![add],
                 body,
-                (
-                    format!("{} = {}", quote_ident(&new_column), value(&source)),
-                    value(&source),
-                ),
+                Fill {
+                    set_sql: format!("{} = {}", quote_ident(&new_column), value(&source)),
+                    value: value(&source),
+                    fire_user_triggers: fires,
+                },
                 format!("column {} with type {new_type}", quote_ident(&new_column)),
-                fires,
                 s,
             )
         }
@@ -114,9 +114,12 @@ fn operation(e: &Expand, fires: bool, s: &Settings) -> Phases {
                 change,
                 Vec::new(),
                 body,
-                (format!("{b} = {a}"), a.clone()),
+                Fill {
+                    set_sql: format!("{b} = {a}"),
+                    value: a.clone(),
+                    fire_user_triggers: fires,
+                },
                 format!("column {b} (the type of {a})"),
-                fires,
                 s,
             )
         }
@@ -265,17 +268,25 @@ fn column_change(
     }
 }
 
+/// How the backfill of a column change fills the new column.
+struct Fill {
+    /// The assignment (`"_zd_c_new" = CAST(..)`).
+    set_sql: String,
+    /// The value the new column must equal.
+    value: String,
+    /// Whether the batches may fire the table's own triggers (`fires_user_triggers`).
+    fire_user_triggers: bool,
+}
+
 /// The phases of a column change. `statements` run first in the prepare step (the type change's `ADD
-/// COLUMN`; a rename's is derived from the catalog); `backfill` is the assignment and the value the new
-/// column must equal.
+/// COLUMN`; a rename's is derived from the catalog); `fill` is how the backfill fills the new column.
 fn column_phases(
     e: &Expand,
     cc: ColumnChange,
     mut statements: Vec<String>,
     body: String,
-    backfill: (String, String),
+    fill: Fill,
     added: String,
-    fire_user_triggers: bool,
     s: &Settings,
 ) -> Phases {
     let change = Change::Column(cc);
@@ -299,7 +310,11 @@ fn column_phases(
     // Fires whatever `session_replication_role` says, so rows written by a logical-replication
     // subscriber (or by our own backfill, which writes as a replica) are kept in sync too.
     statements.push(format!("ALTER TABLE {t} ENABLE ALWAYS TRIGGER {trigger}"));
-    let (set_sql, value) = backfill;
+    let Fill {
+        set_sql,
+        value,
+        fire_user_triggers,
+    } = fill;
     let sync = if cc.rename {
         "both ways".to_owned()
     } else {

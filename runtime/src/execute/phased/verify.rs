@@ -39,7 +39,7 @@ const RESYNC_PASSES: u32 = 3;
 const SAMPLE: i64 = 5;
 
 /// The expand's copy of a column: where its prepare step is, and the backfill that fills the new column.
-struct Copy {
+struct ExpandCopy {
     /// Index of the prepare step in the expand phase (its memo holds the first fingerprint).
     prepare: usize,
     /// `new = conversion(old)`, rendered.
@@ -51,13 +51,13 @@ struct Copy {
     fire_user_triggers: bool,
 }
 
-fn copy_of(m: &Migration, c: &ColumnChange) -> Option<Copy> {
+fn copy_of(m: &Migration, c: &ColumnChange) -> Option<ExpandCopy> {
     let steps = m.expand.steps;
     let prepare = steps.iter().position(|s| {
         matches!(s.kind, StepKind::Phased(p) if p.action == Action::Prepare && p.change == Change::Column(*c))
     })?;
     match steps.get(prepare + 1)?.kind {
-        StepKind::Backfill(b) => Some(Copy {
+        StepKind::Backfill(b) => Some(ExpandCopy {
             prepare,
             set_sql: b.set_sql,
             differs: b.pending_sql,
@@ -244,7 +244,7 @@ async fn write_mode(
     conn: &mut PgConnection,
     cx: &Ctx<'_>,
     c: &ColumnChange,
-    copy: &Copy,
+    copy: &ExpandCopy,
 ) -> Result<WriteMode, AttemptError> {
     match triggers::write_mode(
         conn,
@@ -269,7 +269,7 @@ async fn resync_online(
     conn: &mut PgConnection,
     cx: &Ctx<'_>,
     c: &ColumnChange,
-    copy: &Copy,
+    copy: &ExpandCopy,
 ) -> Result<(), AttemptError> {
     let key = match key::resolve(conn, c.table, &[], cx.server_version_num).await {
         Ok(key) => key,
@@ -331,12 +331,10 @@ async fn resync_pass(
         return Ok(());
     };
     let n = sql.key().len();
-    let texts = |row: &sqlx::postgres::PgRow, what: &str| -> Result<Vec<String>, AttemptError> {
-        (0..n)
-            .map(|i| row.try_get::<String, _>(i).map_err(|e| AttemptError::new(e, what)))
-            .collect()
+    let texts = |row: &sqlx::postgres::PgRow| -> Result<Vec<String>, sqlx::Error> {
+        (0..n).map(|i| row.try_get::<String, _>(i)).collect()
     };
-    let end = texts(&row, &last)?;
+    let end = texts(&row).map_err(|e| AttemptError::new(e, &last))?;
     let mut after: Option<Vec<String>> = None;
     loop {
         let mut setup = format!("{}; {SESSION_SQL}", cx.timeouts.set_sql(true));
@@ -362,7 +360,7 @@ async fn resync_pass(
         else {
             return Ok(());
         };
-        let upper = texts(&row, &bound)?;
+        let upper = texts(&row).map_err(|e| AttemptError::new(e, &bound))?;
         let passed: i64 = row.try_get(n).map_err(|e| AttemptError::new(e, &bound))?;
         let mut q = sqlx::query(&update);
         for v in after.iter().flatten().chain(&upper) {
@@ -386,7 +384,7 @@ async fn refuse_differing(
     conn: &mut PgConnection,
     cx: &Ctx<'_>,
     c: &ColumnChange,
-    copy: &Copy,
+    copy: &ExpandCopy,
     n: u64,
 ) -> AttemptError {
     let sample = sample_keys(conn, cx, c, copy).await;
@@ -425,7 +423,7 @@ async fn sample_keys(
     conn: &mut PgConnection,
     cx: &Ctx<'_>,
     c: &ColumnChange,
-    copy: &Copy,
+    copy: &ExpandCopy,
 ) -> Option<Vec<String>> {
     let key = key::resolve(conn, c.table, &[], cx.server_version_num).await.ok()?;
     let columns: Vec<String> = key.iter().map(|k| quote_ident(&k.name)).collect();
