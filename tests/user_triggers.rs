@@ -2,7 +2,8 @@
 //! PostgreSQL: user `BEFORE` triggers that normalise values, an `updated_at` trigger, an `AFTER`
 //! audit trigger, and writes that bypass triggers (`session_replication_role = replica`, as logical
 //! replication applies changes; a disabled trigger). A migration must never change or lose what the
-//! application stored: every test compares values, not counts.
+//! application stored: every test compares values, not counts. The migrations target PostgreSQL 10,
+//! so the suite runs on every supported version (`scripts/test-all-versions.sh --test user_triggers`).
 
 mod phased_support;
 
@@ -12,6 +13,7 @@ use zerodown::{Error, Migration, Migrator};
 zerodown::migration! {
     /// `doc2.score` becomes `bigint`; `doc2` has a normalising `BEFORE` trigger.
     pub mod m0001_doc2_score_bigint {
+        set target_postgres = 10;
         expand alter table doc2 alter column score type bigint from integer;
     }
 }
@@ -19,6 +21,7 @@ zerodown::migration! {
 zerodown::migration! {
     /// `notes.body` is renamed `text_body`; `notes` has a normalising trigger on `body`.
     pub mod m0001_notes_rename_body {
+        set target_postgres = 10;
         expand alter table notes rename column body to text_body;
     }
 }
@@ -27,6 +30,7 @@ zerodown::migration! {
     /// `events.updated_at` becomes `timestamptz`; the table's own trigger sets `updated_at` on every
     /// update, and an audit trigger logs every update.
     pub mod m0001_events_updated_at_tz {
+        set target_postgres = 10;
         set backfill_batch_size = 100;
         expand alter table events alter column updated_at type timestamptz from timestamp;
     }
@@ -35,6 +39,7 @@ zerodown::migration! {
 zerodown::migration! {
     /// A plain backfill of a new column on `events`.
     pub mod m0001_events_add_kind {
+        set target_postgres = 10;
         set backfill_batch_size = 100;
         alter table events add column kind text;
         backfill events set kind = "event";
@@ -44,6 +49,7 @@ zerodown::migration! {
 zerodown::migration! {
     /// A plain backfill that is meant to fire the table's triggers, and says so.
     pub mod m0001_events_kind_with_triggers {
+        set target_postgres = 10;
         set backfill_batch_size = 100;
         alter table events add column kind text;
         unsafe(reason = "the audit log must record the new kind", allow = [fires_user_triggers]) {
@@ -56,14 +62,14 @@ const DOC2: &str = "
     CREATE TABLE doc2 (id bigint PRIMARY KEY, score int NOT NULL);
     CREATE FUNCTION normalize_doc2() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN NEW.score := greatest(NEW.score, 0); RETURN NEW; END $$;
-    CREATE TRIGGER normalize_doc2 BEFORE INSERT OR UPDATE ON doc2 FOR EACH ROW EXECUTE FUNCTION normalize_doc2();
+    CREATE TRIGGER normalize_doc2 BEFORE INSERT OR UPDATE ON doc2 FOR EACH ROW EXECUTE PROCEDURE normalize_doc2();
     INSERT INTO doc2 SELECT g, g FROM generate_series(1, 500) g;";
 
 const NOTES: &str = "
     CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL);
     CREATE FUNCTION normalize_notes() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN NEW.body := lower(NEW.body); RETURN NEW; END $$;
-    CREATE TRIGGER normalize_notes BEFORE INSERT OR UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION normalize_notes();
+    CREATE TRIGGER normalize_notes BEFORE INSERT OR UPDATE ON notes FOR EACH ROW EXECUTE PROCEDURE normalize_notes();
     INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 300) g;";
 
 /// `events`: an `updated_at` trigger and an `AFTER UPDATE` audit trigger, 1000 rows whose
@@ -74,10 +80,10 @@ const EVENTS: &str = "
     CREATE TABLE events_audit (id bigserial PRIMARY KEY, event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now());
     CREATE FUNCTION touch_events() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN NEW.updated_at := now(); RETURN NEW; END $$;
-    CREATE TRIGGER touch_events BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION touch_events();
+    CREATE TRIGGER touch_events BEFORE UPDATE ON events FOR EACH ROW EXECUTE PROCEDURE touch_events();
     CREATE FUNCTION audit_events() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN INSERT INTO events_audit (event_id) VALUES (NEW.id); RETURN NULL; END $$;
-    CREATE TRIGGER audit_events AFTER UPDATE ON events FOR EACH ROW EXECUTE FUNCTION audit_events();
+    CREATE TRIGGER audit_events AFTER UPDATE ON events FOR EACH ROW EXECUTE PROCEDURE audit_events();
     INSERT INTO events (id, payload, updated_at)
         SELECT g, 'p' || g, timestamp '2020-01-01' + g * interval '1 minute' FROM generate_series(1, 1000) g;";
 
@@ -299,7 +305,7 @@ async fn an_expand_is_refused_when_a_user_trigger_would_fire_after_the_sync_trig
     let db = fresh_database("trig_late_name").await;
     db.exec(DOC2).await;
     db.exec(
-        r#"CREATE TRIGGER "~~late_normalize" BEFORE UPDATE ON doc2 FOR EACH ROW EXECUTE FUNCTION normalize_doc2()"#,
+        r#"CREATE TRIGGER "~~late_normalize" BEFORE UPDATE ON doc2 FOR EACH ROW EXECUTE PROCEDURE normalize_doc2()"#,
     )
     .await;
     let err = migrator(m).run(&db.options).await.unwrap_err();
