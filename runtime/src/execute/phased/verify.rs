@@ -216,16 +216,12 @@ pub(super) async fn under_lock(
         table = c.table,
         "the table's triggers changed since the online check: comparing every row under the lock"
     );
-    let differs = format!("SELECT count(*) FROM {} WHERE {}", c.table, copy.differs);
-    let n: i64 = sqlx::query_scalar(&differs)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| AttemptError::new(e, &differs))?;
+    let n = count_differing(tx, c, &copy).await?;
     if n == 0 {
         return Ok(());
     }
     if !c.deterministic {
-        return Err(refuse_differing(tx, cx, c, &copy, n as u64).await);
+        return Err(refuse_differing(tx, cx, c, &copy, n).await);
     }
     let mode = write_mode(tx, cx, c, &copy).await?;
     if let Some(set) = mode.set_local() {
@@ -277,18 +273,14 @@ async fn resync_online(
         Err(KeyError::Unusable(why)) => return Err(AttemptError::refused(c.table, why)),
     };
     let sql = BatchSql::new(c.table, key, copy.set_sql, copy.differs);
-    let count = sql.count_pending().unwrap_or_default();
     let mut mode = None;
     for _ in 0..RESYNC_PASSES {
-        let n: i64 = sqlx::query_scalar(&count)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| AttemptError::new(e, &count))?;
+        let n = count_differing(conn, c, copy).await?;
         if n == 0 {
             return Ok(());
         }
         if !c.deterministic {
-            return Err(refuse_differing(conn, cx, c, copy, n as u64).await);
+            return Err(refuse_differing(conn, cx, c, copy, n).await);
         }
         let mode = match mode {
             Some(m) => m,
@@ -297,10 +289,7 @@ async fn resync_online(
         tracing::warn!(table = c.table, rows = n, "rows differ from their copy (written around the sync trigger); converting them again");
         resync_pass(conn, cx, &sql, mode).await?;
     }
-    let n: i64 = sqlx::query_scalar(&count)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| AttemptError::new(e, &count))?;
+    let n = count_differing(conn, c, copy).await?;
     if n == 0 {
         return Ok(());
     }
@@ -312,6 +301,20 @@ async fn resync_online(
             quote_ident(c.trigger)
         ),
     ))
+}
+
+/// Rows whose new column differs from what the sync trigger makes of the old one.
+async fn count_differing(
+    conn: &mut PgConnection,
+    c: &ColumnChange,
+    copy: &ExpandCopy,
+) -> Result<u64, AttemptError> {
+    let sql = format!("SELECT count(*) FROM {} WHERE {}", c.table, copy.differs);
+    let n: i64 = sqlx::query_scalar(&sql)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| AttemptError::new(e, &sql))?;
+    Ok(n.max(0) as u64)
 }
 
 /// One keyset pass over the differing rows, each batch its own transaction with the step's
