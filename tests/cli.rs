@@ -887,7 +887,7 @@ async fn run_complete_replays_the_whole_history_in_one_command() {
     );
     let o = cli(EXPAND_THEN_MORE, &["migrate", "complete", "--complete", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
-    assert!(o.err.contains("`--complete` is an option of `run`"), "{}", o.err);
+    assert!(o.err.contains("`--complete` and `--allow-out-of-order` are options of `run`"), "{}", o.err);
 }
 
 #[tokio::test]
@@ -1409,4 +1409,27 @@ async fn a_failed_migration_is_fixed_in_place() {
     .await
     .unwrap();
     assert!(valid);
+}
+
+/// The out-of-order refusal names the flag that allows it, and the flag does.
+#[tokio::test]
+async fn run_allow_out_of_order_applies_an_older_pending_migration() {
+    let db = common::fresh_database("cli_out_of_order").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    let applied: &[&'static Migration] = &[&m0001_products::MIGRATION, &m0003_tags::MIGRATION];
+    assert_eq!(cli(applied, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    let all: &[&'static Migration] = &[
+        &m0001_products::MIGRATION,
+        &m0002_products_name_index::MIGRATION,
+        &m0003_tags::MIGRATION,
+    ];
+    let o = cli(all, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.err.contains("`migrate run --allow-out-of-order`"), "{}", o.err);
+    let o = cli(all, &["migrate", "run", "--allow-out-of-order", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert_eq!(o.json()["migrations"][0]["version"], 2);
 }

@@ -543,7 +543,7 @@ async fn a_later_migration_touching_an_object_mid_change_is_refused() {
         "`public.users.score` is mid-change in migration 1 `users_score_bigint` (expanded, waiting for `complete`), and \
          migration 2 `users_score_index` touches it; nothing was run from migration 2 `users_score_index` on; run \
          `complete` first, once no instance of the old application version runs (or undo the expand with \
-         `Migrator::rollback(1)`); where no old version ever runs (development, CI, tests), `run --complete` \
+         `migrate rollback 1`); where no old version ever runs (development, CI, tests), `run --complete` \
          (`Migrator::run_and_complete`) replays the history in one go"
     );
     assert!(

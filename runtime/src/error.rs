@@ -56,7 +56,7 @@ pub enum Error {
 
     /// Another runner held the migration lock for longer than the configured wait.
     #[error(
-        "another runner holds the migration lock ({}); waited {:.1} s; let it finish, or end that session if it is stuck, then run again (the wait is set with `Migrator::lock_wait`)",
+        "another runner holds the migration lock ({}); waited {:.1} s; let it finish, or end that session if it is stuck, then run again (the wait is set with the command line's `--lock-wait`, `Migrator::lock_wait` in code)",
         holder.as_deref().unwrap_or("holder not visible"),
         waited.as_secs_f64()
     )]
@@ -119,7 +119,7 @@ pub enum Error {
 
     /// A pending migration is older than the newest migration in the history; nothing was run.
     #[error(
-        "{pending} is pending but the history already has migration {} `{}`, which is newer; nothing was run; renumber the new migration after {}, or allow it with `Migrator::allow_out_of_order(true)` if the order does not matter",
+        "{pending} is pending but the history already has migration {} `{}`, which is newer; nothing was run; renumber the new migration after {}, or, if the order does not matter, allow it with `migrate run --allow-out-of-order` (`Migrator::allow_out_of_order(true)`)",
         newest.version, newest.name, newest.version
     )]
     OutOfOrder {
@@ -147,7 +147,7 @@ pub enum Error {
     /// A pending migration touches objects that an earlier migration has under expand/contract (expanded,
     /// waiting for `complete`). Migrations before it were applied; it and those after it were not.
     #[error(
-        "{} mid-change in {waiting} (expanded, waiting for `complete`), and {migration} touches {}; nothing was run from {migration} on; run `complete` first, once no instance of the old application version runs (or undo the expand with `Migrator::rollback({})`); where no old version ever runs (development, CI, tests), `run --complete` (`Migrator::run_and_complete`) replays the history in one go",
+        "{} mid-change in {waiting} (expanded, waiting for `complete`), and {migration} touches {}; nothing was run from {migration} on; run `complete` first, once no instance of the old application version runs (or undo the expand with `migrate rollback {}`); where no old version ever runs (development, CI, tests), `run --complete` (`Migrator::run_and_complete`) replays the history in one go",
         list_objects(objects), if objects.len() == 1 { "it" } else { "them" }, waiting.version
     )]
     MidChange {
@@ -160,7 +160,7 @@ pub enum Error {
     },
 
     /// A migration's rollback was interrupted (or is running); nothing else runs until it finishes.
-    #[error("{migration} is being rolled back (a rollback was interrupted or is running); nothing was run; finish it with `Migrator::rollback({})`", migration.version)]
+    #[error("{migration} is being rolled back (a rollback was interrupted or is running); nothing was run; finish it with `migrate rollback {}` (`Migrator::rollback`)", migration.version)]
     RollingBack {
         /// The migration.
         migration: MigrationId,

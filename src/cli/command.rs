@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// tests). Never in production during a deploy.
     #[arg(long)]
     pub complete: bool,
+    /// `run` only: apply a pending migration even when the history already has a newer one (two
+    /// branches merged); only when their order does not matter.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
 }
 
 /// Options of `plan`.
@@ -355,14 +359,15 @@ impl MigrateCommand {
             MigrateCommand::Run(args) => {
                 let migrator = console
                     .progress
-                    .attach(with_lock_wait(migrator, args.lock_wait));
+                    .attach(with_lock_wait(migrator, args.lock_wait))
+                    .allow_out_of_order(args.allow_out_of_order);
                 let which = if args.complete { Apply::RunAndComplete } else { Apply::Run };
                 apply(&migrator, &options, &database, which, &mut console).await
             }
-            MigrateCommand::Complete(args) if args.complete => Ok(usage(
+            MigrateCommand::Complete(args) if args.complete || args.allow_out_of_order => Ok(usage(
                 &mut console,
                 command,
-                "`--complete` is an option of `run` (`migrate run --complete`); `complete` always completes",
+                "`--complete` and `--allow-out-of-order` are options of `run` (`migrate run --complete`); `complete` always completes",
             )),
             MigrateCommand::Complete(args) => {
                 let migrator = console
