@@ -625,10 +625,13 @@ async fn a_server_that_never_answers_exits_3_after_the_connect_timeout() {
 #[tokio::test]
 async fn usage_errors_exit_2() {
     // No URL at all (built directly: `DATABASE_URL` may be set in the test's environment).
-    let cmd = MigrateCommand::Status(ConnectArgs {
-        database_url: None,
-        json: true,
-        ..ConnectArgs::default()
+    let cmd = MigrateCommand::Status(zerodown::cli::StatusArgs {
+        connect: ConnectArgs {
+            database_url: None,
+            json: true,
+            ..ConnectArgs::default()
+        },
+        check: false,
     });
     let (out, err) = (Buf::default(), Buf::default());
     let exit = cmd
@@ -1432,4 +1435,26 @@ async fn run_allow_out_of_order_applies_an_older_pending_migration() {
     let o = cli(all, &["migrate", "run", "--allow-out-of-order", "--json", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     assert_eq!(o.json()["migrations"][0]["version"], 2);
+}
+
+/// `status --check` also fails on a failed migration, and on a recorded one missing from the binary.
+#[tokio::test]
+async fn status_check_fails_on_failed_and_missing_migrations() {
+    let db = common::fresh_database("cli_status_check").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
+    assert_eq!(cli(broken, &["migrate", "run", "--database-url", url]).await.exit, Exit::Failed);
+    // `run` would go on (it may retry the failed step), so plain `status` exits 0; `--check` does not.
+    let o = cli(broken, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let o = cli(broken, &["migrate", "status", "--check", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(o.err.contains("check failed: failed or interrupted: migration 2 `products_birthday`"), "{}", o.err);
+    // Migration 2 deleted from the binary: recorded, missing.
+    let o = cli(&BASIC[..1], &["migrate", "status", "--check", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.err.contains("recorded but missing from this binary: migration 2 `products_birthday`"), "{}", o.err);
 }

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use zerodown_runtime::plan::Migration;
-use zerodown_runtime::{Error, MigrationId, Migrator, PhaseKind, RunReport, StopSignal};
+use zerodown_runtime::{Error, MigrationId, MigrationState, Migrator, PhaseKind, RunReport, StopSignal};
 
 use super::exit::Exit;
 use super::json;
@@ -58,8 +58,10 @@ pub enum MigrateCommand {
     Complete(RunArgs),
     /// Show every migration's state, drift, and migrations the database knows but this binary does
     /// not. Exits with the code `run` would exit with before applying anything (4 for a drifted or
-    /// out-of-order migration or a lost history, 8 mid-change, ...), 0 when `run` would succeed.
-    Status(ConnectArgs),
+    /// out-of-order migration or a lost history, 8 mid-change, ...), 0 when `run` would succeed; with
+    /// `--check`, also non-zero when a migration failed or was interrupted (1) or a recorded one is
+    /// missing from this binary (4).
+    Status(StatusArgs),
     /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute.
     Plan(PlanArgs),
     /// Undo the expand phase of an expand/contract migration that was not completed; deploy the
@@ -94,6 +96,17 @@ pub struct ConnectArgs {
     /// else the first schema of the search path].
     #[arg(long, value_name = "SCHEMA")]
     pub history_schema: Option<String>,
+}
+
+/// Options of `status`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Exit non-zero also when a migration failed or was interrupted (1), or a recorded migration is
+    /// missing from this binary (4), not only when `run` would fail: for a deploy job's health check.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Options of `run` and `complete`.
@@ -231,7 +244,7 @@ impl MigrateCommand {
     pub fn connect_args(&self) -> &ConnectArgs {
         match self {
             MigrateCommand::Run(a) | MigrateCommand::Complete(a) => &a.connect,
-            MigrateCommand::Status(a) => a,
+            MigrateCommand::Status(a) => &a.connect,
             MigrateCommand::Plan(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
             MigrateCommand::Baseline(a) => &a.connect,
@@ -352,7 +365,9 @@ impl MigrateCommand {
             (migrator, None)
         };
         let result = match self {
-            MigrateCommand::Status(_) => status(&migrator, &options, &database, &mut console).await,
+            MigrateCommand::Status(args) => {
+                status(&migrator, &options, &database, args.check, &mut console).await
+            }
             MigrateCommand::Plan(args) => {
                 plan(&migrator, &options, &database, args.complete, &mut console).await
             }
@@ -511,11 +526,47 @@ async fn status(
     migrator: &Migrator,
     options: &PgConnectOptions,
     database: &str,
+    check: bool,
     console: &mut Console,
 ) -> Result<Exit, Error> {
     let status = migrator.status(options).await?;
     // The decision `run` makes, so the code is the one `run` would exit with.
-    let exit = status.run_error.as_deref().map_or(Exit::Success, Exit::of);
+    let mut exit = status.run_error.as_deref().map_or(Exit::Success, Exit::of);
+    let mut findings = Vec::new();
+    if check && exit == Exit::Success {
+        let failed: Vec<String> = status
+            .migrations
+            .iter()
+            .filter(|m| {
+                m.last_error.is_some()
+                    || (status.runner.is_none()
+                        && matches!(
+                            m.state,
+                            MigrationState::Expanding { .. }
+                                | MigrationState::Completing { .. }
+                                | MigrationState::RollingBack { .. }
+                        ))
+            })
+            .map(|m| m.id.to_string())
+            .collect();
+        let missing: Vec<String> = status.unknown.iter().map(|u| u.id.to_string()).collect();
+        if !missing.is_empty() {
+            exit = Exit::Drift;
+            findings.push(format!(
+                "recorded but missing from this binary: {} (a migration deleted or renamed after it ran, or a binary older than the database)",
+                missing.join(", ")
+            ));
+        }
+        if !failed.is_empty() {
+            if exit == Exit::Success {
+                exit = Exit::Failed;
+            }
+            findings.push(format!(
+                "failed or interrupted: {} (`run` resumes them; read the last error above)",
+                failed.join(", ")
+            ));
+        }
+    }
     if console.json {
         console.print_json(&json::document(
             "status",
@@ -527,6 +578,9 @@ async fn status(
         console.print(&format!("database: {database}\n{status}"));
         if let Some(e) = &status.run_error {
             progress::line(&console.err, &format!("error: `run` would fail: {e}"));
+        }
+        for finding in &findings {
+            progress::line(&console.err, &format!("check failed: {finding}"));
         }
     }
     Ok(exit)
