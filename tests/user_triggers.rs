@@ -317,3 +317,178 @@ async fn an_expand_is_refused_when_a_user_trigger_would_fire_after_the_sync_trig
         .await;
     assert_eq!(columns, 2, "the refused expand changed the table");
 }
+
+zerodown::migration! {
+    /// `memos.body` is renamed `text_body` while the application writes the table.
+    pub mod m0001_memos_rename_body {
+        set target_postgres = 10;
+        set backfill_batch_size = 50;
+        set backfill_pause = 2ms;
+        expand alter table memos rename column body to text_body;
+    }
+}
+
+/// `memos`: a trigger normalising `title` and `body`, an `updated_at` trigger, an audit trigger.
+const MEMOS: &str = "
+    CREATE TABLE memos (id bigserial PRIMARY KEY, title text NOT NULL, body text NOT NULL,
+        updated_at timestamp NOT NULL DEFAULT '2020-01-01');
+    CREATE TABLE memos_audit (id bigserial PRIMARY KEY, memo_id bigint NOT NULL);
+    CREATE FUNCTION normalize_memos() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.title := upper(NEW.title); NEW.body := lower(NEW.body); RETURN NEW; END $$;
+    CREATE TRIGGER normalize_memos BEFORE INSERT OR UPDATE ON memos FOR EACH ROW EXECUTE PROCEDURE normalize_memos();
+    CREATE FUNCTION touch_memos() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+    CREATE TRIGGER touch_memos BEFORE UPDATE ON memos FOR EACH ROW EXECUTE PROCEDURE touch_memos();
+    CREATE FUNCTION audit_memos() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO memos_audit (memo_id) VALUES (NEW.id); RETURN NULL; END $$;
+    CREATE TRIGGER audit_memos AFTER UPDATE ON memos FOR EACH ROW EXECUTE PROCEDURE audit_memos();
+    INSERT INTO memos (title, body) SELECT 'title ' || g, 'Body ' || g FROM generate_series(1, 2000) g;";
+
+/// What the memo writer stored: `(title, text, updated_at)` per row (`None` once deleted), and its
+/// audited (origin) updates.
+#[derive(Default)]
+struct MemoShadow {
+    rows: std::collections::HashMap<i64, Option<(String, String, String)>>,
+    audited: i64,
+    writes: u64,
+}
+
+/// The application writing `memos` through `column` (`body` for the old version, `text_body` for the
+/// new one) until `stop`: inserts, updates (some as a replica), deletes, each recorded as returned.
+async fn memo_writer(
+    db: &Db,
+    column: &'static str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mut shadow: MemoShadow,
+) -> MemoShadow {
+    use std::sync::atomic::Ordering;
+    let mut conn = db.connect().await;
+    let mut mine: Vec<i64> = shadow.rows.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+    mine.sort_unstable();
+    let mut n: u64 = shadow.writes;
+    let returning = format!("RETURNING id, title, {column}, updated_at::text");
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let pick = mine.get((n as usize * 7919) % mine.len().max(1)).copied();
+        let text = format!("MiXeD {n}");
+        match (n % 10, pick) {
+            (6 | 7 | 8, Some(id)) => {
+                let replica = n % 10 == 8;
+                let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+                if replica {
+                    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
+                }
+                let row: (i64, String, String, String) =
+                    sqlx::query_as(&format!("UPDATE memos SET title = $1, {column} = $2 WHERE id = $3 {returning}"))
+                        .bind(format!("t{n}"))
+                        .bind(&text)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .unwrap();
+                tx.commit().await.unwrap();
+                shadow.rows.insert(id, Some((row.1, row.2, row.3)));
+                shadow.audited += i64::from(!replica);
+            }
+            (9, Some(id)) => {
+                sqlx::query("DELETE FROM memos WHERE id = $1").bind(id).execute(&mut conn).await.unwrap();
+                shadow.rows.insert(id, None);
+                mine.retain(|&m| m != id);
+            }
+            _ => {
+                let row: (i64, String, String, String) =
+                    sqlx::query_as(&format!("INSERT INTO memos (title, {column}) VALUES ($1, $2) {returning}"))
+                        .bind(format!("t{n}"))
+                        .bind(&text)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                shadow.rows.insert(row.0, Some((row.1, row.2, row.3)));
+                mine.push(row.0);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    shadow.writes = n;
+    shadow
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_under_writers_with_triggers_keeps_every_value() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    init_tracing();
+    let m = &m0001_memos_rename_body::MIGRATION;
+    let db = fresh_database("trig_rename_writers").await;
+    db.exec(MEMOS).await;
+    let before = rows(&db, "SELECT id, updated_at::text FROM memos ORDER BY id").await;
+    let db = Arc::new(db);
+
+    // The old application version writes `body` while the expand runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let old = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move { memo_writer(&db, "body", stop, MemoShadow::default()).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    migrator(m).run(&db.options).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let shadow = old.await.unwrap();
+
+    // The new version is deployed (its trigger normalises the new column) and writes `text_body`
+    // while `complete` runs.
+    db.exec(
+        "CREATE OR REPLACE FUNCTION normalize_memos() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN NEW.title := upper(NEW.title); NEW.text_body := lower(NEW.text_body); RETURN NEW; END $$",
+    )
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let new = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move { memo_writer(&db, "text_body", stop, shadow).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    migrator(m).complete(&db.options).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stop.store(true, Ordering::Relaxed);
+    let shadow = new.await.unwrap();
+
+    // Every row the application wrote holds what it stored; the rest kept their `updated_at`.
+    let stored: std::collections::HashMap<i64, (String, String, String)> = {
+        let mut c = db.connect().await;
+        sqlx::query_as::<_, (i64, String, String, String)>("SELECT id, title, text_body, updated_at::text FROM memos")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, t, b, u)| (id, (t, b, u)))
+            .collect()
+    };
+    let mut differing = Vec::new();
+    for (id, meant) in &shadow.rows {
+        if stored.get(id) != meant.as_ref() {
+            differing.push(format!("id {id}: stored {:?}, written {meant:?}", stored.get(id)));
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "{} of {} rows differ from what the application stored: {:?}",
+        differing.len(),
+        shadow.rows.len(),
+        &differing[..differing.len().min(3)]
+    );
+    for (id, at) in &before {
+        if !shadow.rows.contains_key(id) {
+            assert_eq!(stored.get(id).map(|r| &r.2), Some(at), "the migration changed row {id}");
+        }
+    }
+    let audited: i64 = db.scalar("SELECT count(*) FROM memos_audit").await;
+    assert_eq!(audited, shadow.audited, "audit entries the application did not make");
+    eprintln!(
+        "rename under writers: {} writes, {} rows compared, {} audited updates",
+        shadow.writes,
+        shadow.rows.len(),
+        shadow.audited
+    );
+}
