@@ -112,10 +112,10 @@ pub use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::{
-    blockers::Blocker, BackfillProgress, BackfillStage, ConnectTarget, Drift, Error, LockStrategy, MigrationId,
-    MigrationReport, MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep,
-    RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent, StepOutcome, StepProgress,
-    StepReport, UnknownMigration,
+    blockers::Blocker, BackfillProgress, BackfillStage, BackfillState, ConnectTarget, Drift, Error,
+    Health, LockStrategy, MigrationId, MigrationReport, MigrationState, MigrationStatus, Migrator,
+    PhaseKind, Plan, PlannedStep, RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent,
+    StepOutcome, StepProgress, StepReport, ThrottleReason, UnknownMigration,
 };
 
 /// Retry policy and backoff of the runtime, for reference and tests.

@@ -23,9 +23,11 @@
 //! [`Migrator::on_progress`](crate::Migrator::on_progress) after every batch.
 
 pub(crate) mod key;
+pub(crate) mod pace;
 mod progress;
 pub(crate) mod run;
 pub(crate) mod sql;
 
 pub(crate) use progress::ProgressSink;
-pub use progress::{BackfillProgress, BackfillStage};
+pub use pace::Health;
+pub use progress::{BackfillProgress, BackfillStage, BackfillState, ThrottleReason};

@@ -64,6 +64,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) progress: Option<&'a ProgressSink>,
     /// Where step events go.
     pub(crate) steps: Option<&'a StepSink>,
+    /// The application's health callback, asked before every backfill batch.
+    pub(crate) health: Option<&'a crate::backfill::pace::HealthCheck>,
 }
 
 fn lock_lost(source: sqlx::Error) -> Error {
