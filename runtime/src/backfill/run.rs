@@ -338,13 +338,12 @@ async fn pass(
         else {
             return Ok(());
         };
-        if tries > 1 {
+        // A retried batch, or one that made sessions wait for its row locks, is too large however
+        // fast it was.
+        if tries > 1 || waiters > 0 {
             pacing.sizer.shrink();
         } else {
             pacing.sizer.after_batch(passed, took, vacuum);
-        }
-        if waiters > 0 {
-            pacing.sizer.shrink();
         }
         reporter.current.batch_size = pacing.sizer.size();
         // A sweep's rows were already passed by the main pass: count them as updated only.
