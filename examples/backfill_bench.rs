@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection};
-use zerodown::{Migration, Migrator};
+use zerodown::{BackfillStage, Migration, Migrator};
 
 zerodown::migration! {
     /// The default pacing: batches sized to take about 150 ms, back to back.
@@ -65,6 +65,17 @@ zerodown::migration! {
         set backfill_pause = 0ms;
         backfill bench set email_lower = lower(email);
     }
+}
+
+/// What the progress callback saw of one run.
+#[derive(Debug, Clone, Default)]
+struct Watched {
+    /// Batches committed and the size of the next batch, at the last report.
+    batches: (u64, u64),
+    /// Elapsed time and ETA at the first report past 10% of the rows.
+    at_tenth: Option<(Duration, Option<Duration>)>,
+    /// Elapsed time when the main pass ended.
+    pass_end: Option<Duration>,
 }
 
 const SINGLE_UPDATE: &str =
@@ -155,16 +166,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (what, migration) in variants {
         load(&mut conn, rows).await?;
-        let last = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let seen = last.clone();
+        let watched = std::sync::Arc::new(std::sync::Mutex::new(Watched::default()));
+        let sink = watched.clone();
         let migrator = Migrator::new(&[migration])?.on_progress(move |p| {
-            *seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((p.batches, p.batch_size));
+            let mut w = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.batches = (p.batches, p.batch_size);
+            if w.at_tenth.is_none() && p.fraction().is_some_and(|f| f >= 0.1) {
+                w.at_tenth = Some((p.elapsed, p.eta));
+            }
+            if p.stage != BackfillStage::Batches && w.pass_end.is_none() {
+                w.pass_end = Some(p.elapsed);
+            }
         });
         let started = Instant::now();
         migrator.run(&db.connect_options()).await?;
         line(what, rows, started.elapsed());
-        if let Some((batches, size)) = *last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
-            eprintln!("  ({what}: {batches} batches, last size {size})");
+        let w = watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        eprintln!("  ({what}: {} batches, last size {})", w.batches.0, w.batches.1);
+        if let (Some((at, Some(eta))), Some(end)) = (w.at_tenth, w.pass_end) {
+            let actual = end.saturating_sub(at).as_secs_f64();
+            println!(
+                "  eta at 10% of the main pass: {:.2} s predicted, {actual:.2} s actual ({:+.0}%)",
+                eta.as_secs_f64(),
+                (eta.as_secs_f64() / actual - 1.0) * 100.0
+            );
         }
         assert_eq!(remaining(&mut conn).await?, 0);
     }
