@@ -264,3 +264,75 @@ impl Step {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(pace: Pace) -> Step {
+        Step {
+            description: "backfill t",
+            statements: &[],
+            transaction: Transaction::Transactional,
+            lock: LockLevel::RowExclusive,
+            tables: &["t"],
+            rewrites: false,
+            lock_timeout_ms: 1_000,
+            statement_timeout_ms: 30_000,
+            kind: StepKind::Backfill(Backfill {
+                table: "t",
+                key: &[],
+                set_sql: "\"c\" = 1",
+                pending_sql: "\"c\" IS DISTINCT FROM 1",
+                batch_size: 1_000,
+                pause_ms: 10,
+                columns: &["\"c\""],
+                fire_user_triggers: false,
+                pace,
+            }),
+            postcondition: Postcondition::BackfillComplete,
+        }
+    }
+
+    fn digest(s: &Step) -> super::super::Checksum {
+        let mut h = PlanHasher::new();
+        s.hash_into(&mut h);
+        h.finish()
+    }
+
+    /// What `hash_into` fed for a backfill step before pacing existed.
+    fn digest_before_pacing(s: &Step) -> super::super::Checksum {
+        let StepKind::Backfill(b) = s.kind else { unreachable!() };
+        let mut h = PlanHasher::new();
+        h.str("step");
+        h.str(s.description);
+        h.strs(s.statements);
+        h.str("transactional");
+        h.str(s.lock.stable_name());
+        h.strs(s.tables);
+        h.bool(s.rewrites);
+        h.u64(s.lock_timeout_ms);
+        h.u64(s.statement_timeout_ms);
+        h.str("backfill");
+        h.str(b.table);
+        h.strs(b.key);
+        h.str(b.set_sql);
+        h.str(b.pending_sql);
+        h.u64(b.batch_size);
+        h.u64(b.pause_ms);
+        h.str("backfill-complete");
+        h.finish()
+    }
+
+    #[test]
+    fn plans_without_pacing_settings_keep_their_checksums() {
+        for pace in [Pace::DEFAULT, Pace::FIXED, Pace { pause_set: true, ..Pace::DEFAULT }] {
+            let s = step(pace);
+            assert_eq!(digest(&s), digest_before_pacing(&s), "{pace:?}");
+        }
+        let target = step(Pace { target_batch_ms: 200, ..Pace::DEFAULT });
+        let lag = step(Pace { max_replica_lag_ms: 5_000, ..Pace::DEFAULT });
+        assert_ne!(digest(&target), digest_before_pacing(&target));
+        assert_ne!(digest(&lag), digest(&target));
+    }
+}
