@@ -137,6 +137,10 @@ const SIGNALS_SQL: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::
      (SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NULL AND state = 'streaming'), \
      EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = to_regclass($1))";
 
+/// A row of [`SIGNALS_SQL`]: WAL position, slowest replay position, largest `replay_lag` in
+/// milliseconds, replicas with hidden positions, vacuum on the table.
+type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool);
+
 /// Reads the server's signals and estimates replica lag over time.
 ///
 /// Replay lag is the larger of `pg_stat_replication.replay_lag` and an estimate from WAL
@@ -155,8 +159,7 @@ pub(crate) struct Watch {
 impl Watch {
     /// Reads the signals for `table`; `None` when the query failed (logged once).
     pub(crate) async fn read(&mut self, control: &mut PgConnection, table: &str) -> Option<Signals> {
-        let row: Result<(f64, Option<f64>, Option<f64>, i64, bool), _> =
-            sqlx::query_as(SIGNALS_SQL).bind(table).fetch_one(control).await;
+        let row: Result<SignalsRow, _> = sqlx::query_as(SIGNALS_SQL).bind(table).fetch_one(control).await;
         let (current, replay, reported_ms, hidden, vacuum) = match row {
             Ok(row) => row,
             Err(e) => {
