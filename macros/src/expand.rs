@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use zerodown_runtime::plan::{
-    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Phase, PhasedStep, Postcondition,
-    Settings, Step, StepKind, TableRename, Transaction,
+    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Pace, Phase, PhasedStep,
+    Postcondition, Settings, Step, StepKind, TableRename, Transaction,
 };
 
 use crate::ast::MigrationInput;
@@ -90,6 +90,10 @@ pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
         retry_budget_ms,
         backfill_batch_size,
         backfill_pause_ms,
+        backfill_target_batch_ms,
+        backfill_max_replica_lag_ms,
+        backfill_batch_size_set,
+        backfill_pause_set,
         target,
     } = s;
     let target = target.0;
@@ -103,6 +107,10 @@ pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
             retry_budget_ms: #retry_budget_ms,
             backfill_batch_size: #backfill_batch_size,
             backfill_pause_ms: #backfill_pause_ms,
+            backfill_target_batch_ms: #backfill_target_batch_ms,
+            backfill_max_replica_lag_ms: #backfill_max_replica_lag_ms,
+            backfill_batch_size_set: #backfill_batch_size_set,
+            backfill_pause_set: #backfill_pause_set,
             target: ::zerodown::__private::PgVersion(#target),
         }
     }
@@ -171,12 +179,17 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
             pause_ms,
             columns,
             fire_user_triggers,
+            pace: Pace { target_batch_ms, max_replica_lag_ms, batch_size_set, pause_set },
         }) => {
             quote! {
                 ::zerodown::__private::StepKind::Backfill(::zerodown::__private::Backfill {
                     table: #table, key: &[#(#key),*], set_sql: #set_sql, pending_sql: #pending_sql,
                     batch_size: #batch_size, pause_ms: #pause_ms, columns: &[#(#columns),*],
                     fire_user_triggers: #fire_user_triggers,
+                    pace: ::zerodown::__private::Pace {
+                        target_batch_ms: #target_batch_ms, max_replica_lag_ms: #max_replica_lag_ms,
+                        batch_size_set: #batch_size_set, pause_set: #pause_set,
+                    },
                 })
             }
         }

@@ -47,7 +47,7 @@ mod triggers;
 #[cfg(feature = "executor")]
 pub use advisory::lock_key;
 #[cfg(feature = "executor")]
-pub use backfill::{BackfillProgress, BackfillStage};
+pub use backfill::{BackfillProgress, BackfillStage, BackfillState, Health, ThrottleReason};
 #[cfg(feature = "executor")]
 pub use blockers::Blocker;
 #[cfg(feature = "executor")]

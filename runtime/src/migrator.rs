@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use std::sync::Arc;
 
 use crate::advisory::{self, RunnerLock};
-use crate::backfill::{BackfillProgress, ProgressSink};
+use crate::backfill::pace::HealthCheck;
+use crate::backfill::{BackfillProgress, Health, ProgressSink};
 use crate::connect::{self, ConnectTarget, Role};
 use crate::lookahead::LockStrategy;
 use crate::error::{Drift, Error};
@@ -120,6 +121,7 @@ pub struct Migrator {
     progress: Option<ProgressSink>,
     steps: Option<StepSink>,
     stop: Option<StopSignal>,
+    health: Option<HealthCheck>,
 }
 
 /// The longest identifier PostgreSQL keeps; longer names are truncated silently.
@@ -274,6 +276,7 @@ impl Migrator {
             application_name: Self::DEFAULT_APPLICATION_NAME.to_owned(),
             jitter_seed: None,
             progress: None,
+            health: None,
             steps: None,
             stop: None,
         })
@@ -398,6 +401,31 @@ impl Migrator {
     /// ```
     pub fn stop_signal(mut self, signal: StopSignal) -> Migrator {
         self.stop = Some(signal);
+        self
+    }
+
+    /// Asks `check` before every backfill batch whether the application is healthy, for a
+    /// backfill that holds back on the application's own signal (its latency SLO, a queue
+    /// depth). `check` returns anything that converts into a [`Health`]: `true` (go on), `false`
+    /// (pause 250 ms), a [`Duration`] (pause that long; zero goes on) or a [`Health`]. While it
+    /// asks for pauses the batches are halved (down to the lower bound of adaptive batches) and
+    /// the progress shows "throttled: application health"; it is asked again after each pause.
+    ///
+    /// It runs on the migrator's task between batches: read a value the application keeps
+    /// up to date (an atomic, a watch channel) rather than doing I/O.
+    ///
+    /// ```no_run
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use std::sync::Arc;
+    /// # fn demo(migrator: zerodown_runtime::Migrator, p99_ms: Arc<AtomicU64>) -> zerodown_runtime::Migrator {
+    /// migrator.backfill_health(move || p99_ms.load(Ordering::Relaxed) < 50)
+    /// # }
+    /// ```
+    pub fn backfill_health<H: Into<Health>>(
+        mut self,
+        check: impl Fn() -> H + Send + Sync + 'static,
+    ) -> Migrator {
+        self.health = Some(HealthCheck(Arc::new(move || check().into())));
         self
     }
 
@@ -566,6 +594,7 @@ impl Migrator {
             progress: self.progress.as_ref(),
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
+            health: self.health.as_ref(),
         };
         let result = executor.run(&work).await;
         executor.close().await;
@@ -964,6 +993,7 @@ impl Migrator {
             progress: self.progress.as_ref(),
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
+            health: self.health.as_ref(),
         };
         let mut result = Ok(());
         for w in &work {

@@ -214,11 +214,22 @@ impl fmt::Display for PlannedStep {
             } else {
                 format!("({})", b.key.join(", "))
             };
-            writeln!(
-                f,
-                "--   keyset batches of {} rows by {key}, {} ms apart, then a count of the rows still pending:",
-                b.batch_size, b.pause_ms
-            )?;
+            let pause = if b.pace.pause_set { b.pause_ms } else { 0 };
+            if b.pace.adaptive() {
+                writeln!(
+                    f,
+                    "--   keyset batches by {key} sized to take about {} ms (from {} rows), {pause} ms apart, throttled on replica lag over {} ms, then a count of the rows still pending:",
+                    b.pace.target_batch().as_millis(),
+                    b.batch_size,
+                    b.pace.max_replica_lag().as_millis()
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "--   keyset batches of {} rows by {key}, {pause} ms apart, then a count of the rows still pending:",
+                    b.batch_size
+                )?;
+            }
             writeln!(
                 f,
                 "{};",

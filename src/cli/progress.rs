@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use zerodown_runtime::{
-    BackfillProgress, BackfillStage, Migrator, PhaseKind, StepEvent, StepProgress,
+    BackfillProgress, BackfillStage, BackfillState, Migrator, PhaseKind, StepEvent, StepProgress,
 };
 
 /// A writer shared between the command and the progress callbacks.
@@ -43,6 +43,7 @@ type Key = (u64, PhaseKind, usize);
 struct Shown {
     bar: Option<ProgressBar>,
     stage: BackfillStage,
+    state: BackfillState,
     printed: Instant,
 }
 
@@ -168,10 +169,13 @@ impl Progress {
         let shown = backfills.entry(key).or_insert_with(|| Shown {
             bar: None,
             stage: p.stage,
+            state: p.state,
             printed: Instant::now(),
         });
-        let stage_changed = is_new || shown.stage != p.stage;
+        // A change of state (working, throttled and why) is printed at once, like one of stage.
+        let stage_changed = is_new || shown.stage != p.stage || shown.state != p.state;
         shown.stage = p.stage;
+        shown.state = p.state;
         match self.mode {
             Mode::Off => {}
             Mode::Lines => {
@@ -209,9 +213,13 @@ impl Progress {
                     }
                 }
                 bar.set_position(p.rows_passed);
+                let eta = p
+                    .eta
+                    .map(|e| format!(", eta {}s", e.as_secs()))
+                    .unwrap_or_default();
                 bar.set_message(format!(
-                    "{}, {} updated, {:.0} rows/s",
-                    p.stage, p.rows_updated, p.rows_per_second
+                    "{}, {} updated, {:.0} rows/s{eta}, {}",
+                    p.stage, p.rows_updated, p.recent_rows_per_second, p.state
                 ));
                 if p.stage == BackfillStage::Done {
                     // Leave a line in the terminal's history, and room for the next backfill's bar.

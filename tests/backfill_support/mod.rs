@@ -11,7 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection};
 use zerodown::localdb::FreshDatabase;
 use zerodown::plan::{
-    Backfill, Checksum, LockLevel, Migration, Phase, Postcondition, Settings, Step, StepKind,
+    Backfill, Checksum, LockLevel, Migration, Pace, Phase, Postcondition, Settings, Step, StepKind,
     Transaction,
 };
 
@@ -159,6 +159,8 @@ pub fn backfill_step(
             // Only checked against foreign keys, which these tests' tables do not have.
             columns: &[],
             fire_user_triggers: false,
+            // Fixed batches and pause, as given: these tests count batches.
+            pace: Pace::FIXED,
         }),
         postcondition: Postcondition::BackfillComplete,
     }

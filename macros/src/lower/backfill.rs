@@ -89,6 +89,7 @@ pub(super) fn step(
         pause_ms: cx.settings.backfill_pause_ms,
         columns: leak_slice(columns.into_iter().map(leak_str).collect()),
         fire_user_triggers: cx.fire_user_triggers,
+        pace: cx.settings.pace(),
     });
     // The runtime generates the batches: the statement itself is empty.
     Lowered::new(description, String::new())
@@ -102,7 +103,7 @@ pub(super) fn step(
 mod tests {
     use proc_macro2::TokenStream;
     use zerodown_runtime::plan::{
-        Backfill, LockLevel, Migration, Postcondition, Step, StepKind, Transaction,
+        Backfill, LockLevel, Migration, Pace, Postcondition, Step, StepKind, Transaction,
     };
 
     use crate::ctxt::Ctxt;
@@ -159,6 +160,7 @@ mod tests {
                 pause_ms: 10,
                 columns: &["\"email_lower\""],
                 fire_user_triggers: false,
+                pace: Pace::DEFAULT,
             }
         );
     }
@@ -179,6 +181,7 @@ mod tests {
             "(\"a\" IS NULL) AND (\"a\" IS DISTINCT FROM 1 OR \"flag\" IS DISTINCT FROM (\"b\" > 2 OR \"c\"))"
         );
         assert_eq!((b.batch_size, b.pause_ms), (5_000, 0));
+        assert_eq!(b.pace, Pace::FIXED);
     }
 
     #[test]

@@ -342,6 +342,7 @@ fn column_phases(
                     pause_ms: s.backfill_pause_ms,
                     columns: leak_slice(vec![leak_str(n.clone())]),
                     fire_user_triggers,
+                    pace: s.pace(),
                 }),
                 postcondition: Postcondition::BackfillComplete,
                 ..step(

@@ -19,7 +19,13 @@ const DURATIONS: &[&str] = &[
     "long_statement_timeout",
     "retry_budget",
     "backfill_pause",
+    "backfill_target_batch",
+    "backfill_max_replica_lag",
 ];
+
+/// Bounds of the backfill pacing durations, in milliseconds: (setting, min, max).
+const PACING: &[(&str, u64, u64)] =
+    &[("backfill_target_batch", 1, 60_000), ("backfill_max_replica_lag", 100, 86_400_000)];
 
 /// Settings whose value is a plain integer, with their allowed range.
 const INTEGERS: &[(&str, u64, u64)] = &[
@@ -216,7 +222,20 @@ fn apply(out: &mut Settings, name: &'static str, value: &SettingValue) -> Result
                 format_ms(ms)
             ));
         }
+        if let Some((_, min, max)) = PACING.iter().copied().find(|(n, _, _)| *n == name) {
+            if !(min..=max).contains(&ms) {
+                return Err(format!(
+                    "`{name}` of {} is out of range; use a duration from {} to {}",
+                    format_ms(ms),
+                    format_ms(min),
+                    format_ms(max)
+                ));
+            }
+        }
         *duration_field(out, name) = ms;
+        if name == "backfill_pause" {
+            out.backfill_pause_set = true;
+        }
         return Ok(());
     }
     let (_, min, max) = INTEGERS.iter().copied().find(|(n, _, _)| *n == name).unwrap_or((name, 0, u64::MAX));
@@ -239,7 +258,10 @@ fn apply(out: &mut Settings, name: &'static str, value: &SettingValue) -> Result
         // Both fit: the ranges above are far below `u32::MAX`.
         "retry_attempts" => out.retry_attempts = n as u32,
         "target_postgres" => out.target = PgVersion(n as u32),
-        _ => out.backfill_batch_size = n,
+        _ => {
+            out.backfill_batch_size = n;
+            out.backfill_batch_size_set = true;
+        }
     }
     Ok(())
 }
@@ -251,6 +273,8 @@ fn duration_field<'s>(out: &'s mut Settings, name: &str) -> &'s mut u64 {
         "online_lock_timeout" => &mut out.online_lock_timeout_ms,
         "long_statement_timeout" => &mut out.long_statement_timeout_ms,
         "retry_budget" => &mut out.retry_budget_ms,
+        "backfill_target_batch" => &mut out.backfill_target_batch_ms,
+        "backfill_max_replica_lag" => &mut out.backfill_max_replica_lag_ms,
         _ => &mut out.backfill_pause_ms,
     }
 }

@@ -10,22 +10,26 @@
 //!    the cursor, or the last key), updates the pending rows in `(cursor, upper]`, and saves `upper` as
 //!    the cursor in the history, so the cursor moves exactly when the batch commits: a killed run
 //!    resumes after the last committed batch and never applies one twice. Lock timeouts, deadlocks and
-//!    serialization failures retry the batch with the migration's retry policy; it then pauses
-//!    `pause_ms`;
+//!    serialization failures retry the batch with the migration's retry policy. Batch sizes adapt
+//!    to a target duration and the backfill throttles on replica lag, lock waits, vacuum and the
+//!    application's health callback (`pace`); a pause follows only when the migration wrote one;
 //! 3. **verifies**: `count(*)` of the rows matching the pending predicate must be 0. Rows the
 //!    application wrote behind the cursor without the new value make it positive; they are swept in
 //!    further keyset passes restricted to pending rows, at most 5 times,
 //!    after which the step fails (something keeps writing such rows). Only then is the step recorded
 //!    done.
 //!
-//! Progress (rows updated, batches, rows passed against an estimated total, rate) is logged through
+//! Progress (rows updated, batches, rows passed against an estimated total, rate, ETA, working or
+//! throttled and why) is logged through
 //! `tracing` every few seconds and given to the callback of
 //! [`Migrator::on_progress`](crate::Migrator::on_progress) after every batch.
 
 pub(crate) mod key;
+pub(crate) mod pace;
 mod progress;
 pub(crate) mod run;
 pub(crate) mod sql;
 
 pub(crate) use progress::ProgressSink;
-pub use progress::{BackfillProgress, BackfillStage};
+pub use pace::Health;
+pub use progress::{BackfillProgress, BackfillStage, BackfillState, ThrottleReason};

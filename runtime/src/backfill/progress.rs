@@ -38,6 +38,52 @@ impl fmt::Display for BackfillStage {
     }
 }
 
+/// Whether a backfill is writing or holding back, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackfillState {
+    /// Running batches.
+    Working,
+    /// Holding back (paused, or batches shrunk and spaced) because of `reason`.
+    Throttled(ThrottleReason),
+}
+
+impl fmt::Display for BackfillState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackfillState::Working => f.write_str("working"),
+            BackfillState::Throttled(reason) => write!(f, "throttled: {reason}"),
+        }
+    }
+}
+
+/// Why a backfill holds back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ThrottleReason {
+    /// A streaming replica's replay lag passed `backfill_max_replica_lag`: paused until it is
+    /// below half of it.
+    ReplicaLag,
+    /// Sessions waited for row locks the last batch held: the batch shrinks and a short pause follows.
+    LockWaits,
+    /// (Auto)vacuum is running on the table: batches stop growing and are spaced.
+    Autovacuum,
+    /// The application's health callback ([`Migrator::backfill_health`](crate::Migrator::backfill_health))
+    /// asked for a pause.
+    Application,
+}
+
+impl fmt::Display for ThrottleReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ThrottleReason::ReplicaLag => "replica lag",
+            ThrottleReason::LockWaits => "lock waits",
+            ThrottleReason::Autovacuum => "autovacuum",
+            ThrottleReason::Application => "application health",
+        })
+    }
+}
+
 /// A snapshot of a running backfill, delivered after every batch and at every change of stage.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -68,6 +114,19 @@ pub struct BackfillProgress {
     pub elapsed: Duration,
     /// Rows updated per second in this run.
     pub rows_per_second: f64,
+    /// Rows passed per second over the last few seconds: what the [`eta`](Self::eta) uses.
+    pub recent_rows_per_second: f64,
+    /// Working or throttled, and why.
+    pub state: BackfillState,
+    /// The size of the next batch (it adapts to the target batch duration unless fixed).
+    pub batch_size: u64,
+    /// The largest replay lag of the streaming replicas, as last measured; `None` without
+    /// replicas (or without the privilege to see their positions, `pg_monitor`).
+    pub replica_lag: Option<Duration>,
+    /// Time left for the main pass: rows left against [`estimated_total`](Self::estimated_total)
+    /// over [`recent_rows_per_second`](Self::recent_rows_per_second); `None` without an estimate
+    /// or a rate yet.
+    pub eta: Option<Duration>,
 }
 
 impl BackfillProgress {
@@ -94,7 +153,11 @@ impl fmt::Display for BackfillProgress {
                 fraction * 100.0
             )?;
         }
-        write!(f, ", {:.0} rows/s", self.rows_per_second)
+        write!(f, ", {:.0} rows/s", self.recent_rows_per_second)?;
+        if let Some(eta) = self.eta {
+            write!(f, ", eta {}s", eta.as_secs())?;
+        }
+        write!(f, ", {}", self.state)
     }
 }
 
@@ -118,7 +181,12 @@ pub(crate) struct Reporter<'a> {
     started: Instant,
     rows_this_run: u64,
     last_log: Instant,
+    /// (when, rows passed) at recent batches, for the recent rate.
+    window: std::collections::VecDeque<(Instant, u64)>,
 }
+
+/// How far back the recent rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
 
 impl<'a> Reporter<'a> {
     pub(crate) fn new(current: BackfillProgress, sink: Option<&'a ProgressSink>) -> Reporter<'a> {
@@ -129,6 +197,7 @@ impl<'a> Reporter<'a> {
             started: now,
             rows_this_run: 0,
             last_log: now,
+            window: std::collections::VecDeque::new(),
         }
     }
 
@@ -138,6 +207,23 @@ impl<'a> Reporter<'a> {
         self.current.rows_passed += passed;
         self.current.batches += 1;
         self.rows_this_run += updated;
+        self.current.state = BackfillState::Working;
+        let now = Instant::now();
+        if self.window.is_empty() {
+            self.window.push_back((self.started, self.current.rows_passed - passed));
+        }
+        self.window.push_back((now, self.current.rows_passed));
+        while self.window.len() > 2
+            && now.duration_since(self.window[1].0) >= RATE_WINDOW
+        {
+            self.window.pop_front();
+        }
+        self.emit(false);
+    }
+
+    /// Reports that the backfill holds back for `reason`.
+    pub(crate) fn throttled(&mut self, reason: ThrottleReason) {
+        self.current.state = BackfillState::Throttled(reason);
         self.emit(false);
     }
 
@@ -156,6 +242,20 @@ impl<'a> Reporter<'a> {
         } else {
             0.0
         };
+        if let (Some(&(t0, p0)), Some(&(t1, p1))) = (self.window.front(), self.window.back()) {
+            let secs = t1.duration_since(t0).as_secs_f64();
+            if secs > 0.0 {
+                self.current.recent_rows_per_second = (p1 - p0) as f64 / secs;
+            }
+        }
+        let rate = self.current.recent_rows_per_second;
+        self.current.eta = match (self.current.estimated_total, self.current.stage) {
+            (Some(total), BackfillStage::Batches) if rate > 0.0 => Some(Duration::from_secs_f64(
+                total.saturating_sub(self.current.rows_passed) as f64 / rate,
+            )),
+            (_, BackfillStage::Done) => Some(Duration::ZERO),
+            _ => None,
+        };
         if force_log || self.last_log.elapsed() >= LOG_EVERY {
             self.last_log = Instant::now();
             let p = &self.current;
@@ -168,7 +268,10 @@ impl<'a> Reporter<'a> {
                 rows_passed = p.rows_passed,
                 batches = p.batches,
                 estimated_total = p.estimated_total,
-                rows_per_second = p.rows_per_second as u64,
+                rows_per_second = p.recent_rows_per_second as u64,
+                eta_s = p.eta.map(|e| e.as_secs()),
+                batch_size = p.batch_size,
+                state = %p.state,
                 "backfill progress"
             );
         }

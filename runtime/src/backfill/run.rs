@@ -7,7 +7,8 @@ use sqlx::{Connection, PgConnection, Row};
 use tokio::time::Instant;
 
 use super::key::{self, KeyError};
-use super::progress::{BackfillProgress, BackfillStage, Reporter};
+use super::pace::{lag_poll, Health, HealthCheck, Sizer, Watch};
+use super::progress::{BackfillProgress, BackfillStage, BackfillState, Reporter, ThrottleReason};
 use super::sql::{BatchSql, SESSION_SQL};
 use crate::advisory::Fence;
 use crate::blockers;
@@ -55,6 +56,8 @@ enum Op<'a> {
         end: &'a [String],
         only_pending: bool,
         save: Option<(u64, u64, u64)>,
+        /// Rows in the batch.
+        size: u64,
     },
     /// Read the last key a pass visits.
     LastKey { only_pending: bool },
@@ -65,11 +68,13 @@ enum Op<'a> {
 /// What one transaction did.
 #[derive(Debug)]
 enum Done {
-    /// A batch committed: its last key, the rows in its key range, the rows it updated.
+    /// A batch committed: its last key, the rows in its key range, the rows it updated, the
+    /// sessions that waited for its locks just before it committed.
     Batch {
         upper: Vec<String>,
         passed: u64,
         updated: u64,
+        waiters: u64,
     },
     /// No key after the cursor: the pass is over.
     End,
@@ -197,51 +202,29 @@ pub(crate) async fn run(
             estimated_total,
             elapsed: Duration::ZERO,
             rows_per_second: 0.0,
+            recent_rows_per_second: 0.0,
+            state: BackfillState::Working,
+            batch_size: b.batch_size,
+            replica_lag: None,
+            eta: None,
         },
         ex.progress,
     );
     reporter.stage(BackfillStage::Batches);
 
     // The main pass, from the cursor to the last key when the pass started.
-    let mut last: Option<Vec<String>> = cursor.map(|c| c.values);
+    let mut pacing = Pacing {
+        sizer: Sizer::new(&b),
+        watch: Watch::default(),
+        health: ex.health,
+    };
+    reporter.current.batch_size = pacing.sizer.size();
+    let start: Option<Vec<String>> = cursor.map(|c| c.values);
     // The step's attempts, as a report counts them: one, plus every retried transaction.
     let mut attempts = 1;
     let end = pass_end(ex, &cx, false, &mut attempts).await?;
-    while let Some(end) = end.as_deref() {
-        let p = &reporter.current;
-        let save = Some((p.rows_updated, p.rows_passed, p.batches));
-        let op = Op::Batch {
-            after: last.as_deref(),
-            end,
-            only_pending: false,
-            save,
-        };
-        let (done, tries) = with_retries(ex, &cx, op).await?;
-        attempts += tries - 1;
-        match done {
-            Done::Batch {
-                upper,
-                passed,
-                updated,
-            } => {
-                reporter.batch(updated, passed);
-                last = Some(upper);
-                if reached_end(passed, b.batch_size) {
-                    break;
-                }
-                pause(ex.stop, b.pause_ms).await;
-                if ex.stop_requested() {
-                    let p = &reporter.current;
-                    return Err(Executor::interrupted(
-                        m,
-                        phase,
-                        index,
-                        Some((p.batches, p.rows_updated)),
-                    ));
-                }
-            }
-            Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
-        }
+    if let Some(end) = end.as_deref() {
+        pass(ex, &cx, &mut reporter, &mut pacing, start, end, false, &mut attempts).await?;
     }
 
     // Verification, and sweeps over rows written behind the cursor without the new value.
@@ -281,42 +264,9 @@ pub(crate) async fn run(
             "rows still need the backfill after the pass; sweeping them"
         );
         reporter.stage(BackfillStage::Sweep { round });
-        let mut last: Option<Vec<String>> = None;
         let end = pass_end(ex, &cx, true, &mut attempts).await?;
-        while let Some(end) = end.as_deref() {
-            let op = Op::Batch {
-                after: last.as_deref(),
-                end,
-                only_pending: true,
-                save: None,
-            };
-            let (done, tries) = with_retries(ex, &cx, op).await?;
-            attempts += tries - 1;
-            match done {
-                // A sweep's rows were already passed by the main pass: count them as updated only.
-                Done::Batch {
-                    upper,
-                    updated,
-                    passed,
-                } => {
-                    reporter.batch(updated, 0);
-                    last = Some(upper);
-                    if reached_end(passed, b.batch_size) {
-                        break;
-                    }
-                    pause(ex.stop, b.pause_ms).await;
-                    if ex.stop_requested() {
-                        let p = &reporter.current;
-                        return Err(Executor::interrupted(
-                            m,
-                            phase,
-                            index,
-                            Some((p.batches, p.rows_updated)),
-                        ));
-                    }
-                }
-                Done::End | Done::Count(_) | Done::LastKey(_) | Done::LockGone => break,
-            }
+        if let Some(end) = end.as_deref() {
+            pass(ex, &cx, &mut reporter, &mut pacing, None, end, true, &mut attempts).await?;
         }
     }
 
@@ -340,6 +290,140 @@ pub(crate) async fn run(
         duration,
         outcome: StepOutcome::Ran,
     })
+}
+
+/// The batch sizer, the server's signals and the application's health callback of one backfill.
+struct Pacing<'a> {
+    sizer: Sizer,
+    watch: Watch,
+    health: Option<&'a HealthCheck>,
+}
+
+/// One keyset pass from after `start` (the beginning when `None`) to `end`: the main pass saves
+/// its cursor with every batch; a sweep (`only_pending`) visits only pending rows and saves none.
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    ex: &mut Executor<'_>,
+    cx: &Ctx,
+    reporter: &mut Reporter<'_>,
+    pacing: &mut Pacing<'_>,
+    start: Option<Vec<String>>,
+    end: &[String],
+    only_pending: bool,
+    attempts: &mut u32,
+) -> Result<(), Error> {
+    let b = cx.b;
+    let mut last = start;
+    loop {
+        let vacuum = hold_back(ex, b, pacing, reporter).await;
+        let p = &reporter.current;
+        let save = (!only_pending).then_some((p.rows_updated, p.rows_passed, p.batches));
+        let size = pacing.sizer.size();
+        let op = Op::Batch {
+            after: last.as_deref(),
+            end,
+            only_pending,
+            save,
+            size,
+        };
+        let began = Instant::now();
+        let (done, tries) = with_retries(ex, cx, op).await?;
+        let took = began.elapsed();
+        *attempts += tries - 1;
+        let Done::Batch {
+            upper,
+            passed,
+            updated,
+            waiters,
+        } = done
+        else {
+            return Ok(());
+        };
+        // A retried batch, or one that made sessions wait for its row locks, is too large however
+        // fast it was.
+        if tries > 1 || waiters > 0 {
+            pacing.sizer.shrink();
+        } else {
+            pacing.sizer.after_batch(passed, took, vacuum);
+        }
+        reporter.current.batch_size = pacing.sizer.size();
+        // A sweep's rows were already passed by the main pass: count them as updated only.
+        reporter.batch(updated, if only_pending { 0 } else { passed });
+        last = Some(upper);
+        if reached_end(passed, size) {
+            return Ok(());
+        }
+        if waiters > 0 {
+            tracing::debug!(table = b.table, waiters, "sessions waited for the batch's row locks; shrinking the batch and pausing");
+            reporter.throttled(ThrottleReason::LockWaits);
+            tokio::time::sleep(Sizer::lock_wait_pause(took)).await;
+        } else if vacuum {
+            reporter.throttled(ThrottleReason::Autovacuum);
+            tokio::time::sleep(took / 4).await;
+        }
+        if b.pace.pause_set {
+            pause(ex.stop, b.pause_ms).await;
+        }
+        if ex.stop_requested() {
+            let p = &reporter.current;
+            return Err(Executor::interrupted(
+                cx.m,
+                cx.phase,
+                cx.index,
+                Some((p.batches, p.rows_updated)),
+            ));
+        }
+    }
+}
+
+/// Before a batch: waits while a replica lags more than the limit (until it is below half of
+/// it) and while the application's health callback asks for a pause. Returns whether a vacuum
+/// runs on the table.
+async fn hold_back(
+    ex: &mut Executor<'_>,
+    b: Backfill,
+    pacing: &mut Pacing<'_>,
+    reporter: &mut Reporter<'_>,
+) -> bool {
+    let limit = b.pace.max_replica_lag();
+    let mut paused_at: Option<Instant> = None;
+    let mut vacuum = false;
+    while let Some(signals) = pacing.watch.read(ex.control, b.table).await {
+        reporter.current.replica_lag = signals.replica_lag;
+        vacuum = signals.vacuum;
+        let lag = signals.replica_lag.unwrap_or_default();
+        let resume_below = if paused_at.is_some() { limit / 2 } else { limit };
+        if lag <= resume_below {
+            break;
+        }
+        if paused_at.is_none() {
+            tracing::info!(
+                table = b.table,
+                lag_ms = lag.as_millis() as u64,
+                limit_ms = limit.as_millis() as u64,
+                "a replica lags more than backfill_max_replica_lag; pausing the backfill until it is below half of it"
+            );
+            paused_at = Some(Instant::now());
+        }
+        reporter.throttled(ThrottleReason::ReplicaLag);
+        tokio::time::sleep(lag_poll(limit)).await;
+    }
+    if let Some(at) = paused_at {
+        tracing::info!(
+            table = b.table,
+            paused_ms = at.elapsed().as_millis() as u64,
+            "the replicas caught up; resuming the backfill"
+        );
+    }
+    if let Some(health) = pacing.health {
+        while let Health::Pause(pause) = (health.0)() {
+            pacing.sizer.shrink();
+            reporter.current.batch_size = pacing.sizer.size();
+            reporter.throttled(ThrottleReason::Application);
+            tokio::time::sleep(pause).await;
+        }
+    }
+    vacuum
 }
 
 /// The last key of the rows the pass about to start visits (`only_pending`: a sweep), counting the
@@ -513,10 +597,9 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
                     *step_conn = None;
                 }
                 let mut notes = Vec::new();
-                if err.sqlstate.as_deref() == Some("57014") && matches!(op, Op::Batch { .. }) {
+                if let (Some("57014"), Op::Batch { size, .. }) = (err.sqlstate.as_deref(), op) {
                     notes.push(format!(
-                        "one batch of {} rows ran longer than statement_timeout: lower `backfill_batch_size` (or raise `statement_timeout`) in the migration",
-                        cx.b.batch_size
+                        "one batch of {size} rows ran longer than statement_timeout: lower `backfill_batch_size` or `backfill_target_batch` (or raise `statement_timeout`) in the migration"
                     ));
                 }
                 notes.push(
@@ -601,10 +684,9 @@ async fn one(
                 end,
                 only_pending,
                 save,
+                size,
             } => {
-                let bound = cx
-                    .sql
-                    .next_bound(after.is_some(), only_pending, cx.b.batch_size);
+                let bound = cx.sql.next_bound(after.is_some(), only_pending, size);
                 let mut q = sqlx::query(&bound);
                 for v in after.unwrap_or_default().iter().chain(end) {
                     q = q.bind(v.as_str());
@@ -650,6 +732,11 @@ async fn one(
                         .await
                         .map_err(|e| AttemptError::new(e, "saving the backfill cursor"))?;
                 }
+                // Sessions waiting for the locks this batch holds: the backfill is in their way.
+                let waiters: i64 = sqlx::query_scalar(WAITERS_SQL)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| AttemptError::new(e, WAITERS_SQL))?;
                 // Last, so the window in which the lock can go unnoticed is as short as it gets.
                 let held = fence
                     .holds(&mut tx)
@@ -662,6 +749,7 @@ async fn one(
                     upper,
                     passed,
                     updated,
+                    waiters: waiters.max(0) as u64,
                 })
             }
         }
@@ -688,6 +776,11 @@ async fn one(
         }
     }
 }
+
+/// Sessions waiting for a lock this session holds; `pg_blocking_pids` only for sessions waiting
+/// for a lock at all, so it costs nothing while nobody waits.
+const WAITERS_SQL: &str = "SELECT count(*) FROM pg_stat_activity WHERE CASE WHEN wait_event_type = 'Lock' \
+     THEN pg_backend_pid() = ANY(pg_blocking_pids(pid)) ELSE false END";
 
 /// A failure of the backfill as a whole (no usable key, rows that keep needing it), not of a statement.
 fn step_error(cx: &Ctx, kind: StepErrorKind, attempts: u32, message: String) -> StepError {

@@ -68,6 +68,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) steps: Option<&'a StepSink>,
     /// Asks the run to stop before its next step or backfill batch.
     pub(crate) stop: Option<&'a StopSignal>,
+    /// The application's health callback, asked before every backfill batch.
+    pub(crate) health: Option<&'a crate::backfill::pace::HealthCheck>,
 }
 
 fn lock_lost(source: sqlx::Error) -> Error {

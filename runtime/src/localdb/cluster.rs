@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
 
+mod standby;
+
 use super::error::{Error, Result};
 use super::sys;
 use crate::plan::PgVersion;

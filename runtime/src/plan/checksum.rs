@@ -83,6 +83,8 @@ impl PlanHasher {
         self.u64(s.backfill_batch_size);
         self.u64(s.backfill_pause_ms);
         self.u64(u64::from(s.target.0));
+        // Hashed only when written, so plans written before these settings keep their checksums.
+        s.pace().hash_into(self);
     }
 
     pub(crate) fn phase(&mut self, name: &str, steps: usize) {

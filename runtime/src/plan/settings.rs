@@ -46,8 +46,22 @@ pub struct Settings {
     pub retry_budget_ms: u64,
     /// Rows per backfill batch. Default 1000.
     pub backfill_batch_size: u64,
-    /// Pause between backfill batches. Default 10 ms.
+    /// Pause between backfill batches, honoured only when written (`backfill_pause_set`). Default
+    /// 10 ms, kept for the checksums of existing plans; without `set backfill_pause` batches follow
+    /// each other without a pause while the database is healthy.
     pub backfill_pause_ms: u64,
+    /// Target duration of a backfill batch (`set backfill_target_batch`); 0 for the runtime's
+    /// default, [`Pace::DEFAULT_TARGET_BATCH_MS`](crate::plan::Pace::DEFAULT_TARGET_BATCH_MS).
+    pub backfill_target_batch_ms: u64,
+    /// Replica replay lag above which a backfill pauses (`set backfill_max_replica_lag`); 0 for the
+    /// runtime's default,
+    /// [`Pace::DEFAULT_MAX_REPLICA_LAG_MS`](crate::plan::Pace::DEFAULT_MAX_REPLICA_LAG_MS).
+    pub backfill_max_replica_lag_ms: u64,
+    /// Whether the migration wrote `set backfill_batch_size` (see
+    /// [`Pace::batch_size_set`](crate::plan::Pace::batch_size_set)).
+    pub backfill_batch_size_set: bool,
+    /// Whether the migration wrote `set backfill_pause`.
+    pub backfill_pause_set: bool,
     /// The oldest server the plan is valid for; the runtime refuses older servers.
     pub target: PgVersion,
 }
@@ -63,8 +77,24 @@ impl Settings {
         retry_budget_ms: 5 * 60 * 1000,
         backfill_batch_size: 1_000,
         backfill_pause_ms: 10,
+        backfill_target_batch_ms: 0,
+        backfill_max_replica_lag_ms: 0,
+        backfill_batch_size_set: false,
+        backfill_pause_set: false,
         target: PgVersion::DEFAULT_TARGET,
     };
+}
+
+impl Settings {
+    /// The backfill pacing these settings ask for.
+    pub fn pace(&self) -> crate::plan::Pace {
+        crate::plan::Pace {
+            target_batch_ms: self.backfill_target_batch_ms,
+            max_replica_lag_ms: self.backfill_max_replica_lag_ms,
+            batch_size_set: self.backfill_batch_size_set,
+            pause_set: self.backfill_pause_set,
+        }
+    }
 }
 
 impl Default for Settings {

@@ -87,9 +87,9 @@ pub struct Backfill {
     pub set_sql: &'static str,
     /// Rows that still need the update, rendered (`"c" IS NULL`); empty means all rows.
     pub pending_sql: &'static str,
-    /// Rows per batch.
+    /// Rows per batch: the first batch's size when [`pace`](Self::pace) adapts it, else every batch's.
     pub batch_size: u64,
-    /// Pause between batches, in milliseconds.
+    /// Pause between batches, in milliseconds; honoured only when [`Pace::pause_set`].
     pub pause_ms: u64,
     /// The columns the assignments set, rendered. The runtime checks them against foreign keys
     /// before it writes with `session_replication_role = replica` (which skips their checks).
@@ -98,6 +98,86 @@ pub struct Backfill {
     /// so (`unsafe(.., allow = [fires_user_triggers])`). Otherwise the runtime writes with
     /// `session_replication_role = replica`, or refuses, naming the triggers, when it may not.
     pub fire_user_triggers: bool,
+    /// How the batches size and pace themselves.
+    pub pace: Pace,
+}
+
+/// How a [`Backfill`] sizes and paces its batches, and when it throttles itself.
+///
+/// Pacing changes how fast rows are written, never which rows or what values: only the fields a
+/// migration writes explicitly and that plans before them did not have (non-zero
+/// `target_batch_ms`, `max_replica_lag_ms`) go into the checksum, so existing plans keep theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pace {
+    /// The duration each batch aims at, in milliseconds (`set backfill_target_batch`); 0 for the
+    /// runtime's default ([`Pace::DEFAULT_TARGET_BATCH_MS`]).
+    pub target_batch_ms: u64,
+    /// Replica replay lag above which the backfill pauses, in milliseconds
+    /// (`set backfill_max_replica_lag`); 0 for the runtime's default
+    /// ([`Pace::DEFAULT_MAX_REPLICA_LAG_MS`]).
+    pub max_replica_lag_ms: u64,
+    /// Whether the migration wrote `set backfill_batch_size`: then, unless it also wrote
+    /// `set backfill_target_batch`, every batch has exactly that size (the behaviour before
+    /// adaptive batches).
+    pub batch_size_set: bool,
+    /// Whether the migration wrote `set backfill_pause`: then the pause follows every batch;
+    /// otherwise batches follow each other without a pause while the database is healthy.
+    pub pause_set: bool,
+}
+
+impl Pace {
+    /// The default target duration of a batch: long enough that a batch's fixed costs (round
+    /// trips, the cursor update, the commit) are a few percent of it, short enough that the row
+    /// locks it holds delay a concurrent writer of the same rows by little more than that.
+    pub const DEFAULT_TARGET_BATCH_MS: u64 = 150;
+    /// The default replica replay lag above which the backfill pauses.
+    pub const DEFAULT_MAX_REPLICA_LAG_MS: u64 = 10_000;
+    /// The smallest batch an adaptive backfill shrinks to (or the plan's `batch_size`, if smaller).
+    pub const MIN_BATCH: u64 = 100;
+    /// The largest batch an adaptive backfill grows to (or the plan's `batch_size`, if larger).
+    pub const MAX_BATCH: u64 = 100_000;
+
+    /// Pacing before adaptive batches: fixed batch size and pause, as written.
+    pub const FIXED: Pace =
+        Pace { target_batch_ms: 0, max_replica_lag_ms: 0, batch_size_set: true, pause_set: true };
+    /// Nothing written: adaptive batches of the default target, no pause.
+    pub const DEFAULT: Pace =
+        Pace { target_batch_ms: 0, max_replica_lag_ms: 0, batch_size_set: false, pause_set: false };
+
+    /// Whether batch sizes adapt to the target duration.
+    pub fn adaptive(&self) -> bool {
+        self.target_batch_ms != 0 || !self.batch_size_set
+    }
+
+    /// The target duration of a batch.
+    pub fn target_batch(&self) -> core::time::Duration {
+        core::time::Duration::from_millis(if self.target_batch_ms == 0 {
+            Pace::DEFAULT_TARGET_BATCH_MS
+        } else {
+            self.target_batch_ms
+        })
+    }
+
+    /// The replica replay lag above which the backfill pauses.
+    pub fn max_replica_lag(&self) -> core::time::Duration {
+        core::time::Duration::from_millis(if self.max_replica_lag_ms == 0 {
+            Pace::DEFAULT_MAX_REPLICA_LAG_MS
+        } else {
+            self.max_replica_lag_ms
+        })
+    }
+
+    /// Hashes what plans before pacing did not have, only when set (see the type's docs).
+    pub(crate) fn hash_into(&self, h: &mut PlanHasher) {
+        if self.target_batch_ms != 0 {
+            h.str("target-batch");
+            h.u64(self.target_batch_ms);
+        }
+        if self.max_replica_lag_ms != 0 {
+            h.str("max-replica-lag");
+            h.u64(self.max_replica_lag_ms);
+        }
+    }
 }
 
 /// A catalog condition checked after a step (and, on resume, before re-running a step whose outcome
@@ -165,6 +245,7 @@ impl Step {
                 if b.fire_user_triggers {
                     h.str("fires-user-triggers");
                 }
+                b.pace.hash_into(h);
             }
             StepKind::Phased(p) => {
                 h.str("phased");
@@ -181,5 +262,77 @@ impl Step {
             }
             Postcondition::BackfillComplete => h.str("backfill-complete"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(pace: Pace) -> Step {
+        Step {
+            description: "backfill t",
+            statements: &[],
+            transaction: Transaction::Transactional,
+            lock: LockLevel::RowExclusive,
+            tables: &["t"],
+            rewrites: false,
+            lock_timeout_ms: 1_000,
+            statement_timeout_ms: 30_000,
+            kind: StepKind::Backfill(Backfill {
+                table: "t",
+                key: &[],
+                set_sql: "\"c\" = 1",
+                pending_sql: "\"c\" IS DISTINCT FROM 1",
+                batch_size: 1_000,
+                pause_ms: 10,
+                columns: &["\"c\""],
+                fire_user_triggers: false,
+                pace,
+            }),
+            postcondition: Postcondition::BackfillComplete,
+        }
+    }
+
+    fn digest(s: &Step) -> super::super::Checksum {
+        let mut h = PlanHasher::new();
+        s.hash_into(&mut h);
+        h.finish()
+    }
+
+    /// What `hash_into` fed for a backfill step before pacing existed.
+    fn digest_before_pacing(s: &Step) -> super::super::Checksum {
+        let StepKind::Backfill(b) = s.kind else { unreachable!() };
+        let mut h = PlanHasher::new();
+        h.str("step");
+        h.str(s.description);
+        h.strs(s.statements);
+        h.str("transactional");
+        h.str(s.lock.stable_name());
+        h.strs(s.tables);
+        h.bool(s.rewrites);
+        h.u64(s.lock_timeout_ms);
+        h.u64(s.statement_timeout_ms);
+        h.str("backfill");
+        h.str(b.table);
+        h.strs(b.key);
+        h.str(b.set_sql);
+        h.str(b.pending_sql);
+        h.u64(b.batch_size);
+        h.u64(b.pause_ms);
+        h.str("backfill-complete");
+        h.finish()
+    }
+
+    #[test]
+    fn plans_without_pacing_settings_keep_their_checksums() {
+        for pace in [Pace::DEFAULT, Pace::FIXED, Pace { pause_set: true, ..Pace::DEFAULT }] {
+            let s = step(pace);
+            assert_eq!(digest(&s), digest_before_pacing(&s), "{pace:?}");
+        }
+        let target = step(Pace { target_batch_ms: 200, ..Pace::DEFAULT });
+        let lag = step(Pace { max_replica_lag_ms: 5_000, ..Pace::DEFAULT });
+        assert_ne!(digest(&target), digest_before_pacing(&target));
+        assert_ne!(digest(&lag), digest(&target));
     }
 }

@@ -237,3 +237,20 @@ fn durations_format_back() {
     assert_eq!(format_ms(21_600_000), "6h");
     assert_eq!(format_ms(172_800_000), "2d");
 }
+
+#[test]
+fn backfill_pacing_settings() {
+    let s = resolved("set backfill_target_batch = 200ms; set backfill_max_replica_lag = 5s;");
+    assert_eq!((s.backfill_target_batch_ms, s.backfill_max_replica_lag_ms), (200, 5_000));
+    assert!(!s.backfill_batch_size_set && !s.backfill_pause_set);
+    assert!(s.pace().adaptive());
+    let s = resolved("set backfill_batch_size = 500; set backfill_pause = 5ms;");
+    assert!(s.backfill_batch_size_set && s.backfill_pause_set);
+    assert!(!s.pace().adaptive(), "a written batch size without a target is fixed");
+    let d = resolve_error("set backfill_target_batch = 2min;");
+    assert_eq!(d.msg, "`backfill_target_batch` of 2min is out of range; use a duration from 1ms to 1min");
+    let d = resolve_error("set backfill_max_replica_lag = 10ms;");
+    assert_eq!(d.msg, "`backfill_max_replica_lag` of 10ms is out of range; use a duration from 100ms to 1d");
+    let d = resolve_error("set backfill_max_replica_lag = 5;");
+    assert_eq!(d.msg, "`backfill_max_replica_lag` needs a unit, e.g. `2s` or `500ms`");
+}

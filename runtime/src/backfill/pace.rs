@@ -1,0 +1,297 @@
+//! How a backfill sizes its batches and when it holds back: batches adapt to a target duration,
+//! follow each other without a pause while the database is healthy, and throttle on what the
+//! server shows (replica replay lag, sessions waiting for the batch's row locks, vacuum on the
+//! table) and on the application's own health callback.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgConnection;
+use tokio::time::Instant;
+
+use crate::plan::{Backfill, Pace};
+
+/// What the application's health callback
+/// ([`Migrator::backfill_health`](crate::Migrator::backfill_health)) answers before each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Health {
+    /// Go on.
+    Healthy,
+    /// Pause this long (the batch after it is halved), then ask again.
+    Pause(Duration),
+}
+
+/// The pause after an unhealthy `false` from the health callback.
+pub(crate) const UNHEALTHY_PAUSE: Duration = Duration::from_millis(250);
+
+impl From<bool> for Health {
+    /// `true` is [`Health::Healthy`]; `false` pauses 250 ms.
+    fn from(healthy: bool) -> Health {
+        if healthy {
+            Health::Healthy
+        } else {
+            Health::Pause(UNHEALTHY_PAUSE)
+        }
+    }
+}
+
+impl From<Duration> for Health {
+    /// A zero duration is [`Health::Healthy`]; any other pauses that long.
+    fn from(pause: Duration) -> Health {
+        if pause.is_zero() {
+            Health::Healthy
+        } else {
+            Health::Pause(pause)
+        }
+    }
+}
+
+/// The callback given to [`Migrator::backfill_health`](crate::Migrator::backfill_health).
+#[derive(Clone)]
+pub(crate) struct HealthCheck(pub(crate) Arc<dyn Fn() -> Health + Send + Sync + 'static>);
+
+impl fmt::Debug for HealthCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HealthCheck(..)")
+    }
+}
+
+/// The longest pause after a batch that made sessions wait for its row locks.
+const LOCK_WAIT_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// Sizes the batches of one backfill.
+#[derive(Debug)]
+pub(crate) struct Sizer {
+    size: u64,
+    min: u64,
+    max: u64,
+    adaptive: bool,
+    target: Duration,
+}
+
+impl Sizer {
+    pub(crate) fn new(b: &Backfill) -> Sizer {
+        let start = b.batch_size.max(1);
+        Sizer {
+            size: start,
+            min: Pace::MIN_BATCH.min(start),
+            max: Pace::MAX_BATCH.max(start),
+            adaptive: b.pace.adaptive(),
+            target: b.pace.target_batch(),
+        }
+    }
+
+    /// The size of the next batch.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Adapts to a batch of `size` rows that found `passed` rows and took `took`: towards the
+    /// target duration, by at most x2 up and /2 down, within the bounds. `hold` keeps it from
+    /// growing (vacuum on the table). A short batch (the pass's last) says nothing about speed.
+    pub(crate) fn after_batch(&mut self, passed: u64, took: Duration, hold: bool) {
+        if !self.adaptive || passed < self.size || took.is_zero() {
+            return;
+        }
+        let ratio = self.target.as_secs_f64() / took.as_secs_f64();
+        // Within 20% of the target: stay, so the size does not oscillate around it.
+        if (0.8..=1.25).contains(&ratio) || (hold && ratio > 1.0) {
+            return;
+        }
+        let next = (self.size as f64 * ratio.clamp(0.5, 2.0)).round() as u64;
+        self.size = next.clamp(self.min, self.max);
+    }
+
+    /// Halves the next batch (a retried batch, lock waits, an unhealthy application), not below the
+    /// lower bound. Fixed batches keep their size.
+    pub(crate) fn shrink(&mut self) {
+        if self.adaptive {
+            self.size = (self.size / 2).max(self.min);
+        }
+    }
+
+    /// The pause after a batch that took `took` and made sessions wait for its row locks: as long
+    /// as the batch held them, at most a second.
+    pub(crate) fn lock_wait_pause(took: Duration) -> Duration {
+        took.min(LOCK_WAIT_PAUSE_MAX)
+    }
+}
+
+/// What the server showed before a batch.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Signals {
+    /// The largest replica replay lag, when there are replicas whose positions are visible.
+    pub(crate) replica_lag: Option<Duration>,
+    /// Whether a vacuum (auto or manual) is running on the table.
+    pub(crate) vacuum: bool,
+}
+
+/// One round trip: the WAL position, the slowest replica's replay position and reported replay
+/// lag, replicas whose positions are hidden (no `pg_monitor`), and vacuum on the table.
+const SIGNALS_SQL: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8, \
+     (SELECT min(pg_wal_lsn_diff(replay_lsn, '0/0'))::float8 FROM pg_stat_replication WHERE replay_lsn IS NOT NULL), \
+     (SELECT (extract(epoch FROM max(replay_lag)) * 1000)::float8 FROM pg_stat_replication), \
+     (SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NULL AND state = 'streaming'), \
+     EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = to_regclass($1))";
+
+/// A row of [`SIGNALS_SQL`]: WAL position, slowest replay position, largest `replay_lag` in
+/// milliseconds, replicas with hidden positions, vacuum on the table.
+type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool);
+
+/// Reads the server's signals and estimates replica lag over time.
+///
+/// Replay lag is the larger of `pg_stat_replication.replay_lag` and an estimate from WAL
+/// positions: the WAL position is sampled before every batch, and a replica whose replay position
+/// is behind the sample taken at `t` has not replayed WAL written after `t`, so it lags at least
+/// `now - t` (to within one batch). The estimate also covers a replica whose replay stopped
+/// (`replay_lag` only moves when the replica replays something).
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    /// (when, WAL position) samples newer than the slowest replica's position.
+    samples: VecDeque<(Instant, f64)>,
+    warned_hidden: bool,
+    warned_error: bool,
+}
+
+impl Watch {
+    /// Reads the signals for `table`; `None` when the query failed (logged once).
+    pub(crate) async fn read(&mut self, control: &mut PgConnection, table: &str) -> Option<Signals> {
+        let row: Result<SignalsRow, _> = sqlx::query_as(SIGNALS_SQL).bind(table).fetch_one(control).await;
+        let (current, replay, reported_ms, hidden, vacuum) = match row {
+            Ok(row) => row,
+            Err(e) => {
+                if !std::mem::replace(&mut self.warned_error, true) {
+                    tracing::warn!(error = %e, "reading replica lag and vacuum activity failed; the backfill does not throttle on them");
+                }
+                return None;
+            }
+        };
+        if hidden > 0 && !std::mem::replace(&mut self.warned_hidden, true) {
+            tracing::warn!(
+                replicas = hidden,
+                "the positions of some streaming replicas are hidden from the migration's role; grant it `pg_monitor` so the backfill can throttle on their lag"
+            );
+        }
+        let now = Instant::now();
+        let replica_lag = replay.map(|replay| {
+            let estimated = self.estimate(now, current, replay);
+            let reported = Duration::from_secs_f64(reported_ms.unwrap_or(0.0).max(0.0) / 1000.0);
+            estimated.max(reported)
+        });
+        if replay.is_none() {
+            self.samples.clear();
+        }
+        Some(Signals {
+            replica_lag,
+            vacuum,
+        })
+    }
+
+    fn estimate(&mut self, now: Instant, current: f64, replay: f64) -> Duration {
+        self.samples.push_back((now, current));
+        if replay >= current {
+            self.samples.clear();
+            self.samples.push_back((now, current));
+            return Duration::ZERO;
+        }
+        // The newest sample the replica has replayed: everything after it is not replayed yet.
+        let replayed = self.samples.iter().rposition(|(_, lsn)| *lsn <= replay);
+        let since = match replayed {
+            Some(i) => {
+                self.samples.drain(..i);
+                self.samples[0].0
+            }
+            // Behind every sample: at least as old as the oldest.
+            None => self.samples[0].0,
+        };
+        now.duration_since(since)
+    }
+}
+
+/// How often a paused backfill looks at replica lag again: a tenth of the limit, within bounds.
+pub(crate) fn lag_poll(limit: Duration) -> Duration {
+    (limit / 10).clamp(Duration::from_millis(20), Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Backfill;
+
+    fn backfill(batch_size: u64, pace: Pace) -> Backfill {
+        Backfill {
+            table: "t",
+            key: &[],
+            set_sql: "",
+            pending_sql: "",
+            batch_size,
+            pause_ms: 0,
+            columns: &[],
+            fire_user_triggers: false,
+            pace,
+        }
+    }
+
+    #[test]
+    fn grows_and_shrinks_by_bounded_factors_within_bounds() {
+        let mut s = Sizer::new(&backfill(1_000, Pace::DEFAULT));
+        let ms = Duration::from_millis;
+        s.after_batch(1_000, ms(15), false);
+        assert_eq!(s.size(), 2_000, "x2 at most");
+        s.after_batch(2_000, ms(100), false);
+        assert_eq!(s.size(), 3_000, "towards 150 ms");
+        s.after_batch(3_000, ms(140), false);
+        assert_eq!(s.size(), 3_000, "close enough");
+        s.after_batch(3_000, ms(3_000), false);
+        assert_eq!(s.size(), 1_500, "/2 at most");
+        s.after_batch(10, ms(1), false);
+        assert_eq!(s.size(), 1_500, "a short batch says nothing");
+        s.after_batch(1_500, ms(50), true);
+        assert_eq!(s.size(), 1_500, "held: no growth");
+        for _ in 0..30 {
+            let size = s.size();
+            s.after_batch(size, ms(1), false);
+        }
+        assert_eq!(s.size(), Pace::MAX_BATCH);
+        for _ in 0..30 {
+            s.shrink();
+        }
+        assert_eq!(s.size(), Pace::MIN_BATCH);
+    }
+
+    #[test]
+    fn a_written_batch_size_is_fixed_unless_a_target_is_written_too() {
+        let mut s = Sizer::new(&backfill(500, Pace::FIXED));
+        s.after_batch(500, Duration::from_millis(1), false);
+        s.shrink();
+        assert_eq!(s.size(), 500);
+        let pace = Pace { target_batch_ms: 10, ..Pace::FIXED };
+        let mut s = Sizer::new(&backfill(50, pace));
+        s.after_batch(50, Duration::from_millis(1), false);
+        assert_eq!(s.size(), 100);
+        for _ in 0..10 {
+            s.shrink();
+        }
+        assert_eq!(s.size(), 50, "the lower bound is the written size when it is smaller");
+    }
+
+    #[test]
+    fn lag_from_positions_counts_from_the_newest_replayed_sample() {
+        let mut w = Watch::default();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(w.estimate(t0, 100.0, 100.0), Duration::ZERO);
+        assert_eq!(w.estimate(t0 + s(1), 200.0, 100.0), s(1));
+        assert_eq!(w.estimate(t0 + s(2), 300.0, 100.0), s(2));
+        // Replayed up to the sample at 1 s.
+        assert_eq!(w.estimate(t0 + s(3), 400.0, 200.0), s(2));
+        assert_eq!(w.estimate(t0 + s(4), 400.0, 400.0), Duration::ZERO);
+        // Behind every sample (WAL written before the first one): at least as old as the oldest.
+        let mut w = Watch::default();
+        assert_eq!(w.estimate(t0, 100.0, 50.0), Duration::ZERO);
+        assert_eq!(w.estimate(t0 + s(5), 100.0, 50.0), s(5));
+    }
+}

@@ -1,0 +1,153 @@
+//! A backfill holds back on what the server and the application show: sessions waiting for the
+//! row locks of a batch (the next batch is halved and a pause follows), and the application's
+//! health callback (`Migrator::backfill_health`). The replica-lag throttle is in `replica.rs`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, PgConnection};
+use zerodown::{BackfillProgress, BackfillStage, BackfillState, Migrator, ThrottleReason};
+
+zerodown::migration! {
+    /// Adaptive batches from 1000 rows; `hold(v)` (below) makes the batch holding row 1500 wait
+    /// until a session waits for one of its row locks.
+    pub mod m0001_contended {
+        set backfill_target_batch = 150ms;
+        backfill items set doubled = hold(id, v) where doubled is null;
+    }
+}
+
+zerodown::migration! {
+    /// The defaults.
+    pub mod m0001_plain {
+        backfill items set doubled = v * 2;
+    }
+}
+
+const ROWS: i64 = 5_000;
+
+async fn setup(name: &str) -> (zerodown::localdb::FreshDatabase, PgConnection) {
+    let db = zerodown::localdb::fresh_database(name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = PgConnection::connect_with(&db.connect_options()).await.unwrap();
+    conn.execute(
+        format!(
+            "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, doubled int);
+             INSERT INTO items (id, v) SELECT g, g % 1000 FROM generate_series(1, {ROWS}) g;
+             ANALYZE items;
+             -- Row 1500 waits (in the batch's transaction) until a session is blocked by it.
+             CREATE FUNCTION hold(id bigint, v int) RETURNS int LANGUAGE plpgsql AS $$
+             BEGIN
+               IF id = 1500 THEN
+                 WHILE NOT EXISTS (SELECT 1 FROM pg_stat_activity
+                                   WHERE wait_event_type = 'Lock'
+                                     AND pg_backend_pid() = ANY(pg_blocking_pids(pid))) LOOP
+                   PERFORM pg_sleep(0.01);
+                 END LOOP;
+               END IF;
+               RETURN v * 2;
+             END $$;"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    (db, conn)
+}
+
+fn recorder() -> (Arc<Mutex<Vec<BackfillProgress>>>, impl Fn(&BackfillProgress) + Send + Sync) {
+    let seen: Arc<Mutex<Vec<BackfillProgress>>> = Arc::default();
+    let sink = seen.clone();
+    (seen, move |p: &BackfillProgress| {
+        sink.lock().unwrap_or_else(PoisonError::into_inner).push(p.clone())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_waits_on_a_batch_shrink_the_next_and_pause() {
+    let (db, mut conn) = setup("throttle_locks").await;
+    let (seen, sink) = recorder();
+    let migrator = Migrator::new(&[&m0001_contended::MIGRATION]).unwrap().on_progress(sink);
+    let options = db.connect_options();
+    let run = tokio::spawn(async move { migrator.run(&options).await });
+    // The application writes rows of the batch that holds row 1500 until the backfill is done;
+    // one of its updates waits for the batch's row locks (row 1500 holds the batch until then).
+    let mut writer = PgConnection::connect_with(&db.connect_options()).await.unwrap();
+    while !run.is_finished() {
+        writer
+            .execute("UPDATE items SET v = v WHERE id BETWEEN 1001 AND 1499")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    run.await.unwrap().unwrap_or_else(|e| panic!("the migration failed: {e}"));
+
+    let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let i = all
+        .iter()
+        .position(|p| p.state == BackfillState::Throttled(ThrottleReason::LockWaits))
+        .unwrap_or_else(|| panic!("no lock-wait throttle reported: {all:#?}"));
+    // The batch that made the writer wait is reported with the next batch's size: halved.
+    let batch = &all[i - 1];
+    assert_eq!(batch.state, BackfillState::Working);
+    let before = all[..i - 1]
+        .iter()
+        .rfind(|p| p.batches + 1 == batch.batches)
+        .expect("a report before the batch");
+    assert_eq!(batch.batch_size, before.batch_size / 2, "{:#?}", &all[..=i]);
+    let last = all.last().unwrap();
+    assert_eq!(last.stage, BackfillStage::Done);
+    let remaining: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(remaining, 0);
+    writer.close().await.unwrap();
+    conn.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_callback_pauses_the_backfill_until_healthy() {
+    let (db, mut conn) = setup("throttle_health").await;
+    let (seen, sink) = recorder();
+    let asked = Arc::new(AtomicU32::new(0));
+    let counter = asked.clone();
+    // Unhealthy for the first three questions (a `false`, then pauses of 10 ms), then healthy.
+    let migrator = Migrator::new(&[&m0001_plain::MIGRATION])
+        .unwrap()
+        .on_progress(sink)
+        .backfill_health(move || match counter.fetch_add(1, Ordering::SeqCst) {
+            0 => zerodown::Health::from(false),
+            1 | 2 => zerodown::Health::Pause(Duration::from_millis(10)),
+            _ => zerodown::Health::Healthy,
+        });
+    migrator
+        .run(&db.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("the migration failed: {e}"));
+    let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let throttled: Vec<&BackfillProgress> = all
+        .iter()
+        .filter(|p| p.state == BackfillState::Throttled(ThrottleReason::Application))
+        .collect();
+    assert_eq!(throttled.len(), 3, "{all:#?}");
+    assert!(throttled.iter().all(|p| p.batches == 0), "paused before the first batch");
+    // Each pause halved the next batch, from 1000 to 125 (above the lower bound of 100).
+    assert_eq!(throttled[2].batch_size, 125);
+    assert!(asked.load(Ordering::SeqCst) > 3, "asked before every batch");
+    let last = all.last().unwrap();
+    assert_eq!((last.stage, last.rows_updated), (BackfillStage::Done, ROWS as u64));
+    assert!(last.eta == Some(Duration::ZERO));
+    let remaining: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(remaining, 0);
+    conn.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}
