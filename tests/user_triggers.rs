@@ -372,7 +372,7 @@ async fn memo_writer(
         let pick = mine.get((n as usize * 7919) % mine.len().max(1)).copied();
         let text = format!("MiXeD {n}");
         match (n % 10, pick) {
-            (6 | 7 | 8, Some(id)) => {
+            (6..=8, Some(id)) => {
                 let replica = n % 10 == 8;
                 let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
                 if replica {
