@@ -888,9 +888,6 @@ async fn run_complete_replays_the_whole_history_in_one_command() {
         [(1, "expand".to_owned()), (3, "expand".to_owned()), (3, "contract".to_owned()), (4, "expand".to_owned())],
         "{j}"
     );
-    let o = cli(EXPAND_THEN_MORE, &["migrate", "complete", "--complete", "--database-url", url]).await;
-    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
-    assert!(o.err.contains("`--complete` and `--allow-out-of-order` are options of `run`"), "{}", o.err);
 }
 
 #[tokio::test]
@@ -1457,4 +1454,48 @@ async fn status_check_fails_on_failed_and_missing_migrations() {
     let o = cli(&BASIC[..1], &["migrate", "status", "--check", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
     assert!(o.err.contains("recorded but missing from this binary: migration 2 `products_birthday`"), "{}", o.err);
+}
+
+zerodown::migration! {
+    /// A second expand/contract change on another table.
+    pub mod m0005_tags_label_to_name {
+        expand alter table tags rename column label to name;
+    }
+}
+
+/// `complete VERSION` applies one migration's contract phase, not every waiting one.
+#[tokio::test]
+async fn complete_one_version() {
+    let db = common::fresh_database("cli_complete_one").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    // Two expand/contract changes, both waiting for `complete` after `run`.
+    let list: [&'static Migration; 3] = [
+        &m0001_products::MIGRATION,
+        &m0003_products_title::MIGRATION,
+        &m0005_tags_label_to_name::MIGRATION,
+    ];
+    sqlx::raw_sql("create table tags (id bigint primary key, label text)")
+        .execute(&mut db.connect().await)
+        .await
+        .unwrap();
+    let o = cli(&list, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let o = cli(&list, &["migrate", "complete", "5", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let j = o.json();
+    assert_eq!(j["migrations"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["migrations"][0]["version"], 5, "{j}");
+    let j = cli(&list, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert_eq!(j["migrations"][1]["state"], "expanded", "{j}");
+    assert_eq!(j["migrations"][2]["state"], "completed", "{j}");
+    // Not waiting (any more): refused, nothing run.
+    let o = cli(&list, &["migrate", "complete", "5", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(o.err.contains("migration 5 is not waiting for `complete` (its state: completed)"), "{}", o.err);
+    let o = cli(&list, &["migrate", "complete", "1", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(o.err.contains("nothing to complete"), "{}", o.err);
 }

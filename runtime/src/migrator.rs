@@ -122,6 +122,8 @@ pub struct Migrator {
     steps: Option<StepSink>,
     stop: Option<StopSignal>,
     health: Option<HealthCheck>,
+    /// `complete_only`: the one migration whose contract phase to apply.
+    only_contract: Option<u64>,
 }
 
 /// The longest identifier PostgreSQL keeps; longer names are truncated silently.
@@ -277,6 +279,7 @@ impl Migrator {
             jitter_seed: None,
             progress: None,
             health: None,
+            only_contract: None,
             steps: None,
             stop: None,
         })
@@ -496,6 +499,33 @@ impl Migrator {
     /// for complete"), in order. Call it once no instance of the old application version runs.
     pub async fn complete(&self, db: impl ConnectTarget) -> Result<RunReport, Error> {
         self.apply(&db.connect_options(), PhaseKind::Contract).await
+    }
+
+    /// Applies the contract phase of migration `version` only (CLI `migrate complete <version>`),
+    /// which must be waiting for `complete`: for a deploy that retired the old version of one change
+    /// while others still wait. Fails with [`Error::InvalidConfig`], changing nothing, when the
+    /// migration is not in the list, has no contract phase, or is not waiting for `complete`.
+    pub async fn complete_only(
+        &self,
+        db: impl ConnectTarget,
+        version: u64,
+    ) -> Result<RunReport, Error> {
+        let Some(&m) = self.migrations.iter().find(|m| m.version == version) else {
+            return Err(Error::InvalidConfig(format!(
+                "migration {version} is not in this migrator's list"
+            )));
+        };
+        if !m.has_contract() {
+            return Err(Error::InvalidConfig(format!(
+                "{} has no `expand` operation, so there is nothing to complete",
+                MigrationId::of(m)
+            )));
+        }
+        let one = Migrator {
+            only_contract: Some(version),
+            ..self.clone()
+        };
+        one.apply(&db.connect_options(), PhaseKind::Contract).await
     }
 
     /// Undoes the expand phase of migration `version`, which must be expanded (waiting for `complete`) or
@@ -958,10 +988,22 @@ impl Migrator {
             .await
             .map_err(Error::on_lock_connection)?;
         let Decision {
-            work, refuse, stop, ..
+            mut work, refuse, stop, ..
         } = self.decide(&history, phase, server, tables, &lost);
         if let Some(refuse) = refuse {
             return Err(refuse);
+        }
+        if let Some(version) = self.only_contract {
+            work.retain(|w| w.migration.version == version);
+            if work.is_empty() {
+                let state = history
+                    .migrations
+                    .get(&version)
+                    .map_or("not applied", |r| r.raw_state.as_str());
+                return Err(Error::InvalidConfig(format!(
+                    "migration {version} is not waiting for `complete` (its state: {state}); nothing was run; `migrate status` shows where each migration is"
+                )));
+            }
         }
         history::ensure(lock.conn(), tables)
             .await

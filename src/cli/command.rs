@@ -55,7 +55,7 @@ pub enum MigrateCommand {
     Run(RunArgs),
     /// Apply the contract phase of expanded migrations (the drops that finish an expand/contract
     /// change); run it only once no instance of the previous application version is running.
-    Complete(RunArgs),
+    Complete(CompleteArgs),
     /// Show every migration's state, drift, and migrations the database knows but this binary does
     /// not. Exits with the code `run` would exit with before applying anything (4 for a drifted or
     /// out-of-order migration or a lost history, 8 mid-change, ...), 0 when `run` would succeed; with
@@ -96,6 +96,19 @@ pub struct ConnectArgs {
     /// else the first schema of the search path].
     #[arg(long, value_name = "SCHEMA")]
     pub history_schema: Option<String>,
+}
+
+/// Options of `complete`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CompleteArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long to wait for another runner's migration lock, e.g. 30s, 10min [default: 10min].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// Complete only this migration (`12` for `m0012_...`) [default: every migration waiting for
+    /// `complete`].
+    pub version: Option<u64>,
 }
 
 /// Options of `status`.
@@ -243,7 +256,8 @@ impl MigrateCommand {
     /// The connection and output options.
     pub fn connect_args(&self) -> &ConnectArgs {
         match self {
-            MigrateCommand::Run(a) | MigrateCommand::Complete(a) => &a.connect,
+            MigrateCommand::Run(a) => &a.connect,
+            MigrateCommand::Complete(a) => &a.connect,
             MigrateCommand::Status(a) => &a.connect,
             MigrateCommand::Plan(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
@@ -379,23 +393,15 @@ impl MigrateCommand {
                 let which = if args.complete { Apply::RunAndComplete } else { Apply::Run };
                 apply(&migrator, &options, &database, which, &mut console).await
             }
-            MigrateCommand::Complete(args) if args.complete || args.allow_out_of_order => Ok(usage(
-                &mut console,
-                command,
-                "`--complete` and `--allow-out-of-order` are options of `run` (`migrate run --complete`); `complete` always completes",
-            )),
             MigrateCommand::Complete(args) => {
                 let migrator = console
                     .progress
                     .attach(with_lock_wait(migrator, args.lock_wait));
-                apply(
-                    &migrator,
-                    &options,
-                    &database,
-                    Apply::Complete,
-                    &mut console,
-                )
-                .await
+                let which = match args.version {
+                    Some(version) => Apply::CompleteOnly(version),
+                    None => Apply::Complete,
+                };
+                apply(&migrator, &options, &database, which, &mut console).await
             }
             MigrateCommand::Rollback(args) => {
                 let migrator = console
@@ -619,6 +625,7 @@ async fn plan(
 enum Apply {
     Run,
     Complete,
+    CompleteOnly(u64),
     RunAndComplete,
 }
 
@@ -631,13 +638,14 @@ async fn apply(
 ) -> Result<Exit, Error> {
     let (command, doing) = match which {
         Apply::Run => ("run", "applying migrations"),
-        Apply::Complete => ("complete", "completing migrations"),
+        Apply::Complete | Apply::CompleteOnly(_) => ("complete", "completing migrations"),
         Apply::RunAndComplete => ("run", "applying and completing migrations"),
     };
     console.progress.begin(&format!("{doing} on {database}"));
     let result = match which {
         Apply::Run => migrator.run(options).await,
         Apply::Complete => migrator.complete(options).await,
+        Apply::CompleteOnly(version) => migrator.complete_only(options, version).await,
         Apply::RunAndComplete => migrator.run_and_complete(options).await,
     };
     console.progress.finish();
