@@ -46,8 +46,14 @@ fn rows_arg() -> Result<i64, String> {
                     .parse()
                     .map_err(|_| format!("`--rows {value}`: not a number"))?;
             }
-            "-h" | "--help" => return Err("usage: contract_check [--rows N]   (default 1000000)".to_owned()),
-            other => return Err(format!("unknown argument `{other}`; usage: contract_check [--rows N]")),
+            "-h" | "--help" => {
+                return Err("usage: contract_check [--rows N]   (default 1000000)".to_owned())
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; usage: contract_check [--rows N]"
+                ))
+            }
         }
     }
     Ok(rows)
@@ -82,14 +88,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("loading 2 tables of {rows} rows ...");
     for name in ["untouched", "touched"] {
         conn.execute(table(name, rows).as_str()).await?;
-        conn.execute(format!("VACUUM ANALYZE {name}").as_str()).await?;
+        conn.execute(format!("VACUUM ANALYZE {name}").as_str())
+            .await?;
     }
-    let migrations: [&'static Migration; 2] =
-        [&m0001_untouched_score::MIGRATION, &m0002_touched_score::MIGRATION];
+    let migrations: [&'static Migration; 2] = [
+        &m0001_untouched_score::MIGRATION,
+        &m0002_touched_score::MIGRATION,
+    ];
     let migrator = Migrator::new(&migrations)?;
     let started = Instant::now();
     migrator.run(&db.connect_options()).await?;
-    println!("expand of both (backfills of {} rows): {:.1} s", 2 * rows, started.elapsed().as_secs_f64());
+    println!(
+        "expand of both (backfills of {} rows): {:.1} s",
+        2 * rows,
+        started.elapsed().as_secs_f64()
+    );
 
     // A trigger disabled for a moment on one table: a bulk load, `pg_restore --disable-triggers`.
     conn.execute("ALTER TABLE touched DISABLE TRIGGER ALL; UPDATE touched SET score = -1 WHERE id = 7; ALTER TABLE touched ENABLE TRIGGER ALL")
@@ -103,18 +116,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     conn.execute("VACUUM ANALYZE scan").await?;
     let t = Instant::now();
-    let differing: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM scan WHERE score_new IS DISTINCT FROM CAST(score AS bigint)")
-            .fetch_one(&mut conn)
-            .await?;
+    let differing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scan WHERE score_new IS DISTINCT FROM CAST(score AS bigint)",
+    )
+    .fetch_one(&mut conn)
+    .await?;
     let scan = t.elapsed();
     assert_eq!(differing, 0);
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!();
     println!("{rows} rows per table | online check (verify step) | contract step (ACCESS EXCLUSIVE, incl. the check)");
-    println!("triggers untouched    | {:>10.1} ms               | {:>10.1} ms", ms(v1), ms(c1));
-    println!("a trigger disabled    | {:>10.1} ms               | {:>10.1} ms", ms(v2), ms(c2));
+    println!(
+        "triggers untouched    | {:>10.1} ms               | {:>10.1} ms",
+        ms(v1),
+        ms(c1)
+    );
+    println!(
+        "a trigger disabled    | {:>10.1} ms               | {:>10.1} ms",
+        ms(v2),
+        ms(c2)
+    );
     println!();
     println!(
         "a full comparison under the lock (only when triggers change between the check and the lock): {:.1} ms for {rows} rows",

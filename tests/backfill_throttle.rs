@@ -31,7 +31,9 @@ async fn setup(name: &str) -> (zerodown::localdb::FreshDatabase, PgConnection) {
     let db = zerodown::localdb::fresh_database(name)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut conn = PgConnection::connect_with(&db.connect_options()).await.unwrap();
+    let mut conn = PgConnection::connect_with(&db.connect_options())
+        .await
+        .unwrap();
     conn.execute(
         format!(
             "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, doubled int);
@@ -57,11 +59,16 @@ async fn setup(name: &str) -> (zerodown::localdb::FreshDatabase, PgConnection) {
     (db, conn)
 }
 
-fn recorder() -> (Arc<Mutex<Vec<BackfillProgress>>>, impl Fn(&BackfillProgress) + Send + Sync) {
+fn recorder() -> (
+    Arc<Mutex<Vec<BackfillProgress>>>,
+    impl Fn(&BackfillProgress) + Send + Sync,
+) {
     let seen: Arc<Mutex<Vec<BackfillProgress>>> = Arc::default();
     let sink = seen.clone();
     (seen, move |p: &BackfillProgress| {
-        sink.lock().unwrap_or_else(PoisonError::into_inner).push(p.clone())
+        sink.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(p.clone())
     })
 }
 
@@ -69,12 +76,16 @@ fn recorder() -> (Arc<Mutex<Vec<BackfillProgress>>>, impl Fn(&BackfillProgress) 
 async fn lock_waits_on_a_batch_shrink_the_next_and_pause() {
     let (db, mut conn) = setup("throttle_locks").await;
     let (seen, sink) = recorder();
-    let migrator = Migrator::new(&[&m0001_contended::MIGRATION]).unwrap().on_progress(sink);
+    let migrator = Migrator::new(&[&m0001_contended::MIGRATION])
+        .unwrap()
+        .on_progress(sink);
     let options = db.connect_options();
     let run = tokio::spawn(async move { migrator.run(&options).await });
     // The application writes rows of the batch that holds row 1500 until the backfill is done;
     // one of its updates waits for the batch's row locks (row 1500 holds the batch until then).
-    let mut writer = PgConnection::connect_with(&db.connect_options()).await.unwrap();
+    let mut writer = PgConnection::connect_with(&db.connect_options())
+        .await
+        .unwrap();
     while !run.is_finished() {
         writer
             .execute("UPDATE items SET v = v WHERE id BETWEEN 1001 AND 1499")
@@ -82,7 +93,9 @@ async fn lock_waits_on_a_batch_shrink_the_next_and_pause() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    run.await.unwrap().unwrap_or_else(|e| panic!("the migration failed: {e}"));
+    run.await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the migration failed: {e}"));
 
     let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let i = all
@@ -135,12 +148,18 @@ async fn the_health_callback_pauses_the_backfill_until_healthy() {
         .filter(|p| p.state == BackfillState::Throttled(ThrottleReason::Application))
         .collect();
     assert_eq!(throttled.len(), 3, "{all:#?}");
-    assert!(throttled.iter().all(|p| p.batches == 0), "paused before the first batch");
+    assert!(
+        throttled.iter().all(|p| p.batches == 0),
+        "paused before the first batch"
+    );
     // Each pause halved the next batch, from 1000 to 125 (above the lower bound of 100).
     assert_eq!(throttled[2].batch_size, 125);
     assert!(asked.load(Ordering::SeqCst) > 3, "asked before every batch");
     let last = all.last().unwrap();
-    assert_eq!((last.stage, last.rows_updated), (BackfillStage::Done, ROWS as u64));
+    assert_eq!(
+        (last.stage, last.rows_updated),
+        (BackfillStage::Done, ROWS as u64)
+    );
     assert!(last.eta == Some(Duration::ZERO));
     let remaining: i64 =
         sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")

@@ -88,9 +88,12 @@ async fn backfill_pauses_on_replica_lag_resumes_and_the_replica_matches() {
     let bindir = Discovery::from_env().server_bindir().expect(
         "no PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) found: put `pg_config` on PATH or install the server package; this test streams to a replica of a throwaway cluster",
     );
-    let primary = Cluster::start(&bindir)
-        .await
-        .unwrap_or_else(|e| panic!("starting a throwaway primary from {}: {e}", bindir.display()));
+    let primary = Cluster::start(&bindir).await.unwrap_or_else(|e| {
+        panic!(
+            "starting a throwaway primary from {}: {e}",
+            bindir.display()
+        )
+    });
     let standby = primary
         .start_standby()
         .await
@@ -152,10 +155,18 @@ async fn backfill_pauses_on_replica_lag_resumes_and_the_replica_matches() {
     };
     loop {
         let all = snapshots(&seen);
-        if all[paused_at..].iter().filter(|p| is_lag_throttle(p)).count() >= 5 {
+        if all[paused_at..]
+            .iter()
+            .filter(|p| is_lag_throttle(p))
+            .count()
+            >= 5
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the backfill did not stay paused");
+        assert!(
+            Instant::now() < deadline,
+            "the backfill did not stay paused"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let behind: f64 = sqlx::query_scalar(
@@ -196,7 +207,9 @@ async fn backfill_pauses_on_replica_lag_resumes_and_the_replica_matches() {
             .position(|p| p.state == BackfillState::Working)
             .expect("the backfill resumed");
     assert!(
-        all[paused_at..resumed].iter().all(|p| p.batches == first.batches && is_lag_throttle(p)),
+        all[paused_at..resumed]
+            .iter()
+            .all(|p| p.batches == first.batches && is_lag_throttle(p)),
         "batches committed while paused for replica lag"
     );
     assert_eq!(all[resumed].batches, first.batches + 1);
@@ -220,7 +233,10 @@ async fn backfill_pauses_on_replica_lag_resumes_and_the_replica_matches() {
     let on_primary = digest(&mut p).await;
     let on_standby = digest(&mut s).await;
     assert_eq!(on_primary.0, ROWS);
-    assert_eq!(on_standby, on_primary, "the standby's rows differ from the primary's");
+    assert_eq!(
+        on_standby, on_primary,
+        "the standby's rows differ from the primary's"
+    );
 
     p.close().await.unwrap();
     s.close().await.unwrap();

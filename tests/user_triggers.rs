@@ -111,7 +111,10 @@ async fn the_sync_trigger_copies_what_the_applications_trigger_stored() {
     assert_eq!(before[0], (1, "0".to_owned()));
     migrator(m).complete(&db.options).await.unwrap();
     let after = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
-    assert_eq!(after, before, "complete changed the values the application stored");
+    assert_eq!(
+        after, before,
+        "complete changed the values the application stored"
+    );
     let ty: String = db
         .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'doc2'::regclass AND attname = 'score'")
         .await;
@@ -140,7 +143,10 @@ async fn writes_that_bypass_triggers_survive_complete() {
     let before = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
     migrator(m).complete(&db.options).await.unwrap();
     let after = rows(&db, "SELECT id, score::text FROM doc2 ORDER BY id").await;
-    assert_eq!(after, before, "complete lost writes that bypassed the triggers");
+    assert_eq!(
+        after, before,
+        "complete lost writes that bypassed the triggers"
+    );
 }
 
 #[tokio::test]
@@ -150,9 +156,13 @@ async fn a_rename_whose_columns_differ_is_refused_changing_nothing() {
     let db = fresh_database("trig_rename").await;
     db.exec(NOTES).await;
     migrator(m).run(&db.options).await.unwrap();
-    db.exec("UPDATE notes SET body = 'MIXED Case' WHERE id = 7").await;
+    db.exec("UPDATE notes SET body = 'MIXED Case' WHERE id = 7")
+        .await;
     let synced: String = db.scalar("SELECT text_body FROM notes WHERE id = 7").await;
-    assert_eq!(synced, "mixed case", "the sync trigger must copy the normalised value");
+    assert_eq!(
+        synced, "mixed case",
+        "the sync trigger must copy the normalised value"
+    );
     // The trigger is disabled for a moment: the two columns now differ on one row, and which of
     // them is right only the application knows.
     db.exec(
@@ -164,7 +174,10 @@ async fn a_rename_whose_columns_differ_is_refused_changing_nothing() {
     let text = err.to_string();
     assert!(matches!(err, Error::Step(_)), "{text}");
     assert!(text.contains("1 row"), "{text}");
-    assert!(text.contains("9"), "the message names a sample of keys: {text}");
+    assert!(
+        text.contains("9"),
+        "the message names a sample of keys: {text}"
+    );
     // Nothing changed: both columns are still there, and the row keeps both values.
     let (body, text_body): (String, String) = {
         let mut conn = db.connect().await;
@@ -175,7 +188,8 @@ async fn a_rename_whose_columns_differ_is_refused_changing_nothing() {
     };
     assert_eq!((body.as_str(), text_body.as_str()), ("bypassed", "note 9"));
     // Once the user settles the row, `complete` goes through.
-    db.exec("UPDATE notes SET text_body = body WHERE id = 9").await;
+    db.exec("UPDATE notes SET text_body = body WHERE id = 9")
+        .await;
     migrator(m).complete(&db.options).await.unwrap();
     let body: String = db.scalar("SELECT text_body FROM notes WHERE id = 9").await;
     assert_eq!(body, "bypassed");
@@ -233,7 +247,10 @@ async fn a_backfill_that_says_so_fires_the_user_triggers() {
     db.exec(EVENTS).await;
     migrator(m).run(&db.options).await.unwrap();
     let audited: i64 = db.scalar("SELECT count(*) FROM events_audit").await;
-    assert_eq!(audited, 1000, "the acknowledged backfill fires the audit trigger");
+    assert_eq!(
+        audited, 1000,
+        "the acknowledged backfill fires the audit trigger"
+    );
 }
 
 #[tokio::test]
@@ -281,7 +298,10 @@ async fn a_write_around_the_sync_trigger_after_the_online_check_is_caught_under_
     let complete = tokio::spawn(async move { migrator(m).complete(&options).await });
     let waiting = "SELECT coalesce(max(attempts), 0)::bigint FROM zerodown_migrations_steps WHERE phase = 'contract' AND step_index = 1";
     while db.scalar::<i64>(waiting).await < 1 {
-        assert!(!complete.is_finished(), "`complete` ended before it was held up");
+        assert!(
+            !complete.is_finished(),
+            "`complete` ended before it was held up"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // Meanwhile the reader's session writes with the triggers disabled (it holds a lock the
@@ -295,7 +315,10 @@ async fn a_write_around_the_sync_trigger_after_the_online_check_is_caught_under_
     .unwrap();
     complete.await.unwrap().unwrap();
     let score: String = db.scalar("SELECT score::text FROM doc2 WHERE id = 5").await;
-    assert_eq!(score, "99", "the contract lost a write made after its online check");
+    assert_eq!(
+        score, "99",
+        "the contract lost a write made after its online check"
+    );
 }
 
 #[tokio::test]
@@ -363,7 +386,12 @@ async fn memo_writer(
 ) -> MemoShadow {
     use std::sync::atomic::Ordering;
     let mut conn = db.connect().await;
-    let mut mine: Vec<i64> = shadow.rows.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+    let mut mine: Vec<i64> = shadow
+        .rows
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| *k)
+        .collect();
     mine.sort_unstable();
     let mut n: u64 = shadow.writes;
     let returning = format!("RETURNING id, title, {column}, updated_at::text");
@@ -376,33 +404,42 @@ async fn memo_writer(
                 let replica = n % 10 == 8;
                 let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
                 if replica {
-                    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *tx).await.unwrap();
-                }
-                let row: (i64, String, String, String) =
-                    sqlx::query_as(&format!("UPDATE memos SET title = $1, {column} = $2 WHERE id = $3 {returning}"))
-                        .bind(format!("t{n}"))
-                        .bind(&text)
-                        .bind(id)
-                        .fetch_one(&mut *tx)
+                    sqlx::query("SET LOCAL session_replication_role = replica")
+                        .execute(&mut *tx)
                         .await
                         .unwrap();
+                }
+                let row: (i64, String, String, String) = sqlx::query_as(&format!(
+                    "UPDATE memos SET title = $1, {column} = $2 WHERE id = $3 {returning}"
+                ))
+                .bind(format!("t{n}"))
+                .bind(&text)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
                 tx.commit().await.unwrap();
                 shadow.rows.insert(id, Some((row.1, row.2, row.3)));
                 shadow.audited += i64::from(!replica);
             }
             (9, Some(id)) => {
-                sqlx::query("DELETE FROM memos WHERE id = $1").bind(id).execute(&mut conn).await.unwrap();
+                sqlx::query("DELETE FROM memos WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 shadow.rows.insert(id, None);
                 mine.retain(|&m| m != id);
             }
             _ => {
-                let row: (i64, String, String, String) =
-                    sqlx::query_as(&format!("INSERT INTO memos (title, {column}) VALUES ($1, $2) {returning}"))
-                        .bind(format!("t{n}"))
-                        .bind(&text)
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap();
+                let row: (i64, String, String, String) = sqlx::query_as(&format!(
+                    "INSERT INTO memos (title, {column}) VALUES ($1, $2) {returning}"
+                ))
+                .bind(format!("t{n}"))
+                .bind(&text)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
                 shadow.rows.insert(row.0, Some((row.1, row.2, row.3)));
                 mine.push(row.0);
             }
@@ -457,18 +494,23 @@ async fn a_rename_under_writers_with_triggers_keeps_every_value() {
     // Every row the application wrote holds what it stored; the rest kept their `updated_at`.
     let stored: std::collections::HashMap<i64, (String, String, String)> = {
         let mut c = db.connect().await;
-        sqlx::query_as::<_, (i64, String, String, String)>("SELECT id, title, text_body, updated_at::text FROM memos")
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(id, t, b, u)| (id, (t, b, u)))
-            .collect()
+        sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT id, title, text_body, updated_at::text FROM memos",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, t, b, u)| (id, (t, b, u)))
+        .collect()
     };
     let mut differing = Vec::new();
     for (id, meant) in &shadow.rows {
         if stored.get(id) != meant.as_ref() {
-            differing.push(format!("id {id}: stored {:?}, written {meant:?}", stored.get(id)));
+            differing.push(format!(
+                "id {id}: stored {:?}, written {meant:?}",
+                stored.get(id)
+            ));
         }
     }
     assert!(
@@ -480,11 +522,18 @@ async fn a_rename_under_writers_with_triggers_keeps_every_value() {
     );
     for (id, at) in &before {
         if !shadow.rows.contains_key(id) {
-            assert_eq!(stored.get(id).map(|r| &r.2), Some(at), "the migration changed row {id}");
+            assert_eq!(
+                stored.get(id).map(|r| &r.2),
+                Some(at),
+                "the migration changed row {id}"
+            );
         }
     }
     let audited: i64 = db.scalar("SELECT count(*) FROM memos_audit").await;
-    assert_eq!(audited, shadow.audited, "audit entries the application did not make");
+    assert_eq!(
+        audited, shadow.audited,
+        "audit entries the application did not make"
+    );
     eprintln!(
         "rename under writers: {} writes, {} rows compared, {} audited updates",
         shadow.writes,

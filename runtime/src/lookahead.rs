@@ -96,7 +96,8 @@ pub(crate) async fn conflicting(
     .await?;
     let mut found: Vec<Blocker> = Vec::new();
     for (pid, app, state, query, age, mode) in rows {
-        let conflicts = LockLevel::from_pg_locks_mode(&mode).is_some_and(|m| m.conflicts_with(lock));
+        let conflicts =
+            LockLevel::from_pg_locks_mode(&mode).is_some_and(|m| m.conflicts_with(lock));
         if conflicts && !found.iter().any(|b| b.pid == pid) {
             found.extend(blockers::from_rows(vec![(pid, app, state, query, age)]));
         }

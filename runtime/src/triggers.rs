@@ -176,7 +176,10 @@ pub(crate) async fn write_mode(
             always.join(", ")
         ));
     }
-    let names: Vec<String> = columns.iter().map(|c| crate::backfill::sql::unquote(c)).collect();
+    let names: Vec<String> = columns
+        .iter()
+        .map(|c| crate::backfill::sql::unquote(c))
+        .collect();
     let keys: Vec<String> = sqlx::query_scalar(
         "SELECT conname::text FROM pg_constraint c WHERE contype = 'f' AND (
              (conrelid = to_regclass($1) AND EXISTS (SELECT FROM pg_attribute a
@@ -261,9 +264,6 @@ mod tests {
             trigger("~~late_after", 'O', false),
             trigger("é_accented", 'A', true),
         ];
-        assert_eq!(
-            firing_after(&all, "~zd_sync_t_c"),
-            ["~~late", "é_accented"]
-        );
+        assert_eq!(firing_after(&all, "~zd_sync_t_c"), ["~~late", "é_accented"]);
     }
 }

@@ -158,8 +158,15 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// Reads the signals for `table`; `None` when the query failed (logged once).
-    pub(crate) async fn read(&mut self, control: &mut PgConnection, table: &str) -> Option<Signals> {
-        let row: Result<SignalsRow, _> = sqlx::query_as(SIGNALS_SQL).bind(table).fetch_one(control).await;
+    pub(crate) async fn read(
+        &mut self,
+        control: &mut PgConnection,
+        table: &str,
+    ) -> Option<Signals> {
+        let row: Result<SignalsRow, _> = sqlx::query_as(SIGNALS_SQL)
+            .bind(table)
+            .fetch_one(control)
+            .await;
         let (current, replay, reported_ms, hidden, vacuum) = match row {
             Ok(row) => row,
             Err(e) => {
@@ -268,14 +275,21 @@ mod tests {
         s.after_batch(500, Duration::from_millis(1), false);
         s.shrink();
         assert_eq!(s.size(), 500);
-        let pace = Pace { target_batch_ms: 10, ..Pace::FIXED };
+        let pace = Pace {
+            target_batch_ms: 10,
+            ..Pace::FIXED
+        };
         let mut s = Sizer::new(&backfill(50, pace));
         s.after_batch(50, Duration::from_millis(1), false);
         assert_eq!(s.size(), 100);
         for _ in 0..10 {
             s.shrink();
         }
-        assert_eq!(s.size(), 50, "the lower bound is the written size when it is smaller");
+        assert_eq!(
+            s.size(),
+            50,
+            "the lower bound is the written size when it is smaller"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::blockers;
 use crate::connect::{self, simple, Role};
 use crate::error::{Error, StepError, StepErrorKind};
 use crate::execute::attempt::AttemptError;
-use crate::execute::{monitor, Executor};
+use crate::execute::{monitor, record_failure, Executor};
 use crate::history::{self, Cursor, StepKey, StepState};
 use crate::plan::{Backfill, Migration, Step};
 use crate::report::{StepOutcome, StepReport};
@@ -806,9 +806,5 @@ fn step_error(cx: &Ctx, kind: StepErrorKind, attempts: u32, message: String) -> 
 
 /// Records the failure on the step and returns it as the run's error.
 async fn fail(ex: &mut Executor<'_>, key: StepKey, error: StepError) -> Error {
-    tracing::warn!(version = key.version, step = key.index + 1, error = %error, "backfill step failed");
-    if let Err(e) = history::mark_failed(ex.control, ex.tables, key, &error.to_string()).await {
-        tracing::warn!(error = %e, "recording the step failure failed");
-    }
-    Error::Step(Box::new(error))
+    record_failure(ex.control, ex.tables, key, error).await
 }

@@ -72,6 +72,20 @@ pub(crate) struct Executor<'a> {
     pub(crate) health: Option<&'a crate::backfill::pace::HealthCheck>,
 }
 
+/// Logs a step's failure, records it on the step's history row, and returns it as the run's error.
+pub(crate) async fn record_failure(
+    control: &mut PgConnection,
+    tables: &Tables,
+    key: StepKey,
+    error: StepError,
+) -> Error {
+    tracing::warn!(version = key.version, step = key.index + 1, error = %error, "step failed");
+    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await {
+        tracing::warn!(error = %e, "recording the step failure failed");
+    }
+    Error::Step(Box::new(error))
+}
+
 fn lock_lost(source: sqlx::Error) -> Error {
     Error::LockLost { source }
 }
@@ -374,11 +388,7 @@ impl Executor<'_> {
                         ],
                         source: None,
                     };
-                    tracing::warn!(version = m.version, step = index + 1, error = %error, "step failed");
-                    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await {
-                        tracing::warn!(error = %e, "recording the step failure failed");
-                    }
-                    return Err(Error::Step(Box::new(error)));
+                    return Err(record_failure(control, tables, key, error).await);
                 }
             };
             let elapsed = started.elapsed();
@@ -528,13 +538,7 @@ impl Executor<'_> {
                         notes,
                         source: err.source,
                     };
-                    tracing::warn!(version = m.version, step = index + 1, error = %error, "step failed");
-                    if let Err(e) =
-                        history::mark_failed(control, tables, key, &error.to_string()).await
-                    {
-                        tracing::warn!(error = %e, "recording the step failure failed");
-                    }
-                    return Err(Error::Step(Box::new(error)));
+                    return Err(record_failure(control, tables, key, error).await);
                 }
             }
         };
@@ -564,11 +568,7 @@ impl Executor<'_> {
                     notes: Vec::new(),
                     source: None,
                 };
-                if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await
-                {
-                    tracing::warn!(error = %e, "recording the step failure failed");
-                }
-                return Err(Error::Step(Box::new(error)));
+                return Err(record_failure(control, tables, key, error).await);
             }
             history::mark_done(control, tables, key, started.elapsed())
                 .await

@@ -60,7 +60,10 @@ impl<'a> Build<'a> {
 }
 
 /// Whether `table` (as rendered in the step) is a partitioned table.
-pub(crate) async fn is_partitioned(conn: &mut PgConnection, table: &str) -> Result<bool, sqlx::Error> {
+pub(crate) async fn is_partitioned(
+    conn: &mut PgConnection,
+    table: &str,
+) -> Result<bool, sqlx::Error> {
     let kind: Option<String> =
         sqlx::query_scalar("SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)")
             .bind(table)
@@ -213,7 +216,13 @@ async fn level(
         } else {
             if child == IndexState::Invalid {
                 // Left by an interrupted build: drop it without blocking the partition.
-                run(conn, pid, timeouts, &format!("DROP INDEX CONCURRENTLY IF EXISTS {child_sql}")).await?;
+                run(
+                    conn,
+                    pid,
+                    timeouts,
+                    &format!("DROP INDEX CONCURRENTLY IF EXISTS {child_sql}"),
+                )
+                .await?;
             }
             if child != IndexState::Valid {
                 let sql = format!(
@@ -255,7 +264,9 @@ async fn run(
         return Err(AttemptError::session_changed(sql, evidence));
     }
     tracing::info!(sql, "partitioned index build");
-    simple(conn, sql).await.map_err(|e| AttemptError::new(e, sql))
+    simple(conn, sql)
+        .await
+        .map_err(|e| AttemptError::new(e, sql))
 }
 
 #[cfg(test)]
@@ -271,7 +282,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.unique, "UNIQUE ");
-        assert_eq!(b.rest, " USING \"btree\" (\"id\", \"at\") WHERE (\"id\" > 0)");
+        assert_eq!(
+            b.rest,
+            " USING \"btree\" (\"id\", \"at\") WHERE (\"id\" > 0)"
+        );
         assert!(Build::parse("DROP INDEX x", "\"events\"", false).is_none());
     }
 }

@@ -299,9 +299,18 @@ impl Cluster {
             Some(0) => Some(unprivileged_user(&bindir)?),
             _ => None,
         };
+        // From here on, dropping `cluster` (on any error below) removes what was created.
+        let mut cluster = Cluster::in_new_dir(bindir, run_as, extra_options)?;
+        cluster.initdb()?;
+        cluster.pg_ctl_start()?;
+        Ok(cluster)
+    }
+
+    /// A cluster not started yet, in a new temporary directory (owned by `run_as` when we are root)
+    /// that its watchdog removes when this process ends; dropping it removes the directory too.
+    fn in_new_dir(bindir: PathBuf, run_as: Option<RunAs>, extra_options: &str) -> Result<Cluster> {
         let dir = make_dir(&bindir, run_as.as_ref())?;
         let data_dir = dir.join("data");
-        // From here on, dropping `cluster` (on any error below) removes what was created.
         let mut cluster = Cluster {
             bindir,
             dir,
@@ -315,8 +324,6 @@ impl Cluster {
             extra_options: extra_options.to_owned(),
         };
         cluster.watchdog = Some(cluster.spawn_watchdog()?);
-        cluster.initdb()?;
-        cluster.pg_ctl_start()?;
         Ok(cluster)
     }
 

@@ -146,7 +146,9 @@ pub(super) async fn online(
     exec(conn, &cx.online().set_sql(false)).await?;
     both(conn, c).await?;
     refuse_late_triggers(conn, c).await?;
-    let state = sync_trigger_state(conn, c).await?.ok_or_else(|| missing_trigger(c))?;
+    let state = sync_trigger_state(conn, c)
+        .await?
+        .ok_or_else(|| missing_trigger(c))?;
     if state != "A" {
         // Created by an earlier version, or changed by hand: replica writes may have bypassed it.
         let sql = format!(
@@ -191,7 +193,9 @@ pub(super) async fn under_lock(
 ) -> Result<(), AttemptError> {
     let copy = copy_of(cx.migration, c).ok_or_else(|| no_copy(c))?;
     refuse_late_triggers(tx, c).await?;
-    let state = sync_trigger_state(tx, c).await?.ok_or_else(|| missing_trigger(c))?;
+    let state = sync_trigger_state(tx, c)
+        .await?
+        .ok_or_else(|| missing_trigger(c))?;
     let now = fingerprint(tx, c).await?;
     let verify = cx.migration.contract.steps.iter().position(|s| {
         matches!(s.kind, StepKind::Phased(p) if p.action == Action::Verify && p.change == Change::Column(*c))
@@ -227,12 +231,19 @@ pub(super) async fn under_lock(
     if let Some(set) = mode.set_local() {
         exec(tx, set).await?;
     }
-    let update = format!("UPDATE {} SET {} WHERE {}", c.table, copy.set_sql, copy.differs);
+    let update = format!(
+        "UPDATE {} SET {} WHERE {}",
+        c.table, copy.set_sql, copy.differs
+    );
     exec(tx, &update).await?;
     if mode == WriteMode::Replica {
         exec(tx, "SET LOCAL session_replication_role = origin").await?;
     }
-    tracing::warn!(table = c.table, rows = n, "converted rows written around the sync trigger again, under the lock");
+    tracing::warn!(
+        table = c.table,
+        rows = n,
+        "converted rows written around the sync trigger again, under the lock"
+    );
     Ok(())
 }
 
@@ -286,7 +297,11 @@ async fn resync_online(
             Some(m) => m,
             None => *mode.insert(write_mode(conn, cx, c, copy).await?),
         };
-        tracing::warn!(table = c.table, rows = n, "rows differ from their copy (written around the sync trigger); converting them again");
+        tracing::warn!(
+            table = c.table,
+            rows = n,
+            "rows differ from their copy (written around the sync trigger); converting them again"
+        );
         resync_pass(conn, cx, &sql, mode).await?;
     }
     let n = count_differing(conn, c, copy).await?;
@@ -428,7 +443,9 @@ async fn sample_keys(
     c: &ColumnChange,
     copy: &ExpandCopy,
 ) -> Option<Vec<String>> {
-    let key = key::resolve(conn, c.table, &[], cx.server_version_num).await.ok()?;
+    let key = key::resolve(conn, c.table, &[], cx.server_version_num)
+        .await
+        .ok()?;
     let columns: Vec<String> = key.iter().map(|k| quote_ident(&k.name)).collect();
     let text: Vec<String> = columns.iter().map(|k| format!("{k}::text")).collect();
     let sql = format!(

@@ -32,34 +32,34 @@ impl Cluster {
                     "there is no `pg_basebackup` in that directory; install the PostgreSQL client tools of the same version",
                 ));
             }
-            let dir = make_dir(&bindir, run_as.as_ref())?;
-            let data_dir = dir.join("data");
-            let mut standby = Cluster {
-                bindir,
-                dir,
-                data_dir,
-                port: 0,
-                run_as,
-                url: String::new(),
-                version: PgVersion(0),
-                watchdog: None,
-                stopped: false,
-                extra_options: String::new(),
-            };
-            standby.watchdog = Some(standby.spawn_watchdog()?);
+            let mut standby = Cluster::in_new_dir(bindir, run_as, "")?;
             let mut cmd = standby.tool("pg_basebackup");
             cmd.arg("-D")
                 .arg(&standby.data_dir)
-                .args(["-R", "-X", "stream", "-c", "fast", "--no-sync", "-h", "127.0.0.1", "-U", SUPERUSER])
+                .args([
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    SUPERUSER,
+                ])
                 .arg("-p")
                 .arg(primary_port.to_string());
             standby.run("pg_basebackup", cmd)?;
             standby.pg_ctl_start()?;
             Ok(standby)
         });
-        let mut standby = task
-            .await
-            .map_err(|e| cluster_error(&self.bindir, format!("the standby's start-up task failed: {e}")))??;
+        let mut standby = task.await.map_err(|e| {
+            cluster_error(
+                &self.bindir,
+                format!("the standby's start-up task failed: {e}"),
+            )
+        })??;
         standby.version = standby.wait_ready().await?;
         Ok(standby)
     }
