@@ -1,6 +1,7 @@
 //! A backfill holds back on what the server and the application show: sessions waiting for the
-//! row locks of a batch (the next batch is halved and a pause follows), and the application's
-//! health callback (`Migrator::backfill_health`). The replica-lag throttle is in `replica.rs`.
+//! row locks of a batch (the next batch is halved and a pause follows), the application's health
+//! callback (`Migrator::backfill_health`) and a vacuum on the table. The replica-lag throttle is in
+//! `replica.rs`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -161,6 +162,85 @@ async fn the_health_callback_pauses_the_backfill_until_healthy() {
         (BackfillStage::Done, ROWS as u64)
     );
     assert!(last.eta == Some(Duration::ZERO));
+    let remaining: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(remaining, 0);
+    conn.close().await.unwrap();
+    db.drop_database().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vacuum_on_the_table_throttles_the_backfill() {
+    let (db, mut conn) = setup("throttle_vacuum").await;
+    // Dead tuples for the vacuum to work on, then a vacuum slowed to a crawl (cost-based delay: a
+    // 100 ms sleep after every page), so it is still running while the backfill works.
+    conn.execute("UPDATE items SET v = v").await.unwrap();
+    let mut vacuum = PgConnection::connect_with(&db.connect_options())
+        .await
+        .unwrap();
+    let vacuum_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut vacuum)
+        .await
+        .unwrap();
+    vacuum
+        .execute("SET vacuum_cost_delay = '100ms'; SET vacuum_cost_limit = 1")
+        .await
+        .unwrap();
+    // Alone: VACUUM refuses to run in the implicit transaction of a multi-statement query.
+    let vacuuming = tokio::spawn(async move {
+        let result = vacuum.execute("VACUUM items").await;
+        (vacuum, result)
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let running: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'items'::regclass)",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if running {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the vacuum did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let (seen, sink) = recorder();
+    let migrator = Migrator::new(&[&m0001_plain::MIGRATION])
+        .unwrap()
+        .on_progress(sink);
+    migrator
+        .run(&db.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("the migration failed: {e}"));
+    let still_vacuuming: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'items'::regclass)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_cancel_backend($1)")
+        .bind(vacuum_pid)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (vacuum, _cancelled) = vacuuming.await.unwrap();
+    vacuum.close().await.unwrap();
+
+    let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert!(still_vacuuming, "the vacuum ran for the whole backfill");
+    let throttled = all
+        .iter()
+        .filter(|p| p.state == BackfillState::Throttled(ThrottleReason::Autovacuum))
+        .count();
+    assert!(throttled > 0, "no report said the vacuum throttled the backfill: {all:#?}");
     let remaining: i64 =
         sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
             .fetch_one(&mut conn)

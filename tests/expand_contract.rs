@@ -804,7 +804,11 @@ async fn a_late_commit_of_a_contract_step_is_seen_done_not_refused() {
          INSERT INTO ledger SELECT g, g FROM generate_series(1, 50) g",
     )
     .await;
-    let migrator = Migrator::new(&[m1, m2]).unwrap();
+    // Queueing, so the held-up step makes attempts (lock timeouts) the test can wait for: looking
+    // first, it would wait without attempting whenever the reader is already 100 ms old.
+    let migrator = Migrator::new(&[m1, m2])
+        .unwrap()
+        .lock_strategy(zerodown::LockStrategy::Queue);
     migrator.run(&db.options).await.unwrap();
 
     // `complete` starts and is held up in migration 1's contract step by a reader of `other` (lock

@@ -14,25 +14,40 @@ pub struct Variant {
     pub name: String,
     pub took: Duration,
     pub rows_per_second: f64,
+    /// The ETA reported at 10% of the main pass against the time the rest actually took:
+    /// `(predicted, actual)`, from the line `backfill_bench` prints after the variant's.
+    pub eta_at_tenth: Option<(Duration, Duration)>,
 }
 
-/// Reads `backfill_bench`'s lines: a name padded to 44 columns, then `<secs> s <rate> rows/s`.
+/// Reads `backfill_bench`'s lines: a name padded to 44 columns, then `<secs> s <rate> rows/s`,
+/// and the variant's `  eta at 10% of the main pass: <p> s predicted, <a> s actual (..)` line.
 fn parse(stdout: &str) -> Vec<Variant> {
-    stdout
-        .lines()
-        .filter_map(|line| {
-            let (name, rest) = line.split_at_checked(44)?;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            match fields.as_slice() {
-                [secs, "s", rate, "rows/s"] => Some(Variant {
-                    name: name.trim().to_owned(),
-                    took: Duration::from_secs_f64(secs.parse().ok()?),
-                    rows_per_second: rate.parse().ok()?,
-                }),
-                _ => None,
+    let mut variants: Vec<Variant> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(eta) = line.trim().strip_prefix("eta at 10% of the main pass:") {
+            let fields: Vec<&str> = eta.split_whitespace().collect();
+            if let ([predicted, "s", "predicted,", actual, "s", "actual", ..], Some(last)) =
+                (fields.as_slice(), variants.last_mut())
+            {
+                let secs = |s: &str| s.parse().ok().map(Duration::from_secs_f64);
+                last.eta_at_tenth = secs(predicted).zip(secs(actual));
             }
-        })
-        .collect()
+            continue;
+        }
+        let Some((name, rest)) = line.split_at_checked(44) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if let [secs, "s", rate, "rows/s"] = fields.as_slice() {
+            if let (Ok(secs), Ok(rate)) = (secs.parse(), rate.parse()) {
+                variants.push(Variant {
+                    name: name.trim().to_owned(),
+                    took: Duration::from_secs_f64(secs),
+                    rows_per_second: rate,
+                    eta_at_tenth: None,
+                });
+            }
+        }
+    }
+    variants
 }
 
 /// Runs `backfill_bench --rows rows` (built in release mode) and returns its variants.
@@ -64,13 +79,19 @@ mod tests {
     #[test]
     fn reads_the_table() {
         let out = format!(
-            "backfill of ... on 10 rows\n{:<44} {:>10} {:>19}\n{:<44} {:>8.2} s {:>12.0} rows/s\n",
-            "variant", "time", "throughput", "single UPDATE (one transaction)", 1.5, 666_666.0
+            "backfill of ... on 10 rows\n{:<44} {:>10} {:>19}\n{:<44} {:>8.2} s {:>12.0} rows/s\n{:<44} {:>8.2} s {:>12.0} rows/s\n  eta at 10% of the main pass: 2.70 s predicted, 3.00 s actual (-10%)\n",
+            "variant", "time", "throughput", "single UPDATE (one transaction)", 1.5, 666_666.0,
+            "zerodown, defaults (adaptive, 150 ms)", 3.5, 285_714.0
         );
         let v = parse(&out);
-        assert_eq!(v.len(), 1);
+        assert_eq!(v.len(), 2);
         assert_eq!(v[0].name, "single UPDATE (one transaction)");
         assert_eq!(v[0].took, Duration::from_millis(1500));
         assert_eq!(v[0].rows_per_second, 666_666.0);
+        assert_eq!(v[0].eta_at_tenth, None);
+        assert_eq!(
+            v[1].eta_at_tenth,
+            Some((Duration::from_millis(2700), Duration::from_millis(3000)))
+        );
     }
 }

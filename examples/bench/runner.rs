@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::time::Instant;
-use zerodown::{localdb, Migration, Migrator};
+use zerodown::{localdb, LockStrategy, Migration, Migrator};
 
 use crate::migrations::MIGRATIONS;
 use crate::Measured;
@@ -51,10 +51,10 @@ fn side_options(db: &localdb::FreshDatabase, async_commit: bool) -> PgConnectOpt
     }
 }
 
-async fn zerodown_once(async_commit: bool) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn zerodown_once(async_commit: bool, strategy: LockStrategy) -> Result<Duration, Box<dyn std::error::Error>> {
     let db = localdb::fresh_database("bench_runner_zd").await?;
     let options = side_options(&db, async_commit);
-    let migrator = Migrator::new(MIGRATIONS)?;
+    let migrator = Migrator::new(MIGRATIONS)?.lock_strategy(strategy);
     let started = Instant::now();
     let report = migrator.run(&options).await?;
     let took = started.elapsed();
@@ -97,7 +97,13 @@ async fn check_tables(options: &PgConnectOptions) -> Result<(), Box<dyn std::err
 }
 
 /// Runs `reps` repetitions of each side and returns the medians.
-pub async fn bench(reps: usize, scratch: &Path, async_commit: bool) -> Result<Measured, Box<dyn std::error::Error>> {
+/// `strategy`: how zerodown's steps ask for their locks (the default looks at `pg_locks` first).
+pub async fn bench(
+    reps: usize,
+    scratch: &Path,
+    async_commit: bool,
+    strategy: LockStrategy,
+) -> Result<Measured, Box<dyn std::error::Error>> {
     let dir = scratch.join("sqlx_migrations");
     write_sqlx_dir(&dir)?;
     // Resolved before timing, as `sqlx::migrate!` does at compile time.
@@ -113,11 +119,11 @@ pub async fn bench(reps: usize, scratch: &Path, async_commit: bool) -> Result<Me
     for rep in 0..reps {
         // Alternate the order so a warm-up or a burst of load from elsewhere hits both sides alike.
         if rep % 2 == 0 {
-            zd.push(zerodown_once(async_commit).await?);
+            zd.push(zerodown_once(async_commit, strategy).await?);
             sq.push(sqlx_once(&sqlx_migrator, async_commit).await?);
         } else {
             sq.push(sqlx_once(&sqlx_migrator, async_commit).await?);
-            zd.push(zerodown_once(async_commit).await?);
+            zd.push(zerodown_once(async_commit, strategy).await?);
         }
         println!(
             "  repetition {}: zerodown {:.3} s, sqlx {:.3} s",

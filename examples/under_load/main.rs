@@ -259,9 +259,27 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
     if let Err(e) = db.drop_database().await {
         eprintln!("  dropping the run's database failed: {e}");
     }
+    let backfills = applied
+        .marks
+        .iter()
+        .filter_map(|m| {
+            let rows = m.backfill_rows?;
+            let during = stats::latency_between(&ops, (m.start, m.end));
+            println!(
+                "  {}: {} rows/s; application p99 during it {}, max {} ({} requests)",
+                m.label,
+                (rows as f64 / (m.end - m.start).as_secs_f64().max(1e-3)).round(),
+                dur(during.p99),
+                dur(during.max),
+                during.requests
+            );
+            Some(report::BackfillFigures { label: m.label.clone(), rows, took: m.end - m.start, during })
+        })
+        .collect();
     let outcome = RunOutcome {
         kind,
         summary,
+        backfills,
         marks: applied.marks,
         migration,
         migration_error: applied.error,
@@ -291,6 +309,7 @@ async fn naive(options: &PgConnectOptions, t0: Instant) -> Applied {
             attempts: 1,
             retries: Vec::new(),
             ok: result.is_ok(),
+            backfill_rows: None,
         });
         if let Err(e) = result {
             return Applied { marks, error: Some(e.to_string()), runtime_report: None };

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::args::{Args, RunKind};
-use crate::stats::Summary;
+use crate::stats::{Latency, Summary};
 use crate::steps::StepMark;
 
 /// Everything one run produced that the report shows.
@@ -22,6 +22,17 @@ pub struct RunOutcome {
     pub errors: Vec<(String, u64)>,
     /// Rows the load took, and how long it took.
     pub load: Duration,
+    /// The backfill steps of the run, with the application's latency while each ran.
+    pub backfills: Vec<BackfillFigures>,
+}
+
+/// One backfill step of a zerodown run.
+pub struct BackfillFigures {
+    pub label: String,
+    pub rows: u64,
+    pub took: Duration,
+    /// The application's requests arriving while it ran.
+    pub during: Latency,
 }
 
 /// `1.23 s`, `456 ms`, `0.42 ms`.
@@ -136,6 +147,18 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
                 dur(base.summary.p99),
                 verdict(z.p99 <= base.summary.p99 * 3)
             ));
+        }
+        if zd.kind == RunKind::Zerodown {
+            for b in &zd.backfills {
+                out.push(format!(
+                    "{name}: application p99 during \"{}\" ({:.0} rows/s): {} (target <= 1.5 x baseline p99 {}): {}",
+                    b.label,
+                    b.rows as f64 / b.took.as_secs_f64().max(1e-3),
+                    dur(b.during.p99),
+                    dur(base.summary.p99),
+                    verdict(b.during.p99.as_secs_f64() <= base.summary.p99.as_secs_f64() * 1.5)
+                ));
+            }
         }
         out.push(format!(
             "{name}: throughput during the migration: {:.0}/s = {:.1}% of the baseline's {:.0}/s (target >= 90%): {}",

@@ -96,6 +96,26 @@ pub fn summarize(ops: &[Op], window: (Duration, Duration)) -> Summary {
     }
 }
 
+/// Latency of the requests arriving in one interval (a backfill step's, say).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    pub requests: usize,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+/// The latency of the requests of `ops` arriving in `[from, to)`.
+pub fn latency_between(ops: &[Op], (from, to): (Duration, Duration)) -> Latency {
+    let mut latencies: Vec<Duration> =
+        ops.iter().filter(|o| o.arrival >= from && o.arrival < to).map(|o| o.latency).collect();
+    latencies.sort_unstable();
+    Latency {
+        requests: latencies.len(),
+        p99: percentile(&latencies, 99.0),
+        max: latencies.last().copied().unwrap_or_default(),
+    }
+}
+
 /// Per-bucket series for the picture.
 #[derive(Debug, Clone, Default)]
 pub struct Series {

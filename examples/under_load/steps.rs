@@ -28,6 +28,8 @@ pub struct StepMark {
     pub retries: Vec<Duration>,
     /// Whether the step succeeded.
     pub ok: bool,
+    /// For a backfill step: the rows it updated.
+    pub backfill_rows: Option<u64>,
 }
 
 /// One event of the runtime.
@@ -147,6 +149,7 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     attempts: 1,
                     retries: Vec::new(),
                     ok: false,
+                    backfill_rows: None,
                 });
             }
             "step failed transiently; retrying" | "backfill batch failed transiently; retrying it" => {
@@ -163,6 +166,7 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     attempts: 1,
                     retries: Vec::new(),
                     ok: false,
+                    backfill_rows: None,
                 });
             }
             "backfill done" => {
@@ -182,6 +186,7 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     attempts,
                     retries,
                     ok: true,
+                    backfill_rows: field("rows_updated").parse().ok(),
                 });
             }
             "step done" | "step failed" | "backfill step failed" => {

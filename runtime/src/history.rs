@@ -507,32 +507,130 @@ pub(crate) async fn record_baseline(
     Ok(())
 }
 
+/// The step rows of a migration as columns, bound as arrays (`$2`..`$7` of [`StepRows::INSERT`]).
+struct StepRows {
+    phases: Vec<&'static str>,
+    indexes: Vec<i32>,
+    descriptions: Vec<&'static str>,
+    sqls: Vec<String>,
+    locks: Vec<&'static str>,
+    states: Vec<&'static str>,
+}
+
+impl StepRows {
+    /// Inserts the rows bound as `$1` (version) and `$2`..`$7`; `{steps}` and `{conflict}` (the
+    /// `ON CONFLICT` action) are filled in.
+    const INSERT: &'static str =
+        "INSERT INTO {steps} (version, phase, step_index, description, sql, lock_level, state)
+         SELECT $1, s.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) AS s
+         ON CONFLICT (version, phase, step_index) {conflict}";
+
+    fn of(m: &Migration, state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync)) -> StepRows {
+        let mut rows = StepRows {
+            phases: Vec::new(),
+            indexes: Vec::new(),
+            descriptions: Vec::new(),
+            sqls: Vec::new(),
+            locks: Vec::new(),
+            states: Vec::new(),
+        };
+        for phase in PhaseKind::ALL {
+            for (index, step) in phase.steps(m).iter().enumerate() {
+                rows.phases.push(phase.as_str());
+                rows.indexes.push(index as i32);
+                rows.descriptions.push(step.description);
+                rows.sqls.push(step_sql(step));
+                rows.locks.push(step.lock.as_sql());
+                rows.states.push(state(phase, index));
+            }
+        }
+        rows
+    }
+}
+
+/// Writes every step row of `m` in one statement (one round trip, however many steps), in the state
+/// `state` gives. `conflict` is the statement's `ON CONFLICT` action.
+async fn insert_steps_with(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+    state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync),
+    conflict: &str,
+) -> Result<(), sqlx::Error> {
+    let rows = StepRows::of(m, state);
+    if rows.phases.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        &StepRows::INSERT
+            .replace("{steps}", &t.steps)
+            .replace("{conflict}", conflict),
+    )
+    .bind(as_i64(m.version))
+    .bind(&rows.phases)
+    .bind(&rows.indexes)
+    .bind(&rows.descriptions)
+    .bind(&rows.sqls)
+    .bind(&rows.locks)
+    .bind(&rows.states)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every step row of `m`; an existing row keeps its state and gets the plan's text.
 async fn insert_steps(
     conn: &mut PgConnection,
     t: &Tables,
     m: &Migration,
     state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync),
 ) -> Result<(), sqlx::Error> {
-    for phase in PhaseKind::ALL {
-        for (index, step) in phase.steps(m).iter().enumerate() {
-            sqlx::query(&format!(
-                "INSERT INTO {} (version, phase, step_index, description, sql, lock_level, state)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (version, phase, step_index) DO UPDATE
-                 SET description = excluded.description, sql = excluded.sql, lock_level = excluded.lock_level",
-                t.steps
-            ))
-            .bind(as_i64(m.version))
-            .bind(phase.as_str())
-            .bind(index as i32)
-            .bind(step.description)
-            .bind(step_sql(step))
-            .bind(step.lock.as_sql())
-            .bind(state(phase, index))
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
+    insert_steps_with(
+        conn,
+        t,
+        m,
+        state,
+        "DO UPDATE SET description = excluded.description, sql = excluded.sql, lock_level = excluded.lock_level",
+    )
+    .await
+}
+
+/// Records a migration that has no history row as started, inside the transaction of its first step
+/// (a transactional one), so the start commits with the step and costs no commit of its own.
+///
+/// Unlike [`begin_migration`] it never deletes or overwrites: a row that appeared since the history
+/// was read (a runner that lost the lock committing late) is left alone, and the step's
+/// [`lock_step`] then sees what that runner recorded.
+pub(crate) async fn record_start_in_step(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+) -> Result<(), sqlx::Error> {
+    let rows = StepRows::of(m, &|_, _| "pending");
+    // One statement: both inserts wait for a concurrent transaction inserting the same keys, then
+    // do nothing.
+    sqlx::query(&format!(
+        "WITH started AS (
+             INSERT INTO {} (version, name, description, checksum, state, zerodown_version)
+             VALUES ($1, $8, $9, $10, 'expanding', $11)
+             ON CONFLICT (version) DO NOTHING)
+         {}",
+        t.migrations,
+        StepRows::INSERT.replace("{steps}", &t.steps).replace("{conflict}", "DO NOTHING")
+    ))
+    .bind(as_i64(m.version))
+    .bind(&rows.phases)
+    .bind(&rows.indexes)
+    .bind(&rows.descriptions)
+    .bind(&rows.sqls)
+    .bind(&rows.locks)
+    .bind(&rows.states)
+    .bind(m.name)
+    .bind(m.description)
+    .bind(m.checksum.to_hex())
+    .bind(env!("CARGO_PKG_VERSION"))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -588,36 +686,75 @@ pub(crate) async fn lock_step(
     Ok(state.as_deref().and_then(StepState::parse))
 }
 
-/// Marks the step done. Inside the step's transaction for transactional steps.
+/// Marks the step done. Inside the step's transaction for transactional steps. `uncounted`: attempts
+/// of this run that [`mark_attempt`] did not count (plain transactional steps count them here).
 pub(crate) async fn mark_done(
     conn: &mut PgConnection,
     t: &Tables,
     k: StepKey,
     duration: Duration,
+    uncounted: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&done_sql(t))
+        .bind(as_i64(k.version))
+        .bind(k.phase.as_str())
+        .bind(k.index as i32)
+        .bind(duration.as_millis() as i64)
+        .bind(uncounted as i32)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// [`mark_done`] and [`write_state`] in one statement (one round trip), for the last step of a phase
+/// that records the migration's new state in its own transaction.
+pub(crate) async fn mark_done_with_state(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    duration: Duration,
+    uncounted: u32,
+    state: RowState,
+    ran: Duration,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "UPDATE {} SET state = 'done', finished_at = now(), duration_ms = $4, last_error = NULL
-         WHERE version = $1 AND phase = $2 AND step_index = $3",
-        t.steps
+        "WITH done AS ({}) {}",
+        done_sql(t),
+        state_sql(t, state, "$6", "$7")
     ))
     .bind(as_i64(k.version))
     .bind(k.phase.as_str())
     .bind(k.index as i32)
     .bind(duration.as_millis() as i64)
+    .bind(uncounted as i32)
+    .bind(state.as_str())
+    .bind(ran.as_millis() as i64)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Marks the step failed, on the step row and on its migration.
+/// Marks step (`$1` version, `$2` phase, `$3` index) done after `$4` ms, counting `$5` attempts.
+fn done_sql(t: &Tables) -> String {
+    format!(
+        "UPDATE {} SET state = 'done', finished_at = now(), duration_ms = $4, last_error = NULL,
+                attempts = attempts + $5, started_at = coalesce(started_at, now())
+         WHERE version = $1 AND phase = $2 AND step_index = $3",
+        t.steps
+    )
+}
+
+/// Marks the step failed, on the step row and on its migration. `uncounted` as for [`mark_done`].
 pub(crate) async fn mark_failed(
     conn: &mut PgConnection,
     t: &Tables,
     k: StepKey,
     error: &str,
+    uncounted: u32,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "UPDATE {} SET state = 'failed', last_error = $4
+        "UPDATE {} SET state = 'failed', last_error = $4, attempts = attempts + $5,
+                started_at = coalesce(started_at, now())
          WHERE version = $1 AND phase = $2 AND step_index = $3 AND state <> 'done'",
         t.steps
     ))
@@ -625,6 +762,7 @@ pub(crate) async fn mark_failed(
     .bind(k.phase.as_str())
     .bind(k.index as i32)
     .bind(error)
+    .bind(uncounted as i32)
     .execute(&mut *conn)
     .await?;
     sqlx::query(&format!(
@@ -646,6 +784,30 @@ pub(crate) async fn set_state(
     state: RowState,
     ran: Duration,
 ) -> Result<(), Error> {
+    write_state(conn, t, version, state, ran)
+        .await
+        .map_err(Error::db(format!("recording migration {version} as {}", state.as_str())))
+}
+
+/// [`set_state`]'s statement, for callers inside a step's transaction (which report `sqlx` errors).
+async fn write_state(
+    conn: &mut PgConnection,
+    t: &Tables,
+    version: u64,
+    state: RowState,
+    ran: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&state_sql(t, state, "$2", "$3"))
+        .bind(as_i64(version))
+        .bind(state.as_str())
+        .bind(ran.as_millis() as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves migration `$1` to `state` (bound as `state_param`), adding `ran_param` ms to its run time.
+fn state_sql(t: &Tables, state: RowState, state_param: &str, ran_param: &str) -> String {
     let stamp = match state {
         RowState::Expanded => ", expanded_at = now()",
         RowState::Completed => ", expanded_at = coalesce(expanded_at, now()), completed_at = now()",
@@ -654,17 +816,12 @@ pub(crate) async fn set_state(
         | RowState::RollingBack
         | RowState::RolledBack => "",
     };
-    sqlx::query(&format!(
-        "UPDATE {} SET state = $2, updated_at = now(), duration_ms = duration_ms + $3, last_error = NULL{stamp} WHERE version = $1",
+    format!(
+        "UPDATE {} SET state = {state_param}, updated_at = now(), duration_ms = duration_ms + {ran_param},
+                last_error = NULL{stamp}
+         WHERE version = $1",
         t.migrations
-    ))
-    .bind(as_i64(version))
-    .bind(state.as_str())
-    .bind(ran.as_millis() as i64)
-    .execute(conn)
-    .await
-    .map_err(Error::db(format!("recording migration {version} as {}", state.as_str())))?;
-    Ok(())
+    )
 }
 
 /// Records the binary's plan of `m` as the applied one (see `Migrator::accept_drift`).

@@ -24,6 +24,8 @@ mod history;
 #[cfg(feature = "executor")]
 pub mod localdb;
 #[cfg(feature = "executor")]
+mod index_progress;
+#[cfg(feature = "executor")]
 mod lookahead;
 #[cfg(feature = "executor")]
 mod migrator;
@@ -64,6 +66,8 @@ pub use report::{MigrationReport, Plan, PlannedStep, RunReport, StepOutcome, Ste
 pub use status::{
     MigrationId, MigrationState, MigrationStatus, PhaseKind, Status, UnknownMigration,
 };
+#[cfg(feature = "executor")]
+pub use index_progress::{IndexBuildPhase, IndexBuildProgress, WorkUnit};
 #[cfg(feature = "executor")]
 pub use step_events::{StepEvent, StepProgress};
 #[cfg(feature = "executor")]

@@ -603,6 +603,7 @@ impl Migrator {
             migration: m,
             phase: PhaseKind::Rollback,
             new: false,
+            afresh: false,
             steps,
         };
         let mut rng = match self.jitter_seed {
@@ -1214,6 +1215,7 @@ impl Migrator {
                         migration: m,
                         phase,
                         new: true,
+                        afresh: history.rolled_back.contains_key(&m.version),
                         steps: pending(true),
                     });
                     if m.has_contract() {
@@ -1233,6 +1235,7 @@ impl Migrator {
                         migration: m,
                         phase,
                         new,
+                        afresh: new,
                         steps: pending(new),
                     });
                     if m.has_contract() {
@@ -1244,6 +1247,7 @@ impl Migrator {
                         migration: m,
                         phase,
                         new: false,
+                        afresh: false,
                         steps: pending(false),
                     });
                 }

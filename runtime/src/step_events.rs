@@ -1,10 +1,12 @@
-//! Step events for progress displays: a step starting, a step settled. Delivered to the callback
+//! Step events for progress displays: a step starting, a concurrent index build under way, a step
+//! settled. Delivered to the callback
 //! given to [`Migrator::on_step`](crate::Migrator::on_step), on the runner's task, in order.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::index_progress::IndexBuildProgress;
 use crate::plan::LockLevel;
 use crate::report::StepOutcome;
 use crate::status::{MigrationId, PhaseKind};
@@ -44,6 +46,8 @@ pub enum StepEvent {
         /// Wall time in this run, retries included.
         duration: Duration,
     },
+    /// A concurrent index build is under way (PostgreSQL 12+): where it is, about once a second.
+    Building(IndexBuildProgress),
 }
 
 impl fmt::Display for StepProgress {
@@ -67,6 +71,7 @@ impl fmt::Display for StepProgress {
                 duration.as_secs_f64(),
                 if attempts == 1 { "" } else { "s" }
             ),
+            StepEvent::Building(build) => write!(f, "{at}: {build}"),
         }
     }
 }

@@ -343,3 +343,75 @@ async fn partitioned_index_build_resumes_after_a_partial_build() {
     assert!(migrator.run(&db.options).await.unwrap().is_empty());
     db.drop_database().await;
 }
+
+/// A concurrent build reports where it is about once a second (PostgreSQL 12+): its phases in the
+/// order PostgreSQL runs them, block counts while it scans the table, and, once the scan has run for
+/// a second, the time left in it.
+#[tokio::test]
+async fn a_long_build_reports_its_phases_and_the_time_left_in_the_scan() {
+    use std::sync::{Arc, Mutex};
+    use zerodown_runtime::{IndexBuildPhase, StepEvent, StepProgress, WorkUnit};
+
+    support::init_tracing();
+    let db = fresh_database("cic_progress").await;
+    let version: i32 = db
+        .scalar("SELECT current_setting('server_version_num')::int")
+        .await;
+    // About 4 s of scanning: an index expression that sleeps 2 ms per row over 2000 rows spread
+    // over 2000 pages (fillfactor 10 and wide rows), so the block count moves while it scans.
+    db.exec(
+        "CREATE FUNCTION slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+           $$ BEGIN PERFORM pg_sleep(0.002); RETURN x; END $$;
+         CREATE TABLE wide (id int, pad text) WITH (fillfactor = 10);
+         INSERT INTO wide SELECT g, repeat('x', 1000) FROM generate_series(1, 2000) g;",
+    )
+    .await;
+    let seen: Arc<Mutex<Vec<StepProgress>>> = Arc::default();
+    let record = seen.clone();
+    let m = migration(
+        1,
+        "slow_index",
+        settings(),
+        vec![cic("wide_slow_idx", "wide", "slow_key(id)", false)],
+        vec![],
+    );
+    Migrator::new(&[m])
+        .unwrap()
+        .on_step(move |s| record.lock().unwrap().push(s.clone()))
+        .run(&db.options)
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let builds: Vec<_> = seen
+        .iter()
+        .filter_map(|s| match s.event {
+            StepEvent::Building(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    for b in &builds {
+        println!("{b}");
+    }
+    if version < 120_000 {
+        // No `pg_stat_progress_create_index` before 12: nothing is reported.
+        assert!(builds.is_empty(), "{builds:?}");
+        db.drop_database().await;
+        return;
+    }
+    assert!(matches!(seen.first().map(|s| s.event), Some(StepEvent::Started)));
+    assert!(matches!(seen.last().map(|s| s.event), Some(StepEvent::Settled { .. })));
+    let scanning: Vec<_> = builds
+        .iter()
+        .filter(|b| b.phase == IndexBuildPhase::ScanningTable)
+        .collect();
+    assert!(scanning.len() >= 2, "the scan was seen several times: {builds:?}");
+    assert!(scanning
+        .iter()
+        .all(|b| matches!(b.work, Some((done, total, WorkUnit::Blocks)) if done <= total && total >= 1000)));
+    assert!(
+        scanning.iter().any(|b| b.phase_eta.is_some()),
+        "an estimate once the scan ran for a second: {builds:?}"
+    );
+    assert!(builds.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+    db.drop_database().await;
+}

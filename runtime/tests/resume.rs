@@ -136,6 +136,69 @@ async fn permanent_failure_then_fix_resumes_at_the_failed_step() {
     db.drop_database().await;
 }
 
+/// A new migration's first plain step records the migration's start in its own transaction (one
+/// commit per step): when that step fails, the start and the failure must still be recorded, with
+/// the attempts made.
+#[tokio::test]
+async fn a_new_migration_whose_first_step_fails_is_recorded_failed() {
+    support::init_tracing();
+    let db = fresh_database("resume_first_fails").await;
+    db.exec("CREATE TABLE effects (id serial PRIMARY KEY, note text)")
+        .await;
+    let m = migration(
+        1,
+        "first_fails",
+        settings(),
+        vec![
+            tx(
+                "needs fixme",
+                &[
+                    "INSERT INTO effects (note) VALUES ('first')",
+                    "INSERT INTO fixme VALUES (1)",
+                ],
+                LockLevel::RowExclusive,
+                &[],
+            ),
+            tx(
+                "second",
+                &["INSERT INTO effects (note) VALUES ('second')"],
+                LockLevel::RowExclusive,
+                &["\"effects\""],
+            ),
+        ],
+        vec![],
+    );
+    let migrator = Migrator::new(&[m]).unwrap();
+    let err = migrator.run(&db.options).await.unwrap_err();
+    assert!(matches!(&err, Error::Step(s) if s.index == 0), "{err:?}");
+
+    let status = migrator.status(&db.options).await.unwrap();
+    assert_eq!(
+        status.migrations[0].state,
+        MigrationState::Expanding { done: 0, total: 2 }
+    );
+    assert!(status.migrations[0]
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains("42P01")));
+    assert_eq!(
+        step_rows(&db).await,
+        [(0, "failed".into(), 1), (1, "pending".into(), 0)]
+    );
+    assert!(effects(&db).await.is_empty());
+
+    db.exec("CREATE TABLE fixme (x int)").await;
+    migrator.run(&db.options).await.unwrap();
+    assert_eq!(effects(&db).await, ["first", "second"]);
+    assert_eq!(
+        step_rows(&db).await,
+        [(0, "done".into(), 2), (1, "done".into(), 1)]
+    );
+    let status = migrator.status(&db.options).await.unwrap();
+    assert_eq!(status.migrations[0].state, MigrationState::Completed);
+    db.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_run_releases_the_lock_and_converges() {
     support::init_tracing();

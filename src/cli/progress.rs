@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use zerodown_runtime::{
-    BackfillProgress, BackfillStage, BackfillState, Migrator, PhaseKind, StepEvent, StepProgress,
+    BackfillProgress, BackfillStage, BackfillState, IndexBuildPhase, Migrator, PhaseKind, StepEvent,
+    StepProgress,
 };
 
 /// A writer shared between the command and the progress callbacks.
@@ -52,6 +53,8 @@ struct State {
     multi: Option<MultiProgress>,
     spinner: Option<ProgressBar>,
     backfills: HashMap<Key, Shown>,
+    /// Line mode: the index build phase last printed, and when.
+    build_line: Option<(IndexBuildPhase, Instant)>,
 }
 
 /// The progress display of one command. Clones share the display.
@@ -86,16 +89,29 @@ impl Progress {
             .on_step(move |s| that.step(s))
     }
 
-    /// A step started (the spinner names it) or settled (a line stays).
+    /// A step started (the spinner names it), is building an index (the spinner says where; in
+    /// line mode a line at each phase and at most every few seconds) or settled (a line stays).
     fn step(&self, s: &StepProgress) {
         let text = format!("{}: {s}", s.migration);
         match self.mode {
             Mode::Off => {}
-            Mode::Lines => line(&self.err, &text),
+            Mode::Lines => {
+                if let StepEvent::Building(build) = s.event {
+                    let mut state = self.state();
+                    let due = state.build_line.map_or(true, |(phase, printed)| {
+                        phase != build.phase || printed.elapsed() >= LINE_EVERY
+                    });
+                    if !due {
+                        return;
+                    }
+                    state.build_line = Some((build.phase, Instant::now()));
+                }
+                line(&self.err, &text)
+            }
             Mode::Bar => {
                 let state = self.state();
                 match s.event {
-                    StepEvent::Started => {
+                    StepEvent::Started | StepEvent::Building(_) => {
                         if let Some(spinner) = &state.spinner {
                             spinner.set_message(text);
                         }

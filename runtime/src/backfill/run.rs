@@ -270,7 +270,7 @@ pub(crate) async fn run(
         }
     }
 
-    history::mark_done(ex.control, ex.tables, key, started.elapsed())
+    history::mark_done(ex.control, ex.tables, key, started.elapsed(), 0)
         .await
         .map_err(lost)?;
     reporter.stage(BackfillStage::Done);
@@ -542,6 +542,7 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
         let (result, observed) = monitor::watch(
             control,
             pid,
+            None,
             one(&mut conn.conn, cx, tables, *fence, op, timeouts),
         )
         .await;
@@ -806,5 +807,5 @@ fn step_error(cx: &Ctx, kind: StepErrorKind, attempts: u32, message: String) -> 
 
 /// Records the failure on the step and returns it as the run's error.
 async fn fail(ex: &mut Executor<'_>, key: StepKey, error: StepError) -> Error {
-    record_failure(ex.control, ex.tables, key, error).await
+    record_failure(ex.control, ex.tables, key, error, 0).await
 }

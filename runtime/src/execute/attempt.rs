@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, PgConnection};
 
@@ -9,8 +11,8 @@ use super::index::{self, IndexState};
 use super::partitioned;
 use super::postcondition;
 use crate::connect::simple;
-use crate::history::{self, StepKey, StepState, Tables};
-use crate::plan::{Step, StepKind};
+use crate::history::{self, RowState, StepKey, StepState, Tables};
+use crate::plan::{Migration, Step, StepKind};
 use crate::session;
 use crate::timeout::Timeouts;
 
@@ -126,9 +128,32 @@ impl AttemptError {
     }
 }
 
+/// The history writes a plain transactional step makes in its own transaction besides marking itself
+/// done, so that they cost no commit (and no round trip on the control connection) of their own: a
+/// run of small migrations then commits once per step, as `sqlx::migrate` commits once per migration.
+/// Exactly-once is unchanged: what is written commits with the step or not at all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InStep {
+    /// The migration has no history row yet: record its start first
+    /// ([`history::record_start_in_step`]). A failed step then records the start itself.
+    pub(crate) start: Option<&'static Migration>,
+    /// The step is the phase's last: move the migration to this state, adding the time since the
+    /// phase started.
+    pub(crate) finish: Option<(RowState, Instant)>,
+    /// This run's attempts at the step, counted here instead of by `mark_attempt` before each.
+    pub(crate) attempts: u32,
+}
+
+/// Whether `step` makes its history writes in its own transaction ([`InStep`]): a plain SQL step
+/// run in a transaction. Phased steps and backfills keep their own bookkeeping, and a step that runs
+/// alone must be recorded running before its statement (a resumed run looks at that).
+pub(crate) fn records_in_step(step: &Step) -> bool {
+    matches!(step.kind, StepKind::Sql) && step.transaction == crate::plan::Transaction::Transactional
+}
+
 /// Runs a transactional step: `SET LOCAL` timeouts, a lock on the step's history row (so no two
-/// sessions apply the step), the statements, the postcondition check and the history update, all
-/// committed together or not at all.
+/// sessions apply the step), the statements, the postcondition check and the history updates
+/// ([`InStep`]), all committed together or not at all.
 pub(crate) async fn transactional(
     conn: &mut PgConnection,
     step: &Step,
@@ -136,16 +161,20 @@ pub(crate) async fn transactional(
     tables: &Tables,
     key: StepKey,
     elapsed: Duration,
+    in_step: InStep,
 ) -> Result<Settled, AttemptError> {
+    // The timeouts go with `BEGIN`, in one round trip.
+    let begin = format!("BEGIN; {}", timeouts.set_sql(true));
     let mut tx = conn
-        .begin()
+        .begin_with(begin.clone())
         .await
-        .map_err(|e| AttemptError::new(e, "BEGIN"))?;
+        .map_err(|e| AttemptError::new(e, &begin))?;
     let result = async {
-        let set = timeouts.set_sql(true);
-        simple(&mut tx, &set)
-            .await
-            .map_err(|e| AttemptError::new(e, &set))?;
+        if let Some(m) = in_step.start {
+            history::record_start_in_step(&mut tx, tables, m)
+                .await
+                .map_err(|e| AttemptError::new(e, "recording the start of the migration"))?;
+        }
         if done_by_another(&mut tx, tables, key).await? {
             return Ok(Settled::AlreadyDone);
         }
@@ -160,9 +189,22 @@ pub(crate) async fn transactional(
         if !holds {
             return Err(AttemptError::postcondition(step));
         }
-        history::mark_done(&mut tx, tables, key, elapsed)
-            .await
-            .map_err(|e| AttemptError::new(e, "recording the step as done"))?;
+        match in_step.finish {
+            None => history::mark_done(&mut tx, tables, key, elapsed, in_step.attempts).await,
+            Some((state, since)) => {
+                history::mark_done_with_state(
+                    &mut tx,
+                    tables,
+                    key,
+                    elapsed,
+                    in_step.attempts,
+                    state,
+                    since.elapsed(),
+                )
+                .await
+            }
+        }
+        .map_err(|e| AttemptError::new(e, "recording the step as done"))?;
         Ok(Settled::Ran)
     }
     .await;

@@ -14,13 +14,14 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
 use tokio::time::Instant;
 
-use self::attempt::Settled;
+use self::attempt::{InStep, Settled};
 use crate::advisory::Fence;
 use crate::backfill::{self, ProgressSink};
 use crate::blockers;
 use crate::connect::{self, Opened, Role};
 use crate::error::{Error, Interrupted, StepError, StepErrorKind};
 use crate::history::{self, RowState, StepKey, StepState, Tables};
+use crate::index_progress::Tracker;
 use crate::lookahead::{self, Clear, LockStrategy};
 use crate::plan::{Migration, Postcondition, StepKind, Transaction};
 use crate::report::{MigrationReport, StepOutcome, StepReport};
@@ -40,6 +41,8 @@ pub(crate) struct Work {
     /// No history row yet, or one to start afresh (the plan was edited after a failure that committed
     /// nothing): record the start first.
     pub(crate) new: bool,
+    /// With `new`: a row exists (rolled back, or edited after a failure), which the start resets.
+    pub(crate) afresh: bool,
     /// Steps not recorded done, in order, with their recorded state.
     pub(crate) steps: Vec<(usize, StepState)>,
 }
@@ -73,17 +76,40 @@ pub(crate) struct Executor<'a> {
 }
 
 /// Logs a step's failure, records it on the step's history row, and returns it as the run's error.
+///
+/// `uncounted`: attempts of this run the history has not counted yet (a plain transactional step
+/// counts them with its outcome, see [`InStep`]).
 pub(crate) async fn record_failure(
     control: &mut PgConnection,
     tables: &Tables,
     key: StepKey,
     error: StepError,
+    uncounted: u32,
 ) -> Error {
     tracing::warn!(version = key.version, step = key.index + 1, error = %error, "step failed");
-    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string()).await {
+    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string(), uncounted).await {
         tracing::warn!(error = %e, "recording the step failure failed");
     }
     Error::Step(Box::new(error))
+}
+
+/// [`record_failure`] for a step of [`Executor::run_step`]: first records the migration's start when
+/// the step's transaction was to (`start`, see [`InStep`]) and so never did, then the failure with the
+/// attempts the history has not counted (`uncounted`, for a step that counts them itself).
+async fn fail_step(
+    control: &mut PgConnection,
+    tables: &Tables,
+    key: StepKey,
+    error: StepError,
+    start: Option<&'static Migration>,
+    uncounted: Option<u32>,
+) -> Error {
+    if let Some(m) = start {
+        if let Err(e) = history::begin_migration(control, tables, m).await {
+            tracing::warn!(error = %e, "recording the start of the migration failed");
+        }
+    }
+    record_failure(control, tables, key, error, uncounted.unwrap_or(0)).await
 }
 
 fn lock_lost(source: sqlx::Error) -> Error {
@@ -126,7 +152,13 @@ impl Executor<'_> {
             }
         }
         tracing::info!(version = m.version, name = m.name, phase = %work.phase, steps = work.steps.len(), "applying migration");
-        if work.new {
+        let in_step = |index: usize| attempt::records_in_step(&work.phase.steps(m)[index]);
+        // A migration with no row yet whose first step is plain and transactional records its start in
+        // that step's transaction (see `InStep`).
+        let start_in_step = work.new
+            && !work.afresh
+            && work.steps.first().is_some_and(|&(first, _)| in_step(first));
+        if work.new && !start_in_step {
             history::begin_migration(self.control, self.tables, m)
                 .await
                 .map_err(Error::on_lock_connection)?;
@@ -153,13 +185,25 @@ impl Executor<'_> {
             PhaseKind::Expand => {}
         }
         let total = work.phase.steps(m).len();
+        let done = match work.phase {
+            PhaseKind::Expand if m.has_contract() => RowState::Expanded,
+            PhaseKind::Expand | PhaseKind::Contract => RowState::Completed,
+            PhaseKind::Rollback => RowState::RolledBack,
+        };
+        let last = work.steps.last().map(|&(index, _)| index);
+        let mut finished_in_step = false;
         let mut steps = Vec::with_capacity(work.steps.len());
-        for &(index, state) in &work.steps {
+        for (position, &(index, state)) in work.steps.iter().enumerate() {
             if self.stop_requested() {
                 return Err(Self::interrupted(m, work.phase, index, None));
             }
             self.step_event(m, work.phase, index, total, StepEvent::Started);
-            let report = match self.run_step(m, work.phase, index, total, state).await {
+            // The expand phase's last step, plain and transactional, also records the migration's
+            // new state (`InStep`); other phases move through states of their own first.
+            let finish = (work.phase == PhaseKind::Expand && Some(index) == last && in_step(index))
+                .then_some((done, started));
+            let start = (start_in_step && position == 0).then_some(m);
+            let report = match self.run_step(m, work.phase, index, total, state, start, finish).await {
                 Ok(report) => report,
                 Err(Error::Step(mut error)) if work.phase == PhaseKind::Expand => {
                     if history::committed_nothing(self.control, self.tables, m.version)
@@ -180,23 +224,21 @@ impl Executor<'_> {
                 attempts: report.attempts,
                 duration: report.duration,
             };
+            finished_in_step = finish.is_some() && report.outcome == StepOutcome::Ran;
             self.step_event(m, work.phase, index, total, settled);
             steps.push(report);
         }
-        let done = match work.phase {
-            PhaseKind::Expand if m.has_contract() => RowState::Expanded,
-            PhaseKind::Expand | PhaseKind::Contract => RowState::Completed,
-            PhaseKind::Rollback => RowState::RolledBack,
-        };
-        history::set_state(
-            self.control,
-            self.tables,
-            m.version,
-            done,
-            started.elapsed(),
-        )
-        .await
-        .map_err(Error::on_lock_connection)?;
+        if !finished_in_step {
+            history::set_state(
+                self.control,
+                self.tables,
+                m.version,
+                done,
+                started.elapsed(),
+            )
+            .await
+            .map_err(Error::on_lock_connection)?;
+        }
         let duration = started.elapsed();
         tracing::info!(
             version = m.version,
@@ -246,6 +288,9 @@ impl Executor<'_> {
         }
     }
 
+    /// Runs one step. `start` and `finish`: the history writes the step's transaction makes for the
+    /// migration (see [`InStep`]); only given for a step [`attempt::records_in_step`] accepts.
+    #[allow(clippy::too_many_arguments)]
     async fn run_step(
         &mut self,
         m: &'static Migration,
@@ -253,6 +298,8 @@ impl Executor<'_> {
         index: usize,
         total: usize,
         state: StepState,
+        start: Option<&'static Migration>,
+        finish: Option<(RowState, Instant)>,
     ) -> Result<StepReport, Error> {
         let step = &phase.steps(m)[index];
         tracing::info!(
@@ -277,8 +324,10 @@ impl Executor<'_> {
             lock_strategy,
             rng,
             step_conn,
+            steps: step_sink,
             ..
         } = self;
+        let step_sink = *step_sink;
         let key = StepKey {
             version: m.version,
             phase,
@@ -295,7 +344,7 @@ impl Executor<'_> {
                 .await
                 .map_err(lock_lost)?
             {
-                history::mark_done(control, tables, key, Duration::ZERO)
+                history::mark_done(control, tables, key, Duration::ZERO, 0)
                     .await
                     .map_err(lock_lost)?;
                 tracing::info!(
@@ -323,11 +372,16 @@ impl Executor<'_> {
         let step_lock_timeout = Duration::from_millis(step.lock_timeout_ms);
         let resumed = state.was_started();
         let mut retrier = Retrier::new(config, &mut **rng);
+        // A plain transactional step counts its attempts with its outcome (`InStep`); a failure
+        // records the migration's start if the step's transaction was to.
+        let counts_in_step = attempt::records_in_step(step);
         let settled = loop {
             let attempt = retrier.start_attempt();
-            history::mark_attempt(control, tables, key)
-                .await
-                .map_err(lock_lost)?;
+            if !counts_in_step {
+                history::mark_attempt(control, tables, key)
+                    .await
+                    .map_err(lock_lost)?;
+            }
             let timeouts = Timeouts {
                 lock: lock_timeout_for_attempt(step_lock_timeout, attempt),
                 statement: Duration::from_millis(step.statement_timeout_ms),
@@ -346,6 +400,7 @@ impl Executor<'_> {
             }
             let conn = step_conn.as_mut().expect("opened above");
             let pid = conn.pid;
+            let server_version_num = conn.server_version_num;
             // Look before queueing (see `lookahead`): wait, not queued, while old transactions hold
             // conflicting locks, within the retry budget.
             let deadline =
@@ -388,7 +443,7 @@ impl Executor<'_> {
                         ],
                         source: None,
                     };
-                    return Err(record_failure(control, tables, key, error).await);
+                    return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
                 }
             };
             let elapsed = started.elapsed();
@@ -408,15 +463,49 @@ impl Executor<'_> {
                         phased::attempt(&mut conn.conn, &cx).await
                     }
                     (_, Transaction::Transactional) => {
-                        attempt::transactional(&mut conn.conn, step, timeouts, tables, key, elapsed)
-                            .await
+                        let in_step = InStep {
+                            start,
+                            finish,
+                            attempts: if counts_in_step { attempt } else { 0 },
+                        };
+                        attempt::transactional(
+                            &mut conn.conn,
+                            step,
+                            timeouts,
+                            tables,
+                            key,
+                            elapsed,
+                            in_step,
+                        )
+                        .await
                     }
                     (_, Transaction::Alone) => {
                         attempt::alone(&mut conn.conn, pid, step, timeouts, resumed).await
                     }
                 }
             };
-            let (result, observed) = monitor::watch(control, pid, run).await;
+            let report_build = |build| {
+                if let Some(sink) = step_sink {
+                    (sink.0)(&StepProgress {
+                        migration: MigrationId::of(m),
+                        phase,
+                        step: index,
+                        total,
+                        description: step.description,
+                        lock: step.lock,
+                        event: StepEvent::Building(build),
+                    });
+                }
+            };
+            // PostgreSQL 12 added `pg_stat_progress_create_index`.
+            let building = (matches!(step.kind, StepKind::ConcurrentIndex { .. })
+                && step_sink.is_some()
+                && server_version_num >= 120_000)
+                .then(|| monitor::Building {
+                    tracker: Tracker::new(Instant::now()),
+                    report: &report_build,
+                });
+            let (result, observed) = monitor::watch(control, pid, building, run).await;
             let Some(result) = result else {
                 // The lock may be gone: close the step's connection, so the server rolls back (or
                 // cancels) what the step was doing instead of finishing it beside another runner.
@@ -538,7 +627,7 @@ impl Executor<'_> {
                         notes,
                         source: err.source,
                     };
-                    return Err(record_failure(control, tables, key, error).await);
+                    return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
                 }
             }
         };
@@ -568,9 +657,9 @@ impl Executor<'_> {
                     notes: Vec::new(),
                     source: None,
                 };
-                return Err(record_failure(control, tables, key, error).await);
+                return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
             }
-            history::mark_done(control, tables, key, started.elapsed())
+            history::mark_done(control, tables, key, started.elapsed(), 0)
                 .await
                 .map_err(lock_lost)?;
         }

@@ -74,7 +74,7 @@ pub(crate) async fn attempt(
                         .await
                         .map_err(|e| AttemptError::new(e, "recording what the step changed"))?;
                 }
-                history::mark_done(&mut tx, cx.tables, cx.key, cx.elapsed)
+                history::mark_done(&mut tx, cx.tables, cx.key, cx.elapsed, 0)
                     .await
                     .map_err(|e| AttemptError::new(e, "recording the step as done"))?;
                 Ok(Settled::Ran)
