@@ -1499,3 +1499,100 @@ async fn complete_one_version() {
     assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
     assert!(o.err.contains("nothing to complete"), "{}", o.err);
 }
+
+/// A failed `run --json` lists the migrations it applied before the failure; the text form says so on
+/// stderr.
+#[tokio::test]
+async fn a_failed_run_lists_what_it_applied_before() {
+    let db = common::fresh_database("cli_applied_before").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), &BASIC[..1]).await {
+        return;
+    }
+    let url = db.inner.url();
+    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
+    let o = cli(broken, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    let j = o.json();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["error"]["migration"]["version"], 2, "{j}");
+    let applied = j["applied"].as_array().expect("an `applied` list");
+    assert_eq!(applied.len(), 1, "{j}");
+    assert_eq!((applied[0]["version"].as_u64(), applied[0]["phase"].as_str()), (Some(1), Some("expand")));
+
+    // Nothing applied before this failure: an empty list, and no line about it.
+    let o = cli(broken, &["migrate", "run", "--json", "--database-url", url]).await;
+    assert_eq!(o.json()["applied"], serde_json::json!([]));
+    let o = cli(broken, &["migrate", "run", "--database-url", url]).await;
+    assert!(!o.err.contains("applied before the failure"), "{}", o.err);
+
+    let db2 = common::fresh_database("cli_applied_before_text").await;
+    let o = cli(broken, &["migrate", "run", "--database-url", db2.inner.url()]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(o.err.contains("applied before the failure: migration 1 `products` (expand)"), "{}", o.err);
+}
+
+/// `status` shows when each migration was applied and the first line of its doc comment.
+#[tokio::test]
+async fn status_shows_when_and_what() {
+    let db = common::fresh_database("cli_status_when").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), BASIC).await {
+        return;
+    }
+    let url = db.inner.url();
+    assert_eq!(cli(&BASIC[..1], &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    let o = cli(BASIC, &["migrate", "status", "--database-url", url]).await;
+    let lines: Vec<&str> = o.out.lines().collect();
+    let first = lines.iter().find(|l| l.contains("products ")).expect("migration 1's line");
+    let when = regex_like_timestamp(first);
+    assert!(when, "an applied-at time on {first:?}");
+    assert!(first.ends_with("-- Products."), "{first}");
+    let second = lines.iter().find(|l| l.contains("products_name_index")).expect("migration 2's line");
+    assert!(second.contains("pending -- Search by name."), "{second}");
+    let j = cli(BASIC, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert!(j["migrations"][0]["applied_at"].as_str().is_some_and(|s| s.ends_with(" UTC")), "{j}");
+    assert_eq!(j["migrations"][1]["applied_at"], serde_json::Value::Null);
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` somewhere in `line`.
+fn regex_like_timestamp(line: &str) -> bool {
+    line.split(' ').zip(line.split(' ').skip(1)).zip(line.split(' ').skip(2)).any(|((d, t), z)| {
+        let digits = |s: &str, at: &[usize]| {
+            s.char_indices().all(|(i, c)| if at.contains(&i) { !c.is_ascii_digit() } else { c.is_ascii_digit() })
+        };
+        d.len() == 10 && digits(d, &[4, 7]) && t.len() == 8 && digits(t, &[2, 5]) && z == "UTC"
+    })
+}
+
+/// A recorded migration deleted from the binary (among its versions) stops `run` (exit 4) naming it
+/// and `--ignore-missing`; a newer one (an older binary during a rollout) does not.
+#[tokio::test]
+async fn a_migration_missing_from_the_binary_is_an_error_unless_ignored() {
+    let db = common::fresh_database("cli_missing").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), BASIC).await {
+        return;
+    }
+    let url = db.inner.url();
+    assert_eq!(cli(BASIC, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    // Migration 2 deleted, migration 3 added.
+    let later: &[&Migration] = &[&m0001_products::MIGRATION, &m0003_later::MIGRATION];
+    let o = cli(later, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert!(o.err.contains("migration 2 `products_name_index`"), "{}", o.err);
+    assert!(o.err.contains("--ignore-missing"), "{}", o.err);
+    assert!(o.err.contains("nothing was run"), "{}", o.err);
+    let o = cli(later, &["migrate", "status", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Drift, "status exits as `run` would: {}{}", o.out, o.err);
+    let o = cli(later, &["migrate", "run", "--ignore-missing", "--json", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert_eq!(o.json()["migrations"][0]["version"], 3);
+    // An older binary (only migration 1) meets versions 2 and 3: nothing to do, no error.
+    let o = cli(&BASIC[..1], &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+}
+
+zerodown::migration! {
+    /// A later table.
+    pub mod m0003_later {
+        create table later (id int primary key);
+    }
+}

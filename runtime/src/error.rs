@@ -129,6 +129,20 @@ pub enum Error {
         newest: MigrationId,
     },
 
+    /// Migrations recorded in the history are missing from the binary's list, among the versions it
+    /// has (deleted, renamed to another version, or squashed); nothing was run. Recorded migrations
+    /// newer than every migration of the binary are not: that is an older binary during a rollout.
+    #[error(
+        "{} recorded in the database but missing from this binary's migrations: {}; nothing was run; restore {} (a migration that ran must stay in the list, with its version), or, if it was removed on purpose (squashed into a baseline, say), run with `--ignore-missing` (`Migrator::ignore_missing(true)`)",
+        if missing.len() == 1 { "a migration is" } else { "migrations are" },
+        missing.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    )]
+    MissingFromBinary {
+        /// The recorded migrations the binary lacks.
+        missing: Vec<MigrationId>,
+    },
+
     /// A pending step uses a feature this version of the runtime cannot run yet; nothing was run.
     #[error("{migration}, {phase} step {} (`{description}`) is a {what}, which this version of zerodown cannot run yet; nothing was run; upgrade zerodown", index + 1)]
     Unsupported {

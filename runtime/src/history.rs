@@ -127,6 +127,8 @@ pub(crate) struct MigrationRow {
     pub(crate) last_error: Option<String>,
     /// Recorded by `Migrator::baseline`: marked applied, never run.
     pub(crate) baseline: bool,
+    /// When its last phase finished (completed, else expanded), as `YYYY-MM-DD HH:MM:SS UTC`.
+    pub(crate) applied_at: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -358,16 +360,18 @@ async fn load_migrations(
     history: &mut History,
 ) -> Result<(), Error> {
     // `baseline` through `to_jsonb`: tables created by older versions lack the column until `ensure`.
-    let rows: Vec<(i64, String, String, String, Option<String>, bool)> = sqlx::query_as(&format!(
+    type Row = (i64, String, String, String, Option<String>, bool, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT version, name, checksum, state, last_error,
-                coalesce((to_jsonb(m) ->> 'baseline')::boolean, false)
+                coalesce((to_jsonb(m) ->> 'baseline')::boolean, false),
+                to_char(coalesce(completed_at, expanded_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')
          FROM {} m ORDER BY version",
         t.migrations
     ))
     .fetch_all(&mut *conn)
     .await
     .map_err(Error::db("reading the history"))?;
-    for (version, name, checksum, raw_state, last_error, baseline) in rows {
+    for (version, name, checksum, raw_state, last_error, baseline, applied_at) in rows {
         let version = version_of(version)?;
         let state = RowState::parse(&raw_state).ok_or_else(|| {
             Error::HistoryCorrupt(format!(
@@ -382,6 +386,7 @@ async fn load_migrations(
             raw_state,
             last_error,
             baseline,
+            applied_at,
         };
         if state == RowState::RolledBack {
             history.rolled_back.insert(version, row);

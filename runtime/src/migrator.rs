@@ -18,7 +18,7 @@ use crate::error::{Drift, Error};
 use crate::execute::{Executor, Work};
 use crate::history::{self, History, RowState, StepState, Tables};
 use crate::plan::{Migration, PgVersion, Step, StepKind, Transaction};
-use crate::report::MigrationReport;
+use crate::report::{AppliedSink, MigrationReport};
 use crate::report::{Plan, PlannedStep, RunReport};
 use crate::retry::backoff::SplitMix64;
 use crate::retry::RetryConfig;
@@ -116,10 +116,12 @@ pub struct Migrator {
     idle_in_transaction_timeout: Duration,
     lock_strategy: LockStrategy,
     allow_out_of_order: bool,
+    ignore_missing: bool,
     application_name: String,
     jitter_seed: Option<u64>,
     progress: Option<ProgressSink>,
     steps: Option<StepSink>,
+    applied: Option<AppliedSink>,
     stop: Option<StopSignal>,
     health: Option<HealthCheck>,
     /// `complete_only`: the one migration whose contract phase to apply.
@@ -275,12 +277,14 @@ impl Migrator {
             idle_in_transaction_timeout: Self::DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
             lock_strategy: LockStrategy::DEFAULT,
             allow_out_of_order: false,
+            ignore_missing: false,
             application_name: Self::DEFAULT_APPLICATION_NAME.to_owned(),
             jitter_seed: None,
             progress: None,
             health: None,
             only_contract: None,
             steps: None,
+            applied: None,
             stop: None,
         })
     }
@@ -352,6 +356,17 @@ impl Migrator {
     /// such a migration was written against an older schema and may conflict with what ran since.
     pub fn allow_out_of_order(mut self, allow: bool) -> Migrator {
         self.allow_out_of_order = allow;
+        self
+    }
+
+    /// Whether `run`, `complete` and `plan` may go on when the history records migrations this
+    /// binary lacks among its versions (older than its newest; [`Error::MissingFromBinary`]). Off by
+    /// default, as sqlx's `ignore_missing`: a migration that ran was deleted or renumbered, and the
+    /// list no longer describes the database. Turn it on after squashing old migrations into a
+    /// baseline. Recorded migrations newer than the binary's newest never stop a run (an older
+    /// binary during a rollout).
+    pub fn ignore_missing(mut self, ignore: bool) -> Migrator {
+        self.ignore_missing = ignore;
         self
     }
 
@@ -443,6 +458,18 @@ impl Migrator {
     /// ```
     pub fn on_step(mut self, callback: impl Fn(&StepProgress) + Send + Sync + 'static) -> Migrator {
         self.steps = Some(StepSink(Arc::new(callback)));
+        self
+    }
+
+    /// Calls `callback` each time `run`, `complete` or `run_and_complete` finishes a phase of a
+    /// migration (its report, as the run's [`RunReport`] will list it), on the runner's task. A run
+    /// that fails returns only the error: this is how to know what it applied before (the command
+    /// line's `run --json` lists them in its error document).
+    pub fn on_applied(
+        mut self,
+        callback: impl Fn(&MigrationReport) + Send + Sync + 'static,
+    ) -> Migrator {
+        self.applied = Some(AppliedSink(Arc::new(callback)));
         self
     }
 
@@ -699,6 +726,7 @@ impl Migrator {
                     out_of_order: decision.out_of_order.contains(&m.version),
                     baseline: row.is_some_and(|r| r.baseline),
                     last_error: row.and_then(|r| r.last_error.clone()),
+                    applied_at: row.and_then(|r| r.applied_at.clone()),
                 }
             })
             .collect();
@@ -1041,7 +1069,12 @@ impl Migrator {
         let mut result = Ok(());
         for w in &work {
             match executor.run(w).await {
-                Ok(m) => report.migrations.push(m),
+                Ok(m) => {
+                    if let Some(applied) = &self.applied {
+                        (applied.0)(&m);
+                    }
+                    report.migrations.push(m)
+                }
                 Err(Error::Interrupted(mut stopped)) => {
                     stopped.finished = report.migrations.iter().map(|m| m.id.clone()).collect();
                     result = Err(Error::Interrupted(stopped));
@@ -1139,6 +1172,22 @@ impl Migrator {
             .collect();
         if !drifts.is_empty() {
             return refuse(Error::Drift(drifts));
+        }
+        // A recorded migration among the binary's versions that the binary lacks; newer ones are an
+        // older binary meeting a newer database (a rollout), which may go on.
+        let newest_known = self.migrations.last().map_or(0, |m| m.version);
+        let missing: Vec<MigrationId> = history
+            .migrations
+            .values()
+            .filter(|r| r.version < newest_known)
+            .filter(|r| !self.migrations.iter().any(|m| m.version == r.version))
+            .map(|r| MigrationId {
+                version: r.version,
+                name: r.name.clone(),
+            })
+            .collect();
+        if !missing.is_empty() && !self.ignore_missing {
+            return refuse(Error::MissingFromBinary { missing });
         }
         if phase == PhaseKind::Expand {
             if let Some(&m) = self

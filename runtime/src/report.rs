@@ -1,6 +1,7 @@
 //! What `run`/`complete` did ([`RunReport`]) and what they would do ([`Plan`], the dry run).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::plan::{LockLevel, Postcondition, Step, StepKind, Transaction};
@@ -264,5 +265,15 @@ impl fmt::Display for Plan {
             write!(f, "{s}")?;
         }
         Ok(())
+    }
+}
+
+/// The callback of [`Migrator::on_applied`](crate::Migrator::on_applied).
+#[derive(Clone)]
+pub(crate) struct AppliedSink(pub(crate) Arc<dyn Fn(&MigrationReport) + Send + Sync + 'static>);
+
+impl fmt::Debug for AppliedSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppliedSink(..)")
     }
 }

@@ -183,6 +183,9 @@ pub struct MigrationStatus {
     pub baseline: bool,
     /// The last error recorded for one of its steps, while it is not done.
     pub last_error: Option<String>,
+    /// When its last phase finished (`complete`, else `run`), as `2026-12-05 09:30:00 UTC`; `None`
+    /// while pending or under way.
+    pub applied_at: Option<String>,
 }
 
 /// A migration recorded in the database that the binary does not contain (applied by another
@@ -290,6 +293,13 @@ impl fmt::Display for Status {
             .unwrap_or(0);
         for m in &self.migrations {
             write!(f, "{:>6} {:<width$}  {}", m.id.version, m.id.name, m.state)?;
+            if let Some(at) = &m.applied_at {
+                write!(f, " {at}")?;
+            }
+            // The doc comment's first line says what it is for.
+            if let Some(about) = m.description.lines().map(str::trim).find(|l| !l.is_empty()) {
+                write!(f, " -- {about}")?;
+            }
             if m.baseline {
                 f.write_str(" (baseline: recorded, never run)")?;
             }

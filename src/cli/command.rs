@@ -1,14 +1,16 @@
 //! [`MigrateCommand`]: the clap subcommands and what each one does.
 
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use zerodown_runtime::plan::Migration;
-use zerodown_runtime::{Error, MigrationId, MigrationState, Migrator, PhaseKind, RunReport, StopSignal};
+use zerodown_runtime::{
+    Error, MigrationId, MigrationReport, MigrationState, Migrator, PhaseKind, RunReport, StopSignal,
+};
 
 use super::exit::Exit;
 use super::json;
@@ -96,6 +98,10 @@ pub struct ConnectArgs {
     /// else the first schema of the search path].
     #[arg(long, value_name = "SCHEMA")]
     pub history_schema: Option<String>,
+    /// Go on although the history records migrations this binary lacks among its versions
+    /// (deleted, renumbered, squashed into a baseline); without it that is an error (4).
+    #[arg(long)]
+    pub ignore_missing: bool,
 }
 
 /// Options of `complete`.
@@ -363,6 +369,7 @@ impl MigrateCommand {
             },
             None => migrator,
         };
+        let migrator = migrator.ignore_missing(self.connect_args().ignore_missing);
         let with_lock_wait = |migrator: Migrator, wait: Option<Duration>| match wait {
             Some(wait) => migrator.lock_wait(wait),
             None => migrator,
@@ -641,6 +648,12 @@ async fn apply(
         Apply::Complete | Apply::CompleteOnly(_) => ("complete", "completing migrations"),
         Apply::RunAndComplete => ("run", "applying and completing migrations"),
     };
+    // What was applied before a failure, for its report.
+    let applied: Arc<Mutex<Vec<MigrationReport>>> = Arc::default();
+    let sink = applied.clone();
+    let migrator = migrator.clone().on_applied(move |m| {
+        sink.lock().unwrap_or_else(PoisonError::into_inner).push(m.clone())
+    });
     console.progress.begin(&format!("{doing} on {database}"));
     let result = match which {
         Apply::Run => migrator.run(options).await,
@@ -649,8 +662,14 @@ async fn apply(
         Apply::RunAndComplete => migrator.run_and_complete(options).await,
     };
     console.progress.finish();
-    let report = result?;
-    let waiting = awaiting_complete(migrator, &report);
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            let applied = std::mem::take(&mut *applied.lock().unwrap_or_else(PoisonError::into_inner));
+            return Ok(report_failed_apply(console, command, database, &error, &applied));
+        }
+    };
+    let waiting = awaiting_complete(&migrator, &report);
     if console.json {
         console.print_json(&json::document(
             command,
@@ -669,6 +688,44 @@ async fn apply(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The error of a `run`/`complete` that failed, with the migration phases it applied before (so a
+/// deploy job knows what changed): in the JSON document's `applied`, or a line on stderr.
+fn report_failed_apply(
+    console: &mut Console,
+    command: &str,
+    database: &str,
+    error: &Error,
+    applied: &[MigrationReport],
+) -> Exit {
+    let exit = Exit::of(error);
+    let message = error.to_string();
+    if console.json {
+        let doc = json::document(
+            command,
+            Some(database),
+            exit,
+            json!({
+                "error": json::error(exit, &message, Some(error)),
+                "applied": json::applied(applied),
+            }),
+        );
+        console.print_json(&doc);
+    } else {
+        if !applied.is_empty() {
+            let list: Vec<String> = applied
+                .iter()
+                .map(|m| format!("{} ({})", m.id, m.phase))
+                .collect();
+            progress::line(
+                &console.err,
+                &format!("applied before the failure: {}", list.join(", ")),
+            );
+        }
+        progress::line(&console.err, &format!("error: {message}"));
+    }
+    exit
 }
 
 async fn rollback(

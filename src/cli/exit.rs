@@ -87,7 +87,10 @@ impl Exit {
             Error::Connect { .. } | Error::ConnectRefused { .. } | Error::NoSecondConnection { .. } => {
                 Exit::Connect
             }
-            Error::Drift(_) | Error::OutOfOrder { .. } | Error::HistoryLost { .. } => Exit::Drift,
+            Error::Drift(_)
+            | Error::OutOfOrder { .. }
+            | Error::HistoryLost { .. }
+            | Error::MissingFromBinary { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,
             Error::ServerTooOld { .. } | Error::Unsupported { .. } => Exit::Incompatible,
             Error::MidChange { .. } | Error::RollingBack { .. } => Exit::MidChange,

@@ -68,6 +68,7 @@ pub(crate) fn status(status: &Status) -> Value {
                 "out_of_order": m.out_of_order,
                 "baseline": m.baseline,
                 "last_error": m.last_error,
+                "applied_at": m.applied_at,
             })
         })
         .collect();
@@ -172,6 +173,11 @@ fn migration_report(m: &MigrationReport) -> Value {
 /// `migrate rollback`.
 pub(crate) fn rollback(report: &MigrationReport) -> Value {
     json!({ "migration": migration_report(report) })
+}
+
+/// The migration phases a failed `run`/`complete` applied before its error.
+pub(crate) fn applied(migrations: &[MigrationReport]) -> Value {
+    Value::Array(migrations.iter().map(migration_report).collect())
 }
 
 /// `migrate run` and `migrate complete`.
