@@ -5,8 +5,9 @@
 //! - [`rules`]: every rule, what it catches, why it is dangerous, the safe form;
 //! - [`deploying`]: deploying schema changes with expand/contract phases;
 //! - [`pgbouncer`]: running migrations behind PgBouncer and other poolers;
-//! - the `migrate` command line is documented on its module, `zerodown::cli` (feature `cli`), and in
-//!   `docs/cli.md`.
+//! - [`testing`]: a database with every migration applied in your tests, and tests of a migration;
+//! - `cli` (feature `cli`): the `migrate` command line, its options, JSON output and exit codes
+//!   (the API is on the page of `zerodown::cli`).
 
 /// Cross-page links. The pages link to each other with reference-style labels such as
 /// `[text][rules.md#index_not_concurrent]`, defined at the bottom of each page as plain relative
@@ -37,7 +38,8 @@ macro_rules! links {
          [dsl.md#settings]: crate::docs::dsl#settings\n\
          [dsl.md#expand]: crate::docs::dsl#expand\n\
          [deploying.md]: crate::docs::deploying\n\
-         [pgbouncer.md]: crate::docs::pgbouncer\n\n"
+         [pgbouncer.md]: crate::docs::pgbouncer\n\
+         [testing.md]: crate::docs::testing\n\n"
     };
 }
 
@@ -56,3 +58,12 @@ pub mod deploying {}
 #[doc = links!()]
 #[doc = include_str!("../docs/pgbouncer.md")]
 pub mod pgbouncer {}
+
+#[doc = links!()]
+#[doc = include_str!("../docs/testing.md")]
+pub mod testing {}
+
+#[cfg(feature = "cli")]
+#[doc = links!()]
+#[doc = include_str!("../docs/cli.md")]
+pub mod cli {}
