@@ -48,7 +48,7 @@ async fn primary_key_batches_update_every_row_and_record_the_cursor() {
         .to_string();
     assert!(
         plan.contains(
-            "runs in batches, each one transaction with its cursor update, timeouts per batch; lock ROW EXCLUSIVE on \"users\"; lock_timeout 1000 ms"
+            "runs in batches, each one transaction with its cursor update, timeouts per batch; lock ROW EXCLUSIVE on \"users\"; lock_timeout 1s"
         ),
         "{plan}"
     );

@@ -88,7 +88,7 @@ async fn generated_plans_run_fail_on_duplicates_and_resume() {
         ),
         "{plan}"
     );
-    assert!(plan.contains("lock_timeout 500 ms"), "{plan}");
+    assert!(plan.contains("lock_timeout 500ms"), "{plan}");
 
     // Only the first migration, then duplicate data arrives.
     Migrator::new(&[&m0001_users::MIGRATION])

@@ -450,8 +450,8 @@ impl StepError {
                 "run again when the database is less busy; the run resumes at this step".to_owned()
             }
             (StepErrorKind::Statement(_), Some("57014")) => format!(
-                "the statement ran longer than its statement_timeout of {} ms; raise `statement_timeout` (or `long_statement_timeout` for online steps) in the migration, then run again; the run resumes at this step",
-                self.timeouts_ms.1
+                "the statement ran longer than its statement_timeout of {}; raise `statement_timeout` (or `long_statement_timeout` for online steps) in the migration, then run again; the run resumes at this step",
+                crate::timeout::human_ms(self.timeouts_ms.1)
             ),
             (StepErrorKind::Statement(_), None) => CONNECTION_ADVICE.to_owned(),
             (StepErrorKind::Statement(_), Some(code)) if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") => {

@@ -201,8 +201,9 @@ fn check_step(m: &Migration, phase: PhaseKind, index: usize, step: &Step) -> Res
     }
     if step.lock_timeout_ms >= step.statement_timeout_ms {
         return Err(format!(
-            "{at} has lock_timeout {} ms not shorter than statement_timeout {} ms, so a lock wait would end as a statement timeout and never be retried; make lock_timeout shorter",
-            step.lock_timeout_ms, step.statement_timeout_ms
+            "{at} has lock_timeout {} not shorter than statement_timeout {}, so a lock wait would end as a statement timeout and never be retried; make lock_timeout shorter",
+            crate::timeout::human_ms(step.lock_timeout_ms),
+            crate::timeout::human_ms(step.statement_timeout_ms)
         ));
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::plan::{LockLevel, Postcondition, Step, StepKind, Transaction};
 use crate::status::{MigrationId, PhaseKind};
-use crate::timeout::lock_timeout_for_attempt;
+use crate::timeout::{human, human_ms, lock_timeout_for_attempt};
 
 /// How a step was settled in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,11 +170,11 @@ impl fmt::Display for PlannedStep {
         };
         writeln!(
             f,
-            "--   runs {tx}; {lock}{}; lock_timeout {} ms (first attempt {} ms); statement_timeout {} ms",
+            "--   runs {tx}; {lock}{}; lock_timeout {} (first attempt {}); statement_timeout {}",
             if s.rewrites { "; REWRITES the table" } else { "" },
-            s.lock_timeout_ms,
-            self.first_lock_timeout().as_millis(),
-            s.statement_timeout_ms,
+            human_ms(s.lock_timeout_ms),
+            human(self.first_lock_timeout()),
+            human_ms(s.statement_timeout_ms),
         )?;
         if self.resumes {
             writeln!(
@@ -219,16 +219,18 @@ impl fmt::Display for PlannedStep {
             if b.pace.adaptive() {
                 writeln!(
                     f,
-                    "--   keyset batches by {key} sized to take about {} ms (from {} rows), {pause} ms apart, throttled on replica lag over {} ms, then a count of the rows still pending:",
-                    b.pace.target_batch().as_millis(),
+                    "--   keyset batches by {key} sized to take about {} (from {} rows), {} apart, throttled on replica lag over {}, then a count of the rows still pending:",
+                    human(b.pace.target_batch()),
                     b.batch_size,
-                    b.pace.max_replica_lag().as_millis()
+                    human_ms(pause),
+                    human(b.pace.max_replica_lag())
                 )?;
             } else {
                 writeln!(
                     f,
-                    "--   keyset batches of {} rows by {key}, {pause} ms apart, then a count of the rows still pending:",
-                    b.batch_size
+                    "--   keyset batches of {} rows by {key}, {} apart, then a count of the rows still pending:",
+                    b.batch_size,
+                    human_ms(pause)
                 )?;
             }
             writeln!(

@@ -49,6 +49,24 @@ impl Timeouts {
     }
 }
 
+/// A duration written the way the DSL's settings take it, in the largest unit that divides it:
+/// `250ms`, `1s`, `30s`, `1min`, `6h`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0 => "0s".to_owned(),
+        _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{}min", ms / 60_000),
+        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+}
+
+/// [`human`] of a number of milliseconds.
+pub(crate) fn human_ms(ms: u64) -> String {
+    human(Duration::from_millis(ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +93,15 @@ mod tests {
                 assert!(lock_timeout_for_attempt(ms(step), a) <= ms(step));
             }
         }
+    }
+
+    #[test]
+    fn durations_for_people() {
+        let got: Vec<String> = [0, 250, 1000, 1500, 30_000, 60_000, 90_000, 21_600_000]
+            .into_iter()
+            .map(human_ms)
+            .collect();
+        assert_eq!(got, ["0s", "250ms", "1s", "1500ms", "30s", "1min", "90s", "6h"]);
     }
 
     #[test]

@@ -64,7 +64,7 @@ async fn run_applies_records_and_is_idempotent() {
         "{text}"
     );
     assert!(
-        text.contains("lock_timeout 1000 ms (first attempt 250 ms); statement_timeout 30000 ms"),
+        text.contains("lock_timeout 1s (first attempt 250ms); statement_timeout 30s"),
         "{text}"
     );
     // A dry run creates nothing.

@@ -316,7 +316,9 @@ fn primary(c: &mut Cursor) -> PResult<Expr> {
                     c.bump();
                     Ok(node(ExprKind::SqlValue(ident_name(&ident)), Range::single(start)))
                 }
-                Some(kw) if RESERVED.contains(&kw) => Err(c.expected("an expression")),
+                Some(kw) if RESERVED.contains(&kw) => Err(c.error(format!(
+                    "expected an expression, found the keyword `{kw}`; a column named `{kw}` is written `r#{kw}`"
+                ))),
                 _ => column_or_call(c),
             }
         }

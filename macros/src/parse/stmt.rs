@@ -19,6 +19,13 @@ pub(super) const STATEMENTS: &str = "`create table`, `create index`, `create uni
     `alter table`, `alter type`, `drop table`, `drop index`, `comment on`, `backfill`, `expand`, `raw` or \
     `unsafe`";
 
+/// Objects `create` makes that the DSL leaves to `raw` SQL (named in the error).
+const RAW_ONLY_CREATE: &[&str] = &[
+    "extension", "function", "procedure", "view", "materialized", "trigger", "sequence", "schema",
+    "policy", "role", "domain", "aggregate", "operator", "publication", "subscription", "statistics",
+    "collation", "rule", "or",
+];
+
 /// Whether the next token can start a statement: after a missing `;`, parsing resumes there.
 pub(super) fn starts_statement(c: &Cursor) -> bool {
     [
@@ -52,6 +59,14 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             let unique = c.eat_kw("unique").is_some();
             if c.eat_kw("index").is_some() {
                 return Ok(StmtKind::CreateIndex(create_index(c, unique)?));
+            }
+            if !unique {
+                if let Some(other) = c.peek_keyword().filter(|k| RAW_ONLY_CREATE.contains(&k.as_str())) {
+                    let other = if other == "or" { "or replace".to_owned() } else { other };
+                    return Err(c.error(format!(
+                        "`create {other}` is not a statement of the DSL; write it as raw SQL with the reason it is safe: `raw(reason = \"..\") \"create {other} ..\"`"
+                    )));
+                }
             }
             let expected = if unique {
                 "`index` after `create unique`"
@@ -120,6 +135,9 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             let cascade = cascade(c);
             Ok(StmtKind::Truncate { tables, cascade })
         }
+        "update" | "insert" | "delete" => Err(c.error(format!(
+            "`{keyword}` is not a statement of the DSL; to change the rows of a live table write `backfill <table> set <column> = <expression> [where ..]` (batched, resumable, see docs/dsl.md#backfill); for a one-off write to a small table use `raw(reason = \"..\", lock = row_exclusive) \"{keyword} ..\"`"
+        ))),
         _ => {
             let name = c.found();
             Err(c.error(format!("unknown statement {name}; expected one of {STATEMENTS}")))
