@@ -5,9 +5,10 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! It prints the plan (every step with its SQL, the lock it takes and its timeouts), applies it with
-//! progress lines (steps and backfill batches), shows the status, runs it a second time to show that
-//! nothing is left to do, completes the expand/contract migration, and prints the final status.
+//! It shows what the compiler says about an unsafe form, prints the plan (every step with its SQL,
+//! the lock it takes and its timeouts), applies it with a line per step, shows the status, runs it a
+//! second time to show that nothing is left to do, completes the expand/contract migration, and
+//! prints the final status.
 //!
 //! # Which database
 //!
@@ -22,7 +23,7 @@
 //!    removed when the example ends;
 //! 4. else it stops with a message saying what to install or set.
 //!
-//! `ZERODOWN_QUICKSTART_LOG=debug` shows more of what the runtime does, `warn` less.
+//! `-v` (`cargo run --example quickstart -- -v`) adds the runtime's log lines (`-vv`: debug).
 
 use std::error::Error;
 
@@ -153,8 +154,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
     result
 }
 
+/// A migration the compiler rejects, and what it says: the case and its expected output from the
+/// compile-fail suite (`tests/ui`), which checks on every test run that the compiler says exactly
+/// this.
+const REJECTED: &str = include_str!("../tests/ui/fail/index/index_not_concurrent.rs");
+const REJECTED_ERROR: &str = include_str!("../tests/ui/fail/index/index_not_concurrent.stderr");
+
 async fn demo(options: &sqlx::postgres::PgConnectOptions) -> Result<(), Box<dyn Error>> {
-    let migrator = Migrator::new(MIGRATIONS)?;
+    heading("rejected at compile time: an index built the blocking way");
+    println!("{}", REJECTED.trim_end().trim_end_matches("fn main() {}").trim_end());
+    println!("\n{}", REJECTED_ERROR.trim_end());
+
+    // A line per step (its lock, then how long it took): what a deploy log shows.
+    let migrator = Migrator::new(MIGRATIONS)?.on_step(|s| match s.event {
+        zerodown::StepEvent::Started => eprintln!("  {}: {s}", s.migration),
+        _ => eprintln!("  {s}"),
+    });
 
     heading("plan (dry run: nothing is changed)");
     print!("{}", migrator.plan(options).await?);
@@ -183,12 +198,21 @@ fn heading(title: &str) {
     println!("\n=== {title} ===\n");
 }
 
-/// Progress lines come from the runtime's `tracing` events (one per step, plus backfill progress).
+/// The runtime's `tracing` events: warnings only, unless `-v` (info: every step and backfill
+/// batch) or `-vv` (debug).
 fn init_logging() {
-    let level = match std::env::var("ZERODOWN_QUICKSTART_LOG").as_deref() {
-        Ok("debug") => tracing::Level::DEBUG,
-        Ok("warn") => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
+    let verbosity = std::env::args()
+        .skip(1)
+        .map(|a| match a.as_str() {
+            "-v" | "--verbose" => 1,
+            "-vv" => 2,
+            _ => 0,
+        })
+        .sum::<usize>();
+    let level = match verbosity {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
     };
     tracing_subscriber::fmt()
         .with_max_level(level)

@@ -104,6 +104,35 @@
 //! - `cli`: the `zerodown::cli` module (clap, indicatif, serde_json).
 #![forbid(unsafe_code)]
 
+/// Declares one migration: a module `m<version>_<name>` whose statements, in a PostgreSQL-like
+/// language, are checked at compile time and lowered to the plan the runtime executes.
+///
+/// ```
+/// zerodown::migration! {
+///     /// Look users up by email (this doc comment is the migration's description).
+///     pub mod m0002_users_email_index {
+///         set lock_timeout = 2s;
+///         create index concurrently users_email_idx on users (email);
+///         alter table users add column last_seen timestamptz;
+///     }
+/// }
+///
+/// // The module holds the plan, its version and its name.
+/// let m: &zerodown::Migration = &m0002_users_email_index::MIGRATION;
+/// assert_eq!((m.version, m.name), (2, "users_email_index"));
+/// assert_eq!(m.expand.steps.len(), 2);
+/// ```
+///
+/// A statement that would block a live table is a compile error naming the rule and the safe form
+/// (`create index` without `concurrently`, `set not null`, a volatile default, a type change, ...);
+/// an `unsafe(rule, reason = "..") { .. }` block accepts it when you know better.
+///
+/// - The language, statement by statement, with the settings: [`docs::dsl`].
+/// - The rules, what each catches and the safe form: [`docs::rules`].
+/// - Renames, type changes and drops across deploys (`expand ..`): [`docs::deploying`].
+/// - Running the migrations: `Migrator` (feature `runtime`), the `migrate` command line (feature
+///   `cli`), and tests: [`docs::testing`].
+#[doc(inline)]
 pub use zerodown_macros::migration;
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::localdb;

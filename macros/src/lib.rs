@@ -19,7 +19,8 @@ mod touches;
 mod types;
 mod volatility;
 
-/// Declares a migration. See the `zerodown` crate documentation for the DSL.
+/// Declares a migration. Documented where the `zerodown` crate re-exports it (`zerodown::migration!`),
+/// with the language in `zerodown::docs::dsl`.
 #[proc_macro]
 pub fn migration(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::migration(input.into()).into()
