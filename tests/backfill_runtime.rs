@@ -52,7 +52,7 @@ async fn primary_key_batches_update_every_row_and_record_the_cursor() {
         ),
         "{plan}"
     );
-    assert!(plan.contains("--   keyset batches of 1000 rows by the primary key (or a unique not-null key), 0 ms apart, then a count of the rows still pending:\nUPDATE \"users\" SET \"email_lower\" = lower(\"email\") WHERE \"email_lower\" IS DISTINCT FROM lower(\"email\");\n"), "{plan}");
+    assert!(plan.contains("--   keyset batches of 1000 rows by the primary key (or a unique not-null key), 0s apart, then a count of the rows still pending:\nUPDATE \"users\" SET \"email_lower\" = lower(\"email\") WHERE \"email_lower\" IS DISTINCT FROM lower(\"email\");\n"), "{plan}");
     let (seen, callback) = recorder();
     let report = Migrator::new(&[m])
         .unwrap()
@@ -227,9 +227,11 @@ async fn by_key_must_be_unique_and_not_null() {
     for (version, (table, by, want)) in (2..).zip(cases) {
         let step = backfill_step(table, &by, "\"b\" = 1", "\"b\" IS NULL", 10, 0);
         let m = migration(version, "bad_key", vec![step]);
+        // Each case is a binary of its own with one migration: the earlier ones are not in it.
         let err = Migrator::new(&[m])
             .unwrap()
             .allow_out_of_order(true)
+            .ignore_missing(true)
             .run(&db.options)
             .await
             .unwrap_err();
@@ -254,6 +256,7 @@ async fn by_key_must_be_unique_and_not_null() {
     );
     let err = Migrator::new(&[migration(9, "not_unique", vec![step])])
         .unwrap()
+        .ignore_missing(true)
         .run(&db.options)
         .await
         .unwrap_err();

@@ -123,11 +123,10 @@ impl fmt::Display for IndexBuildProgress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.phase)?;
         if let Some((done, total, unit)) = self.work {
-            if total > 0 {
+            if let Some(percent) = (done.min(total) * 100).checked_div(total) {
                 write!(
                     f,
-                    " {}% ({done}/{total} {unit})",
-                    done.min(total) * 100 / total
+                    " {percent}% ({done}/{total} {unit})",
                 )?;
             }
         }

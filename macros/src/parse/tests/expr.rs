@@ -182,7 +182,7 @@ fn expression_errors() {
     let d = expr_error("(a, b)");
     assert_eq!(d.msg, "expected `)`, found `,`");
     let d = expr_error("a = end");
-    assert_eq!(d.msg, "expected an expression, found `end`");
+    assert_eq!(d.msg, "expected an expression, found the keyword `end`; a column named `end` is written `r#end`");
     let d = expr_error("()");
     assert_eq!(d.msg, "expected an expression inside `(`, found `)`");
     assert_eq!(d.start, (1, 1));
