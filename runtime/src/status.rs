@@ -43,7 +43,7 @@ impl PhaseKind {
         match self {
             PhaseKind::Expand => migration.expand.steps,
             PhaseKind::Contract => migration.contract.steps,
-            PhaseKind::Rollback => migration.rollback.steps,
+            PhaseKind::Rollback => migration.rollback_steps(),
         }
     }
 }
