@@ -214,6 +214,8 @@ impl Executor<'_> {
                             "no step of {} committed anything: you may edit the migration to fix it, and the next `run` runs its new plan from the start",
                             MigrationId::of(m)
                         ));
+                    } else if let Some(note) = crate::undo::failure_note(m, error.index) {
+                        error.notes.push(note);
                     }
                     return Err(Error::Step(error));
                 }
