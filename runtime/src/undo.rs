@@ -44,7 +44,7 @@ pub(crate) fn refusal(m: &Migration, committed: &[usize]) -> Option<String> {
         .collect();
     (!stuck.is_empty()).then(|| {
         format!(
-            "{} cannot be undone, so nothing was; fix the cause of the failure and `migrate run` again (it resumes where it stopped), or write a migration that reverses what these steps did",
+            "it committed steps that cannot be undone: {}; nothing was undone: fix the cause of the failure and `migrate run` again (it resumes where it stopped), or write a migration that reverses these steps",
             stuck.join("; ")
         )
     })

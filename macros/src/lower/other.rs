@@ -130,9 +130,8 @@ pub(super) fn raw(raw: &RawSql) -> Lowered {
         .lock
         .map(|(l, _)| l)
         .unwrap_or(LockLevel::AccessExclusive);
-    let mut lowered = Lowered::new(description.clone(), raw.sql.value.clone()).irreversible(format!(
-        "`{description}` is raw SQL, whose effect zerodown cannot know"
-    ));
+    let mut lowered = Lowered::new(description, raw.sql.value.clone())
+        .irreversible("raw SQL, whose effect zerodown cannot know");
     if lock > LockLevel::None {
         lowered = lowered.lock_on(lock, Some(TableRef::Unknown));
     }
