@@ -4,7 +4,8 @@
 //! A [`Migration`] has an expand [`Phase`] (applied by `Migrator::run`), an optional contract phase
 //! (applied by `Migrator::complete`, once the operator says the old application version is gone) and,
 //! for expand/contract operations, a rollback phase (applied by `Migrator::rollback` to undo an expand
-//! that was not completed). Each phase is an ordered list of [`Step`]s; a step is the unit of
+//! that was not completed); other migrations carry an [`Undo`] instead, the inverses `rollback` runs
+//! when they stopped part-way. Each phase is an ordered list of [`Step`]s; a step is the unit of
 //! execution, retry and resume.
 
 mod checksum;
@@ -40,7 +41,7 @@ pub struct Migration {
     /// Steps applied by `complete`; empty for migrations without a contract phase.
     pub contract: Phase,
     /// Steps applied by `rollback`: the undo of an expand phase that was not completed. Empty for
-    /// migrations without a contract phase (they cannot be rolled back).
+    /// migrations without a contract phase (their rollback runs [`undo`](Migration::undo)).
     pub rollback: Phase,
     /// For a migration without `expand` operations: the inverses of its expand steps, which
     /// `rollback` runs for the steps that committed when the migration stopped part-way. Derived
