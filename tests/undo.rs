@@ -327,3 +327,80 @@ async fn a_rollback_killed_part_way_resumes_where_it_stopped() {
         .await;
     assert_eq!(state, "rolled_back");
 }
+
+zerodown::migration! {
+    /// A table, a column with a volatile default, a unique constraint, then `set not null`, which
+    /// fails: every kind of inverse in one rollback.
+    pub mod m0001_users_many {
+        create table events (id bigint primary key, user_id bigint references users (id));
+        alter table users add column token float8 default random();
+        alter table users add constraint users_name_key unique (name);
+        alter table users alter column email set not null;
+    }
+}
+
+#[tokio::test]
+async fn rollback_restores_the_catalog_and_keeps_rows_it_did_not_write() {
+    init_tracing();
+    let m: &'static Migration = &m0001_users_many::MIGRATION;
+    let db = fresh_database("undo_many").await;
+    if version_gate::refused_as_too_new(&db.options, &[m]).await {
+        return;
+    }
+    db.exec(USERS).await;
+    let before = db.catalog().await;
+    let migrator = Migrator::new(&[m]).unwrap();
+    let Error::Step(failed) = migrator.run(&db.options).await.unwrap_err() else {
+        panic!("the validation fails");
+    };
+    let text = failed.to_string();
+    for live in [
+        "the column \"token\" of \"users\" stays",
+        "the unique index \"users_name_key\" on \"users\" stays: inserts and updates duplicating its key fail",
+        "the check constraint \"users_email_not_null\" (NOT VALID) on \"users\" stays",
+    ] {
+        assert!(text.contains(live), "{live}: {text}");
+    }
+    // The new version wrote a row into the new table: the rollback keeps it, stopping there.
+    db.exec("INSERT INTO events VALUES (1, 1)").await;
+    let Error::Step(stuck) = migrator.rollback(&db.options, 1).await.unwrap_err() else {
+        panic!("the table's drop refuses");
+    };
+    assert_eq!(stuck.sqlstate.as_deref(), Some("ZD001"), "{stuck}");
+    assert!(
+        stuck
+            .message
+            .contains("table \"events\" holds rows written since the migration created it"),
+        "{stuck}"
+    );
+    assert!(
+        stuck.to_string().ends_with(
+            "fix the cause, then run `migrate rollback 1` again; the rollback resumes at this step"
+        ),
+        "{stuck}"
+    );
+    let rows: i64 = db.scalar("SELECT count(*) FROM events").await;
+    assert_eq!(rows, 1);
+    let token: bool = db
+        .scalar("SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'token' AND NOT attisdropped)")
+        .await;
+    // The column was added in the table's step (one transaction), so its drop rolled back with it.
+    assert!(token, "undone together with the table");
+    let unique: bool = db
+        .scalar("SELECT to_regclass('users_name_key') IS NOT NULL")
+        .await;
+    assert!(!unique, "the later steps were undone before");
+
+    db.exec("DELETE FROM events").await;
+    let report = migrator.rollback(&db.options, 1).await.unwrap();
+    assert_eq!(
+        report.steps.len(),
+        1,
+        "only the table's drop was left: {report:?}"
+    );
+    assert_eq!(db.catalog().await, before);
+    let state: String = db
+        .scalar("SELECT state FROM zerodown_migrations WHERE version = 1")
+        .await;
+    assert_eq!(state, "rolled_back");
+}
