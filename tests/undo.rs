@@ -74,7 +74,7 @@ async fn rollback_of_an_interrupted_set_not_null_removes_its_helper_check() {
         "{failed}"
     );
     let text = failed.to_string();
-    let helper = &m1.undo.live_after(1).next().expect("the helper is live")[..];
+    let helper = m1.undo.live_after(1).next().expect("the helper is live");
     assert!(
         text.contains(&format!(
             "until migration 1 `users_email_not_null` finishes or is rolled back, {helper}"
