@@ -1637,7 +1637,12 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
     .unwrap();
     let mut transcript = String::new();
     let mut show = |args: &[&str], o: &Outcome| {
-        let shown: Vec<&str> = args.iter().copied().filter(|a| *a != url && *a != "--database-url").collect();
+        let shown: Vec<&str> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| **a != "--database-url" && (*i == 0 || args[i - 1] != "--database-url"))
+            .map(|(_, a)| *a)
+            .collect();
         transcript.push_str(&format!("$ myapp {}\n{}{}[exit {}]\n\n", shown.join(" "), o.out, o.err, o.exit.code()));
     };
 
@@ -1664,6 +1669,7 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
     let args = ["migrate", "status", "--database-url", url];
     let o = cli(set, &args).await;
     show(&args, &o);
+    assert!(o.out.contains(&format!("the check constraint \"{helper}\" (NOT VALID) on \"customers\" stays")), "{}", o.out);
 
     let args = ["migrate", "rollback", "1", "--database-url", url];
     let o = cli(set, &args).await;

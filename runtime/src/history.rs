@@ -838,6 +838,31 @@ pub(crate) async fn mark_failed(
     Ok(())
 }
 
+/// Replaces the recorded error of a failed step (and its migration's) with `error`: the failure with
+/// the notes added after [`mark_failed`] recorded it, so `status` shows them too.
+pub(crate) async fn amend_error(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "WITH step AS (
+             UPDATE {} SET last_error = $4
+             WHERE version = $1 AND phase = $2 AND step_index = $3 AND state = 'failed'
+         )
+         UPDATE {} SET last_error = $4 WHERE version = $1",
+        t.steps, t.migrations
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Moves a migration to `state`, adding `ran` to its accumulated run time.
 pub(crate) async fn set_state(
     conn: &mut PgConnection,
