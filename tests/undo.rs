@@ -90,6 +90,10 @@ async fn rollback_of_an_interrupted_set_not_null_removes_its_helper_check() {
     assert_eq!(checks(&db).await.len(), 1);
     let refused = insert_null_email(&db, 100_001).await.unwrap_err();
     assert!(refused.contains("violates check constraint"), "{refused}");
+    // Any update of a row without email fails too (what a later backfill of `users` does).
+    let touch = "UPDATE users SET name = name || '.' WHERE id = 10";
+    let refused = db.exec_err(touch).await;
+    assert!(refused.contains("violates check constraint"), "{refused}");
     // And `run` never gets past it to a later migration: it resumes the failing validation.
     let both = Migrator::new(&[m1, m2]).unwrap();
     let Error::Step(again) = both.run(&db.options).await.unwrap_err() else {
@@ -106,6 +110,7 @@ async fn rollback_of_an_interrupted_set_not_null_removes_its_helper_check() {
     );
     assert_eq!(checks(&db).await, Vec::<String>::new());
     insert_null_email(&db, 100_002).await.unwrap();
+    db.exec(touch).await;
     let state: String = db
         .scalar("SELECT state FROM zerodown_migrations WHERE version = 1")
         .await;
@@ -407,4 +412,36 @@ async fn rollback_restores_the_catalog_and_keeps_rows_it_did_not_write() {
         .scalar("SELECT state FROM zerodown_migrations WHERE version = 1")
         .await;
     assert_eq!(state, "rolled_back");
+}
+
+zerodown::migration! {
+    /// An expand/contract migration whose rollback phase is empty: nothing changes before `complete`.
+    pub mod m0001_drop_sessions {
+        expand drop table sessions;
+    }
+}
+
+/// The undo is for migrations without a contract phase; an expand/contract migration keeps its own
+/// rollback, even an empty one.
+#[tokio::test]
+async fn an_expand_with_an_empty_rollback_phase_still_rolls_back() {
+    let m: &'static Migration = &m0001_drop_sessions::MIGRATION;
+    assert!(m.rollback.steps.is_empty() && m.has_contract());
+    let db = fresh_database("undo_expand_drop").await;
+    if version_gate::refused_as_too_new(&db.options, &[m]).await {
+        return;
+    }
+    db.exec("CREATE TABLE sessions (id int PRIMARY KEY)").await;
+    let migrator = Migrator::new(&[m]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+    let report = migrator.rollback(&db.options, 1).await.unwrap();
+    assert!(report.steps.is_empty(), "{report:?}");
+    let state: String = db
+        .scalar("SELECT state FROM zerodown_migrations WHERE version = 1")
+        .await;
+    assert_eq!(state, "rolled_back");
+    let exists: bool = db
+        .scalar("SELECT to_regclass('sessions') IS NOT NULL")
+        .await;
+    assert!(exists);
 }

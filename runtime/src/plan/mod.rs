@@ -85,16 +85,18 @@ impl Migration {
     /// The steps `rollback` runs: the rollback phase of an expand/contract migration, else the
     /// [`undo`](Migration::undo) of the expand phase.
     pub fn rollback_steps(&self) -> &'static [Step] {
-        if self.rollback.steps.is_empty() {
+        if self.rolls_back_by_undo() {
             self.undo.steps
         } else {
             self.rollback.steps
         }
     }
 
-    /// Whether `rollback` runs the derived [`undo`](Migration::undo) (no rollback phase of its own).
+    /// Whether `rollback` runs the derived [`undo`](Migration::undo): a migration without a
+    /// contract phase. (An expand/contract migration's rollback phase may be empty: `expand drop
+    /// table` changes nothing until `complete`.)
     pub fn rolls_back_by_undo(&self) -> bool {
-        self.rollback.steps.is_empty()
+        !self.has_contract()
     }
 
     /// Whether the migration has steps that only `complete` applies.
