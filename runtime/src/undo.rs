@@ -7,7 +7,8 @@ use crate::plan::{Migration, StepKind, Transaction};
 use crate::status::{MigrationId, PhaseKind};
 
 /// The expand steps of `m` that committed something: done, or started without being recorded done
-/// when their effect commits on its own (a step run alone, a backfill's batches).
+/// when their effect commits on its own (a concurrent build, a statement run alone that was
+/// interrupted, a backfill's batches).
 pub(crate) fn committed(m: &Migration, history: &History) -> Vec<usize> {
     m.expand
         .steps
@@ -20,7 +21,11 @@ pub(crate) fn committed(m: &Migration, history: &History) -> Vec<usize> {
                 Some(row) if row.state == StepState::Done => true,
                 Some(row) => match step.kind {
                     StepKind::Backfill(_) => row.has_cursor,
-                    _ => step.transaction == Transaction::Alone && row.state.was_started(),
+                    // A failed build may leave its INVALID index (when dropping it failed too).
+                    StepKind::ConcurrentIndex { .. } => row.state.was_started(),
+                    // A statement run alone that failed changed nothing; one interrupted
+                    // (`running`) may have taken effect.
+                    _ => step.transaction == Transaction::Alone && row.state == StepState::Running,
                 },
             }
         })
