@@ -6,6 +6,7 @@
 //! - [`deploying`]: deploying schema changes with expand/contract phases;
 //! - [`pgbouncer`]: running migrations behind PgBouncer and other poolers;
 //! - [`testing`]: a database with every migration applied in your tests, and tests of a migration;
+//! - [`failures`]: when a migration fails: what stays live, fixing it, rolling it back;
 //! - `cli` (feature `cli`): the `migrate` command line, its options, JSON output and exit codes
 //!   (the API is on the page of `zerodown::cli`).
 
@@ -39,7 +40,8 @@ macro_rules! links {
          [dsl.md#expand]: crate::docs::dsl#expand\n\
          [deploying.md]: crate::docs::deploying\n\
          [pgbouncer.md]: crate::docs::pgbouncer\n\
-         [testing.md]: crate::docs::testing\n\n"
+         [testing.md]: crate::docs::testing\n\
+         [failures.md]: crate::docs::failures\n\n"
     };
 }
 
@@ -62,6 +64,10 @@ pub mod pgbouncer {}
 #[doc = links!()]
 #[doc = include_str!("../docs/testing.md")]
 pub mod testing {}
+
+#[doc = links!()]
+#[doc = include_str!("../docs/failures.md")]
+pub mod failures {}
 
 #[cfg(feature = "cli")]
 #[doc = links!()]

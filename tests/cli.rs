@@ -1596,3 +1596,125 @@ zerodown::migration! {
         create table later (id int primary key);
     }
 }
+
+mod undo {
+    zerodown::migration! {
+        /// Every customer has an email.
+        pub mod m0001_customers_email_not_null {
+            alter table customers alter column email set not null;
+        }
+    }
+
+    zerodown::migration! {
+        /// An index, a raw data fix, then `set not null`.
+        pub mod m0001_customers_with_raw {
+            create index concurrently customers_email_idx on customers (email);
+            raw(reason = "trim emails", lock = row_exclusive) "update customers set email = trim(email)";
+            alter table customers alter column email set not null;
+        }
+    }
+}
+
+/// `migrate rollback` of a plain migration whose `set not null` failed: the failure names what stays
+/// live and the command; the rollback drops the helper check (exit 0) and NULL writes work again; a
+/// migration whose committed steps include raw SQL is refused (exit 2), nothing run. With
+/// `--nocapture` the test prints the session as a user sees it.
+#[tokio::test]
+async fn rollback_undoes_an_interrupted_plain_migration() {
+    let db = common::fresh_database("cli_undo").await;
+    let set: &[&Migration] = &[&undo::m0001_customers_email_not_null::MIGRATION];
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), set).await {
+        return;
+    }
+    let url = db.inner.url();
+    let mut conn = db.connect().await;
+    conn.execute(
+        "create table customers (id bigint primary key, email text);
+         insert into customers select g, case when g % 100 = 0 then null else 'c' || g || '@example.com' end
+         from generate_series(1, 1000) g",
+    )
+    .await
+    .unwrap();
+    let mut transcript = String::new();
+    let mut show = |args: &[&str], o: &Outcome| {
+        let shown: Vec<&str> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| **a != "--database-url" && (*i == 0 || args[i - 1] != "--database-url"))
+            .map(|(_, a)| *a)
+            .collect();
+        transcript.push_str(&format!("$ myapp {}\n{}{}[exit {}]\n\n", shown.join(" "), o.out, o.err, o.exit.code()));
+    };
+
+    let args = ["migrate", "run", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(o.err.contains("23514"), "{}", o.err);
+    // The helper check's name is the macro's (`naming::not_null_check`): read it from the catalog.
+    let helper: String = sqlx::query_scalar(
+        "select conname::text from pg_constraint where conrelid = 'customers'::regclass and contype = 'c'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        o.err.contains(&format!("until migration 1 `customers_email_not_null` finishes or is rolled back, the check constraint \"{helper}\" (NOT VALID) on \"customers\" stays: inserts and updates writing NULL into \"email\" fail; to undo what its steps did, run `migrate rollback 1`")),
+        "{}",
+        o.err
+    );
+    let insert_null = "insert into customers values (5000, null)";
+    assert!(conn.execute(insert_null).await.is_err(), "the helper check refuses NULLs");
+
+    let args = ["migrate", "status", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert!(o.out.contains(&format!("the check constraint \"{helper}\" (NOT VALID) on \"customers\" stays")), "{}", o.out);
+
+    let args = ["migrate", "rollback", "1", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.out.contains(&format!("drop constraint \"{helper}\" from \"customers\"")), "{}", o.out);
+    assert!(o.out.contains("is rolled back and counts as never applied"), "{}", o.out);
+    conn.execute(insert_null).await.unwrap();
+
+    let args = ["migrate", "status", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(o.out.contains("pending"), "{}", o.out);
+
+    let args = ["migrate", "rollback", "1", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(o.err.contains("it is not applied"), "{}", o.err);
+
+    // Raw SQL committed before the failure: the rollback refuses, naming the step, and runs nothing.
+    let db = common::fresh_database("cli_undo_raw").await;
+    let url = db.inner.url();
+    let set: &[&Migration] = &[&undo::m0001_customers_with_raw::MIGRATION];
+    let mut conn = db.connect().await;
+    conn.execute("create table customers (id bigint primary key, email text); insert into customers values (1, null)")
+        .await
+        .unwrap();
+    let o = cli(set, &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(o.err.contains("`migrate rollback 1` cannot undo step 2 (`raw sql: trim emails`"), "{}", o.err);
+    let args = ["migrate", "rollback", "1", "--database-url", url];
+    let o = cli(set, &args).await;
+    show(&args, &o);
+    assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
+    assert!(
+        o.err.contains("cannot roll back migration 1 `customers_with_raw`: it committed steps that cannot be undone: step 2 of 5 (`raw sql: trim emails`): raw SQL, whose effect zerodown cannot know"),
+        "{}",
+        o.err
+    );
+    let index: bool = sqlx::query_scalar("select to_regclass('customers_email_idx') is not null")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(index, "nothing was undone");
+    println!("{transcript}");
+}

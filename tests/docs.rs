@@ -54,7 +54,7 @@ fn labels_used(page: &str) -> BTreeSet<String> {
     out
 }
 
-const PAGES: &[&str] = &["dsl", "rules", "deploying", "pgbouncer", "cli"];
+const PAGES: &[&str] = &["dsl", "rules", "deploying", "pgbouncer", "cli", "failures"];
 
 #[test]
 fn every_rule_has_a_section() {

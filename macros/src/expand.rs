@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use zerodown_runtime::plan::{
-    Backfill, Change, ColumnChange, ColumnRef, LockLevel, Migration, Pace, Phase, PhasedStep,
-    Postcondition, Settings, Step, StepKind, TableRename, Transaction,
+    Backfill, Change, ColumnChange, ColumnRef, Irreversible, Live, LockLevel, Migration, Pace, Phase,
+    PhasedStep, Postcondition, Settings, Step, StepKind, TableRename, Transaction, Undo,
 };
 
 use crate::ast::MigrationInput;
@@ -59,11 +59,12 @@ fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
 }
 
 pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
-    let Migration { version, name, description, settings, expand, contract, rollback, touches, checksum } = m;
+    let Migration { version, name, description, settings, expand, contract, rollback, undo, touches, checksum } = m;
     let settings = settings_literal(settings);
     let expand = phase_literal(expand);
     let contract = phase_literal(contract);
     let rollback = phase_literal(rollback);
+    let undo = undo_literal(undo);
     let bytes = checksum.0;
     quote! {
         ::zerodown::__private::Migration {
@@ -74,6 +75,7 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
             expand: #expand,
             contract: #contract,
             rollback: #rollback,
+            undo: #undo,
             touches: &[#(#touches),*],
             checksum: ::zerodown::__private::Checksum([#(#bytes),*]),
         }
@@ -119,6 +121,30 @@ pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
 fn phase_literal(p: &Phase) -> TokenStream {
     let steps = p.steps.iter().map(step_literal);
     quote!(::zerodown::__private::Phase { steps: &[#(#steps),*] })
+}
+
+fn undo_literal(u: &Undo) -> TokenStream {
+    let Undo { steps, of, irreversible, live, derived } = u;
+    let steps = steps.iter().map(step_literal);
+    let irreversible = irreversible.iter().map(|Irreversible { step, why }| {
+        quote!(::zerodown::__private::Irreversible { step: #step, why: #why })
+    });
+    let live = live.iter().map(|Live { step, until, what }| {
+        let until = match until {
+            Some(u) => quote!(::core::option::Option::Some(#u)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(::zerodown::__private::Live { step: #step, until: #until, what: #what })
+    });
+    quote! {
+        ::zerodown::__private::Undo {
+            steps: &[#(#steps),*],
+            of: &[#(#of),*],
+            irreversible: &[#(#irreversible),*],
+            live: &[#(#live),*],
+            derived: #derived,
+        }
+    }
 }
 
 fn step_literal(s: &Step) -> TokenStream {

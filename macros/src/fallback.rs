@@ -25,6 +25,7 @@ pub fn module(input: &MigrationInput) -> TokenStream {
                 expand: ::zerodown::__private::Phase::EMPTY,
                 contract: ::zerodown::__private::Phase::EMPTY,
                 rollback: ::zerodown::__private::Phase::EMPTY,
+                undo: ::zerodown::__private::Undo::NONE,
                 touches: &[],
                 checksum: ::zerodown::__private::Checksum([0; 32]),
             };

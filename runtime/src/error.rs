@@ -434,7 +434,19 @@ const CONNECTION_ADVICE: &str =
     "the connection was lost or terminated mid-step; run again: the step is checked in the catalog and resumed";
 
 impl StepError {
+    /// What to do, naming the command that resumes this phase: `run` for an expand step, and for a
+    /// rollback step `migrate rollback N` (a rollback goes on where it stopped).
     fn advice(&self) -> String {
+        let advice = self.expand_advice();
+        if self.phase != PhaseKind::Rollback {
+            return advice;
+        }
+        advice
+            .replace("run again", &format!("run `migrate rollback {}` again", self.migration.version))
+            .replace("the run resumes", "the rollback resumes")
+    }
+
+    fn expand_advice(&self) -> String {
         match (&self.kind, self.sqlstate.as_deref()) {
             (StepErrorKind::DuplicateKeys, _) => "remove or merge the duplicate rows, then run again; the run resumes at this step".to_owned(),
             (StepErrorKind::Refused, _) => "nothing of this step was kept; the run resumes at this step once the cause is gone".to_owned(),

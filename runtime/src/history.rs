@@ -202,7 +202,7 @@ impl History {
             return None;
         }
         let mut changes = Vec::new();
-        for phase in PhaseKind::ALL {
+        for phase in recorded_phases(m) {
             let steps = phase.steps(m);
             let recorded: Vec<(usize, &StepRow)> = self
                 .steps
@@ -238,6 +238,63 @@ impl History {
             changes,
         })
     }
+}
+
+/// The phases whose steps are recorded from the start and compared for drift: all of them, except
+/// the undo of a migration without `expand` operations, which is derived from its expand steps (not
+/// part of its checksum) and recorded only when a rollback starts ([`record_undo`]).
+fn recorded_phases(m: &Migration) -> impl Iterator<Item = PhaseKind> {
+    let undo = m.rolls_back_by_undo();
+    PhaseKind::ALL
+        .into_iter()
+        .filter(move |p| !(undo && *p == PhaseKind::Rollback))
+}
+
+/// Records the steps of `m`'s undo (rows that exist keep their state, so a resumed rollback goes on
+/// where it stopped) and moves the migration to `rolling_back`, in one transaction.
+pub(crate) async fn record_undo(
+    conn: &mut PgConnection,
+    t: &Tables,
+    m: &Migration,
+) -> Result<(), Error> {
+    let context = || Error::db(format!("recording the rollback of migration {}", m.version));
+    let mut tx = conn.begin().await.map_err(context())?;
+    let steps = m.undo.steps;
+    let rows = StepRows {
+        phases: vec![PhaseKind::Rollback.as_str(); steps.len()],
+        indexes: (0..steps.len() as i32).collect(),
+        descriptions: steps.iter().map(|s| s.description).collect(),
+        sqls: steps.iter().map(step_sql).collect(),
+        locks: steps.iter().map(|s| s.lock.as_sql()).collect(),
+        states: vec!["pending"; steps.len()],
+    };
+    if !steps.is_empty() {
+        sqlx::query(
+            &StepRows::INSERT
+                .replace("{steps}", &t.steps)
+                .replace("{conflict}", "DO NOTHING"),
+        )
+        .bind(as_i64(m.version))
+        .bind(&rows.phases)
+        .bind(&rows.indexes)
+        .bind(&rows.descriptions)
+        .bind(&rows.sqls)
+        .bind(&rows.locks)
+        .bind(&rows.states)
+        .execute(&mut *tx)
+        .await
+        .map_err(context())?;
+    }
+    sqlx::query(&format!(
+        "UPDATE {} SET state = 'rolling_back', updated_at = now() WHERE version = $1",
+        t.migrations
+    ))
+    .bind(as_i64(m.version))
+    .execute(&mut *tx)
+    .await
+    .map_err(context())?;
+    tx.commit().await.map_err(context())?;
+    Ok(())
 }
 
 /// The SQL recorded for a step: its statements, one per line, each ending with `;`. A backfill, whose
@@ -539,7 +596,7 @@ impl StepRows {
             locks: Vec::new(),
             states: Vec::new(),
         };
-        for phase in PhaseKind::ALL {
+        for phase in recorded_phases(m) {
             for (index, step) in phase.steps(m).iter().enumerate() {
                 rows.phases.push(phase.as_str());
                 rows.indexes.push(index as i32);
@@ -775,6 +832,31 @@ pub(crate) async fn mark_failed(
         t.migrations
     ))
     .bind(as_i64(k.version))
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the recorded error of a failed step (and its migration's) with `error`: the failure with
+/// the notes added after [`mark_failed`] recorded it, so `status` shows them too.
+pub(crate) async fn amend_error(
+    conn: &mut PgConnection,
+    t: &Tables,
+    k: StepKey,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "WITH step AS (
+             UPDATE {} SET last_error = $4
+             WHERE version = $1 AND phase = $2 AND step_index = $3 AND state = 'failed'
+         )
+         UPDATE {} SET last_error = $4 WHERE version = $1",
+        t.steps, t.migrations
+    ))
+    .bind(as_i64(k.version))
+    .bind(k.phase.as_str())
+    .bind(k.index as i32)
     .bind(error)
     .execute(conn)
     .await?;

@@ -45,6 +45,8 @@ mod stop;
 pub mod timeout;
 #[cfg(feature = "executor")]
 mod triggers;
+#[cfg(feature = "executor")]
+mod undo;
 
 #[cfg(feature = "executor")]
 pub use advisory::lock_key;

@@ -12,7 +12,9 @@ pub enum PhaseKind {
     Expand,
     /// Applied by `complete`, once the old application version is gone.
     Contract,
-    /// Applied by `rollback`: undoes an expand phase that was not completed.
+    /// Applied by `rollback`: undoes an expand phase that was not completed, or the committed steps
+    /// of a migration without `expand` operations that stopped part-way
+    /// ([`Migration::undo`](crate::plan::Migration::undo)).
     Rollback,
 }
 
@@ -43,7 +45,7 @@ impl PhaseKind {
         match self {
             PhaseKind::Expand => migration.expand.steps,
             PhaseKind::Contract => migration.contract.steps,
-            PhaseKind::Rollback => migration.rollback.steps,
+            PhaseKind::Rollback => migration.rollback_steps(),
         }
     }
 }

@@ -66,8 +66,9 @@ pub enum MigrateCommand {
     Status(StatusArgs),
     /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute.
     Plan(PlanArgs),
-    /// Undo the expand phase of an expand/contract migration that was not completed; deploy the
-    /// previous application version first.
+    /// Undo a migration that stopped part-way (the inverses of its committed steps), or the expand
+    /// phase of an expand/contract migration that was not completed; deploy the previous
+    /// application version first.
     Rollback(RollbackArgs),
     /// Record every migration up to VERSION as applied without running it, for a database whose
     /// schema already has them (made before zerodown, or whose history was lost).

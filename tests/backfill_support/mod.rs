@@ -12,7 +12,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use zerodown::localdb::FreshDatabase;
 use zerodown::plan::{
     Backfill, Checksum, LockLevel, Migration, Pace, Phase, Postcondition, Settings, Step, StepKind,
-    Transaction,
+    Transaction, Undo,
 };
 
 /// Logs of the runtime go to the test output (visible with `--nocapture`).
@@ -184,6 +184,7 @@ pub fn migration(version: u64, name: &str, expand: Vec<Step>) -> &'static Migrat
         },
         contract: Phase::EMPTY,
         rollback: Phase::EMPTY,
+        undo: Undo::NONE,
         touches: &[],
         checksum: Checksum([0; 32]),
     };

@@ -34,8 +34,8 @@ use crate::render::{
 use crate::{types, volatility};
 
 use super::context::Context;
-use super::stmt::{Lowered, TableRef};
-use super::{backfill, index, leak_str, naming};
+use super::stmt::{Inverse, Lowered, TableRef};
+use super::{backfill, index, inverse, leak_str, naming};
 
 /// Every action of one `alter table`, in order.
 pub(super) fn alter_table(
@@ -47,7 +47,17 @@ pub(super) fn alter_table(
     // Each action is its own statement, so after `rename to` the later ones name the new table.
     let mut table = table.clone();
     for action in actions {
-        out.extend(action_statements(cx, &table, &action.kind));
+        let mut lowered = action_statements(cx, &table, &action.kind);
+        if !cx.is_new(&table) && on_column(&action.kind).is_some_and(|c| cx.is_new_column(&table, c)) {
+            // A column this migration added is dropped by the undo of its `add column`.
+            for l in &mut lowered {
+                l.inverse = Inverse::Nothing;
+            }
+        }
+        out.extend(lowered);
+        if let AlterActionKind::AddColumn { if_not_exists: false, column } = &action.kind {
+            cx.add_column(&table, &column.name.value);
+        }
         if let AlterActionKind::RenameTo { to } = &action.kind {
             cx.rename_table(&table, to);
             table.name = to.clone();
@@ -56,7 +66,39 @@ pub(super) fn alter_table(
     out
 }
 
+/// The column an action changes in place, when undoing the column's `add column` undoes the action
+/// too (not a rename: the undo would then look for the column under its old name).
+fn on_column(action: &AlterActionKind) -> Option<&str> {
+    match action {
+        AlterActionKind::DropColumn { column, .. }
+        | AlterActionKind::AlterType { column, .. }
+        | AlterActionKind::SetDefault { column, .. }
+        | AlterActionKind::DropDefault { column }
+        | AlterActionKind::SetNotNull { column }
+        | AlterActionKind::DropNotNull { column } => Some(&column.value),
+        _ => None,
+    }
+}
+
 fn action_statements(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<Lowered> {
+    let mut lowered = action_lowered(cx, table, action);
+    if cx.is_new(table) {
+        // The undo of the `create table` drops the table with everything on it; a renamed table
+        // would not be found under its name.
+        for l in &mut lowered {
+            l.inverse = match action {
+                AlterActionKind::RenameTo { .. } => Inverse::Irreversible(format!(
+                    "`{}` renames a table this migration created, which its undo drops by the old name",
+                    l.description
+                )),
+                _ => Inverse::Nothing,
+            };
+        }
+    }
+    lowered
+}
+
+fn action_lowered(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<Lowered> {
     let t = render_qname(table);
     let existing = cx.existing(table);
     let alter = |sql: String| format!("ALTER TABLE {t} {sql}");
@@ -216,6 +258,24 @@ fn add_column(
         }
     }
     let on_existing = existing.is_some();
+    let name = quote_ident(&def.name.value);
+    let lowered = match existing {
+        // The column and the values this migration wrote into it go (see `docs/failures.md`).
+        Some(existing) if !if_not_exists => lowered
+            .undo(inverse::drop_column(table, existing, &def.name.value))
+            .live(
+                format!("column:{t}.{name}"),
+                if def.is_not_null() && def.default().is_none() {
+                    format!("the column {name} of {t} (NOT NULL, no default) stays: inserts not naming it fail")
+                } else {
+                    format!("the column {name} of {t} stays (writes not naming it are unaffected)")
+                },
+            ),
+        Some(_) => lowered.irreversible(format!(
+            "`add column if not exists {name}` may have found the column on {t} before the migration"
+        )),
+        None => lowered.inverse(Inverse::Nothing),
+    };
     lowered
         .rewrites(on_existing && rewrites)
         .slow(on_existing && (rewrites || scans))
@@ -258,11 +318,13 @@ fn volatile_default_recipe(
     });
     let mut out = vec![
         add_column(cx, table, Some(existing.clone()), if_not_exists, &bare),
+        // The default and the values the backfill writes go with the column.
         Lowered::new(
             format!("set default of {t}.{c}"),
             format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}", expr(default)),
         )
-        .lock_on(LockLevel::AccessExclusive, Some(existing.clone())),
+        .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
+        .inverse(Inverse::Nothing),
         backfill::step(
             cx,
             table,
@@ -270,7 +332,8 @@ fn volatile_default_recipe(
             format!("{c} = {}", expr(default)),
             format!("{c} IS NULL"),
             Vec::new(),
-        ),
+        )
+        .inverse(Inverse::Nothing),
     ];
     if def.is_not_null() {
         if cx.target_at_least(12) {
@@ -312,27 +375,55 @@ fn add_constraint(
     };
     let validates = existing.is_some() && c.not_valid.is_none();
     let sql = format!("ALTER TABLE {t} ADD {}", table_constraint(c));
+    // A named constraint added to an existing table is undone by dropping it; PostgreSQL names an
+    // unnamed one (override only), so the macro cannot.
+    let undone = |lowered: Lowered, what_kind: &str| -> Lowered {
+        match (&existing, &c.name) {
+            (Some(existing), Some(name)) => lowered
+                .undo(inverse::drop_constraint(table, existing.clone(), &name.value))
+                .live(
+                    format!("constraint:{t}.{}", name.value),
+                    format!(
+                        "the {what_kind} {} on {t} stays: inserts and updates violating it fail",
+                        quote_ident(&name.value)
+                    ),
+                ),
+            (Some(_), None) => lowered.irreversible(format!(
+                "the unnamed {what_kind} added to {t} has a name PostgreSQL chose"
+            )),
+            (None, _) => lowered.inverse(Inverse::Nothing),
+        }
+    };
     match &c.kind {
         TableConstraintKind::Check(_) => {
-            vec![
+            vec![undone(
                 Lowered::new(format!("add check{what} to {t}{not_valid}"), sql)
-                    .lock_on(LockLevel::AccessExclusive, existing)
+                    .lock_on(LockLevel::AccessExclusive, existing.clone())
                     .slow(validates),
-            ]
+                "check constraint",
+            )]
         }
         TableConstraintKind::ForeignKey { target, .. } => {
             // `SHARE ROW EXCLUSIVE` on both tables: PostgreSQL adds triggers to each.
-            vec![
+            let mut fk = undone(
                 Lowered::new(format!("add foreign key{what} to {t}{not_valid}"), sql)
-                    .lock_on(LockLevel::ShareRowExclusive, existing)
+                    .lock_on(LockLevel::ShareRowExclusive, existing.clone())
                     .lock_on(LockLevel::ShareRowExclusive, cx.existing(&target.table))
                     .slow(validates),
-            ]
+                "foreign key",
+            );
+            // Dropping it removes the triggers on the referenced table too.
+            if let Inverse::Sql(undo) = &mut fk.inverse {
+                for u in undo {
+                    *u = u.clone().lock_on(LockLevel::AccessExclusive, cx.existing(&target.table));
+                }
+            }
+            vec![fk]
         }
         TableConstraintKind::Unique { columns, include }
         | TableConstraintKind::PrimaryKey { columns, include } => {
             let primary_key = matches!(c.kind, TableConstraintKind::PrimaryKey { .. });
-            match existing {
+            match existing.clone() {
                 Some(existing) => {
                     unique_recipe(cx, table, existing, c, columns, include, primary_key)
                 }
@@ -340,19 +431,24 @@ fn add_constraint(
             }
         }
         TableConstraintKind::UniqueUsingIndex(_) | TableConstraintKind::PrimaryKeyUsingIndex(_) => {
-            vec![
-                Lowered::new(format!("attach index as constraint{what} to {t}"), sql)
-                    .lock_on(LockLevel::AccessExclusive, existing),
-            ]
+            let lowered = Lowered::new(format!("attach index as constraint{what} to {t}"), sql)
+                .lock_on(LockLevel::AccessExclusive, existing.clone());
+            vec![match existing {
+                Some(_) => lowered.irreversible(format!(
+                    "dropping the constraint{what} on {t} would drop the index it took over, built before this migration"
+                )),
+                None => lowered.inverse(Inverse::Nothing),
+            }]
         }
         // Override only: builds an index under `ACCESS EXCLUSIVE`.
         TableConstraintKind::Exclude { .. } => {
             let on_existing = existing.is_some();
-            vec![
+            vec![undone(
                 Lowered::new(format!("add exclusion constraint{what} to {t}"), sql)
-                    .lock_on(LockLevel::AccessExclusive, existing)
+                    .lock_on(LockLevel::AccessExclusive, existing.clone())
                     .slow(on_existing),
-            ]
+                "exclusion constraint",
+            )]
         }
     }
 }
@@ -363,10 +459,12 @@ fn add_constraint(
 fn validate(table: &QName, existing: Option<TableRef>, constraint: &str) -> Lowered {
     let t = render_qname(table);
     let c = quote_ident(constraint);
+    // Validation changes what the constraint proves, not what it lets the application write.
     let lowered = Lowered::new(
         format!("validate constraint {c} on {t}"),
         format!("ALTER TABLE {t} VALIDATE CONSTRAINT {c}"),
-    );
+    )
+    .inverse(Inverse::Nothing);
     match existing {
         Some(existing) => lowered
             .lock_on(LockLevel::ShareUpdateExclusive, Some(existing))
@@ -380,14 +478,25 @@ fn validate(table: &QName, existing: Option<TableRef>, constraint: &str) -> Lowe
     }
 }
 
+/// `SET NOT NULL`; undone by `DROP NOT NULL` (the column was nullable before, or the migration would
+/// not set it).
 fn set_not_null(table: &QName, existing: Option<TableRef>, column: &Name) -> Lowered {
     let t = render_qname(table);
     let c = quote_ident(&column.value);
-    Lowered::new(
+    let lowered = Lowered::new(
         format!("set not null on {t}.{c}"),
         format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
     )
-    .lock_on(LockLevel::AccessExclusive, existing)
+    .lock_on(LockLevel::AccessExclusive, existing.clone());
+    match existing {
+        Some(existing) => lowered
+            .undo(inverse::drop_not_null(table, existing, &column.value))
+            .live(
+                format!("not-null:{t}.{c}"),
+                format!("{t}.{c} is NOT NULL: inserts and updates writing NULL into it fail"),
+            ),
+        None => lowered.inverse(Inverse::Nothing),
+    }
 }
 
 /// `ADD CONSTRAINT <table>_<col>_not_null CHECK ("col" IS NOT NULL) NOT VALID`; returns the statement
@@ -401,10 +510,24 @@ fn add_not_null_check(table: &QName, existing: TableRef, column: &Name) -> (Lowe
         quote_ident(&column.value)
     );
     let lowered = Lowered::new(format!("add check {c} to {t} not valid"), sql)
-        .lock_on(LockLevel::AccessExclusive, Some(existing));
+        .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
+        .undo(inverse::drop_constraint(table, existing, &name))
+        .live(
+            helper_key(&t, &name),
+            format!(
+                "the check constraint {c} (NOT VALID) on {t} stays: inserts and updates writing NULL into {} fail",
+                quote_ident(&column.value)
+            ),
+        );
     (lowered, name)
 }
 
+/// The key under which a helper check is [`live`](Lowered::live) until its drop.
+fn helper_key(table: &str, name: &str) -> String {
+    format!("helper:{table}.{name}")
+}
+
+/// Drops a helper check; nothing to undo, the check was this migration's own.
 fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
     let t = render_qname(table);
     let c = quote_ident(name);
@@ -413,6 +536,8 @@ fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
         format!("ALTER TABLE {t} DROP CONSTRAINT {c}"),
     )
     .lock_on(LockLevel::AccessExclusive, Some(existing))
+    .inverse(Inverse::Nothing)
+    .removes(helper_key(&t, name))
 }
 
 fn set_not_null_recipe(table: &QName, existing: TableRef, column: &Name) -> Vec<Lowered> {
@@ -480,11 +605,14 @@ fn unique_recipe(
     } else {
         "unique constraint"
     };
+    // Undone by dropping the constraint, which drops its index (built by this migration). The key
+    // columns of a primary key keep the `NOT NULL` PostgreSQL set when attaching it.
     out.push(
         Lowered::new(format!("attach index {quoted} as {as_what} on {t}"), sql)
             .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
             // Before PostgreSQL 12 nothing spares the primary key's `NOT NULL` scan.
-            .slow(primary_key && helpers.is_empty()),
+            .slow(primary_key && helpers.is_empty())
+            .undo(inverse::drop_constraint(table, existing.clone(), &name)),
     );
     for helper in &helpers {
         out.push(drop_helper(table, existing.clone(), helper));

@@ -20,7 +20,7 @@ use crate::render::{default_expr, expr, quote_ident, render_qname};
 use crate::volatility;
 
 use super::context::Context;
-use super::stmt::Lowered;
+use super::stmt::{Inverse, Lowered};
 use super::{leak_slice, leak_str};
 
 /// `backfill t set .. [where ..] [by (..)]`.
@@ -38,7 +38,24 @@ pub(super) fn backfill(cx: &Context, b: &BackfillStmt) -> Lowered {
         .collect();
     let key = b.by.iter().map(|k| quote_ident(&k.value)).collect();
     let pending = pending(&b.assignments, b.predicate.as_ref());
-    step(cx, &b.table, columns, set_sql, pending, key)
+    let lowered = step(cx, &b.table, columns, set_sql, pending, key);
+    // Values in columns this migration added (or of a table it created) go with their column or
+    // table; overwritten values of existing columns are not kept anywhere.
+    let existing: Vec<String> = b
+        .assignments
+        .iter()
+        .filter(|a| !cx.is_new(&b.table) && !cx.is_new_column(&b.table, &a.column.value))
+        .map(|a| quote_ident(&a.column.value))
+        .collect();
+    if existing.is_empty() {
+        lowered.inverse(Inverse::Nothing)
+    } else {
+        lowered.irreversible(format!(
+            "the backfill overwrote values of {} in {}, which are not kept",
+            existing.join(", "),
+            render_qname(&b.table)
+        ))
+    }
 }
 
 /// The rows that still need the update (see the module docs).

@@ -18,6 +18,8 @@ pub(super) struct Context {
     new_tables: Vec<QName>,
     /// Indexes built on new tables, as (schema of the table, index name).
     new_indexes: Vec<(Option<String>, String)>,
+    /// Columns added earlier in this migration to existing tables, as (table, column).
+    new_columns: Vec<(QName, String)>,
 }
 
 impl Context {
@@ -28,6 +30,7 @@ impl Context {
             fire_user_triggers: false,
             new_tables: Vec::new(),
             new_indexes: Vec::new(),
+            new_columns: Vec::new(),
         }
     }
 
@@ -65,6 +68,17 @@ impl Context {
                 t.name = to.clone();
             }
         }
+    }
+
+    /// Records an `add column` (without `if not exists`) on an existing table.
+    pub fn add_column(&mut self, table: &QName, column: &str) {
+        self.new_columns.push((table.clone(), column.to_owned()));
+    }
+
+    /// Whether `column` of `table` was added earlier in this migration: it holds only what the
+    /// migration wrote (see `docs/failures.md`).
+    pub fn is_new_column(&self, table: &QName, column: &str) -> bool {
+        self.new_columns.iter().any(|(t, c)| t == table && c == column)
     }
 
     /// Records an index built on a new table (it lives in the table's schema).

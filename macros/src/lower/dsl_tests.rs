@@ -11,7 +11,7 @@ use super::lower;
 
 /// Parses, checks and lowers `src` (a whole `migration!` input) as the macro does; fails unless the
 /// input is accepted.
-fn lower_text(src: &str) -> Migration {
+pub(super) fn lower_text(src: &str) -> Migration {
     let tokens: TokenStream = src.parse().expect("tokens");
     let cx = Ctxt::new();
     let input = parse::parse_migration(&cx, tokens);
@@ -30,7 +30,7 @@ fn lower_text(src: &str) -> Migration {
 }
 
 /// `src`'s statements in a migration module.
-fn lower_body(body: &str) -> Migration {
+pub(super) fn lower_body(body: &str) -> Migration {
     lower_text(&format!("pub mod m0001_test {{ {body} }}"))
 }
 

@@ -25,13 +25,15 @@
 //! online timeouts (`online_lock_timeout`, `long_statement_timeout`); every other step with
 //! `lock_timeout` and `statement_timeout`.
 
-use zerodown_runtime::plan::{LockLevel, Postcondition, Settings, Step, StepKind, Transaction};
+use zerodown_runtime::plan::{
+    Irreversible, Live, LockLevel, Postcondition, Settings, Step, StepKind, Transaction, Undo,
+};
 
-use super::stmt::{Lowered, TableRef};
+use super::stmt::{Inverse, Lowered, TableRef};
 use super::{leak_slice, leak_str};
 
-/// Packs `statements` into steps by the rule in the module docs.
-pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> Vec<Step> {
+/// Packs `statements` into steps by the rule in the module docs, and derives the steps' undo.
+pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> (Vec<Step>, Undo) {
     let mut groups: Vec<Vec<Lowered>> = Vec::new();
     for stmt in statements {
         match groups.last_mut() {
@@ -39,7 +41,64 @@ pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> Vec<Step> 
             _ => groups.push(vec![stmt]),
         }
     }
-    groups.into_iter().map(|g| step(g, settings)).collect()
+    let undo = undo(&groups, settings);
+    (groups.into_iter().map(|g| step(g, settings)).collect(), undo)
+}
+
+/// The undo of the grouped steps: per step, the inverses of its statements in reverse order as one
+/// step (the statements of a step share its transaction mode and table, so their inverses do too);
+/// a step with a statement that has no inverse is irreversible. The inverses run newest step first.
+fn undo(groups: &[Vec<Lowered>], settings: &Settings) -> Undo {
+    let mut steps = Vec::new();
+    let mut of = Vec::new();
+    let mut irreversible = Vec::new();
+    for (index, group) in groups.iter().enumerate().rev() {
+        let mut inverses = Vec::new();
+        let mut why = Vec::new();
+        for stmt in group.iter().rev() {
+            match &stmt.inverse {
+                Inverse::Nothing => {}
+                Inverse::Sql(undo) => inverses.extend(undo.iter().cloned()),
+                Inverse::Irreversible(reason) if reason.is_empty() => {
+                    why.push(format!("`{}` has no known inverse", stmt.description))
+                }
+                Inverse::Irreversible(reason) => why.push(reason.clone()),
+            }
+        }
+        if !why.is_empty() {
+            why.reverse();
+            irreversible.push(Irreversible { step: index, why: leak_str(why.join("; ")) });
+        } else if !inverses.is_empty() {
+            steps.push(step(inverses, settings));
+            of.push(index);
+        }
+    }
+    irreversible.reverse();
+    // Where each statement ended up, for the lifetime of what it leaves in effect.
+    let at: Vec<(usize, &Lowered)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| g.iter().map(move |s| (i, s)))
+        .collect();
+    let live = at
+        .iter()
+        .enumerate()
+        .filter_map(|(n, (step, stmt))| {
+            let (key, what) = stmt.live.as_ref()?;
+            let until = at[n + 1..]
+                .iter()
+                .find(|(_, later)| later.removes.contains(key))
+                .map(|(i, _)| *i);
+            Some(Live { step: *step, until, what: leak_str(what.clone()) })
+        })
+        .collect();
+    Undo {
+        steps: leak_slice(steps),
+        of: leak_slice(of),
+        irreversible: leak_slice(irreversible),
+        live: leak_slice(live),
+        derived: true,
+    }
 }
 
 fn joins(group: &[Lowered], stmt: &Lowered) -> bool {

@@ -6,7 +6,8 @@ use crate::ast::{CreateIndex, Name, QName};
 use crate::render::{column_list, expr, index_key, index_key_expr, quote_ident, render_qname};
 
 use super::context::Context;
-use super::leak_str;
+use super::stmt::Inverse;
+use super::{inverse, leak_str};
 use super::naming;
 use super::stmt::{Lowered, TableRef};
 
@@ -50,31 +51,55 @@ pub(super) fn create_index(cx: &mut Context, ci: &CreateIndex) -> Lowered {
             },
         );
         let sql = format!("CREATE {unique}INDEX {if_not_exists}{tail}");
+        // Dropped with its table by the undo of the `create table`.
         return Lowered::new(
             format!("create {}index {quoted} on {table}", unique.to_lowercase()),
             sql,
-        );
+        )
+        .inverse(Inverse::Nothing);
+    };
+    // Undone by dropping it, unless it may have been there before.
+    let undone = |lowered: Lowered, concurrently: bool| -> Lowered {
+        let lowered = if ci.unique {
+            lowered.live(
+                format!("index:{table}.{name}"),
+                format!("the unique index {quoted} on {table} stays: inserts and updates duplicating its key fail"),
+            )
+        } else {
+            lowered
+        };
+        if ci.if_not_exists {
+            lowered.irreversible(format!(
+                "`create index if not exists {quoted}` may have found the index before the migration"
+            ))
+        } else {
+            lowered.undo(inverse::drop_index(&ci.table, existing.clone(), &name, concurrently))
+        }
     };
     if ci.concurrently.is_none() {
         let sql = format!("CREATE {unique}INDEX {if_not_exists}{tail}");
-        return Lowered::new(
-            format!("build {}index {quoted} on {table}", unique.to_lowercase()),
-            sql,
-        )
-        .lock_on(LockLevel::Share, Some(existing))
-        .slow(true);
+        return undone(
+            Lowered::new(
+                format!("build {}index {quoted} on {table}", unique.to_lowercase()),
+                sql,
+            )
+            .lock_on(LockLevel::Share, Some(existing.clone()))
+            .slow(true),
+            false,
+        );
     }
     let key_sql: Vec<String> = ci.keys.iter().map(|k| index_key_expr(&k.expr)).collect();
     let sql = format!("CREATE {unique}INDEX CONCURRENTLY {if_not_exists}{tail}");
-    concurrent(
+    let lowered = concurrent(
         format!("build {}index {quoted} concurrently", unique.to_lowercase()),
         sql,
         &ci.table,
-        existing,
-        name,
+        existing.clone(),
+        name.clone(),
         key_sql.join(", "),
         ci.unique,
-    )
+    );
+    undone(lowered, true)
 }
 
 /// The step of a concurrent build on an existing table.
@@ -133,10 +158,19 @@ pub(super) fn unique_for_constraint(
         description,
         sql,
         table,
-        existing,
+        existing.clone(),
         name.to_owned(),
         cols,
         true,
+    )
+    .undo(inverse::drop_index(table, existing, name, true))
+    .live(
+        format!("index:{}.{name}", render_qname(table)),
+        format!(
+            "the unique index {} on {} stays: inserts and updates duplicating its key fail",
+            quote_ident(name),
+            render_qname(table)
+        ),
     )
 }
 

@@ -20,6 +20,7 @@ mod context;
 mod dsl_tests;
 mod group;
 mod index;
+mod inverse;
 mod maintenance;
 mod naming;
 mod other;
@@ -32,14 +33,16 @@ mod table;
 pub(crate) mod test_ast;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod undo_tests;
 
-use zerodown_runtime::plan::{Checksum, Migration, Phase, Settings};
+use zerodown_runtime::plan::{Checksum, Migration, Phase, Settings, Undo};
 
 use crate::ast::{Expand, Item, MigrationInput, Stmt, StmtKind};
 use crate::rules::Rule;
 
 use self::context::Context;
-use self::stmt::Lowered;
+use self::stmt::{Inverse, Lowered};
 
 /// Lowers an input that passed `check`. Infallible by construction.
 ///
@@ -72,6 +75,7 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
             _ => None,
         })
         .collect();
+    let mut undo = Undo::NONE;
     let phases = if ops.is_empty() {
         let mut cx = Context::new(settings);
         let lowered = stmts
@@ -81,7 +85,9 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
                 statement(&mut cx, stmt)
             })
             .collect();
-        phased::Phases { expand: group::steps(lowered, &settings), ..Default::default() }
+        let (expand, derived) = group::steps(lowered, &settings);
+        undo = derived;
+        phased::Phases { expand, ..Default::default() }
     } else {
         phased::lower(&ops, &settings)
     };
@@ -93,6 +99,7 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         expand: Phase { steps: leak_slice(phases.expand) },
         contract: Phase { steps: leak_slice(phases.contract) },
         rollback: Phase { steps: leak_slice(phases.rollback) },
+        undo,
         touches: leak_slice(touches.into_iter().map(leak_str).collect()),
         checksum: Checksum([0; 32]),
     };
@@ -143,6 +150,7 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
         }
         StmtKind::CommentOn { target, text } => vec![other::comment(cx, target, text.as_ref())],
         StmtKind::Raw(raw) => vec![other::raw(raw)],
+        // Maintenance changes how data is stored, not what it is: nothing to undo.
         StmtKind::Reindex {
             concurrently,
             target,
@@ -153,12 +161,17 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
                 concurrently.is_some(),
                 *target,
                 name,
-            )]
+            )
+            .inverse(Inverse::Nothing)]
         }
-        StmtKind::VacuumFull { table } => vec![maintenance::vacuum_full(cx, table.as_ref())],
-        StmtKind::Cluster { table, index } => vec![maintenance::cluster(cx, table, index.as_ref())],
+        StmtKind::VacuumFull { table } => {
+            vec![maintenance::vacuum_full(cx, table.as_ref()).inverse(Inverse::Nothing)]
+        }
+        StmtKind::Cluster { table, index } => {
+            vec![maintenance::cluster(cx, table, index.as_ref()).inverse(Inverse::Nothing)]
+        }
         StmtKind::LockTable { table, mode } => {
-            vec![maintenance::lock_table(cx, table, mode.as_deref())]
+            vec![maintenance::lock_table(cx, table, mode.as_deref()).inverse(Inverse::Nothing)]
         }
         StmtKind::Truncate { tables, cascade } => vec![maintenance::truncate(cx, tables, *cascade)],
         StmtKind::DropSchema {

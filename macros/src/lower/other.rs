@@ -6,7 +6,8 @@ use crate::ast::{CommentTarget, EnumPosition, QName, RawSql, Str};
 use crate::render::{quote_ident, quote_literal, render_qname};
 
 use super::context::Context;
-use super::stmt::{Lowered, TableRef};
+use super::inverse;
+use super::stmt::{Inverse, Lowered, TableRef};
 
 /// `CREATE TYPE "t" AS ENUM ('a', 'b')`: no table lock.
 pub(super) fn create_enum(name: &QName, values: &[Str]) -> Lowered {
@@ -16,6 +17,7 @@ pub(super) fn create_enum(name: &QName, values: &[Str]) -> Lowered {
         format!("create enum type {n}"),
         format!("CREATE TYPE {n} AS ENUM ({})", values.join(", ")),
     )
+    .undo(inverse::drop_type(name))
 }
 
 /// `ALTER TYPE "t" ADD VALUE 'v'`: alone, because before PostgreSQL 12 it cannot run in a transaction
@@ -39,7 +41,9 @@ pub(super) fn add_enum_value(
         };
         sql.push_str(&format!(" {keyword} {}", quote_literal(&other.value)));
     }
-    Lowered::new(format!("add value {v} to enum {n}"), sql).alone()
+    Lowered::new(format!("add value {v} to enum {n}"), sql)
+        .alone()
+        .irreversible(format!("PostgreSQL cannot remove the value {v} from {n} again"))
 }
 
 /// `COMMENT ON ... IS '...' | NULL`. Comments on a table, column or constraint take `SHARE UPDATE
@@ -99,10 +103,12 @@ pub(super) fn comment(cx: &Context, target: &CommentTarget, text: Option<&Str>) 
         Some(s) => quote_literal(&s.value),
         None => "NULL".to_owned(),
     };
+    // A comment changes no behaviour; the rollback leaves it (a later run writes it again).
     let lowered = Lowered::new(
         format!("comment on {object}"),
         format!("COMMENT ON {sql_object} IS {text}"),
-    );
+    )
+    .inverse(Inverse::Nothing);
     match target {
         CommentTarget::Table(_)
         | CommentTarget::Column { .. }
@@ -124,7 +130,8 @@ pub(super) fn raw(raw: &RawSql) -> Lowered {
         .lock
         .map(|(l, _)| l)
         .unwrap_or(LockLevel::AccessExclusive);
-    let mut lowered = Lowered::new(description, raw.sql.value.clone());
+    let mut lowered = Lowered::new(description, raw.sql.value.clone())
+        .irreversible("raw SQL, whose effect zerodown cannot know");
     if lock > LockLevel::None {
         lowered = lowered.lock_on(lock, Some(TableRef::Unknown));
     }

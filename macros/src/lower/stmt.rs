@@ -30,6 +30,25 @@ pub(crate) struct Lowered {
     pub slow: bool,
     pub kind: StepKind,
     pub postcondition: Postcondition,
+    /// How a rollback undoes it when its migration stops part-way.
+    pub inverse: Inverse,
+    /// What it leaves in effect while the migration is unfinished: a key (for [`Lowered::removes`]
+    /// of a later statement) and the text for people.
+    pub live: Option<(String, String)>,
+    /// The keys of earlier statements' [`Lowered::live`] effects this statement ends.
+    pub removes: Vec<String>,
+}
+
+/// How a rollback undoes a lowered statement (see `runtime::plan::Undo`).
+#[derive(Debug, Clone)]
+pub(crate) enum Inverse {
+    /// Nothing is left to undo once the inverses of the later statements ran: a validation, a
+    /// backfill of a column this migration added, a statement on a table it created.
+    Nothing,
+    /// These statements, in order, undo it.
+    Sql(Vec<Lowered>),
+    /// No safe inverse; why, for the refusal.
+    Irreversible(String),
 }
 
 impl Lowered {
@@ -45,7 +64,43 @@ impl Lowered {
             slow: false,
             kind: StepKind::Sql,
             postcondition: Postcondition::None,
+            inverse: Inverse::Irreversible(String::new()),
+            live: None,
+            removes: Vec::new(),
         }
+    }
+
+    /// How a rollback undoes it (the default: it cannot, for the reason the grouping states).
+    pub fn inverse(mut self, inverse: Inverse) -> Self {
+        self.inverse = inverse;
+        self
+    }
+
+    /// Undone by `undo`.
+    pub fn undo(self, undo: Lowered) -> Self {
+        self.inverse(Inverse::Sql(vec![undo]))
+    }
+
+    /// Undone by the statements `undo`, in order.
+    pub fn undo_all(self, undo: Vec<Lowered>) -> Self {
+        self.inverse(Inverse::Sql(undo))
+    }
+
+    /// Cannot be undone, because `why`.
+    pub fn irreversible(self, why: impl Into<String>) -> Self {
+        self.inverse(Inverse::Irreversible(why.into()))
+    }
+
+    /// Leaves `what` in effect (for people) until a statement [`removes`](Lowered::removes) `key`.
+    pub fn live(mut self, key: impl Into<String>, what: impl Into<String>) -> Self {
+        self.live = Some((key.into(), what.into()));
+        self
+    }
+
+    /// Ends the effect an earlier statement left under `key`.
+    pub fn removes(mut self, key: impl Into<String>) -> Self {
+        self.removes.push(key.into());
+        self
     }
 
     /// Takes `lock` on `table`, when the table exists before the migration (`Some`). A statement on a

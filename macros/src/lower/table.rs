@@ -6,6 +6,7 @@ use crate::ast::{ColumnConstraintKind, CreateTable, QName, TableConstraintKind};
 use crate::render::{column_def, render_qname, table_constraint};
 
 use super::context::Context;
+use super::inverse;
 use super::stmt::{Lowered, TableRef};
 
 /// `CREATE TABLE "t" (...)`: locks nothing, except `SHARE ROW EXCLUSIVE` on each existing table a
@@ -35,10 +36,18 @@ pub(super) fn create_table(cx: &mut Context, ct: &CreateTable) -> Lowered {
         TableConstraintKind::ForeignKey { target, .. } => Some(&target.table),
         _ => None,
     });
+    let mut existing = Vec::new();
     for referenced in inline.chain(table_level) {
         lowered = lowered.lock_on(LockLevel::ShareRowExclusive, cx.existing(referenced));
+        existing.extend(cx.existing(referenced).filter(|t| !existing.contains(t)));
     }
-    lowered
+    if ct.if_not_exists {
+        lowered.irreversible(format!(
+            "`create table if not exists {table}` may have found the table before the migration"
+        ))
+    } else {
+        lowered.undo_all(inverse::drop_new_table(&ct.name, &existing))
+    }
 }
 
 /// `DROP TABLE "a", "b"` (override only): `ACCESS EXCLUSIVE` on each, and on the tables their foreign

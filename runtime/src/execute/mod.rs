@@ -214,6 +214,14 @@ impl Executor<'_> {
                             "no step of {} committed anything: you may edit the migration to fix it, and the next `run` runs its new plan from the start",
                             MigrationId::of(m)
                         ));
+                    } else if let Some(note) = crate::undo::failure_note(m, error.index) {
+                        // What stays live until the migration is finished or undone: in `status`
+                        // too, where the next person looking will see it.
+                        error.notes.push(note);
+                        let key = StepKey { version: m.version, phase: work.phase, index: error.index };
+                        if let Err(e) = history::amend_error(self.control, self.tables, key, &error.to_string()).await {
+                            tracing::warn!(error = %e, "recording what the failed migration leaves live failed");
+                        }
                     }
                     return Err(Error::Step(error));
                 }

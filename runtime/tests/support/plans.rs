@@ -2,6 +2,7 @@
 
 use zerodown_runtime::plan::{
     Checksum, LockLevel, Migration, Phase, Postcondition, PgVersion, Settings, Step, StepKind, Transaction,
+    Undo,
 };
 
 pub fn leak(s: impl Into<String>) -> &'static str {
@@ -49,6 +50,7 @@ pub fn migration(
             steps: Box::leak(contract.into_boxed_slice()),
         },
         rollback: Phase::EMPTY,
+        undo: Undo::NONE,
         touches: &[],
         checksum: Checksum([0; 32]),
     };
