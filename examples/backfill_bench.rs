@@ -96,7 +96,11 @@ fn rows_arg() -> Result<i64, String> {
             "-h" | "--help" => {
                 return Err("usage: backfill_bench [--rows N]   (default 1000000)".to_owned())
             }
-            other => return Err(format!("unknown argument `{other}`; usage: backfill_bench [--rows N]")),
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; usage: backfill_bench [--rows N]"
+                ))
+            }
         }
     }
     if rows < 1 {
@@ -135,7 +139,10 @@ async fn remaining(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
 
 fn line(what: &str, rows: i64, took: Duration) {
     let secs = took.as_secs_f64();
-    println!("{what:<44} {secs:>8.2} s {:>12.0} rows/s", rows as f64 / secs);
+    println!(
+        "{what:<44} {secs:>8.2} s {:>12.0} rows/s",
+        rows as f64 / secs
+    );
 }
 
 #[tokio::main]
@@ -157,19 +164,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(remaining(&mut conn).await?, 0);
 
     let variants: [(&str, &'static Migration); 6] = [
-        ("zerodown, defaults (adaptive, 150 ms)", &m0001_default_pacing::MIGRATION),
-        ("zerodown, adaptive, target 50 ms", &m0001_target_50ms::MIGRATION),
-        ("zerodown, adaptive, target 300 ms", &m0001_target_300ms::MIGRATION),
-        ("zerodown, 1000 rows + 10 ms (old default)", &m0001_old_default::MIGRATION),
-        ("zerodown, batches of 1000, no pause", &m0001_no_pause::MIGRATION),
-        ("zerodown, batches of 10000, no pause", &m0001_large_batches::MIGRATION),
+        (
+            "zerodown, defaults (adaptive, 150 ms)",
+            &m0001_default_pacing::MIGRATION,
+        ),
+        (
+            "zerodown, adaptive, target 50 ms",
+            &m0001_target_50ms::MIGRATION,
+        ),
+        (
+            "zerodown, adaptive, target 300 ms",
+            &m0001_target_300ms::MIGRATION,
+        ),
+        (
+            "zerodown, 1000 rows + 10 ms (old default)",
+            &m0001_old_default::MIGRATION,
+        ),
+        (
+            "zerodown, batches of 1000, no pause",
+            &m0001_no_pause::MIGRATION,
+        ),
+        (
+            "zerodown, batches of 10000, no pause",
+            &m0001_large_batches::MIGRATION,
+        ),
     ];
     for (what, migration) in variants {
         load(&mut conn, rows).await?;
         let watched = std::sync::Arc::new(std::sync::Mutex::new(Watched::default()));
         let sink = watched.clone();
         let migrator = Migrator::new(&[migration])?.on_progress(move |p| {
-            let mut w = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut w = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             w.batches = (p.batches, p.batch_size);
             if w.at_tenth.is_none() && p.fraction().is_some_and(|f| f >= 0.1) {
                 w.at_tenth = Some((p.elapsed, p.eta));
@@ -181,8 +208,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         migrator.run(&db.connect_options()).await?;
         line(what, rows, started.elapsed());
-        let w = watched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        eprintln!("  ({what}: {} batches, last size {})", w.batches.0, w.batches.1);
+        let w = watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        eprintln!(
+            "  ({what}: {} batches, last size {})",
+            w.batches.0, w.batches.1
+        );
         if let (Some((at, Some(eta))), Some(end)) = (w.at_tenth, w.pass_end) {
             let actual = end.saturating_sub(at).as_secs_f64();
             println!(

@@ -162,7 +162,13 @@ const REJECTED_ERROR: &str = include_str!("../tests/ui/fail/index/index_not_conc
 
 async fn demo(options: &sqlx::postgres::PgConnectOptions) -> Result<(), Box<dyn Error>> {
     heading("rejected at compile time: an index built the blocking way");
-    println!("{}", REJECTED.trim_end().trim_end_matches("fn main() {}").trim_end());
+    println!(
+        "{}",
+        REJECTED
+            .trim_end()
+            .trim_end_matches("fn main() {}")
+            .trim_end()
+    );
     println!("\n{}", REJECTED_ERROR.trim_end());
 
     // A line per step (its lock, then how long it took): what a deploy log shows.

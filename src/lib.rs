@@ -142,10 +142,10 @@ pub use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::{
     blockers::Blocker, BackfillProgress, BackfillStage, BackfillState, ConnectTarget, Drift, Error,
-    Health, IndexBuildPhase, IndexBuildProgress, Interrupted, LockStrategy, MigrationId, MigrationReport, MigrationState, MigrationStatus,
-    Migrator, PhaseKind, Plan, PlannedStep, RunReport, Status, StepChange, StepError, StepErrorKind,
-    StepEvent, StepOutcome, StepProgress, StepReport, StopSignal, ThrottleReason, UnknownMigration,
-    WorkUnit,
+    Health, IndexBuildPhase, IndexBuildProgress, Interrupted, LockStrategy, MigrationId,
+    MigrationReport, MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep,
+    RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent, StepOutcome, StepProgress,
+    StepReport, StopSignal, ThrottleReason, UnknownMigration, WorkUnit,
 };
 
 /// Retry policy and backoff of the runtime, for reference and tests.

@@ -2,9 +2,9 @@
 //! order against a real PostgreSQL: proves the rendered SQL is valid and does what it says.
 
 mod common;
-mod version_gate;
 #[path = "../runtime/tests/support/locks.rs"]
 mod locks;
+mod version_gate;
 
 use zerodown::Migration;
 
@@ -91,8 +91,11 @@ zerodown::migration! {
     }
 }
 
-static ALL: &[&Migration] =
-    &[&m0001_create_schema::MIGRATION, &m0002_online_changes::MIGRATION, &m0003_overrides::MIGRATION];
+static ALL: &[&Migration] = &[
+    &m0001_create_schema::MIGRATION,
+    &m0002_online_changes::MIGRATION,
+    &m0003_overrides::MIGRATION,
+];
 
 #[tokio::test]
 async fn every_accepted_form_runs_on_postgres() {
@@ -104,11 +107,19 @@ async fn every_accepted_form_runs_on_postgres() {
         return;
     }
     for migration in ALL {
-        assert_eq!(migration.checksum, migration.compute_checksum(), "checksum of {}", migration.name);
+        assert_eq!(
+            migration.checksum,
+            migration.compute_checksum(),
+            "checksum of {}",
+            migration.name
+        );
         for step in migration.expand.steps {
             for sql in step.statements {
                 if let Err(e) = sqlx::raw_sql(sql).execute(&mut conn).await {
-                    panic!("migration {} step `{}` failed:\n{sql}\n{e}", migration.name, step.description);
+                    panic!(
+                        "migration {} step `{}` failed:\n{sql}\n{e}",
+                        migration.name, step.description
+                    );
                 }
             }
         }
@@ -134,7 +145,6 @@ async fn every_accepted_form_runs_on_postgres() {
     assert_eq!(invalid, 0);
 }
 
-
 /// Every generated step of every accepted form, on tables holding rows: the strongest lock observed
 /// equals the declared level and no table is rewritten unless the plan says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +162,12 @@ async fn every_accepted_form_takes_the_locks_it_declares() {
             match locks::observe_and_check(&options, step).await {
                 Ok(seen) => {
                     observed += 1;
-                    println!("{:<60} declared {:<24} seen {}", step.description, step.lock, seen.strongest())
+                    println!(
+                        "{:<60} declared {:<24} seen {}",
+                        step.description,
+                        step.lock,
+                        seen.strongest()
+                    )
                 }
                 Err(e) => failures.push(format!("{}: {e}", migration.name)),
             }

@@ -311,7 +311,11 @@ async fn volatile_default_recipe_under_concurrent_writers() {
         return;
     }
     // `gen_random_uuid()` is built in from PostgreSQL 13; before, pgcrypto has it.
-    if db.scalar::<i32>("SELECT current_setting('server_version_num')::int").await < 130_000 {
+    if db
+        .scalar::<i32>("SELECT current_setting('server_version_num')::int")
+        .await
+        < 130_000
+    {
         db.exec("CREATE EXTENSION IF NOT EXISTS pgcrypto").await;
     }
 
@@ -571,7 +575,10 @@ async fn child_runs_the_migration() {
         std::env::var("ZDBF_CHILD_URL").expect("run by the kill test, which sets ZDBF_CHILD_URL");
     let db = existing_database(&url);
     let mut migrator = Migrator::new(&[&m0001_items_doubled::MIGRATION]).unwrap();
-    if let Some(ms) = std::env::var("ZDBF_IDLE_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("ZDBF_IDLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         migrator = migrator.idle_in_transaction_timeout(Duration::from_millis(ms));
     }
     migrator.run(&db.options).await.unwrap();
@@ -603,7 +610,13 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
     )
     .await;
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_runs_the_migration", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_runs_the_migration",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("ZDBF_CHILD_URL", &db.url)
         .env("ZDBF_IDLE_MS", "1000")
         .stdout(Stdio::null())
@@ -622,9 +635,16 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
     let mut conn = db.connect().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let (frozen_pid, xid) = 'caught: loop {
-        assert!(child.try_wait().unwrap().is_none(), "the child ended before it was frozen");
-        assert!(Instant::now() < deadline, "never caught the runner inside a batch");
-        let found: Vec<(i32, String, String)> = sqlx::query_as(&open).fetch_all(&mut conn).await.unwrap();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended before it was frozen"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "never caught the runner inside a batch"
+        );
+        let found: Vec<(i32, String, String)> =
+            sqlx::query_as(&open).fetch_all(&mut conn).await.unwrap();
         if found.is_empty() || db.saved_batches(1, 0).await < 1 {
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
@@ -633,7 +653,10 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
         loop {
             let found: Vec<(i32, String, String)> =
                 sqlx::query_as(&open).fetch_all(&mut conn).await.unwrap();
-            match found.iter().find(|(_, _, state)| state == "idle in transaction") {
+            match found
+                .iter()
+                .find(|(_, _, state)| state == "idle in transaction")
+            {
                 Some((pid, xid, _)) => break 'caught (*pid, xid.clone()),
                 None if found.is_empty() => break,
                 None => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -643,7 +666,9 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
     };
     // One of the rows the frozen batch updated: the application wants to write it.
     let row: i32 = db
-        .scalar(&format!("SELECT id FROM items WHERE xmax::text = '{xid}' LIMIT 1"))
+        .scalar(&format!(
+            "SELECT id FROM items WHERE xmax::text = '{xid}' LIMIT 1"
+        ))
         .await;
     let started = Instant::now();
     let write = {
@@ -666,7 +691,9 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
     );
     eprintln!("the application's write waited {waited:?} behind the frozen runner (limit 1 s)");
     let gone: i64 = db
-        .scalar(&format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {frozen_pid}"))
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = {frozen_pid}"
+        ))
         .await;
     assert_eq!(gone, 0, "the server did not end the frozen session");
     wait_migrator_gone(&db).await;
@@ -680,7 +707,8 @@ async fn a_runner_frozen_inside_a_batch_loses_its_session_and_its_locks() {
         .unwrap();
     assert_eq!(report.migrations.len(), 1, "{report}");
     assert_eq!(
-        db.scalar::<i64>("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2").await,
+        db.scalar::<i64>("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM amount * 2")
+            .await,
         0
     );
     db.drop_database().await;

@@ -240,7 +240,10 @@ async fn a_vacuum_on_the_table_throttles_the_backfill() {
         .iter()
         .filter(|p| p.state == BackfillState::Throttled(ThrottleReason::Autovacuum))
         .count();
-    assert!(throttled > 0, "no report said the vacuum throttled the backfill: {all:#?}");
+    assert!(
+        throttled > 0,
+        "no report said the vacuum throttled the backfill: {all:#?}"
+    );
     let remaining: i64 =
         sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
             .fetch_one(&mut conn)

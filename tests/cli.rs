@@ -475,7 +475,10 @@ async fn blocked_step_exits_6_naming_the_blocker() {
     // It never asked for the lock: no lock timeout, one attempt (not made).
     assert_eq!(e["sqlstate"], serde_json::Value::Null, "{e}");
     assert_eq!(e["attempts"], 1);
-    assert!(e["message"].as_str().unwrap().contains("without queueing"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("without queueing"),
+        "{e}"
+    );
     let pids: Vec<i64> = e["blockers"]
         .as_array()
         .unwrap()
@@ -872,7 +875,14 @@ async fn run_complete_replays_the_whole_history_in_one_command() {
     let url = db.inner.url();
     let o = cli(
         EXPAND_THEN_MORE,
-        &["migrate", "run", "--complete", "--json", "--database-url", url],
+        &[
+            "migrate",
+            "run",
+            "--complete",
+            "--json",
+            "--database-url",
+            url,
+        ],
     )
     .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
@@ -881,11 +891,21 @@ async fn run_complete_replays_the_whole_history_in_one_command() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["version"].as_u64().unwrap(), m["phase"].as_str().unwrap().to_owned()))
+        .map(|m| {
+            (
+                m["version"].as_u64().unwrap(),
+                m["phase"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         phases,
-        [(1, "expand".to_owned()), (3, "expand".to_owned()), (3, "contract".to_owned()), (4, "expand".to_owned())],
+        [
+            (1, "expand".to_owned()),
+            (3, "expand".to_owned()),
+            (3, "contract".to_owned()),
+            (4, "expand".to_owned())
+        ],
         "{j}"
     );
 }
@@ -957,8 +977,16 @@ async fn status_exits_with_the_code_run_would() {
     assert_eq!(run.exit, Exit::Drift, "{}{}", run.out, run.err);
     assert_eq!(status.exit, run.exit, "{}{}", status.out, status.err);
     assert!(status.out.contains("OUT OF ORDER"), "{}", status.out);
-    assert!(status.err.contains("is pending but the history already has migration 3"), "{}", status.err);
-    let j = cli(all, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    assert!(
+        status
+            .err
+            .contains("is pending but the history already has migration 3"),
+        "{}",
+        status.err
+    );
+    let j = cli(all, &["migrate", "status", "--json", "--database-url", url])
+        .await
+        .json();
     assert_eq!(j["exit_code"], 4, "{j}");
     assert_eq!(j["out_of_order"], 1, "{j}");
     assert_eq!(j["migrations"][1]["out_of_order"], true, "{j}");
@@ -996,7 +1024,10 @@ async fn status_exits_with_the_code_run_would() {
             .fetch_one(&mut db.connect().await)
             .await
             .unwrap();
-    assert!(!steps_exist, "run must not recreate the steps table while a migration is under way");
+    assert!(
+        !steps_exist,
+        "run must not recreate the steps table while a migration is under way"
+    );
 }
 
 /// `migrate baseline VERSION` records what a hand-made schema already has; `run` refused before and
@@ -1015,7 +1046,12 @@ async fn baseline_command_and_history_schema_flag() {
     .unwrap();
     let flags = ["--history-schema", "ops", "--database-url", url];
     let args = |cmd: &[&'static str]| -> Vec<&str> {
-        ["migrate"].iter().chain(cmd).chain(flags.iter()).copied().collect()
+        ["migrate"]
+            .iter()
+            .chain(cmd)
+            .chain(flags.iter())
+            .copied()
+            .collect()
     };
     let o = cli(BASIC, &args(&["run"])).await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
@@ -1364,8 +1400,14 @@ async fn a_failed_migration_is_fixed_in_place() {
         return;
     }
     let url = db.inner.url();
-    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
-    let repaired: &[&Migration] = &[&m0001_products::MIGRATION, &fixed::m0002_products_birthday::MIGRATION];
+    let broken: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &typo::m0002_products_birthday::MIGRATION,
+    ];
+    let repaired: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &fixed::m0002_products_birthday::MIGRATION,
+    ];
     let o = cli(broken, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
     assert!(o.err.contains("42704"), "{}", o.err);
@@ -1375,7 +1417,13 @@ async fn a_failed_migration_is_fixed_in_place() {
         o.err
     );
     let o = cli(repaired, &["migrate", "status", "--database-url", url]).await;
-    assert_eq!(o.exit, Exit::Success, "status agrees that `run` may go on: {}{}", o.out, o.err);
+    assert_eq!(
+        o.exit,
+        Exit::Success,
+        "status agrees that `run` may go on: {}{}",
+        o.out,
+        o.err
+    );
     let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     let ty: String = sqlx::query_scalar(
@@ -1387,8 +1435,14 @@ async fn a_failed_migration_is_fixed_in_place() {
     assert_eq!(ty, "date");
 
     // A step committed before the failure: the edit is drift, named with the command that records it.
-    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &half::m0002_products_half::MIGRATION];
-    let repaired: &[&Migration] = &[&m0001_products::MIGRATION, &half_fixed::m0002_products_half::MIGRATION];
+    let broken: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &half::m0002_products_half::MIGRATION,
+    ];
+    let repaired: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &half_fixed::m0002_products_half::MIGRATION,
+    ];
     let db = common::fresh_database("cli_fix_half").await;
     let url = db.inner.url();
     let o = cli(broken, &["migrate", "run", "--database-url", url]).await;
@@ -1397,9 +1451,17 @@ async fn a_failed_migration_is_fixed_in_place() {
     let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
     assert!(o.err.contains("`migrate accept-drift 2`"), "{}", o.err);
-    let o = cli(repaired, &["migrate", "accept-drift", "2", "--database-url", url]).await;
+    let o = cli(
+        repaired,
+        &["migrate", "accept-drift", "2", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
-    assert!(o.out.contains("the steps already done are not run again"), "{}", o.out);
+    assert!(
+        o.out.contains("the steps already done are not run again"),
+        "{}",
+        o.out
+    );
     let o = cli(repaired, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     let valid: bool = sqlx::query_scalar(
@@ -1420,7 +1482,12 @@ async fn run_allow_out_of_order_applies_an_older_pending_migration() {
     }
     let url = db.inner.url();
     let applied: &[&'static Migration] = &[&m0001_products::MIGRATION, &m0003_tags::MIGRATION];
-    assert_eq!(cli(applied, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    assert_eq!(
+        cli(applied, &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
     let all: &[&'static Migration] = &[
         &m0001_products::MIGRATION,
         &m0002_products_name_index::MIGRATION,
@@ -1428,8 +1495,23 @@ async fn run_allow_out_of_order_applies_an_older_pending_migration() {
     ];
     let o = cli(all, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
-    assert!(o.err.contains("`migrate run --allow-out-of-order`"), "{}", o.err);
-    let o = cli(all, &["migrate", "run", "--allow-out-of-order", "--json", "--database-url", url]).await;
+    assert!(
+        o.err.contains("`migrate run --allow-out-of-order`"),
+        "{}",
+        o.err
+    );
+    let o = cli(
+        all,
+        &[
+            "migrate",
+            "run",
+            "--allow-out-of-order",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     assert_eq!(o.json()["migrations"][0]["version"], 2);
 }
@@ -1442,18 +1524,44 @@ async fn status_check_fails_on_failed_and_missing_migrations() {
         return;
     }
     let url = db.inner.url();
-    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
-    assert_eq!(cli(broken, &["migrate", "run", "--database-url", url]).await.exit, Exit::Failed);
+    let broken: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &typo::m0002_products_birthday::MIGRATION,
+    ];
+    assert_eq!(
+        cli(broken, &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Failed
+    );
     // `run` would go on (it may retry the failed step), so plain `status` exits 0; `--check` does not.
     let o = cli(broken, &["migrate", "status", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
-    let o = cli(broken, &["migrate", "status", "--check", "--database-url", url]).await;
+    let o = cli(
+        broken,
+        &["migrate", "status", "--check", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
-    assert!(o.err.contains("check failed: failed or interrupted: migration 2 `products_birthday`"), "{}", o.err);
+    assert!(
+        o.err
+            .contains("check failed: failed or interrupted: migration 2 `products_birthday`"),
+        "{}",
+        o.err
+    );
     // Migration 2 deleted from the binary: recorded, missing.
-    let o = cli(&BASIC[..1], &["migrate", "status", "--check", "--database-url", url]).await;
+    let o = cli(
+        &BASIC[..1],
+        &["migrate", "status", "--check", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
-    assert!(o.err.contains("recorded but missing from this binary: migration 2 `products_birthday`"), "{}", o.err);
+    assert!(
+        o.err
+            .contains("recorded but missing from this binary: migration 2 `products_birthday`"),
+        "{}",
+        o.err
+    );
 }
 
 zerodown::migration! {
@@ -1483,18 +1591,32 @@ async fn complete_one_version() {
         .unwrap();
     let o = cli(&list, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
-    let o = cli(&list, &["migrate", "complete", "5", "--json", "--database-url", url]).await;
+    let o = cli(
+        &list,
+        &["migrate", "complete", "5", "--json", "--database-url", url],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     let j = o.json();
     assert_eq!(j["migrations"].as_array().unwrap().len(), 1, "{j}");
     assert_eq!(j["migrations"][0]["version"], 5, "{j}");
-    let j = cli(&list, &["migrate", "status", "--json", "--database-url", url]).await.json();
+    let j = cli(
+        &list,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await
+    .json();
     assert_eq!(j["migrations"][1]["state"], "expanded", "{j}");
     assert_eq!(j["migrations"][2]["state"], "completed", "{j}");
     // Not waiting (any more): refused, nothing run.
     let o = cli(&list, &["migrate", "complete", "5", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
-    assert!(o.err.contains("migration 5 is not waiting for `complete` (its state: completed)"), "{}", o.err);
+    assert!(
+        o.err
+            .contains("migration 5 is not waiting for `complete` (its state: completed)"),
+        "{}",
+        o.err
+    );
     let o = cli(&list, &["migrate", "complete", "1", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Usage, "{}{}", o.out, o.err);
     assert!(o.err.contains("nothing to complete"), "{}", o.err);
@@ -1509,7 +1631,10 @@ async fn a_failed_run_lists_what_it_applied_before() {
         return;
     }
     let url = db.inner.url();
-    let broken: &[&Migration] = &[&m0001_products::MIGRATION, &typo::m0002_products_birthday::MIGRATION];
+    let broken: &[&Migration] = &[
+        &m0001_products::MIGRATION,
+        &typo::m0002_products_birthday::MIGRATION,
+    ];
     let o = cli(broken, &["migrate", "run", "--json", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
     let j = o.json();
@@ -1517,7 +1642,10 @@ async fn a_failed_run_lists_what_it_applied_before() {
     assert_eq!(j["error"]["migration"]["version"], 2, "{j}");
     let applied = j["applied"].as_array().expect("an `applied` list");
     assert_eq!(applied.len(), 1, "{j}");
-    assert_eq!((applied[0]["version"].as_u64(), applied[0]["phase"].as_str()), (Some(1), Some("expand")));
+    assert_eq!(
+        (applied[0]["version"].as_u64(), applied[0]["phase"].as_str()),
+        (Some(1), Some("expand"))
+    );
 
     // Nothing applied before this failure: an empty list, and no line about it.
     let o = cli(broken, &["migrate", "run", "--json", "--database-url", url]).await;
@@ -1526,9 +1654,18 @@ async fn a_failed_run_lists_what_it_applied_before() {
     assert!(!o.err.contains("applied before the failure"), "{}", o.err);
 
     let db2 = common::fresh_database("cli_applied_before_text").await;
-    let o = cli(broken, &["migrate", "run", "--database-url", db2.inner.url()]).await;
+    let o = cli(
+        broken,
+        &["migrate", "run", "--database-url", db2.inner.url()],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
-    assert!(o.err.contains("applied before the failure: migration 1 `products` (expand)"), "{}", o.err);
+    assert!(
+        o.err
+            .contains("applied before the failure: migration 1 `products` (expand)"),
+        "{}",
+        o.err
+    );
 }
 
 /// `status` shows when each migration was applied and the first line of its doc comment.
@@ -1539,28 +1676,58 @@ async fn status_shows_when_and_what() {
         return;
     }
     let url = db.inner.url();
-    assert_eq!(cli(&BASIC[..1], &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    assert_eq!(
+        cli(&BASIC[..1], &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
     let o = cli(BASIC, &["migrate", "status", "--database-url", url]).await;
     let lines: Vec<&str> = o.out.lines().collect();
-    let first = lines.iter().find(|l| l.contains("products ")).expect("migration 1's line");
+    let first = lines
+        .iter()
+        .find(|l| l.contains("products "))
+        .expect("migration 1's line");
     let when = regex_like_timestamp(first);
     assert!(when, "an applied-at time on {first:?}");
     assert!(first.ends_with("-- Products."), "{first}");
-    let second = lines.iter().find(|l| l.contains("products_name_index")).expect("migration 2's line");
+    let second = lines
+        .iter()
+        .find(|l| l.contains("products_name_index"))
+        .expect("migration 2's line");
     assert!(second.contains("pending -- Search by name."), "{second}");
-    let j = cli(BASIC, &["migrate", "status", "--json", "--database-url", url]).await.json();
-    assert!(j["migrations"][0]["applied_at"].as_str().is_some_and(|s| s.ends_with(" UTC")), "{j}");
+    let j = cli(
+        BASIC,
+        &["migrate", "status", "--json", "--database-url", url],
+    )
+    .await
+    .json();
+    assert!(
+        j["migrations"][0]["applied_at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(" UTC")),
+        "{j}"
+    );
     assert_eq!(j["migrations"][1]["applied_at"], serde_json::Value::Null);
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` somewhere in `line`.
 fn regex_like_timestamp(line: &str) -> bool {
-    line.split(' ').zip(line.split(' ').skip(1)).zip(line.split(' ').skip(2)).any(|((d, t), z)| {
-        let digits = |s: &str, at: &[usize]| {
-            s.char_indices().all(|(i, c)| if at.contains(&i) { !c.is_ascii_digit() } else { c.is_ascii_digit() })
-        };
-        d.len() == 10 && digits(d, &[4, 7]) && t.len() == 8 && digits(t, &[2, 5]) && z == "UTC"
-    })
+    line.split(' ')
+        .zip(line.split(' ').skip(1))
+        .zip(line.split(' ').skip(2))
+        .any(|((d, t), z)| {
+            let digits = |s: &str, at: &[usize]| {
+                s.char_indices().all(|(i, c)| {
+                    if at.contains(&i) {
+                        !c.is_ascii_digit()
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+            };
+            d.len() == 10 && digits(d, &[4, 7]) && t.len() == 8 && digits(t, &[2, 5]) && z == "UTC"
+        })
 }
 
 /// A recorded migration deleted from the binary (among its versions) stops `run` (exit 4) naming it
@@ -1572,17 +1739,43 @@ async fn a_migration_missing_from_the_binary_is_an_error_unless_ignored() {
         return;
     }
     let url = db.inner.url();
-    assert_eq!(cli(BASIC, &["migrate", "run", "--database-url", url]).await.exit, Exit::Success);
+    assert_eq!(
+        cli(BASIC, &["migrate", "run", "--database-url", url])
+            .await
+            .exit,
+        Exit::Success
+    );
     // Migration 2 deleted, migration 3 added.
     let later: &[&Migration] = &[&m0001_products::MIGRATION, &m0003_later::MIGRATION];
     let o = cli(later, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
-    assert!(o.err.contains("migration 2 `products_name_index`"), "{}", o.err);
+    assert!(
+        o.err.contains("migration 2 `products_name_index`"),
+        "{}",
+        o.err
+    );
     assert!(o.err.contains("--ignore-missing"), "{}", o.err);
     assert!(o.err.contains("nothing was run"), "{}", o.err);
     let o = cli(later, &["migrate", "status", "--database-url", url]).await;
-    assert_eq!(o.exit, Exit::Drift, "status exits as `run` would: {}{}", o.out, o.err);
-    let o = cli(later, &["migrate", "run", "--ignore-missing", "--json", "--database-url", url]).await;
+    assert_eq!(
+        o.exit,
+        Exit::Drift,
+        "status exits as `run` would: {}{}",
+        o.out,
+        o.err
+    );
+    let o = cli(
+        later,
+        &[
+            "migrate",
+            "run",
+            "--ignore-missing",
+            "--json",
+            "--database-url",
+            url,
+        ],
+    )
+    .await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
     assert_eq!(o.json()["migrations"][0]["version"], 3);
     // An older binary (only migration 1) meets versions 2 and 3: nothing to do, no error.
@@ -1640,10 +1833,18 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
         let shown: Vec<&str> = args
             .iter()
             .enumerate()
-            .filter(|(i, a)| **a != "--database-url" && (*i == 0 || args[i - 1] != "--database-url"))
+            .filter(|(i, a)| {
+                **a != "--database-url" && (*i == 0 || args[i - 1] != "--database-url")
+            })
             .map(|(_, a)| *a)
             .collect();
-        transcript.push_str(&format!("$ myapp {}\n{}{}[exit {}]\n\n", shown.join(" "), o.out, o.err, o.exit.code()));
+        transcript.push_str(&format!(
+            "$ myapp {}\n{}{}[exit {}]\n\n",
+            shown.join(" "),
+            o.out,
+            o.err,
+            o.exit.code()
+        ));
     };
 
     let args = ["migrate", "run", "--database-url", url];
@@ -1664,19 +1865,37 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
         o.err
     );
     let insert_null = "insert into customers values (5000, null)";
-    assert!(conn.execute(insert_null).await.is_err(), "the helper check refuses NULLs");
+    assert!(
+        conn.execute(insert_null).await.is_err(),
+        "the helper check refuses NULLs"
+    );
 
     let args = ["migrate", "status", "--database-url", url];
     let o = cli(set, &args).await;
     show(&args, &o);
-    assert!(o.out.contains(&format!("the check constraint \"{helper}\" (NOT VALID) on \"customers\" stays")), "{}", o.out);
+    assert!(
+        o.out.contains(&format!(
+            "the check constraint \"{helper}\" (NOT VALID) on \"customers\" stays"
+        )),
+        "{}",
+        o.out
+    );
 
     let args = ["migrate", "rollback", "1", "--database-url", url];
     let o = cli(set, &args).await;
     show(&args, &o);
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
-    assert!(o.out.contains(&format!("drop constraint \"{helper}\" from \"customers\"")), "{}", o.out);
-    assert!(o.out.contains("is rolled back and counts as never applied"), "{}", o.out);
+    assert!(
+        o.out
+            .contains(&format!("drop constraint \"{helper}\" from \"customers\"")),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out.contains("is rolled back and counts as never applied"),
+        "{}",
+        o.out
+    );
     conn.execute(insert_null).await.unwrap();
 
     let args = ["migrate", "status", "--database-url", url];
@@ -1701,7 +1920,12 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
         .unwrap();
     let o = cli(set, &["migrate", "run", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
-    assert!(o.err.contains("`migrate rollback 1` cannot undo step 2 (`raw sql: trim emails`"), "{}", o.err);
+    assert!(
+        o.err
+            .contains("`migrate rollback 1` cannot undo step 2 (`raw sql: trim emails`"),
+        "{}",
+        o.err
+    );
     let args = ["migrate", "rollback", "1", "--database-url", url];
     let o = cli(set, &args).await;
     show(&args, &o);

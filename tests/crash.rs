@@ -324,7 +324,12 @@ async fn server_crash_at_each_exposed_point_then_rerun_converges() {
     );
     let cluster = zerodown::localdb::Cluster::start(&bindir)
         .await
-        .unwrap_or_else(|e| panic!("starting a throwaway cluster from {}: {e}", bindir.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "starting a throwaway cluster from {}: {e}",
+                bindir.display()
+            )
+        });
     let server = zerodown::localdb::Server::from_cluster(cluster);
     let fresh = server
         .fresh_database("srvcrash")
@@ -342,10 +347,20 @@ async fn server_crash_at_each_exposed_point_then_rerun_converges() {
         .map(|m| m.expand.steps.len())
         .sum();
     let points = [
-        Point::DuringBackfill { delay: Duration::from_millis(20) },
-        Point::DuringBuild { index: "events_slow_uniq", delay: Duration::from_millis(60) },
-        Point::AfterSteps { steps: before_prepare as i64, delay: Duration::ZERO },
-        Point::DuringComplete { delay: Duration::from_millis(5) },
+        Point::DuringBackfill {
+            delay: Duration::from_millis(20),
+        },
+        Point::DuringBuild {
+            index: "events_slow_uniq",
+            delay: Duration::from_millis(60),
+        },
+        Point::AfterSteps {
+            steps: before_prepare as i64,
+            delay: Duration::ZERO,
+        },
+        Point::DuringComplete {
+            delay: Duration::from_millis(5),
+        },
     ];
     let mut compared = 0;
     for (i, point) in points.iter().enumerate() {
@@ -362,7 +377,10 @@ async fn server_crash_at_each_exposed_point_then_rerun_converges() {
             Duration::from_secs(30),
         )
         .await;
-        assert!(matches!(reached, Reached::Yes), "the runner did not reach {point}");
+        assert!(
+            matches!(reached, Reached::Yes),
+            "the runner did not reach {point}"
+        );
         drop(poll);
         server
             .cluster()

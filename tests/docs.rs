@@ -61,14 +61,27 @@ fn every_rule_has_a_section() {
     let rules_rs = read("macros/src/rules.rs");
     let names: Vec<&str> = rules_rs
         .lines()
-        .filter_map(|l| l.trim().split_once("=> \"").map(|(_, rest)| rest.trim_end_matches("\",")))
+        .filter_map(|l| {
+            l.trim()
+                .split_once("=> \"")
+                .map(|(_, rest)| rest.trim_end_matches("\","))
+        })
         .collect();
-    assert!(names.len() > 20, "rule names not found in macros/src/rules.rs: {names:?}");
+    assert!(
+        names.len() > 20,
+        "rule names not found in macros/src/rules.rs: {names:?}"
+    );
     let page = read("docs/rules.md");
     let anchors = anchors(&page);
     for name in &names {
-        assert!(anchors.contains(*name), "docs/rules.md has no `### {name}` section");
-        assert!(page.contains(&format!("[`{name}`](#{name})")), "the table of docs/rules.md does not list `{name}`");
+        assert!(
+            anchors.contains(*name),
+            "docs/rules.md has no `### {name}` section"
+        );
+        assert!(
+            page.contains(&format!("[`{name}`](#{name})")),
+            "the table of docs/rules.md does not list `{name}`"
+        );
     }
 }
 
@@ -79,13 +92,24 @@ fn links_between_pages_resolve() {
         let page = read(&format!("docs/{name}.md"));
         for label in labels_used(&page) {
             let (file, anchor) = label.split_once('#').unwrap_or((&label, ""));
-            let target = file.strip_suffix(".md").unwrap_or_else(|| panic!("docs/{name}.md: label `{label}`"));
-            assert!(PAGES.contains(&target), "docs/{name}.md links to a missing page `{file}`");
+            let target = file
+                .strip_suffix(".md")
+                .unwrap_or_else(|| panic!("docs/{name}.md: label `{label}`"));
+            assert!(
+                PAGES.contains(&target),
+                "docs/{name}.md links to a missing page `{file}`"
+            );
             if !anchor.is_empty() {
                 let headings = anchors(&read(&format!("docs/{file}")));
-                assert!(headings.contains(anchor), "docs/{name}.md links to `{label}`, but docs/{file} has no such heading");
+                assert!(
+                    headings.contains(anchor),
+                    "docs/{name}.md links to `{label}`, but docs/{file} has no such heading"
+                );
             }
-            assert!(page.contains(&format!("\n[{label}]: {label}\n")), "docs/{name}.md uses `[{label}]` without defining it at the bottom");
+            assert!(
+                page.contains(&format!("\n[{label}]: {label}\n")),
+                "docs/{name}.md uses `[{label}]` without defining it at the bottom"
+            );
             assert!(
                 rustdoc_links.contains(&format!("[{label}]: crate::docs::")),
                 "src/docs.rs does not define the label `[{label}]` used in docs/{name}.md"
@@ -98,6 +122,9 @@ fn links_between_pages_resolve() {
 fn readme_links_to_the_docs() {
     let readme = read("README.md");
     for name in PAGES {
-        assert!(readme.contains(&format!("(docs/{name}.md")), "README.md does not link docs/{name}.md");
+        assert!(
+            readme.contains(&format!("(docs/{name}.md")),
+            "README.md does not link docs/{name}.md"
+        );
     }
 }

@@ -595,8 +595,11 @@ async fn run_and_complete_replays_a_history_that_run_alone_stops_in() {
     let report = migrator.run_and_complete(&db.options).await.unwrap();
     // Expand and contract of the type change, then the two index migrations (one `run` each side of
     // the `complete`).
-    let phases: Vec<(u64, zerodown::PhaseKind)> =
-        report.migrations.iter().map(|m| (m.id.version, m.phase)).collect();
+    let phases: Vec<(u64, zerodown::PhaseKind)> = report
+        .migrations
+        .iter()
+        .map(|m| (m.id.version, m.phase))
+        .collect();
     assert_eq!(
         phases,
         [
@@ -611,7 +614,10 @@ async fn run_and_complete_replays_a_history_that_run_alone_stops_in() {
         .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'score'")
         .await;
     assert_eq!(ty, "bigint");
-    assert!(db.scalar::<bool>("SELECT to_regclass('users_score_idx') IS NOT NULL").await);
+    assert!(
+        db.scalar::<bool>("SELECT to_regclass('users_score_idx') IS NOT NULL")
+            .await
+    );
     let states: Vec<String> = {
         let mut c = db.connect().await;
         sqlx::query_scalar("SELECT state FROM zerodown_migrations ORDER BY version")
@@ -621,7 +627,11 @@ async fn run_and_complete_replays_a_history_that_run_alone_stops_in() {
     };
     assert_eq!(states, ["completed", "completed", "completed"]);
     // Nothing left to do.
-    assert!(migrator.run_and_complete(&db.options).await.unwrap().is_empty());
+    assert!(migrator
+        .run_and_complete(&db.options)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 zerodown::migration! {

@@ -24,11 +24,25 @@ const ADDED_DEFAULT: &str = "$$; TRUNCATE canary; $$";
 /// 63 bytes: 31 two-byte characters and one ASCII letter (a label and an identifier at the limit).
 const WIDE_63: &str = "éééééééééééééééééééééééééééééééx";
 const ASCII_63: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const LABELS: &[&str] = &["it's", "say \"hi\"", "back\\slash", "$$", "$tag$", "semi;colon", "--dash", "/*c*/", "line\nbreak", "tab\there", "é日本🦀", WIDE_63];
+const LABELS: &[&str] = &[
+    "it's",
+    "say \"hi\"",
+    "back\\slash",
+    "$$",
+    "$tag$",
+    "semi;colon",
+    "--dash",
+    "/*c*/",
+    "line\nbreak",
+    "tab\there",
+    "é日本🦀",
+    WIDE_63,
+];
 const ADDED_LABEL: &str = "add'ed \"value\" $$ \\";
 const DOC: &str = "Hostile doc: it's \"quoted\", back\\slash, $$dollar$$; -- not /* a */ comment";
 const REASON: &str = "reason with 'quotes'; -- and $$ and \\ and \"doubles\"";
-const COMMENT_TABLE: &str = "comment with 'quotes' and \"doubles\" and \\ and $$ and ; -- /* */\nsecond line";
+const COMMENT_TABLE: &str =
+    "comment with 'quotes' and \"doubles\" and \\ and $$ and ; -- /* */\nsecond line";
 const COMMENT_COLUMN: &str = "';COMMENT ON TABLE canary IS 'pwned";
 const COMMENT_TYPE: &str = "$$ type comment $$";
 const COMMENT_INDEX: &str = "index \\ comment";
@@ -79,11 +93,18 @@ zerodown::migration! {
 static ALL: &[&Migration] = &[&m0001_hostile::MIGRATION, &m0002_hostile_online::MIGRATION];
 
 async fn texts(conn: &mut PgConnection, sql: &str) -> Vec<String> {
-    sqlx::query_scalar(sql).fetch_all(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar(sql)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 async fn text(conn: &mut PgConnection, sql: &str, bind: &str) -> Option<String> {
-    sqlx::query_scalar(sql).bind(bind).fetch_one(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar(sql)
+        .bind(bind)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Inserting a row whose `column` is `value` fails with a check violation.
@@ -91,7 +112,12 @@ async fn rejected(conn: &mut PgConnection, table: &str, column: &str, value: &st
     static NEXT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1000);
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let sql = format!("INSERT INTO \"{table}\" (id, \"{column}\") VALUES ($1, $2)");
-    match sqlx::query(&sql).bind(id).bind(value).execute(&mut *conn).await {
+    match sqlx::query(&sql)
+        .bind(id)
+        .bind(value)
+        .execute(&mut *conn)
+        .await
+    {
         Ok(_) => false,
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514") => true,
         Err(e) => panic!("{sql}: {e}"),
@@ -112,7 +138,11 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
     .await
     .unwrap();
 
-    let report = Migrator::new(ALL).unwrap().run(&db.inner.connect_options()).await.unwrap();
+    let report = Migrator::new(ALL)
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap();
     assert_eq!(report.migrations.len(), 2);
 
     // Enum labels, in order (the added one after "it's").
@@ -129,21 +159,55 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
         "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'hostile_täble' ORDER BY ordinal_position",
     )
     .await;
-    assert_eq!(columns, ["id", "select", "quote", WIDE_63, ASCII_63, "mixed_case", "mood"]);
+    assert_eq!(
+        columns,
+        [
+            "id",
+            "select",
+            "quote",
+            WIDE_63,
+            ASCII_63,
+            "mixed_case",
+            "mood"
+        ]
+    );
     assert_eq!(ASCII_63.len(), 63);
-    let indexes = texts(&mut conn, "SELECT relname::text FROM pg_class WHERE relkind = 'i' AND relname LIKE '%日本' ").await;
+    let indexes = texts(
+        &mut conn,
+        "SELECT relname::text FROM pg_class WHERE relkind = 'i' AND relname LIKE '%日本' ",
+    )
+    .await;
     assert_eq!(indexes, ["índice_日本"]);
 
     // Defaults, evaluated: a row with every default.
-    sqlx::query("INSERT INTO hostile_täble (id) VALUES (2)").execute(&mut conn).await.unwrap();
+    sqlx::query("INSERT INTO hostile_täble (id) VALUES (2)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let row: (Option<String>, Option<String>, Option<String>) =
-        sqlx::query_as("SELECT \"select\", quote, mood::text FROM hostile_täble WHERE id = 2").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(row, (Some(DEFAULT_SELECT.into()), Some(NEW_DEFAULT.into()), Some("it's".into())));
+        sqlx::query_as("SELECT \"select\", quote, mood::text FROM hostile_täble WHERE id = 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        row,
+        (
+            Some(DEFAULT_SELECT.into()),
+            Some(NEW_DEFAULT.into()),
+            Some("it's".into())
+        )
+    );
     // The row the raw statement inserted got the defaults of the time.
     let row: (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT \"select\", quote FROM hostile_täble WHERE id = 1").fetch_one(&mut conn).await.unwrap();
+        sqlx::query_as("SELECT \"select\", quote FROM hostile_täble WHERE id = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(row, (Some(DEFAULT_SELECT.into()), Some(HOSTILE.into())));
-    sqlx::query("INSERT INTO existing (id) VALUES (101)").execute(&mut conn).await.unwrap();
+    sqlx::query("INSERT INTO existing (id) VALUES (101)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let tags = texts(&mut conn, "SELECT tag FROM existing WHERE id = 101").await;
     assert_eq!(tags, [ADDED_DEFAULT]);
     // And as the catalog keeps them: `pg_get_expr` deparses to a literal equal to the value.
@@ -156,7 +220,10 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
         )
         .await
         .unwrap();
-        let evaluated: String = sqlx::query_scalar(&format!("SELECT {stored}")).fetch_one(&mut conn).await.unwrap();
+        let evaluated: String = sqlx::query_scalar(&format!("SELECT {stored}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(evaluated, value, "default of {column}: {stored}");
     }
 
@@ -165,35 +232,106 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
     assert!(!rejected(&mut conn, table, "select", &format!("{FORBIDDEN} ")).await);
     assert!(rejected(&mut conn, table, "quote", "$$").await);
     assert!(!rejected(&mut conn, table, "quote", "$").await);
-    let existing_check = sqlx::query("UPDATE existing SET tag = $1 WHERE id = 1").bind(FORBIDDEN).execute(&mut conn).await;
-    assert!(matches!(&existing_check, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514")), "{existing_check:?}");
+    let existing_check = sqlx::query("UPDATE existing SET tag = $1 WHERE id = 1")
+        .bind(FORBIDDEN)
+        .execute(&mut conn)
+        .await;
+    assert!(
+        matches!(&existing_check, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23514")),
+        "{existing_check:?}"
+    );
 
     // Comments.
     let t = "hostile_täble";
-    assert_eq!(text(&mut conn, "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1", t).await.as_deref(), Some(COMMENT_TABLE));
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1",
+            t
+        )
+        .await
+        .as_deref(),
+        Some(COMMENT_TABLE)
+    );
     assert_eq!(
         text(&mut conn, "SELECT col_description('hostile_täble'::regclass, attnum) FROM pg_attribute WHERE attrelid = 'hostile_täble'::regclass AND attname = $1", "select").await.as_deref(),
         Some(COMMENT_COLUMN)
     );
-    assert_eq!(text(&mut conn, "SELECT obj_description(oid, 'pg_type') FROM pg_type WHERE typname = $1", "hostile_mood").await.as_deref(), Some(COMMENT_TYPE));
-    assert_eq!(text(&mut conn, "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1", "índice_日本").await.as_deref(), Some(COMMENT_INDEX));
     assert_eq!(
-        text(&mut conn, "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = $1", "hostile_forbidden").await.as_deref(),
+        text(
+            &mut conn,
+            "SELECT obj_description(oid, 'pg_type') FROM pg_type WHERE typname = $1",
+            "hostile_mood"
+        )
+        .await
+        .as_deref(),
+        Some(COMMENT_TYPE)
+    );
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1",
+            "índice_日本"
+        )
+        .await
+        .as_deref(),
+        Some(COMMENT_INDEX)
+    );
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = $1",
+            "hostile_forbidden"
+        )
+        .await
+        .as_deref(),
         Some(COMMENT_CONSTRAINT)
     );
 
     // The history keeps the description and the raw reason as written.
-    assert_eq!(text(&mut conn, "SELECT description FROM zerodown_migrations WHERE name = $1", "hostile").await.as_deref(), Some(DOC));
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT description FROM zerodown_migrations WHERE name = $1",
+            "hostile"
+        )
+        .await
+        .as_deref(),
+        Some(DOC)
+    );
     // The raw statement shares a step with the statements before it; descriptions join with "; ".
-    let steps = texts(&mut conn, "SELECT description FROM zerodown_migrations_steps WHERE version = 1 ORDER BY step_index").await;
+    let steps = texts(
+        &mut conn,
+        "SELECT description FROM zerodown_migrations_steps WHERE version = 1 ORDER BY step_index",
+    )
+    .await;
     let raw = format!("raw sql: {REASON}");
-    assert!(steps.iter().any(|d| d == &raw || d.ends_with(&format!("; {raw}"))), "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .any(|d| d == &raw || d.ends_with(&format!("; {raw}"))),
+        "{steps:?}"
+    );
 
     // Nothing else ran: the canary is intact, `canary` has no comment, and the schema holds exactly
     // the objects the migrations describe.
-    let canary: Vec<(i32, String)> = sqlx::query_as("SELECT id, note FROM canary ORDER BY id").fetch_all(&mut conn).await.unwrap();
-    assert_eq!(canary, [(1, "untouched".to_owned()), (2, "still here".to_owned())]);
-    assert_eq!(text(&mut conn, "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1", "canary").await, None);
+    let canary: Vec<(i32, String)> = sqlx::query_as("SELECT id, note FROM canary ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        canary,
+        [(1, "untouched".to_owned()), (2, "still here".to_owned())]
+    );
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT obj_description(oid, 'pg_class') FROM pg_class WHERE relname = $1",
+            "canary"
+        )
+        .await,
+        None
+    );
     let relations = texts(
         &mut conn,
         "SELECT relname::text COLLATE \"C\" AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname NOT LIKE 'zerodown\\_migrations%' ORDER BY n",
@@ -201,9 +339,21 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
     .await;
     assert_eq!(
         relations,
-        ["canary", "canary_pkey", "existing", "existing_pkey", "hostile_täble", "hostile_täble_pkey", "índice_日本"]
+        [
+            "canary",
+            "canary_pkey",
+            "existing",
+            "existing_pkey",
+            "hostile_täble",
+            "hostile_täble_pkey",
+            "índice_日本"
+        ]
     );
-    let enums = texts(&mut conn, "SELECT typname::text FROM pg_type WHERE typtype = 'e' ORDER BY 1").await;
+    let enums = texts(
+        &mut conn,
+        "SELECT typname::text FROM pg_type WHERE typtype = 'e' ORDER BY 1",
+    )
+    .await;
     assert_eq!(enums, ["hostile_mood"]);
     let constraints = texts(
         &mut conn,
@@ -212,8 +362,22 @@ async fn hostile_strings_and_names_are_stored_exactly_and_nothing_else_runs() {
          AND conrelid::regclass::text NOT LIKE 'zerodown\\_migrations%' ORDER BY n",
     )
     .await;
-    assert_eq!(constraints, ["canary_pkey", "existing_pkey", "existing_tag_check", "hostile_forbidden", "hostile_täble_pkey"]);
-    let functions: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(
+        constraints,
+        [
+            "canary_pkey",
+            "existing_pkey",
+            "existing_tag_check",
+            "hostile_forbidden",
+            "hostile_täble_pkey"
+        ]
+    );
+    let functions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(functions, 0);
     let schemas = texts(&mut conn, "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1").await;
     assert_eq!(schemas, ["public"]);

@@ -57,7 +57,8 @@ async fn session_pooling_runs_everything() {
         app.close().await.ok();
     });
     // Queueing for locks, so that the blocked step times out and is retried through PgBouncer.
-    let migrator = set::migrator("zdrel-pgbouncer-session").lock_strategy(zerodown::LockStrategy::Queue);
+    let migrator =
+        set::migrator("zdrel-pgbouncer-session").lock_strategy(zerodown::LockStrategy::Queue);
     let report = migrator
         .run(&through)
         .await
@@ -122,7 +123,10 @@ async fn a_full_session_pool_fails_fast_naming_the_pool() {
         "nothing was run",
         "raise PgBouncer's `pool_size` (or `default_pool_size`) to at least 2",
     ] {
-        assert!(text.contains(needle), "the message lacks {needle:?}: {text}");
+        assert!(
+            text.contains(needle),
+            "the message lacks {needle:?}: {text}"
+        );
     }
     assert!(!text.contains("transaction pooling"), "{text}");
     assert!(

@@ -113,14 +113,20 @@ async fn server(db: &common::Db) -> PgVersion {
 }
 
 async fn exec(conn: &mut PgConnection, sql: &str) {
-    sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn scalar<T>(conn: &mut PgConnection, sql: &str) -> T
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
 {
-    sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 async fn relfilenode(conn: &mut PgConnection, relation: &str) -> i64 {
@@ -144,19 +150,49 @@ async fn items(conn: &mut PgConnection) {
 
 /// Asserts that running `migrations` on `options` is refused with `ServerTooOld` naming exactly
 /// `refused` (version, target), and that the refusal created nothing but the history table.
-async fn assert_refused(db: &common::Db, migrations: &[&'static Migration], refused: &[(u64, u32)]) {
+async fn assert_refused(
+    db: &common::Db,
+    migrations: &[&'static Migration],
+    refused: &[(u64, u32)],
+) {
     const OURS: &str = "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname NOT LIKE 'zerodown\\_%'";
     let mut conn = db.connect().await;
     let before: i64 = scalar(&mut conn, OURS).await;
-    let err = Migrator::new(migrations).unwrap().run(&db.inner.connect_options()).await.unwrap_err();
-    let Error::ServerTooOld { server, migrations: listed } = &err else { panic!("expected ServerTooOld, got {err}") };
+    let err = Migrator::new(migrations)
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_err();
+    let Error::ServerTooOld {
+        server,
+        migrations: listed,
+    } = &err
+    else {
+        panic!("expected ServerTooOld, got {err}")
+    };
     assert_eq!(*server, db.inner.version());
-    let listed: Vec<(u64, u32)> = listed.iter().map(|(id, target)| (id.version, target.0)).collect();
+    let listed: Vec<(u64, u32)> = listed
+        .iter()
+        .map(|(id, target)| (id.version, target.0))
+        .collect();
     assert_eq!(listed, refused, "{err}");
     assert!(err.to_string().contains("nothing was run"), "{err}");
-    assert_eq!(scalar::<i64>(&mut conn, OURS).await, before, "a refused run created objects");
-    if scalar::<bool>(&mut conn, "SELECT to_regclass('zerodown_migrations') IS NOT NULL").await {
-        assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM zerodown_migrations").await, 0, "a refused run recorded a migration");
+    assert_eq!(
+        scalar::<i64>(&mut conn, OURS).await,
+        before,
+        "a refused run created objects"
+    );
+    if scalar::<bool>(
+        &mut conn,
+        "SELECT to_regclass('zerodown_migrations') IS NOT NULL",
+    )
+    .await
+    {
+        assert_eq!(
+            scalar::<i64>(&mut conn, "SELECT count(*) FROM zerodown_migrations").await,
+            0,
+            "a refused run recorded a migration"
+        );
     }
     conn.close().await.unwrap();
 }
@@ -217,10 +253,21 @@ async fn constant_default_rewrites_the_table_only_before_11() {
     // PostgreSQL itself: the premise of `add_column_default_before_pg11`.
     exec(&mut conn, "CREATE TABLE raw_items AS SELECT * FROM items").await;
     let before = relfilenode(&mut conn, "raw_items").await;
-    exec(&mut conn, "ALTER TABLE raw_items ADD COLUMN flag int NOT NULL DEFAULT 7").await;
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ADD COLUMN flag int NOT NULL DEFAULT 7",
+    )
+    .await;
     let rewritten = relfilenode(&mut conn, "raw_items").await != before;
-    assert_eq!(rewritten, version < PgVersion(11), "constant default on {version}: rewritten = {rewritten}");
-    assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM raw_items WHERE flag = 7").await, 2000);
+    assert_eq!(
+        rewritten,
+        version < PgVersion(11),
+        "constant default on {version}: rewritten = {rewritten}"
+    );
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM raw_items WHERE flag = 7").await,
+        2000
+    );
 
     // zerodown's plan targets 11: it runs there without a rewrite, and is refused on 10.
     let step = &m0001_fast_default::MIGRATION.expand.steps[0];
@@ -235,9 +282,20 @@ async fn constant_default_rewrites_the_table_only_before_11() {
         assert!(!has_flag);
     } else {
         let before = relfilenode(&mut conn, "items").await;
-        Migrator::new(&[&m0001_fast_default::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
-        assert_eq!(relfilenode(&mut conn, "items").await, before, "the plan rewrote `items` on {version}");
-        assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM items WHERE flag = 7").await, 2000);
+        Migrator::new(&[&m0001_fast_default::MIGRATION])
+            .unwrap()
+            .run(&db.inner.connect_options())
+            .await
+            .unwrap();
+        assert_eq!(
+            relfilenode(&mut conn, "items").await,
+            before,
+            "the plan rewrote `items` on {version}"
+        );
+        assert_eq!(
+            scalar::<i64>(&mut conn, "SELECT count(*) FROM items WHERE flag = 7").await,
+            2000
+        );
     }
     conn.close().await.unwrap();
 }
@@ -263,31 +321,60 @@ async fn set_not_null_after_a_validated_check_skips_the_scan_only_from_12() {
     .await;
     notices.take();
     exec(&mut conn, "SET client_min_messages = debug1").await;
-    exec(&mut conn, "ALTER TABLE raw_items ALTER COLUMN label SET NOT NULL").await;
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ALTER COLUMN label SET NOT NULL",
+    )
+    .await;
     exec(&mut conn, "RESET client_min_messages").await;
     let seen = notices.take();
     let proven = seen.iter().any(|m| m.contains(PROVEN_BY_CHECK));
-    assert_eq!(proven, version >= PgVersion(12), "on {version} the server said: {seen:?}");
+    assert_eq!(
+        proven,
+        version >= PgVersion(12),
+        "on {version} the server said: {seen:?}"
+    );
     if version >= PgVersion(12) {
-        assert!(seen.iter().any(|m| m.contains("\"raw_items.label\"") || m.contains("\"label\"")), "{seen:?}");
+        assert!(
+            seen.iter()
+                .any(|m| m.contains("\"raw_items.label\"") || m.contains("\"label\"")),
+            "{seen:?}"
+        );
     }
 
     // Without the constraint, every version scans: no such message.
     exec(&mut conn, "SET client_min_messages = debug1").await;
-    exec(&mut conn, "ALTER TABLE raw_items ALTER COLUMN code SET NOT NULL").await;
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ALTER COLUMN code SET NOT NULL",
+    )
+    .await;
     exec(&mut conn, "RESET client_min_messages").await;
     let seen = notices.take();
-    assert!(!seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)), "on {version}: {seen:?}");
+    assert!(
+        !seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)),
+        "on {version}: {seen:?}"
+    );
 
     // zerodown's plan (the CHECK route, target 12): on 12+ its `SET NOT NULL` is proven by the check
     // (observed on the runner's own step connections), on older servers it is refused.
     if version < PgVersion(12) {
         assert_refused(&db, &[&m0001_not_null::MIGRATION], &[(1, 12)]).await;
     } else {
-        let options: PgConnectOptions = db.inner.connect_options().options([("client_min_messages", "debug1")]);
-        Migrator::new(&[&m0001_not_null::MIGRATION]).unwrap().run(&options).await.unwrap();
+        let options: PgConnectOptions = db
+            .inner
+            .connect_options()
+            .options([("client_min_messages", "debug1")]);
+        Migrator::new(&[&m0001_not_null::MIGRATION])
+            .unwrap()
+            .run(&options)
+            .await
+            .unwrap();
         let seen = notices.take();
-        assert!(seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)), "the plan's SET NOT NULL scanned on {version}: {seen:?}");
+        assert!(
+            seen.iter().any(|m| m.contains(PROVEN_BY_CHECK)),
+            "the plan's SET NOT NULL scanned on {version}: {seen:?}"
+        );
         let nullable: String = scalar(
             &mut conn,
             "SELECT is_nullable FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'label'",
@@ -305,23 +392,46 @@ async fn set_not_null_after_a_validated_check_skips_the_scan_only_from_12() {
 async fn plans_newer_than_the_server_are_refused_before_anything_runs() {
     let db = common::fresh_database("ver_targets").await;
     let version = server(&db).await;
-    let refused: Vec<(u64, u32)> =
-        BY_TARGET.iter().filter(|m| m.settings.target > version).map(|m| (m.version, m.settings.target.0)).collect();
-    let runnable: Vec<&'static Migration> = BY_TARGET.iter().copied().filter(|m| m.settings.target <= version).collect();
+    let refused: Vec<(u64, u32)> = BY_TARGET
+        .iter()
+        .filter(|m| m.settings.target > version)
+        .map(|m| (m.version, m.settings.target.0))
+        .collect();
+    let runnable: Vec<&'static Migration> = BY_TARGET
+        .iter()
+        .copied()
+        .filter(|m| m.settings.target <= version)
+        .collect();
     assert_eq!(runnable.len() + refused.len(), 9);
-    assert!(!runnable.is_empty(), "every supported server runs a target-10 plan");
+    assert!(
+        !runnable.is_empty(),
+        "every supported server runs a target-10 plan"
+    );
 
     if !refused.is_empty() {
         // All together: refused as a whole, naming exactly the too-new ones.
         assert_refused(&db, BY_TARGET, &refused).await;
     }
     // Those the server can run, run.
-    let report = Migrator::new(&runnable).unwrap().run(&db.inner.connect_options()).await.unwrap();
+    let report = Migrator::new(&runnable)
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap();
     assert_eq!(report.migrations.len(), runnable.len());
     let mut conn = db.connect().await;
     for m in BY_TARGET {
-        let exists: bool = scalar(&mut conn, &format!("SELECT to_regclass('t{}') IS NOT NULL", m.settings.target.0)).await;
-        assert_eq!(exists, m.settings.target <= version, "table of the target-{} migration on {version}", m.settings.target.0);
+        let exists: bool = scalar(
+            &mut conn,
+            &format!("SELECT to_regclass('t{}') IS NOT NULL", m.settings.target.0),
+        )
+        .await;
+        assert_eq!(
+            exists,
+            m.settings.target <= version,
+            "table of the target-{} migration on {version}",
+            m.settings.target.0
+        );
     }
     conn.close().await.unwrap();
 }
@@ -334,22 +444,42 @@ async fn reindex_concurrently_exists_from_12() {
     items(&mut conn).await;
 
     // PostgreSQL itself: a syntax error before 12.
-    let raw = sqlx::raw_sql("REINDEX INDEX CONCURRENTLY items_label_idx").execute(&mut conn).await;
+    let raw = sqlx::raw_sql("REINDEX INDEX CONCURRENTLY items_label_idx")
+        .execute(&mut conn)
+        .await;
     match (&raw, version < PgVersion(12)) {
-        (Err(sqlx::Error::Database(e)), true) => assert_eq!(e.code().as_deref(), Some("42601"), "{e}"),
+        (Err(sqlx::Error::Database(e)), true) => {
+            assert_eq!(e.code().as_deref(), Some("42601"), "{e}")
+        }
         (Ok(_), false) => {}
         _ => panic!("`REINDEX INDEX CONCURRENTLY` on {version}: {raw:?}"),
     }
 
     let step = &m0001_reindex::MIGRATION.expand.steps[0];
-    assert_eq!(step.transaction, zerodown::plan::Transaction::Alone, "REINDEX CONCURRENTLY cannot run in a transaction block");
+    assert_eq!(
+        step.transaction,
+        zerodown::plan::Transaction::Alone,
+        "REINDEX CONCURRENTLY cannot run in a transaction block"
+    );
     if version < PgVersion(12) {
         assert_refused(&db, &[&m0001_reindex::MIGRATION], &[(1, 12)]).await;
     } else {
         let before = relfilenode(&mut conn, "items_label_idx").await;
-        Migrator::new(&[&m0001_reindex::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
-        assert_ne!(relfilenode(&mut conn, "items_label_idx").await, before, "the index was not rebuilt");
-        let invalid: i64 = scalar(&mut conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await;
+        Migrator::new(&[&m0001_reindex::MIGRATION])
+            .unwrap()
+            .run(&db.inner.connect_options())
+            .await
+            .unwrap();
+        assert_ne!(
+            relfilenode(&mut conn, "items_label_idx").await,
+            before,
+            "the index was not rebuilt"
+        );
+        let invalid: i64 = scalar(
+            &mut conn,
+            "SELECT count(*) FROM pg_index WHERE NOT indisvalid",
+        )
+        .await;
         assert_eq!(invalid, 0, "REINDEX CONCURRENTLY left an invalid index");
     }
     conn.close().await.unwrap();
@@ -363,7 +493,9 @@ async fn enum_values_are_added_outside_a_transaction_block_on_every_version() {
 
     // PostgreSQL itself: inside a transaction block only from 12 on.
     exec(&mut conn, "CREATE TYPE raw_mood AS ENUM ('happy', 'sad')").await;
-    let in_block = sqlx::raw_sql("BEGIN; ALTER TYPE raw_mood ADD VALUE 'bored'; COMMIT").execute(&mut conn).await;
+    let in_block = sqlx::raw_sql("BEGIN; ALTER TYPE raw_mood ADD VALUE 'bored'; COMMIT")
+        .execute(&mut conn)
+        .await;
     match (&in_block, version < PgVersion(12)) {
         (Err(sqlx::Error::Database(e)), true) => {
             assert_eq!(e.code().as_deref(), Some("25001"), "{e}");
@@ -380,7 +512,11 @@ async fn enum_values_are_added_outside_a_transaction_block_on_every_version() {
         .iter()
         .all(|s| s.transaction == zerodown::plan::Transaction::Alone));
     exec(&mut conn, "CREATE TYPE mood AS ENUM ('happy', 'sad')").await;
-    Migrator::new(&[&m0001_enum_value::MIGRATION]).unwrap().run(&db.inner.connect_options()).await.unwrap();
+    Migrator::new(&[&m0001_enum_value::MIGRATION])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap();
     let labels: Vec<String> =
         sqlx::query_scalar("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = 'mood'::regtype ORDER BY enumsortorder")
             .fetch_all(&mut conn)
@@ -403,9 +539,15 @@ async fn every_online_form_of_the_oldest_target_runs_on_every_version() {
          CREATE TYPE mood AS ENUM ('happy', 'sad')",
     )
     .await;
-    assert_eq!(m0002_oldest_target::MIGRATION.settings.target, PgVersion(10));
+    assert_eq!(
+        m0002_oldest_target::MIGRATION.settings.target,
+        PgVersion(10)
+    );
     let migrator = Migrator::new(&[&m0002_oldest_target::MIGRATION]).unwrap();
-    let report = migrator.run(&db.inner.connect_options()).await.unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let report = migrator
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
     assert_eq!(report.migrations.len(), 1);
 
     let indexes: Vec<String> = sqlx::query_scalar(
@@ -414,8 +556,20 @@ async fn every_online_form_of_the_oldest_target_runs_on_every_version() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert_eq!(indexes, ["items_code_idx", "items_code_key", "items_label_idx", "items_pkey"]);
-    let invalid: i64 = scalar(&mut conn, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await;
+    assert_eq!(
+        indexes,
+        [
+            "items_code_idx",
+            "items_code_key",
+            "items_label_idx",
+            "items_pkey"
+        ]
+    );
+    let invalid: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_index WHERE NOT indisvalid",
+    )
+    .await;
     assert_eq!(invalid, 0);
     let constraints: Vec<(String, bool)> = sqlx::query_as(
         "SELECT conname::text, convalidated FROM pg_constraint WHERE conrelid IN ('items'::regclass, 'orders'::regclass)
@@ -460,6 +614,9 @@ async fn every_online_form_of_the_oldest_target_runs_on_every_version() {
             .await
             .unwrap();
     assert_eq!(labels, ["happy", "sad", "bored"]);
-    assert_eq!(scalar::<i64>(&mut conn, "SELECT count(*) FROM items").await, 2000);
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM items").await,
+        2000
+    );
     conn.close().await.unwrap();
 }

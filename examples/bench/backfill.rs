@@ -34,7 +34,9 @@ fn parse(stdout: &str) -> Vec<Variant> {
             }
             continue;
         }
-        let Some((name, rest)) = line.split_at_checked(44) else { continue };
+        let Some((name, rest)) = line.split_at_checked(44) else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if let [secs, "s", rate, "rows/s"] = fields.as_slice() {
             if let (Ok(secs), Ok(rate)) = (secs.parse(), rate.parse()) {
@@ -55,19 +57,38 @@ pub fn bench(rows: u64) -> Result<Vec<Variant>, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
-        .args(["run", "--release", "--quiet", "--example", "backfill_bench", "--", "--rows"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--example",
+            "backfill_bench",
+            "--",
+            "--rows",
+        ])
         .arg(rows.to_string())
         .current_dir(workspace)
         .output()
         .map_err(|e| format!("running backfill_bench: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{}", stdout.lines().map(|l| format!("  {l}\n")).collect::<String>());
+    print!(
+        "{}",
+        stdout
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>()
+    );
     if !out.status.success() {
-        return Err(format!("backfill_bench failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "backfill_bench failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let variants = parse(&stdout);
     if variants.is_empty() {
-        return Err(format!("backfill_bench printed no result this benchmark can read:\n{stdout}"));
+        return Err(format!(
+            "backfill_bench printed no result this benchmark can read:\n{stdout}"
+        ));
     }
     Ok(variants)
 }

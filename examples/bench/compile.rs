@@ -25,7 +25,10 @@ fn strings_lib() -> String {
          pub static MIGRATIONS: &[(u64, &str, &str)] = &[\n",
     );
     for m in MIGRATIONS {
-        src.push_str(&format!("    (M{:04}.0, M{:04}.1, M{:04}.2),\n", m.version, m.version, m.version));
+        src.push_str(&format!(
+            "    (M{:04}.0, M{:04}.1, M{:04}.2),\n",
+            m.version, m.version, m.version
+        ));
     }
     src.push_str("];\n\n");
     for m in MIGRATIONS {
@@ -58,10 +61,14 @@ struct Crate {
 
 impl Crate {
     fn create(dir: PathBuf, name: &str, lib: String, workspace: &Path) -> Result<Crate, String> {
-        std::fs::create_dir_all(dir.join("src")).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let write = |path: PathBuf, text: &str| std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()));
+        std::fs::create_dir_all(dir.join("src"))
+            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let write = |path: PathBuf, text: &str| {
+            std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+        };
         write(dir.join("Cargo.toml"), &manifest(name, workspace))?;
-        std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|e| format!("copying Cargo.lock: {e}"))?;
+        std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock"))
+            .map_err(|e| format!("copying Cargo.lock: {e}"))?;
         write(dir.join("src/lib.rs"), &lib)?;
         Ok(Crate { dir, lib })
     }
@@ -69,13 +76,16 @@ impl Crate {
     /// Changes a comment line, so the next check has work to do.
     fn edit(&self, n: usize) -> Result<(), String> {
         let path = self.dir.join("src/lib.rs");
-        std::fs::write(&path, format!("{}\n// edit {n}\n", self.lib)).map_err(|e| format!("writing {}: {e}", path.display()))
+        std::fs::write(&path, format!("{}\n// edit {n}\n", self.lib))
+            .map_err(|e| format!("writing {}: {e}", path.display()))
     }
 
     fn check(&self, target: &Path) -> Result<Duration, String> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
-        cmd.args(["check", "--offline", "--quiet"]).current_dir(&self.dir).env("CARGO_TARGET_DIR", target);
+        cmd.args(["check", "--offline", "--quiet"])
+            .current_dir(&self.dir)
+            .env("CARGO_TARGET_DIR", target);
         // `cargo run` describes this example to it; none of that is about the generated crate.
         for (key, _) in std::env::vars() {
             if key.starts_with("CARGO_") && key != "CARGO_HOME" {
@@ -84,7 +94,9 @@ impl Crate {
         }
         cmd.env("CARGO_TARGET_DIR", target);
         let started = Instant::now();
-        let out = cmd.output().map_err(|e| format!("running cargo check: {e}"))?;
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running cargo check: {e}"))?;
         let took = started.elapsed();
         if !out.status.success() {
             return Err(format!(
@@ -109,8 +121,18 @@ pub fn bench(reps: usize, scratch: &Path) -> Result<CompileMeasured, String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
     let base = scratch.join("compile");
     let target = base.join("target");
-    let with_macro = Crate::create(base.join("with_macro"), "zd_bench_with_macro", MACRO_LIB.to_owned(), workspace)?;
-    let with_strings = Crate::create(base.join("with_strings"), "zd_bench_with_strings", strings_lib(), workspace)?;
+    let with_macro = Crate::create(
+        base.join("with_macro"),
+        "zd_bench_with_macro",
+        MACRO_LIB.to_owned(),
+        workspace,
+    )?;
+    let with_strings = Crate::create(
+        base.join("with_strings"),
+        "zd_bench_with_strings",
+        strings_lib(),
+        workspace,
+    )?;
 
     // Cold: the first also builds the shared dependencies (nothing to do when an earlier run did).
     let strings_cold = with_strings.check(&target)?;
@@ -127,7 +149,12 @@ pub fn bench(reps: usize, scratch: &Path) -> Result<CompileMeasured, String> {
         m.push(with_macro.check(&target)?);
         with_strings.edit(rep)?;
         s.push(with_strings.check(&target)?);
-        println!("  edit {}: with macro {:.3} s, with strings {:.3} s", rep + 1, m[rep].as_secs_f64(), s[rep].as_secs_f64());
+        println!(
+            "  edit {}: with macro {:.3} s, with strings {:.3} s",
+            rep + 1,
+            m[rep].as_secs_f64(),
+            s[rep].as_secs_f64()
+        );
     }
     Ok(CompileMeasured {
         macro_incremental: crate::median(&mut m),

@@ -64,7 +64,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { only: BENCHES.to_vec(), reps: None, async_commit: false, queue: false, rows: 1_000_000 };
+    let mut args = Args {
+        only: BENCHES.to_vec(),
+        reps: None,
+        async_commit: false,
+        queue: false,
+        rows: 1_000_000,
+    };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -76,23 +82,29 @@ fn parse_args() -> Result<Args, String> {
                 let list = it.next().ok_or("`--only` needs a value")?;
                 args.only = Vec::new();
                 for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let b = BENCHES
-                        .into_iter()
-                        .find(|b| *b == name)
-                        .ok_or_else(|| format!("unknown benchmark `{name}`; choose from {}", BENCHES.join(", ")))?;
+                    let b = BENCHES.into_iter().find(|b| *b == name).ok_or_else(|| {
+                        format!(
+                            "unknown benchmark `{name}`; choose from {}",
+                            BENCHES.join(", ")
+                        )
+                    })?;
                     args.only.push(b);
                 }
             }
             "--rows" => {
                 let v = it.next().ok_or("`--rows` needs a value")?;
-                args.rows = v.parse().map_err(|_| format!("`--rows` takes a number, got `{v}`"))?;
+                args.rows = v
+                    .parse()
+                    .map_err(|_| format!("`--rows` takes a number, got `{v}`"))?;
                 if args.rows == 0 {
                     return Err("`--rows` must be at least 1".to_owned());
                 }
             }
             "--reps" => {
                 let v = it.next().ok_or("`--reps` needs a value")?;
-                let n: usize = v.parse().map_err(|_| format!("`--reps` takes a number, got `{v}`"))?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| format!("`--reps` takes a number, got `{v}`"))?;
                 if n == 0 || n > 100 {
                     return Err(format!("`--reps` must be between 1 and 100, got {n}"));
                 }
@@ -143,34 +155,68 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let scratch = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("bench");
+    let scratch = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("bench: {cpus} CPU(s), load average {}", loadavg());
     let mut rows = Vec::new();
 
     if args.only.contains(&"runner") {
         let server = zerodown::localdb::server().await?;
-        println!("\n== runner: 200 migrations on an empty database ({}, {})", server.version(), server.kind());
-        let strategy = if args.queue { zerodown::LockStrategy::Queue } else { zerodown::LockStrategy::DEFAULT };
-        let m = runner::bench(args.reps.unwrap_or(5), &scratch, args.async_commit, strategy).await?;
+        println!(
+            "\n== runner: 200 migrations on an empty database ({}, {})",
+            server.version(),
+            server.kind()
+        );
+        let strategy = if args.queue {
+            zerodown::LockStrategy::Queue
+        } else {
+            zerodown::LockStrategy::DEFAULT
+        };
+        let m = runner::bench(
+            args.reps.unwrap_or(5),
+            &scratch,
+            args.async_commit,
+            strategy,
+        )
+        .await?;
         let ratio = m.paired_ratio;
         rows.push(Row {
             name: format!(
                 "apply 200 migrations (median of {}){}{}",
                 m.samples,
-                if args.async_commit { ", async commit" } else { "" },
-                if args.queue { ", LockStrategy::Queue" } else { "" }
+                if args.async_commit {
+                    ", async commit"
+                } else {
+                    ""
+                },
+                if args.queue {
+                    ", LockStrategy::Queue"
+                } else {
+                    ""
+                }
             ),
             ours: secs(m.ours),
             theirs: format!("{} (sqlx::migrate)", secs(m.theirs)),
-            ratio: format!("{ratio:.2}x (medians: {:.2}x)", m.ours.as_secs_f64() / m.theirs.as_secs_f64()),
+            ratio: format!(
+                "{ratio:.2}x (medians: {:.2}x)",
+                m.ours.as_secs_f64() / m.theirs.as_secs_f64()
+            ),
             target: "<= 1.0x",
-            verdict: if ratio <= 1.0 { "met".to_owned() } else { format!("MISSED by {:.2}x", ratio - 1.0) },
+            verdict: if ratio <= 1.0 {
+                "met".to_owned()
+            } else {
+                format!("MISSED by {:.2}x", ratio - 1.0)
+            },
         });
     }
 
     if args.only.contains(&"backfill") {
-        println!("\n== backfill: {} rows, batched against a single UPDATE (the backfill_bench example)", args.rows);
+        println!(
+            "\n== backfill: {} rows, batched against a single UPDATE (the backfill_bench example)",
+            args.rows
+        );
         let n = args.rows;
         let variants = tokio::task::spawn_blocking(move || backfill::bench(n)).await??;
         let single = variants
@@ -183,7 +229,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             // The target is about what users get: the default pacing.
             let judged = v.name.contains("defaults");
             rows.push(Row {
-                name: format!("backfill {} rows: {}", args.rows, v.name.trim_start_matches("zerodown, ")),
+                name: format!(
+                    "backfill {} rows: {}",
+                    args.rows,
+                    v.name.trim_start_matches("zerodown, ")
+                ),
                 ours: format!("{} ({:.0} rows/s)", secs(v.took), v.rows_per_second),
                 theirs: format!("{} (single UPDATE)", secs(single.took)),
                 ratio: format!("{speed:.2}x speed"),
@@ -202,7 +252,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     theirs: format!("{} actual", secs(actual)),
                     ratio: format!("{:+.0}%", error * 100.0),
                     target: "within 20%",
-                    verdict: if error.abs() <= 0.2 { "met".to_owned() } else { "MISSED".to_owned() },
+                    verdict: if error.abs() <= 0.2 {
+                        "met".to_owned()
+                    } else {
+                        "MISSED".to_owned()
+                    },
                 });
             }
         }
@@ -220,15 +274,35 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             theirs: format!("{} (string constants)", secs(m.strings_incremental)),
             ratio: format!("+{cost:.3} s"),
             target: "<= +1 s",
-            verdict: if cost <= 1.0 { "met".to_owned() } else { format!("MISSED by {:.3} s", cost - 1.0) },
+            verdict: if cost <= 1.0 {
+                "met".to_owned()
+            } else {
+                format!("MISSED by {:.3} s", cost - 1.0)
+            },
         });
     }
 
     println!("\nload average {}\n", loadavg());
-    let headers = ["benchmark", "zerodown", "baseline", "ratio / cost", "target", "result"];
+    let headers = [
+        "benchmark",
+        "zerodown",
+        "baseline",
+        "ratio / cost",
+        "target",
+        "result",
+    ];
     let cells: Vec<[String; 6]> = rows
         .iter()
-        .map(|r| [r.name.clone(), r.ours.clone(), r.theirs.clone(), r.ratio.clone(), r.target.to_owned(), r.verdict.clone()])
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.ours.clone(),
+                r.theirs.clone(),
+                r.ratio.clone(),
+                r.target.to_owned(),
+                r.verdict.clone(),
+            ]
+        })
         .collect();
     let mut widths = headers.map(str::len);
     for c in &cells {
@@ -237,7 +311,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let print = |cells: &[String]| {
-        let line: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", line.join("  ").trim_end());
     };
     print(&headers.map(str::to_owned));

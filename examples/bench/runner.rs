@@ -35,7 +35,8 @@ fn write_sqlx_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     for m in MIGRATIONS {
         let path = dir.join(format!("{:04}_{}.sql", m.version, m.name));
-        std::fs::write(&path, migration_sql(m)).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        std::fs::write(&path, migration_sql(m))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -51,7 +52,10 @@ fn side_options(db: &localdb::FreshDatabase, async_commit: bool) -> PgConnectOpt
     }
 }
 
-async fn zerodown_once(async_commit: bool, strategy: LockStrategy) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn zerodown_once(
+    async_commit: bool,
+    strategy: LockStrategy,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let db = localdb::fresh_database("bench_runner_zd").await?;
     let options = side_options(&db, async_commit);
     let migrator = Migrator::new(MIGRATIONS)?.lock_strategy(strategy);
@@ -59,18 +63,29 @@ async fn zerodown_once(async_commit: bool, strategy: LockStrategy) -> Result<Dur
     let report = migrator.run(&options).await?;
     let took = started.elapsed();
     if report.migrations.len() != MIGRATIONS.len() {
-        return Err(format!("zerodown applied {} migrations, expected {}", report.migrations.len(), MIGRATIONS.len()).into());
+        return Err(format!(
+            "zerodown applied {} migrations, expected {}",
+            report.migrations.len(),
+            MIGRATIONS.len()
+        )
+        .into());
     }
     check_tables(&options).await?;
     db.drop_database().await?;
     Ok(took)
 }
 
-async fn sqlx_once(migrator: &sqlx::migrate::Migrator, async_commit: bool) -> Result<Duration, Box<dyn std::error::Error>> {
+async fn sqlx_once(
+    migrator: &sqlx::migrate::Migrator,
+    async_commit: bool,
+) -> Result<Duration, Box<dyn std::error::Error>> {
     let db = localdb::fresh_database("bench_runner_sqlx").await?;
     let options = side_options(&db, async_commit);
     let started = Instant::now();
-    let pool = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await?;
     migrator.run(&pool).await?;
     let took = started.elapsed();
     pool.close().await;
@@ -91,7 +106,9 @@ async fn check_tables(options: &PgConnectOptions) -> Result<(), Box<dyn std::err
     .await?;
     conn.close().await?;
     if (tables, indexes) != (200, 200) {
-        return Err(format!("expected 200 tables and 200 indexes, found {tables} and {indexes}").into());
+        return Err(
+            format!("expected 200 tables and 200 indexes, found {tables} and {indexes}").into(),
+        );
     }
     Ok(())
 }
@@ -111,9 +128,21 @@ pub async fn bench(
     if sqlx_migrator.iter().count() != MIGRATIONS.len() {
         return Err("sqlx did not resolve 200 migrations".into());
     }
-    let statements: usize = MIGRATIONS.iter().map(|m| m.expand.steps.iter().map(|s| s.statements.len()).sum::<usize>()).sum();
+    let statements: usize = MIGRATIONS
+        .iter()
+        .map(|m| {
+            m.expand
+                .steps
+                .iter()
+                .map(|s| s.statements.len())
+                .sum::<usize>()
+        })
+        .sum();
     let steps: usize = MIGRATIONS.iter().map(|m| m.expand.steps.len()).sum();
-    println!("  {} migrations, {steps} steps, {statements} statements, {reps} repetitions per side", MIGRATIONS.len());
+    println!(
+        "  {} migrations, {steps} steps, {statements} statements, {reps} repetitions per side",
+        MIGRATIONS.len()
+    );
 
     let (mut zd, mut sq) = (Vec::new(), Vec::new());
     for rep in 0..reps {
@@ -132,7 +161,11 @@ pub async fn bench(
             sq[rep].as_secs_f64()
         );
     }
-    let mut ratios: Vec<f64> = zd.iter().zip(&sq).map(|(z, s)| z.as_secs_f64() / s.as_secs_f64()).collect();
+    let mut ratios: Vec<f64> = zd
+        .iter()
+        .zip(&sq)
+        .map(|(z, s)| z.as_secs_f64() / s.as_secs_f64())
+        .collect();
     ratios.sort_by(f64::total_cmp);
     Ok(Measured {
         ours: crate::median(&mut zd),

@@ -18,8 +18,12 @@ pub enum RunKind {
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 4] =
-        [RunKind::Baseline, RunKind::Naive, RunKind::ZerodownQueue, RunKind::Zerodown];
+    pub const ALL: [RunKind; 4] = [
+        RunKind::Baseline,
+        RunKind::Naive,
+        RunKind::ZerodownQueue,
+        RunKind::Zerodown,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -95,15 +99,21 @@ usage: cargo run --release --example under_load -- [options]
 ";
 
 fn secs(flag: &str, value: &str) -> Result<Duration, String> {
-    let s: f64 = value.parse().map_err(|_| format!("`{flag}` takes seconds, got `{value}`"))?;
+    let s: f64 = value
+        .parse()
+        .map_err(|_| format!("`{flag}` takes seconds, got `{value}`"))?;
     if !(0.0..=3600.0).contains(&s) {
-        return Err(format!("`{flag}` must be between 0 and 3600 seconds, got `{value}`"));
+        return Err(format!(
+            "`{flag}` must be between 0 and 3600 seconds, got `{value}`"
+        ));
     }
     Ok(Duration::from_secs_f64(s))
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
-    value.parse().map_err(|_| format!("`{flag}` takes a number, got `{value}`"))
+    value
+        .parse()
+        .map_err(|_| format!("`{flag}` takes a number, got `{value}`"))
 }
 
 impl Args {
@@ -125,7 +135,9 @@ impl Args {
             cooldown: Duration::from_secs(if quick { 2 } else { 3 }),
             app_timeout: Duration::from_secs(5),
             runs: RunKind::ALL.to_vec(),
-            out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("under_load"),
+            out: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target")
+                .join("under_load"),
             seed: 1,
             verbose: false,
             uncast_read: false,
@@ -136,7 +148,10 @@ impl Args {
         };
         let mut it = argv.iter();
         while let Some(flag) = it.next() {
-            let mut value = || it.next().ok_or_else(|| format!("`{flag}` needs a value\n\n{USAGE}"));
+            let mut value = || {
+                it.next()
+                    .ok_or_else(|| format!("`{flag}` needs a value\n\n{USAGE}"))
+            };
             match flag.as_str() {
                 "--quick" => {}
                 "--verbose" | "-v" => args.verbose = true,
@@ -173,10 +188,16 @@ impl Args {
             return Err(format!("`--rows` must be at least 1000, got {}", args.rows));
         }
         if !(args.rate >= 1.0 && args.rate <= 100_000.0) {
-            return Err(format!("`--rate` must be between 1 and 100000 operations per second, got {}", args.rate));
+            return Err(format!(
+                "`--rate` must be between 1 and 100000 operations per second, got {}",
+                args.rate
+            ));
         }
         if args.connections == 0 || args.connections > 64 {
-            return Err(format!("`--connections` must be between 1 and 64, got {}", args.connections));
+            return Err(format!(
+                "`--connections` must be between 1 and 64, got {}",
+                args.connections
+            ));
         }
         if args.app_timeout < Duration::from_millis(100) {
             return Err("`--app-timeout` must be at least 0.1 seconds".to_owned());
@@ -201,13 +222,22 @@ mod tests {
         let a = parse(&["--quick", "--rate", "500", "--runs", "zerodown,baseline"]).unwrap();
         assert_eq!((a.rows, a.rate), (100_000, 500.0));
         assert_eq!(a.runs, [RunKind::Baseline, RunKind::Zerodown]);
-        assert!(a.command.ends_with("-- --quick --rate 500 --runs zerodown,baseline"));
+        assert!(a
+            .command
+            .ends_with("-- --quick --rate 500 --runs zerodown,baseline"));
         assert_eq!(parse(&[]).unwrap().rows, 1_000_000);
     }
 
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
-        for bad in [&["--rows"][..], &["--rows", "ten"], &["--rows", "10"], &["--runs", "fast"], &["--frobnicate"], &["--long-read", "-1"]] {
+        for bad in [
+            &["--rows"][..],
+            &["--rows", "ten"],
+            &["--rows", "10"],
+            &["--runs", "fast"],
+            &["--frobnicate"],
+            &["--long-read", "-1"],
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

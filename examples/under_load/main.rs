@@ -113,7 +113,10 @@ fn write_outputs(
     outcomes: &[RunOutcome],
     timelines: &[Timeline],
 ) -> Result<(), Box<dyn Error>> {
-    let series: Vec<stats::Series> = timelines.iter().map(|t| stats::series(&t.ops, t.end, BUCKET)).collect();
+    let series: Vec<stats::Series> = timelines
+        .iter()
+        .map(|t| stats::series(&t.ops, t.end, BUCKET))
+        .collect();
     let panels = outcomes
         .iter()
         .zip(timelines)
@@ -162,9 +165,11 @@ fn write_outputs(
     let images = args.out.join("images");
     std::fs::create_dir_all(&images).map_err(|e| format!("creating {}: {e}", images.display()))?;
     let svg_path = images.join("under_load.svg");
-    std::fs::write(&svg_path, chart.render()).map_err(|e| format!("writing {}: {e}", svg_path.display()))?;
+    std::fs::write(&svg_path, chart.render())
+        .map_err(|e| format!("writing {}: {e}", svg_path.display()))?;
     let md_path = args.out.join("under_load.md");
-    std::fs::write(&md_path, report::markdown(args, ctx, outcomes)).map_err(|e| format!("writing {}: {e}", md_path.display()))?;
+    std::fs::write(&md_path, report::markdown(args, ctx, outcomes))
+        .map_err(|e| format!("writing {}: {e}", md_path.display()))?;
     println!("\nwrote {} and {}", md_path.display(), svg_path.display());
     Ok(())
 }
@@ -184,7 +189,11 @@ struct Applied {
     runtime_report: Option<String>,
 }
 
-async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(RunOutcome, Timeline), Box<dyn Error>> {
+async fn one_run(
+    kind: RunKind,
+    args: &Args,
+    recorder: &Recorder,
+) -> Result<(RunOutcome, Timeline), Box<dyn Error>> {
     println!("\n== {}", kind.title());
     let db = zerodown::localdb::fresh_database(&format!("under_load_{}", kind.name())).await?;
     let options = db.connect_options();
@@ -204,7 +213,8 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
         seed: args.seed,
         uncast_read: args.uncast_read,
     };
-    let long_conn = schema::connect(&options.clone().application_name("under_load long read")).await?;
+    let long_conn =
+        schema::connect(&options.clone().application_name("under_load long read")).await?;
     let t0 = Instant::now() + Duration::from_millis(300);
     let work = Workload::start(&options, &config, t0).await?;
     let long_read_at = t0 + args.warmup;
@@ -213,9 +223,15 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
     tokio::time::sleep_until(migration_at).await;
 
     let applied = match kind {
-        RunKind::Baseline => Applied { marks: Vec::new(), error: None, runtime_report: None },
+        RunKind::Baseline => Applied {
+            marks: Vec::new(),
+            error: None,
+            runtime_report: None,
+        },
         RunKind::Naive => naive(&options, t0).await,
-        RunKind::ZerodownQueue => through_zerodown(&options, recorder, t0, LockStrategy::Queue).await,
+        RunKind::ZerodownQueue => {
+            through_zerodown(&options, recorder, t0, LockStrategy::Queue).await
+        }
         RunKind::Zerodown => through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT).await,
     };
     let migration_end = Instant::now();
@@ -246,7 +262,9 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
         dur(summary.max),
         summary.failed(),
         dur(summary.longest_stall),
-        migration.map(|d| format!("; migration took {}", dur(d))).unwrap_or_default()
+        migration
+            .map(|d| format!("; migration took {}", dur(d)))
+            .unwrap_or_default()
     );
     if let Some(e) = &applied.error {
         println!("  the migration FAILED: {e}");
@@ -273,7 +291,12 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
                 dur(during.max),
                 during.requests
             );
-            Some(report::BackfillFigures { label: m.label.clone(), rows, took: m.end - m.start, during })
+            Some(report::BackfillFigures {
+                label: m.label.clone(),
+                rows,
+                took: m.end - m.start,
+                during,
+            })
         })
         .collect();
     let outcome = RunOutcome {
@@ -287,15 +310,34 @@ async fn one_run(kind: RunKind, args: &Args, recorder: &Recorder) -> Result<(Run
         errors,
         load,
     };
-    Ok((outcome, Timeline { ops, long_read: (since(long_read.start), since(long_read.end)), end }))
+    Ok((
+        outcome,
+        Timeline {
+            ops,
+            long_read: (since(long_read.start), since(long_read.end)),
+            end,
+        },
+    ))
 }
 
 /// The changes as one would write them by hand: one autocommit statement each, no timeouts.
 async fn naive(options: &PgConnectOptions, t0: Instant) -> Applied {
     let mut marks = Vec::new();
-    let mut conn = match schema::connect(&options.clone().application_name("under_load naive migration")).await {
+    let mut conn = match schema::connect(
+        &options
+            .clone()
+            .application_name("under_load naive migration"),
+    )
+    .await
+    {
         Ok(c) => c,
-        Err(e) => return Applied { marks, error: Some(e.to_string()), runtime_report: None },
+        Err(e) => {
+            return Applied {
+                marks,
+                error: Some(e.to_string()),
+                runtime_report: None,
+            }
+        }
     };
     for change in changes::CHANGES {
         let start = Instant::now();
@@ -312,11 +354,19 @@ async fn naive(options: &PgConnectOptions, t0: Instant) -> Applied {
             backfill_rows: None,
         });
         if let Err(e) = result {
-            return Applied { marks, error: Some(e.to_string()), runtime_report: None };
+            return Applied {
+                marks,
+                error: Some(e.to_string()),
+                runtime_report: None,
+            };
         }
     }
     let _ = conn.close().await;
-    Applied { marks, error: None, runtime_report: None }
+    Applied {
+        marks,
+        error: None,
+        runtime_report: None,
+    }
 }
 
 /// The changes through `Migrator::run`, then `complete` (contract phases).
@@ -338,10 +388,20 @@ async fn through_zerodown(
     .await;
     let marks = recorder.take_marks(t0);
     if marks.is_empty() {
-        eprintln!("  warning: no step events were recorded from the runtime; the picture shows no steps");
+        eprintln!(
+            "  warning: no step events were recorded from the runtime; the picture shows no steps"
+        );
     }
     match result {
-        Ok(report) => Applied { marks, error: None, runtime_report: Some(report) },
-        Err(e) => Applied { marks, error: Some(e.to_string()), runtime_report: None },
+        Ok(report) => Applied {
+            marks,
+            error: None,
+            runtime_report: Some(report),
+        },
+        Err(e) => Applied {
+            marks,
+            error: Some(e.to_string()),
+            runtime_report: None,
+        },
     }
 }

@@ -49,8 +49,18 @@ pub fn dur(d: Duration) -> String {
     }
 }
 
-const HEADERS: [&str; 10] =
-    ["run", "migration", "ops/s", "worst 1 s", "p50", "p99", "max", "> 1 s", "failed", "longest stall"];
+const HEADERS: [&str; 10] = [
+    "run",
+    "migration",
+    "ops/s",
+    "worst 1 s",
+    "p50",
+    "p99",
+    "max",
+    "> 1 s",
+    "failed",
+    "longest stall",
+];
 
 fn row(r: &RunOutcome) -> [String; 10] {
     let s = &r.summary;
@@ -103,7 +113,11 @@ pub fn text_table(runs: &[RunOutcome]) -> String {
 
 /// The comparison as a Markdown table.
 pub fn markdown_table(runs: &[RunOutcome]) -> String {
-    let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), "---|".repeat(HEADERS.len()));
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        HEADERS.join(" | "),
+        "---|".repeat(HEADERS.len())
+    );
     for r in runs {
         let _ = writeln!(out, "| {} |", row(r).join(" | "));
     }
@@ -120,11 +134,18 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
     let limit = lock_timeout + Duration::from_millis(100);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let mut out = Vec::new();
-    for zd in runs.iter().filter(|r| matches!(r.kind, RunKind::Zerodown | RunKind::ZerodownQueue)) {
+    for zd in runs
+        .iter()
+        .filter(|r| matches!(r.kind, RunKind::Zerodown | RunKind::ZerodownQueue))
+    {
         let z = &zd.summary;
         let name = zd.kind.name();
         let ratio = z.throughput / base.summary.throughput.max(1e-9);
-        out.push(format!("{name}: failed application requests: {} (target 0): {}", z.failed(), verdict(z.failed() == 0)));
+        out.push(format!(
+            "{name}: failed application requests: {} (target 0): {}",
+            z.failed(),
+            verdict(z.failed() == 0)
+        ));
         out.push(format!(
             "{name}: max latency: {} (target <= lock_timeout {} + 100 ms = {}): {}",
             dur(z.max),
@@ -134,7 +155,11 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
         ));
         if zd.kind == RunKind::Zerodown {
             let tight = Duration::from_millis(200);
-            out.push(format!("{name}: max latency: {} (target <= 200 ms): {}", dur(z.max), verdict(z.max <= tight)));
+            out.push(format!(
+                "{name}: max latency: {} (target <= 200 ms): {}",
+                dur(z.max),
+                verdict(z.max <= tight)
+            ));
             out.push(format!(
                 "{name}: max latency: {} (stretch: <= baseline max {} + 100 ms): {}",
                 dur(z.max),
@@ -214,7 +239,10 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         );
     }
     let _ = writeln!(md, "\n## The changes\n");
-    let _ = writeln!(md, "| change | naive SQL (lock on `accounts`) | zerodown migration |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| change | naive SQL (lock on `accounts`) | zerodown migration |\n|---|---|---|"
+    );
     for c in crate::changes::CHANGES {
         let _ = writeln!(
             md,
@@ -232,7 +260,11 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         let _ = writeln!(md, "- {t}");
     }
     let _ = writeln!(md, "\n## Setup\n");
-    let _ = writeln!(md, "- server: {}; {} CPU(s); load average before {}, after {}", ctx.server, ctx.cpus, ctx.load_before, ctx.load_after);
+    let _ = writeln!(
+        md,
+        "- server: {}; {} CPU(s); load average before {}, after {}",
+        ctx.server, ctx.cpus, ctx.load_before, ctx.load_after
+    );
     let _ = writeln!(
         md,
         "- table `accounts`: {} rows (fresh database per run, loaded in {}); `orgs`: 1000 rows",
@@ -266,12 +298,19 @@ pub fn markdown(args: &Args, ctx: &Context, runs: &[RunOutcome]) -> String {
         if let Some(e) = &r.migration_error {
             let _ = writeln!(md, "The migration failed: {e}\n");
         }
-        let _ = writeln!(md, "| # | step | lock | start | duration | attempts |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "| # | step | lock | start | duration | attempts |\n|---|---|---|---|---|---|"
+        );
         for (i, m) in r.marks.iter().enumerate() {
             let retries = if m.retries.is_empty() {
                 String::new()
             } else {
-                let at: Vec<String> = m.retries.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
+                let at: Vec<String> = m
+                    .retries
+                    .iter()
+                    .map(|t| format!("{:.2}", t.as_secs_f64()))
+                    .collect();
                 format!(" (failed attempts ended at {} s)", at.join(", "))
             };
             let _ = writeln!(

@@ -41,6 +41,8 @@ pub async fn load(conn: &mut PgConnection, rows: u64) -> Result<(), sqlx::Error>
 }
 
 /// Opens a connection; a small wrapper so callers get one error type.
-pub async fn connect(options: &sqlx::postgres::PgConnectOptions) -> Result<PgConnection, sqlx::Error> {
+pub async fn connect(
+    options: &sqlx::postgres::PgConnectOptions,
+) -> Result<PgConnection, sqlx::Error> {
     PgConnection::connect_with(options).await
 }

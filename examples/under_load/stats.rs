@@ -49,12 +49,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Summarises `ops` over `window`.
 pub fn summarize(ops: &[Op], window: (Duration, Duration)) -> Summary {
     let (from, to) = window;
-    let mut latencies: Vec<Duration> =
-        ops.iter().filter(|o| o.arrival >= from && o.arrival < to).map(|o| o.latency).collect();
+    let mut latencies: Vec<Duration> = ops
+        .iter()
+        .filter(|o| o.arrival >= from && o.arrival < to)
+        .map(|o| o.latency)
+        .collect();
     latencies.sort_unstable();
 
     let span = (to - from).as_secs_f64().max(1e-3);
-    let answered_in_window = ops.iter().filter(|o| o.outcome == Outcome::Ok && o.done() >= from && o.done() < to).count();
+    let answered_in_window = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.done() >= from && o.done() < to)
+        .count();
 
     // One-second buckets that lie inside the window.
     let buckets = (to - from).as_secs() as usize;
@@ -68,7 +74,11 @@ pub fn summarize(ops: &[Op], window: (Duration, Duration)) -> Summary {
         }
     }
 
-    let mut done: Vec<Duration> = ops.iter().filter(|o| o.outcome == Outcome::Ok).map(Op::done).collect();
+    let mut done: Vec<Duration> = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok)
+        .map(Op::done)
+        .collect();
     done.sort_unstable();
     let (mut longest_stall, mut stall_at) = (Duration::ZERO, Duration::ZERO);
     for w in done.windows(2) {
@@ -86,11 +96,18 @@ pub fn summarize(ops: &[Op], window: (Duration, Duration)) -> Summary {
         errors: count(Outcome::Error),
         window,
         throughput: answered_in_window as f64 / span,
-        worst_second: per_second.iter().copied().min().map_or(answered_in_window as f64 / span, |n| n as f64),
+        worst_second: per_second
+            .iter()
+            .copied()
+            .min()
+            .map_or(answered_in_window as f64 / span, |n| n as f64),
         p50: percentile(&latencies, 50.0),
         p99: percentile(&latencies, 99.0),
         max: latencies.last().copied().unwrap_or_default(),
-        over_1s: latencies.iter().filter(|l| **l > Duration::from_secs(1)).count(),
+        over_1s: latencies
+            .iter()
+            .filter(|l| **l > Duration::from_secs(1))
+            .count(),
         longest_stall,
         stall_at,
     }
@@ -106,8 +123,11 @@ pub struct Latency {
 
 /// The latency of the requests of `ops` arriving in `[from, to)`.
 pub fn latency_between(ops: &[Op], (from, to): (Duration, Duration)) -> Latency {
-    let mut latencies: Vec<Duration> =
-        ops.iter().filter(|o| o.arrival >= from && o.arrival < to).map(|o| o.latency).collect();
+    let mut latencies: Vec<Duration> = ops
+        .iter()
+        .filter(|o| o.arrival >= from && o.arrival < to)
+        .map(|o| o.latency)
+        .collect();
     latencies.sort_unstable();
     Latency {
         requests: latencies.len(),
@@ -160,7 +180,10 @@ pub fn series(ops: &[Op], until: Duration, bucket: Duration) -> Series {
         bucket,
         max_latency,
         median_latency,
-        throughput: answered.iter().map(|&a| a as f64 / bucket.as_secs_f64()).collect(),
+        throughput: answered
+            .iter()
+            .map(|&a| a as f64 / bucket.as_secs_f64())
+            .collect(),
         failures,
     }
 }
@@ -188,7 +211,12 @@ mod tests {
 
     #[test]
     fn stall_is_the_longest_gap_between_answers() {
-        let ops = [op(0, 1, Outcome::Ok), op(10, 1, Outcome::Ok), op(20, 2000, Outcome::Ok), op(30, 5, Outcome::GaveUp)];
+        let ops = [
+            op(0, 1, Outcome::Ok),
+            op(10, 1, Outcome::Ok),
+            op(20, 2000, Outcome::Ok),
+            op(30, 5, Outcome::GaveUp),
+        ];
         let s = summarize(&ops, (Duration::ZERO, Duration::from_secs(3)));
         assert_eq!(s.longest_stall, Duration::from_millis(2009));
         assert_eq!(s.stall_at, Duration::from_millis(11));

@@ -76,14 +76,19 @@ impl Recorder {
     /// Installs the recorder as the global subscriber; `echo` also prints the events to stderr.
     pub fn install(echo: bool) -> Result<Recorder, String> {
         use tracing_subscriber::layer::SubscriberExt;
-        let recorder = Recorder { events: Arc::default(), echo };
+        let recorder = Recorder {
+            events: Arc::default(),
+            echo,
+        };
         let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        tracing::subscriber::set_global_default(subscriber).map_err(|e| format!("installing the tracing recorder: {e}"))?;
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|e| format!("installing the tracing recorder: {e}"))?;
         Ok(recorder)
     }
 
     fn wanted(metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with("zerodown_runtime") && *metadata.level() <= tracing::Level::INFO
+        metadata.target().starts_with("zerodown_runtime")
+            && *metadata.level() <= tracing::Level::INFO
     }
 
     /// Takes the events recorded so far and turns the step events into marks relative to `t0`.
@@ -110,11 +115,22 @@ impl<S: Subscriber> Layer<S> for Recorder {
         let mut v = FieldsVisitor::default();
         event.record(&mut v);
         if self.echo {
-            let fields: Vec<String> = v.fields.iter().map(|(k, val)| format!("{k}={val}")).collect();
+            let fields: Vec<String> = v
+                .fields
+                .iter()
+                .map(|(k, val)| format!("{k}={val}"))
+                .collect();
             eprintln!("    [zerodown] {} {}", v.message, fields.join(" "));
         }
-        let rec = Recorded { at: Instant::now(), message: v.message, fields: v.fields };
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+        let rec = Recorded {
+            at: Instant::now(),
+            message: v.message,
+            fields: v.fields,
+        };
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rec);
     }
 }
 
@@ -142,7 +158,12 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     out.push(m);
                 }
                 open = Some(StepMark {
-                    label: format!("{migration} {}/{}: {}", field("step"), field("total"), field("description")),
+                    label: format!(
+                        "{migration} {}/{}: {}",
+                        field("step"),
+                        field("total"),
+                        field("description")
+                    ),
                     lock: field("lock"),
                     start: since(e.at),
                     end: since(e.at),
@@ -152,14 +173,19 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     backfill_rows: None,
                 });
             }
-            "step failed transiently; retrying" | "backfill batch failed transiently; retrying it" => {
+            "step failed transiently; retrying"
+            | "backfill batch failed transiently; retrying it" => {
                 if let Some(m) = open.as_mut() {
                     m.retries.push(since(e.at));
                 }
             }
             "backfill progress" if open.is_none() => {
                 open = Some(StepMark {
-                    label: format!("{migration} {}: backfill of {}", field("step"), field("table")),
+                    label: format!(
+                        "{migration} {}: backfill of {}",
+                        field("step"),
+                        field("table")
+                    ),
                     lock: "ROW EXCLUSIVE (batches)".to_owned(),
                     start: since(e.at),
                     end: since(e.at),
@@ -196,7 +222,9 @@ fn marks(events: &[Recorded], t0: Instant) -> Vec<StepMark> {
                     if !m.ok {
                         m.label = format!("{} (failed: {})", m.label, field("error"));
                     }
-                    m.attempts = field("attempts").parse().unwrap_or(m.retries.len() as u32 + 1);
+                    m.attempts = field("attempts")
+                        .parse()
+                        .unwrap_or(m.retries.len() as u32 + 1);
                     out.push(m);
                 }
             }
@@ -223,21 +251,72 @@ mod tests {
     fn steps_retries_and_backfills_become_marks() {
         let t0 = Instant::now();
         let events = [
-            event(t0, 0, "applying migration", &[("version", "2"), ("name", "add_token"), ("phase", "expand")]),
-            event(t0, 10, "running step", &[("step", "1"), ("total", "3"), ("description", "add column"), ("lock", "ACCESS EXCLUSIVE")]),
-            event(t0, 300, "step failed transiently; retrying", &[("attempt", "1")]),
+            event(
+                t0,
+                0,
+                "applying migration",
+                &[("version", "2"), ("name", "add_token"), ("phase", "expand")],
+            ),
+            event(
+                t0,
+                10,
+                "running step",
+                &[
+                    ("step", "1"),
+                    ("total", "3"),
+                    ("description", "add column"),
+                    ("lock", "ACCESS EXCLUSIVE"),
+                ],
+            ),
+            event(
+                t0,
+                300,
+                "step failed transiently; retrying",
+                &[("attempt", "1")],
+            ),
             event(t0, 900, "step done", &[("attempts", "2")]),
-            event(t0, 950, "backfill progress", &[("step", "2"), ("table", "accounts")]),
-            event(t0, 2000, "backfill done", &[("step", "2"), ("rows_updated", "10"), ("batches", "1"), ("duration_ms", "1080")]),
-            event(t0, 2100, "running step", &[("step", "3"), ("total", "3"), ("description", "set not null"), ("lock", "ACCESS EXCLUSIVE")]),
+            event(
+                t0,
+                950,
+                "backfill progress",
+                &[("step", "2"), ("table", "accounts")],
+            ),
+            event(
+                t0,
+                2000,
+                "backfill done",
+                &[
+                    ("step", "2"),
+                    ("rows_updated", "10"),
+                    ("batches", "1"),
+                    ("duration_ms", "1080"),
+                ],
+            ),
+            event(
+                t0,
+                2100,
+                "running step",
+                &[
+                    ("step", "3"),
+                    ("total", "3"),
+                    ("description", "set not null"),
+                    ("lock", "ACCESS EXCLUSIVE"),
+                ],
+            ),
             event(t0, 2200, "step failed", &[("error", "boom")]),
         ];
         let m = marks(&events, t0);
         assert_eq!(m.len(), 3);
         assert_eq!(m[0].label, "m0002_add_token 1/3: add column");
-        assert_eq!((m[0].start, m[0].end, m[0].attempts), (Duration::from_millis(10), Duration::from_millis(900), 2));
+        assert_eq!(
+            (m[0].start, m[0].end, m[0].attempts),
+            (Duration::from_millis(10), Duration::from_millis(900), 2)
+        );
         assert_eq!(m[0].retries, [Duration::from_millis(300)]);
-        assert_eq!((m[1].start, m[1].end), (Duration::from_millis(920), Duration::from_millis(2000)));
+        assert_eq!(
+            (m[1].start, m[1].end),
+            (Duration::from_millis(920), Duration::from_millis(2000))
+        );
         assert!(m[1].label.contains("10 rows in 1 batches"));
         assert!(!m[2].ok && m[2].label.ends_with("(failed: boom)"));
     }

@@ -46,7 +46,10 @@ const LINE: f64 = 14.0;
 const Y_MIN: f64 = 1e-4;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `0.1 ms`, `10 ms`, `1 s`.
@@ -86,7 +89,17 @@ impl Chart<'_> {
         let panel_heights: Vec<f64> = self
             .panels
             .iter()
-            .map(|p| 2.0 * LINE + 8.0 + BAND + PLOT + 22.0 + STRIP + 26.0 + LINE * p.marks.len() as f64 + 24.0)
+            .map(|p| {
+                2.0 * LINE
+                    + 8.0
+                    + BAND
+                    + PLOT
+                    + 22.0
+                    + STRIP
+                    + 26.0
+                    + LINE * p.marks.len() as f64
+                    + 24.0
+            })
             .collect();
         let subtitle_lines: Vec<&str> = self.subtitle.lines().collect();
         let header = 42.0 + LINE * subtitle_lines.len() as f64;
@@ -98,9 +111,18 @@ impl Chart<'_> {
             r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">"##
         );
         let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
-        let _ = writeln!(s, r##"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{}</text>"##, esc(&self.title));
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="22" font-size="15" font-weight="bold">{}</text>"##,
+            esc(&self.title)
+        );
         for (i, line) in subtitle_lines.iter().enumerate() {
-            let _ = writeln!(s, r##"<text x="{LEFT}" y="{:.1}" fill="#333">{}</text>"##, 40.0 + LINE * i as f64, esc(line));
+            let _ = writeln!(
+                s,
+                r##"<text x="{LEFT}" y="{:.1}" fill="#333">{}</text>"##,
+                40.0 + LINE * i as f64,
+                esc(line)
+            );
         }
 
         let mut top = header;
@@ -115,10 +137,28 @@ impl Chart<'_> {
         s
     }
 
-    fn panel(&self, s: &mut String, p: &Panel<'_>, top: f64, y_max: f64, x_max: f64, x: &dyn Fn(f64) -> f64) {
+    fn panel(
+        &self,
+        s: &mut String,
+        p: &Panel<'_>,
+        top: f64,
+        y_max: f64,
+        x_max: f64,
+        x: &dyn Fn(f64) -> f64,
+    ) {
         let right = WIDTH - RIGHT;
-        let _ = writeln!(s, r##"<text x="{LEFT}" y="{:.1}" font-size="13" font-weight="bold">{}</text>"##, top + LINE, esc(&p.title));
-        let _ = writeln!(s, r##"<text x="{LEFT}" y="{:.1}" fill="#333">{}</text>"##, top + 2.0 * LINE + 2.0, esc(&p.figures));
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="{:.1}" font-size="13" font-weight="bold">{}</text>"##,
+            top + LINE,
+            esc(&p.title)
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{LEFT}" y="{:.1}" fill="#333">{}</text>"##,
+            top + 2.0 * LINE + 2.0,
+            esc(&p.figures)
+        );
 
         // Band: the long read and the steps.
         let band = top + 2.0 * LINE + 8.0;
@@ -132,10 +172,18 @@ impl Chart<'_> {
             LEFT - 6.0,
             band + 10.0
         );
-        let _ = writeln!(s, r##"<text x="{:.1}" y="{:.1}" fill="#555" text-anchor="end">steps</text>"##, LEFT - 6.0, band + 25.0);
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" fill="#555" text-anchor="end">steps</text>"##,
+            LEFT - 6.0,
+            band + 25.0
+        );
         let plot_top = band + BAND;
         for (i, m) in p.marks.iter().enumerate() {
-            let (a, b) = (x(m.start.as_secs_f64()), x(m.end.as_secs_f64()).max(x(m.start.as_secs_f64()) + 1.5));
+            let (a, b) = (
+                x(m.start.as_secs_f64()),
+                x(m.end.as_secs_f64()).max(x(m.start.as_secs_f64()) + 1.5),
+            );
             let fill = if m.ok { p.color } else { "#b71c1c" };
             let _ = writeln!(
                 s,
@@ -177,7 +225,11 @@ impl Chart<'_> {
             let f = (secs.max(Y_MIN).log10() - Y_MIN.log10()) / (y_max.log10() - Y_MIN.log10());
             plot_top + PLOT * (1.0 - f.clamp(0.0, 1.0))
         };
-        let _ = writeln!(s, r##"<rect x="{LEFT}" y="{plot_top:.1}" width="{:.1}" height="{PLOT}" fill="none" stroke="#888"/>"##, right - LEFT);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{LEFT}" y="{plot_top:.1}" width="{:.1}" height="{PLOT}" fill="none" stroke="#888"/>"##,
+            right - LEFT
+        );
         let mut decade = Y_MIN;
         while decade <= y_max * 1.0001 {
             let yy = y(decade);
@@ -205,9 +257,15 @@ impl Chart<'_> {
             esc(&self.threshold_label)
         );
         let bucket = p.series.bucket.as_secs_f64();
-        for (values, color, width) in [(&p.series.median_latency, "#1f77b4", 1.2), (&p.series.max_latency, "#d62728", 1.4)] {
+        for (values, color, width) in [
+            (&p.series.median_latency, "#1f77b4", 1.2),
+            (&p.series.max_latency, "#d62728", 1.4),
+        ] {
             for run in polyline_runs(values, bucket, x, &y) {
-                let _ = writeln!(s, r##"<polyline points="{run}" fill="none" stroke="{color}" stroke-width="{width}"/>"##);
+                let _ = writeln!(
+                    s,
+                    r##"<polyline points="{run}" fill="none" stroke="{color}" stroke-width="{width}"/>"##
+                );
             }
         }
         for (i, &n) in p.series.failures.iter().enumerate() {
@@ -227,13 +285,32 @@ impl Chart<'_> {
         // Up to twice the paced rate: the burst that drains a backlog is clipped, the dip stays visible.
         let t_max = self.rate * 2.0;
         let ys = |v: f64| strip_top + STRIP * (1.0 - (v / t_max).clamp(0.0, 1.0));
-        let _ = writeln!(s, r##"<rect x="{LEFT}" y="{strip_top:.1}" width="{:.1}" height="{STRIP}" fill="none" stroke="#888"/>"##, right - LEFT);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{LEFT}" y="{strip_top:.1}" width="{:.1}" height="{STRIP}" fill="none" stroke="#888"/>"##,
+            right - LEFT
+        );
         let mut area = format!("{:.1},{:.1}", x(0.0), ys(0.0));
         for (i, v) in p.series.throughput.iter().enumerate() {
-            let _ = write!(area, " {:.1},{:.1} {:.1},{:.1}", x(i as f64 * bucket), ys(*v), x((i + 1) as f64 * bucket), ys(*v));
+            let _ = write!(
+                area,
+                " {:.1},{:.1} {:.1},{:.1}",
+                x(i as f64 * bucket),
+                ys(*v),
+                x((i + 1) as f64 * bucket),
+                ys(*v)
+            );
         }
-        let _ = write!(area, " {:.1},{:.1}", x(p.series.throughput.len() as f64 * bucket), ys(0.0));
-        let _ = writeln!(s, r##"<polygon points="{area}" fill="#90a4ae" opacity="0.8"/>"##);
+        let _ = write!(
+            area,
+            " {:.1},{:.1}",
+            x(p.series.throughput.len() as f64 * bucket),
+            ys(0.0)
+        );
+        let _ = writeln!(
+            s,
+            r##"<polygon points="{area}" fill="#90a4ae" opacity="0.8"/>"##
+        );
         let ry = ys(self.rate);
         let _ = writeln!(
             s,
@@ -264,11 +341,19 @@ impl Chart<'_> {
         let mut ly = axis + 26.0 + LINE;
         for (i, m) in p.marks.iter().enumerate() {
             let secs = (m.end - m.start).as_secs_f64();
-            let attempts = if m.attempts > 1 { format!(", {} attempts", m.attempts) } else { String::new() };
+            let attempts = if m.attempts > 1 {
+                format!(", {} attempts", m.attempts)
+            } else {
+                String::new()
+            };
             let failed = if m.ok { "" } else { ", FAILED" };
             // The full label is in the step's tooltip; the legend keeps one line.
             let label: String = if m.label.chars().count() > 100 {
-                m.label.chars().take(99).chain(std::iter::once('…')).collect()
+                m.label
+                    .chars()
+                    .take(99)
+                    .chain(std::iter::once('…'))
+                    .collect()
             } else {
                 m.label.clone()
             };
@@ -286,13 +371,23 @@ impl Chart<'_> {
 }
 
 /// Consecutive buckets with a value, as SVG `points` strings (a gap breaks the line).
-fn polyline_runs(values: &[Option<Duration>], bucket: f64, x: &dyn Fn(f64) -> f64, y: &dyn Fn(f64) -> f64) -> Vec<String> {
+fn polyline_runs(
+    values: &[Option<Duration>],
+    bucket: f64,
+    x: &dyn Fn(f64) -> f64,
+    y: &dyn Fn(f64) -> f64,
+) -> Vec<String> {
     let mut runs = Vec::new();
     let mut current = String::new();
     for (i, v) in values.iter().enumerate() {
         match v {
             Some(d) => {
-                let _ = write!(current, "{:.1},{:.1} ", x((i as f64 + 0.5) * bucket), y(d.as_secs_f64()));
+                let _ = write!(
+                    current,
+                    "{:.1},{:.1} ",
+                    x((i as f64 + 0.5) * bucket),
+                    y(d.as_secs_f64())
+                );
             }
             None if !current.is_empty() => runs.push(std::mem::take(&mut current)),
             None => {}
@@ -310,7 +405,10 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_axes_have_round_ticks() {
-        assert_eq!(esc(r#"a < b & "c" > d"#), "a &lt; b &amp; &quot;c&quot; &gt; d");
+        assert_eq!(
+            esc(r#"a < b & "c" > d"#),
+            "a &lt; b &amp; &quot;c&quot; &gt; d"
+        );
         assert_eq!(tick_step(9.0), 1.0);
         assert_eq!(tick_step(140.0), 20.0);
         assert_eq!(seconds_label(1e-4), "0.1 ms");
@@ -321,7 +419,9 @@ mod tests {
     #[test]
     fn a_gap_breaks_the_line() {
         let ms = |n| Some(Duration::from_millis(n));
-        let runs = polyline_runs(&[ms(1), ms(2), None, ms(3)], 0.1, &|t| t * 10.0, &|s| s * 1000.0);
+        let runs = polyline_runs(&[ms(1), ms(2), None, ms(3)], 0.1, &|t| t * 10.0, &|s| {
+            s * 1000.0
+        });
         assert_eq!(runs, ["0.5,1.0 1.5,2.0 ", "3.5,3.0 "]);
     }
 }

@@ -79,7 +79,8 @@ pub struct Config {
 /// result type is the same before and after the change. Read uncast, every connection's prepared
 /// read fails with `cached plan must not change result type` (SQLSTATE 0A000) once the type changes
 /// (naive `ALTER TYPE`, or zerodown's `complete` swapping the columns), until it reconnects.
-pub const READ_SQL: &str = "SELECT id, org_id, email, balance::bigint AS balance FROM accounts WHERE id = $1";
+pub const READ_SQL: &str =
+    "SELECT id, org_id, email, balance::bigint AS balance FROM accounts WHERE id = $1";
 
 /// [`READ_SQL`] without the cast (`--uncast-read`).
 pub const READ_UNCAST_SQL: &str = "SELECT id, org_id, email, balance FROM accounts WHERE id = $1";
@@ -136,7 +137,11 @@ pub fn app_options(base: &PgConnectOptions, timeout: Duration) -> PgConnectOptio
 
 impl Workload {
     /// Opens the connections, then starts taking requests from `t0` on.
-    pub async fn start(options: &PgConnectOptions, config: &Config, t0: Instant) -> Result<Workload, sqlx::Error> {
+    pub async fn start(
+        options: &PgConnectOptions,
+        config: &Config,
+        t0: Instant,
+    ) -> Result<Workload, sqlx::Error> {
         let options = app_options(options, config.app_timeout);
         let shared = Arc::new(Shared {
             t0,
@@ -150,7 +155,14 @@ impl Workload {
         }
         let workers = conns
             .into_iter()
-            .map(|conn| tokio::spawn(worker(conn, options.clone(), shared.clone(), config.clone())))
+            .map(|conn| {
+                tokio::spawn(worker(
+                    conn,
+                    options.clone(),
+                    shared.clone(),
+                    config.clone(),
+                ))
+            })
             .collect();
         Ok(Workload { shared, workers })
     }
@@ -172,14 +184,24 @@ impl Workload {
                         *all.errors.entry(msg).or_default() += n;
                     }
                 }
-                Err(e) => *all.errors.entry(format!("worker task failed: {e}")).or_default() += 1,
+                Err(e) => {
+                    *all.errors
+                        .entry(format!("worker task failed: {e}"))
+                        .or_default() += 1
+                }
             }
         }
         all
     }
 }
 
-async fn run_op(conn: &mut PgConnection, kind: OpKind, id: i64, k: u64, uncast: bool) -> Result<(), sqlx::Error> {
+async fn run_op(
+    conn: &mut PgConnection,
+    kind: OpKind,
+    id: i64,
+    k: u64,
+    uncast: bool,
+) -> Result<(), sqlx::Error> {
     match kind {
         OpKind::Read => {
             sqlx::query(if uncast { READ_UNCAST_SQL } else { READ_SQL })
@@ -188,10 +210,12 @@ async fn run_op(conn: &mut PgConnection, kind: OpKind, id: i64, k: u64, uncast: 
                 .await?;
         }
         OpKind::Update => {
-            sqlx::query("UPDATE accounts SET balance = balance + 1, updated_at = now() WHERE id = $1")
-                .bind(id)
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "UPDATE accounts SET balance = balance + 1, updated_at = now() WHERE id = $1",
+            )
+            .bind(id)
+            .execute(conn)
+            .await?;
         }
         OpKind::Insert => {
             sqlx::query("INSERT INTO accounts (org_id, email) VALUES ($1, $2)")
@@ -204,7 +228,12 @@ async fn run_op(conn: &mut PgConnection, kind: OpKind, id: i64, k: u64, uncast: 
     Ok(())
 }
 
-async fn worker(mut conn: PgConnection, options: PgConnectOptions, shared: Arc<Shared>, config: Config) -> Recorded {
+async fn worker(
+    mut conn: PgConnection,
+    options: PgConnectOptions,
+    shared: Arc<Shared>,
+    config: Config,
+) -> Recorded {
     let mut rec = Recorded::default();
     let mut broken = false;
     loop {
@@ -218,7 +247,11 @@ async fn worker(mut conn: PgConnection, options: PgConnectOptions, shared: Arc<S
         let (kind, id) = request(config.seed, k, config.rows);
         let waited = shared.t0.elapsed().saturating_sub(arrival);
         if waited > config.app_timeout {
-            rec.ops.push(Op { arrival, latency: config.app_timeout, outcome: Outcome::GaveUp });
+            rec.ops.push(Op {
+                arrival,
+                latency: config.app_timeout,
+                outcome: Outcome::GaveUp,
+            });
             continue;
         }
         if broken {
@@ -230,7 +263,11 @@ async fn worker(mut conn: PgConnection, options: PgConnectOptions, shared: Arc<S
                 Err(e) => {
                     *rec.errors.entry(format!("reconnecting: {e}")).or_default() += 1;
                     let latency = shared.t0.elapsed().saturating_sub(arrival);
-                    rec.ops.push(Op { arrival, latency, outcome: Outcome::Error });
+                    rec.ops.push(Op {
+                        arrival,
+                        latency,
+                        outcome: Outcome::Error,
+                    });
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -241,8 +278,15 @@ async fn worker(mut conn: PgConnection, options: PgConnectOptions, shared: Arc<S
         let outcome = match result {
             Ok(()) => Outcome::Ok,
             Err(e) => {
-                let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
-                let outcome = if code.as_deref() == Some("57014") { Outcome::TimedOut } else { Outcome::Error };
+                let code = e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .map(|c| c.into_owned());
+                let outcome = if code.as_deref() == Some("57014") {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::Error
+                };
                 let msg = match (&code, e.as_database_error()) {
                     (Some(code), Some(d)) => format!("{code} {}", d.message()),
                     _ => {
@@ -255,7 +299,11 @@ async fn worker(mut conn: PgConnection, options: PgConnectOptions, shared: Arc<S
                 outcome
             }
         };
-        rec.ops.push(Op { arrival, latency, outcome });
+        rec.ops.push(Op {
+            arrival,
+            latency,
+            outcome,
+        });
     }
     if !broken {
         let _ = conn.close().await;
@@ -273,12 +321,21 @@ pub struct LongRead {
 /// A report query as real traffic has them: a transaction that reads `accounts` (taking `ACCESS
 /// SHARE`) and stays open for `hold`, from `at` on. Any `ACCESS EXCLUSIVE` request queues behind it,
 /// and every later query on the table queues behind that request.
-pub async fn long_read(mut conn: PgConnection, at: Instant, hold: Duration) -> Result<LongRead, sqlx::Error> {
+pub async fn long_read(
+    mut conn: PgConnection,
+    at: Instant,
+    hold: Duration,
+) -> Result<LongRead, sqlx::Error> {
     tokio::time::sleep_until(at).await;
     let start = Instant::now();
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT count(*) FROM accounts WHERE id <= 1000").fetch_one(&mut *tx).await?;
-    sqlx::query("SELECT pg_sleep($1)").bind(hold.as_secs_f64()).execute(&mut *tx).await?;
+    sqlx::query("SELECT count(*) FROM accounts WHERE id <= 1000")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_sleep($1)")
+        .bind(hold.as_secs_f64())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     let end = Instant::now();
     let _ = conn.close().await;

@@ -19,12 +19,18 @@ impl Range {
     }
 
     pub fn single(span: Span) -> Self {
-        Range { start: span, end: span }
+        Range {
+            start: span,
+            end: span,
+        }
     }
 
     /// From the start of `self` to the end of `other`.
     pub fn to(self, other: Range) -> Range {
-        Range { start: self.start, end: other.end }
+        Range {
+            start: self.start,
+            end: other.end,
+        }
     }
 
     /// An error covering the whole range: `syn::Error::new_spanned` takes the span of the first and the
@@ -166,7 +172,10 @@ impl Stmt {
         match &self.kind {
             StmtKind::Backfill(_) => true,
             StmtKind::Expand(e) => {
-                matches!(e.op, ExpandOp::AlterType { .. } | ExpandOp::RenameColumn { .. })
+                matches!(
+                    e.op,
+                    ExpandOp::AlterType { .. } | ExpandOp::RenameColumn { .. }
+                )
             }
             StmtKind::AlterTable { actions, .. } => actions.iter().any(|a| match &a.kind {
                 AlterActionKind::AddColumn { column, .. } => column
@@ -183,14 +192,29 @@ impl Stmt {
 pub enum StmtKind {
     CreateTable(CreateTable),
     /// `drop table [if exists] a, b [cascade]`
-    DropTable { if_exists: bool, tables: Vec<QName>, cascade: bool },
+    DropTable {
+        if_exists: bool,
+        tables: Vec<QName>,
+        cascade: bool,
+    },
     CreateIndex(CreateIndex),
     /// `drop index [concurrently] [if exists] name [cascade]`
-    DropIndex { concurrently: Option<Range>, if_exists: bool, index: QName, cascade: bool },
+    DropIndex {
+        concurrently: Option<Range>,
+        if_exists: bool,
+        index: QName,
+        cascade: bool,
+    },
     /// `alter table [if exists] name action [, action ...]`
-    AlterTable { table: QName, actions: Vec<AlterAction> },
+    AlterTable {
+        table: QName,
+        actions: Vec<AlterAction>,
+    },
     /// `create type name as enum ("a", "b")`
-    CreateEnum { name: QName, values: Vec<Str> },
+    CreateEnum {
+        name: QName,
+        values: Vec<Str>,
+    },
     /// `alter type name add value [if not exists] "v" [before|after "w"]`
     AlterEnumAddValue {
         name: QName,
@@ -199,23 +223,48 @@ pub enum StmtKind {
         position: Option<(EnumPosition, Str)>,
     },
     /// `comment on table|column|index|type|constraint ... is "text" | null`
-    CommentOn { target: CommentTarget, text: Option<Str> },
+    CommentOn {
+        target: CommentTarget,
+        text: Option<Str>,
+    },
     /// `raw(reason = "...", lock = access_exclusive, no_transaction) "SQL";`
     Raw(RawSql),
     /// `reindex [concurrently] index|table name`
-    Reindex { concurrently: Option<Range>, target: ReindexTarget, name: QName },
+    Reindex {
+        concurrently: Option<Range>,
+        target: ReindexTarget,
+        name: QName,
+    },
     /// `vacuum full [name]`
-    VacuumFull { table: Option<QName> },
+    VacuumFull {
+        table: Option<QName>,
+    },
     /// `cluster name [using index]`
-    Cluster { table: QName, index: Option<Name> },
+    Cluster {
+        table: QName,
+        index: Option<Name>,
+    },
     /// `lock table name [in MODE mode]`
-    LockTable { table: QName, mode: Option<Vec<Name>> },
+    LockTable {
+        table: QName,
+        mode: Option<Vec<Name>>,
+    },
     /// `truncate [table] a, b [cascade]`
-    Truncate { tables: Vec<QName>, cascade: bool },
+    Truncate {
+        tables: Vec<QName>,
+        cascade: bool,
+    },
     /// `drop schema [if exists] name [cascade]`
-    DropSchema { if_exists: bool, name: Name, cascade: bool },
+    DropSchema {
+        if_exists: bool,
+        name: Name,
+        cascade: bool,
+    },
     /// `drop database [if exists] name`
-    DropDatabase { if_exists: bool, name: Name },
+    DropDatabase {
+        if_exists: bool,
+        name: Name,
+    },
     /// `backfill table set col = expr [, ..] [where predicate] [by (col, ..)]`
     Backfill(BackfillStmt),
     /// `expand alter table ..` / `expand drop table ..`: an expand/contract operation.
@@ -236,7 +285,12 @@ pub struct Expand {
 #[derive(Debug)]
 pub enum ExpandOp {
     /// `expand alter table t alter [column] c [set data] type NEW from OLD [using expr]`
-    AlterType { column: Name, ty: Type, from: Type, using: Option<Expr> },
+    AlterType {
+        column: Name,
+        ty: Type,
+        from: Type,
+        using: Option<Expr>,
+    },
     /// `expand alter table t rename [column] a to b`
     RenameColumn { from: Name, to: Name },
     /// `expand alter table t rename to u`
@@ -284,11 +338,17 @@ pub enum ReindexTarget {
 pub enum CommentTarget {
     Table(QName),
     /// `column table.col` (or `schema.table.col`)
-    Column { table: QName, column: Name },
+    Column {
+        table: QName,
+        column: Name,
+    },
     Index(QName),
     Type(QName),
     /// `constraint name on table`
-    Constraint { name: Name, table: QName },
+    Constraint {
+        name: Name,
+        table: QName,
+    },
 }
 
 #[derive(Debug)]
@@ -332,9 +392,12 @@ impl ColumnDef {
     }
 
     pub fn is_not_null(&self) -> bool {
-        self.constraints
-            .iter()
-            .any(|c| matches!(c.kind, ColumnConstraintKind::NotNull | ColumnConstraintKind::PrimaryKey))
+        self.constraints.iter().any(|c| {
+            matches!(
+                c.kind,
+                ColumnConstraintKind::NotNull | ColumnConstraintKind::PrimaryKey
+            )
+        })
     }
 }
 
@@ -357,7 +420,9 @@ pub enum ColumnConstraintKind {
     References(ForeignKeyTarget),
     Check(Expr),
     /// `generated always|by default as identity`
-    Identity { always: bool },
+    Identity {
+        always: bool,
+    },
     /// `generated always as (expr) stored`
     GeneratedStored(Expr),
 }
@@ -393,15 +458,26 @@ pub struct TableConstraint {
 #[derive(Debug, Clone)]
 pub enum TableConstraintKind {
     Check(Expr),
-    Unique { columns: Vec<Name>, include: Vec<Name> },
-    PrimaryKey { columns: Vec<Name>, include: Vec<Name> },
+    Unique {
+        columns: Vec<Name>,
+        include: Vec<Name>,
+    },
+    PrimaryKey {
+        columns: Vec<Name>,
+        include: Vec<Name>,
+    },
     /// `unique using index name`
     UniqueUsingIndex(Name),
     /// `primary key using index name`
     PrimaryKeyUsingIndex(Name),
-    ForeignKey { columns: Vec<Name>, target: ForeignKeyTarget },
+    ForeignKey {
+        columns: Vec<Name>,
+        target: ForeignKeyTarget,
+    },
     /// `exclude ...`: parsed only to be rejected; the tokens are kept for an override.
-    Exclude { tokens: TokenStream },
+    Exclude {
+        tokens: TokenStream,
+    },
 }
 
 /// One action of `alter table`.
@@ -414,12 +490,24 @@ pub struct AlterAction {
 #[derive(Debug)]
 pub enum AlterActionKind {
     /// `add [column] [if not exists] def`
-    AddColumn { if_not_exists: bool, column: ColumnDef },
+    AddColumn {
+        if_not_exists: bool,
+        column: ColumnDef,
+    },
     /// `drop [column] [if exists] name [cascade]`
-    DropColumn { if_exists: bool, column: Name, cascade: bool },
+    DropColumn {
+        if_exists: bool,
+        column: Name,
+        cascade: bool,
+    },
     /// `alter [column] name [set data] type T [from OLD] [using expr]`: `from` states the current type so
     /// the macro can tell whether the change rewrites the table.
-    AlterType { column: Name, ty: Type, from: Option<Type>, using: Option<Expr> },
+    AlterType {
+        column: Name,
+        ty: Type,
+        from: Option<Type>,
+        using: Option<Expr>,
+    },
     /// `alter [column] name set default expr`
     SetDefault { column: Name, expr: Expr },
     /// `alter [column] name drop default`
@@ -437,7 +525,11 @@ pub enum AlterActionKind {
     /// `validate constraint name`
     ValidateConstraint { name: Name },
     /// `drop constraint [if exists] name [cascade]`
-    DropConstraint { if_exists: bool, name: Name, cascade: bool },
+    DropConstraint {
+        if_exists: bool,
+        name: Name,
+        cascade: bool,
+    },
 }
 
 /// A column type: `bigint`, `varchar(255)`, `numeric(10, 2)`, `timestamp with time zone`, `text[]`,
@@ -513,19 +605,49 @@ pub enum ExprKind {
     /// `current_time`, `localtimestamp`, `localtime`, `current_user`, `session_user`.
     SqlValue(Name),
     /// `f(a, b)`, `schema.f(x)`, `count(*)`.
-    Call { func: QName, args: Vec<Expr>, star: bool },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        func: QName,
+        args: Vec<Expr>,
+        star: bool,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `expr::type`
-    Cast { expr: Box<Expr>, ty: Type },
+    Cast {
+        expr: Box<Expr>,
+        ty: Type,
+    },
     /// `expr is [not] null`
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `expr [not] in (a, b)`
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     /// `expr [not] between low and high`
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
     /// `case [operand] when .. then .. [else ..] end`
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>> },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
     /// `array[a, b]`
     Array(Vec<Expr>),
     /// `(expr)`, kept so rendering preserves the user's grouping.
@@ -561,9 +683,14 @@ pub enum BinaryOp {
     ILike,
     NotILike,
     /// `~`, `~*`, `!~`, `!~*`: regular expression matches.
-    Match { case_insensitive: bool, negated: bool },
+    Match {
+        case_insensitive: bool,
+        negated: bool,
+    },
     /// `is distinct from` / `is not distinct from`
-    IsDistinctFrom { negated: bool },
+    IsDistinctFrom {
+        negated: bool,
+    },
     /// `@>`, `<@`, `&&`: containment and overlap for arrays, ranges, json.
     Contains,
     ContainedBy,
@@ -598,10 +725,22 @@ impl BinaryOp {
             BinaryOp::NotLike => "NOT LIKE",
             BinaryOp::ILike => "ILIKE",
             BinaryOp::NotILike => "NOT ILIKE",
-            BinaryOp::Match { case_insensitive: false, negated: false } => "~",
-            BinaryOp::Match { case_insensitive: true, negated: false } => "~*",
-            BinaryOp::Match { case_insensitive: false, negated: true } => "!~",
-            BinaryOp::Match { case_insensitive: true, negated: true } => "!~*",
+            BinaryOp::Match {
+                case_insensitive: false,
+                negated: false,
+            } => "~",
+            BinaryOp::Match {
+                case_insensitive: true,
+                negated: false,
+            } => "~*",
+            BinaryOp::Match {
+                case_insensitive: false,
+                negated: true,
+            } => "!~",
+            BinaryOp::Match {
+                case_insensitive: true,
+                negated: true,
+            } => "!~*",
             BinaryOp::IsDistinctFrom { negated: false } => "IS DISTINCT FROM",
             BinaryOp::IsDistinctFrom { negated: true } => "IS NOT DISTINCT FROM",
             BinaryOp::Contains => "@>",
@@ -644,12 +783,18 @@ impl Expr {
                     a.walk(f);
                 }
             }
-            ExprKind::Between { expr, low, high, .. } => {
+            ExprKind::Between {
+                expr, low, high, ..
+            } => {
                 expr.walk(f);
                 low.walk(f);
                 high.walk(f);
             }
-            ExprKind::Case { operand, whens, else_ } => {
+            ExprKind::Case {
+                operand,
+                whens,
+                else_,
+            } => {
                 if let Some(o) = operand {
                     o.walk(f);
                 }

@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use zerodown_runtime::plan::{
-    Backfill, Change, ColumnChange, ColumnRef, Irreversible, Live, LockLevel, Migration, Pace, Phase,
-    PhasedStep, Postcondition, Settings, Step, StepKind, TableRename, Transaction, Undo,
+    Backfill, Change, ColumnChange, ColumnRef, Irreversible, Live, LockLevel, Migration, Pace,
+    Phase, PhasedStep, Postcondition, Settings, Step, StepKind, TableRename, Transaction, Undo,
 };
 
 use crate::ast::MigrationInput;
@@ -17,7 +17,11 @@ pub fn migration(tokens: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let Some(input) = parse::parse_migration(&cx, tokens) else {
         // Not even a module header: nothing to name in a stub.
-        return cx.check().err().map(syn::Error::into_compile_error).unwrap_or_default();
+        return cx
+            .check()
+            .err()
+            .map(syn::Error::into_compile_error)
+            .unwrap_or_default();
     };
     let settings = parse::resolve_settings(&cx, &input.settings);
     if !cx.has_errors() {
@@ -38,7 +42,13 @@ pub fn migration(tokens: TokenStream) -> TokenStream {
 
 /// The generated module: the migration as a `static`, plus its identity as constants.
 fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
-    let MigrationInput { attrs, vis, ident, doc, .. } = input;
+    let MigrationInput {
+        attrs,
+        vis,
+        ident,
+        doc,
+        ..
+    } = input;
     let doc_attr = (!doc.is_empty()).then(|| quote!(#[doc = #doc]));
     let migration = migration_literal(m);
     let version = m.version;
@@ -59,7 +69,18 @@ fn module(input: &MigrationInput, m: &Migration) -> TokenStream {
 }
 
 pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
-    let Migration { version, name, description, settings, expand, contract, rollback, undo, touches, checksum } = m;
+    let Migration {
+        version,
+        name,
+        description,
+        settings,
+        expand,
+        contract,
+        rollback,
+        undo,
+        touches,
+        checksum,
+    } = m;
     let settings = settings_literal(settings);
     let expand = phase_literal(expand);
     let contract = phase_literal(contract);
@@ -124,7 +145,13 @@ fn phase_literal(p: &Phase) -> TokenStream {
 }
 
 fn undo_literal(u: &Undo) -> TokenStream {
-    let Undo { steps, of, irreversible, live, derived } = u;
+    let Undo {
+        steps,
+        of,
+        irreversible,
+        live,
+        derived,
+    } = u;
     let steps = steps.iter().map(step_literal);
     let irreversible = irreversible.iter().map(|Irreversible { step, why }| {
         quote!(::zerodown::__private::Irreversible { step: #step, why: #why })
@@ -191,7 +218,13 @@ fn lock_literal(lock: LockLevel) -> TokenStream {
 fn kind_literal(kind: &StepKind) -> TokenStream {
     match kind {
         StepKind::Sql => quote!(::zerodown::__private::StepKind::Sql),
-        StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => quote! {
+        StepKind::ConcurrentIndex {
+            schema,
+            index,
+            table,
+            key_sql,
+            unique,
+        } => quote! {
             ::zerodown::__private::StepKind::ConcurrentIndex {
                 schema: #schema, index: #index, table: #table, key_sql: #key_sql, unique: #unique,
             }
@@ -205,7 +238,13 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
             pause_ms,
             columns,
             fire_user_triggers,
-            pace: Pace { target_batch_ms, max_replica_lag_ms, batch_size_set, pause_set },
+            pace:
+                Pace {
+                    target_batch_ms,
+                    max_replica_lag_ms,
+                    batch_size_set,
+                    pause_set,
+                },
         }) => {
             quote! {
                 ::zerodown::__private::StepKind::Backfill(::zerodown::__private::Backfill {
@@ -272,6 +311,8 @@ fn postcondition_literal(p: &Postcondition) -> TokenStream {
         Postcondition::ConstraintValidated { table, constraint } => quote! {
             ::zerodown::__private::Postcondition::ConstraintValidated { table: #table, constraint: #constraint }
         },
-        Postcondition::BackfillComplete => quote!(::zerodown::__private::Postcondition::BackfillComplete),
+        Postcondition::BackfillComplete => {
+            quote!(::zerodown::__private::Postcondition::BackfillComplete)
+        }
     }
 }

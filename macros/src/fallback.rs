@@ -7,7 +7,14 @@ use quote::{quote, ToTokens};
 use crate::ast::MigrationInput;
 
 pub fn module(input: &MigrationInput) -> TokenStream {
-    let MigrationInput { vis, ident, version, name, attrs, .. } = input;
+    let MigrationInput {
+        vis,
+        ident,
+        version,
+        name,
+        attrs,
+        ..
+    } = input;
     // A keyword (`mod self`, `mod await`; already an error) cannot name a module: a stub would only
     // add a syntax error to the real one.
     if syn::parse2::<syn::Ident>(ident.to_token_stream()).is_err() {

@@ -69,7 +69,11 @@ impl Canonical {
             Some(s) => s.value == "pg_catalog",
         };
         let mut params = ty.params.clone();
-        let base = if builtin { builtin_name(&words, &mut params) } else { None };
+        let base = if builtin {
+            builtin_name(&words, &mut params)
+        } else {
+            None
+        };
         let base = base.unwrap_or_else(|| {
             let name = words.join(" ");
             match (&ty.schema, builtin) {
@@ -261,7 +265,11 @@ mod tests {
     #[test]
     fn using_or_unknown_current_type_rewrites() {
         assert!(alter_type_rewrites(Some(&ty("text")), &ty("text"), true));
-        assert!(alter_type_rewrites(Some(&ty("varchar(10)")), &ty("text"), true));
+        assert!(alter_type_rewrites(
+            Some(&ty("varchar(10)")),
+            &ty("text"),
+            true
+        ));
         assert!(alter_type_rewrites(None, &ty("text"), false));
     }
 
@@ -270,6 +278,9 @@ mod tests {
         assert_eq!(display(&ty("varchar(100)")), "varchar(100)");
         assert_eq!(display(&ty("numeric(10, 2)[]")), "numeric(10, 2)[]");
         assert_eq!(display(&ty("app.mood")), "app.mood");
-        assert_eq!(display(&ty("timestamp(3) with time zone")), "timestamp(3) with time zone");
+        assert_eq!(
+            display(&ty("timestamp(3) with time zone")),
+            "timestamp(3) with time zone"
+        );
     }
 }

@@ -51,7 +51,13 @@ pub enum Unstable {
 const TIME_FUNCTIONS: &[&str] = &["now", "transaction_timestamp", "statement_timestamp"];
 
 /// SQL value functions that read the clock.
-const TIME_VALUES: &[&str] = &["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime"];
+const TIME_VALUES: &[&str] = &[
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+];
 
 /// The first sub-expression of `expr` whose value can change between transactions: a volatile or
 /// unknown function call, or the current time. A backfill runs one transaction per batch, so such a
@@ -65,14 +71,19 @@ pub fn first_unstable(expr: &Expr) -> Option<(&Expr, Unstable)> {
         match &e.kind {
             ExprKind::Call { func, .. } => match function_volatility(func) {
                 Volatility::NonVolatile => {
-                    let catalog = func.schema.as_ref().map_or(true, |s| s.value == "pg_catalog");
+                    let catalog = func
+                        .schema
+                        .as_ref()
+                        .map_or(true, |s| s.value == "pg_catalog");
                     if catalog && TIME_FUNCTIONS.contains(&func.name.value.as_str()) {
                         found = Some((e, Unstable::Time));
                     }
                 }
                 v => found = Some((e, Unstable::Volatile(v))),
             },
-            ExprKind::SqlValue(name) if TIME_VALUES.contains(&name.value.as_str()) => found = Some((e, Unstable::Time)),
+            ExprKind::SqlValue(name) if TIME_VALUES.contains(&name.value.as_str()) => {
+                found = Some((e, Unstable::Time))
+            }
             _ => {}
         }
     });
@@ -298,19 +309,35 @@ mod tests {
     use crate::ast::{BinaryOp, Name, Range, Type};
 
     fn name(v: &str) -> Name {
-        Name { value: v.to_owned(), span: Span::call_site() }
+        Name {
+            value: v.to_owned(),
+            span: Span::call_site(),
+        }
     }
 
     fn expr(kind: ExprKind) -> Expr {
-        Expr { kind, range: Range::single(Span::call_site()) }
+        Expr {
+            kind,
+            range: Range::single(Span::call_site()),
+        }
     }
 
     fn call(func: &str, args: Vec<Expr>) -> Expr {
         let func = match func.split_once('.') {
-            Some((s, f)) => QName { schema: Some(name(s)), name: name(f) },
-            None => QName { schema: None, name: name(func) },
+            Some((s, f)) => QName {
+                schema: Some(name(s)),
+                name: name(f),
+            },
+            None => QName {
+                schema: None,
+                name: name(func),
+            },
         };
-        expr(ExprKind::Call { func, args, star: false })
+        expr(ExprKind::Call {
+            func,
+            args,
+            star: false,
+        })
     }
 
     fn num(n: &str) -> Expr {
@@ -337,14 +364,25 @@ mod tests {
         assert_eq!(first(&call("now", vec![])), None);
         assert_eq!(first(&call("pg_catalog.now", vec![])), None);
         assert_eq!(first(&call("statement_timestamp", vec![])), None);
-        assert_eq!(first(&call("current_setting", vec![text("app.tenant")])), None);
+        assert_eq!(
+            first(&call("current_setting", vec![text("app.tenant")])),
+            None
+        );
         assert_eq!(first(&call("lower", vec![text("X")])), None);
-        assert_eq!(first(&call("jsonb_build_object", vec![text("a"), num("1")])), None);
+        assert_eq!(
+            first(&call("jsonb_build_object", vec![text("a"), num("1")])),
+            None
+        );
     }
 
     #[test]
     fn sql_value_functions_are_stable() {
-        for v in ["current_timestamp", "current_date", "localtimestamp", "current_user"] {
+        for v in [
+            "current_timestamp",
+            "current_date",
+            "localtimestamp",
+            "current_user",
+        ] {
             assert_eq!(first(&expr(ExprKind::SqlValue(name(v)))), None, "{v}");
         }
         let shifted = expr(ExprKind::Binary {
@@ -366,13 +404,28 @@ mod tests {
 
     #[test]
     fn volatile_functions() {
-        for f in ["random", "gen_random_uuid", "uuid_generate_v4", "clock_timestamp", "timeofday", "nextval"]
-        {
+        for f in [
+            "random",
+            "gen_random_uuid",
+            "uuid_generate_v4",
+            "clock_timestamp",
+            "timeofday",
+            "nextval",
+        ] {
             assert_eq!(first(&call(f, vec![])).as_deref(), Some(f));
-            assert_eq!(function_volatility(&QName { schema: None, name: name(f) }), Volatility::Volatile);
+            assert_eq!(
+                function_volatility(&QName {
+                    schema: None,
+                    name: name(f)
+                }),
+                Volatility::Volatile
+            );
         }
         // Extension functions count in any schema.
-        assert_eq!(first(&call("extensions.uuid_generate_v4", vec![])).as_deref(), Some("uuid_generate_v4"));
+        assert_eq!(
+            first(&call("extensions.uuid_generate_v4", vec![])).as_deref(),
+            Some("uuid_generate_v4")
+        );
     }
 
     #[test]
@@ -426,11 +479,26 @@ mod tests {
     #[test]
     fn unknown_functions_count_as_volatile() {
         assert_eq!(first(&call("my_fn", vec![])).as_deref(), Some("my_fn"));
-        assert_eq!(function_volatility(&QName { schema: None, name: name("my_fn") }), Volatility::Unknown);
+        assert_eq!(
+            function_volatility(&QName {
+                schema: None,
+                name: name("my_fn")
+            }),
+            Volatility::Unknown
+        );
         // A user function shadowing a built-in name is the user's own.
-        assert_eq!(first(&call("app.lower", vec![text("X")])).as_deref(), Some("lower"));
+        assert_eq!(
+            first(&call("app.lower", vec![text("X")])).as_deref(),
+            Some("lower")
+        );
         // The outermost offender is reported first.
-        assert_eq!(first(&call("my_fn", vec![call("random", vec![])])).as_deref(), Some("my_fn"));
-        assert_eq!(first(&call("coalesce", vec![call("my_fn", vec![])])).as_deref(), Some("my_fn"));
+        assert_eq!(
+            first(&call("my_fn", vec![call("random", vec![])])).as_deref(),
+            Some("my_fn")
+        );
+        assert_eq!(
+            first(&call("coalesce", vec![call("my_fn", vec![])])).as_deref(),
+            Some("my_fn")
+        );
     }
 }

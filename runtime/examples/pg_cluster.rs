@@ -18,7 +18,9 @@ use zerodown_runtime::localdb::Cluster;
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let (Some(bindir), None) = (args.next(), args.next()) else {
-        eprintln!("usage: pg_cluster <bindir>   (the directory holding initdb, pg_ctl and postgres)");
+        eprintln!(
+            "usage: pg_cluster <bindir>   (the directory holding initdb, pg_ctl and postgres)"
+        );
         return ExitCode::from(2);
     };
     let cluster = match Cluster::start(&bindir).await {
@@ -28,7 +30,11 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("pg_cluster: {} on port {} from {bindir}", cluster.version(), cluster.port());
+    eprintln!(
+        "pg_cluster: {} on port {} from {bindir}",
+        cluster.version(),
+        cluster.port()
+    );
     println!("{}", cluster.url());
     // Wait for EOF on stdin: the caller closes it (or dies) when it is done with the cluster.
     let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await;

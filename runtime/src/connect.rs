@@ -266,7 +266,9 @@ async fn set_up(
         .map_err(|_| Error::HistoryCorrupt(format!("unexpected `pg_backend_pid()` {pid:?}")))?;
     // The role's, database's or server's value, in milliseconds (0: none).
     let configured: Option<String> = row.try_get(3).ok().flatten();
-    let configured_ms = configured.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+    let configured_ms = configured
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
     if role == Role::Control {
         session::check(&mut conn, pid, &token, options).await?;
     }
@@ -315,9 +317,21 @@ mod tests {
     #[test]
     fn idle_in_transaction_keeps_the_lower_of_ours_and_the_configured_value() {
         let five = Duration::from_secs(5);
-        assert_eq!(idle_in_transaction_sql(five, 0), "SET idle_in_transaction_session_timeout = 5000");
-        assert_eq!(idle_in_transaction_sql(five, 2000), "SET idle_in_transaction_session_timeout = 2000");
-        assert_eq!(idle_in_transaction_sql(five, 60_000), "SET idle_in_transaction_session_timeout = 5000");
-        assert_eq!(idle_in_transaction_sql(Duration::ZERO, 0), "SET idle_in_transaction_session_timeout = 1");
+        assert_eq!(
+            idle_in_transaction_sql(five, 0),
+            "SET idle_in_transaction_session_timeout = 5000"
+        );
+        assert_eq!(
+            idle_in_transaction_sql(five, 2000),
+            "SET idle_in_transaction_session_timeout = 2000"
+        );
+        assert_eq!(
+            idle_in_transaction_sql(five, 60_000),
+            "SET idle_in_transaction_session_timeout = 5000"
+        );
+        assert_eq!(
+            idle_in_transaction_sql(Duration::ZERO, 0),
+            "SET idle_in_transaction_session_timeout = 1"
+        );
     }
 }

@@ -442,7 +442,10 @@ impl StepError {
             return advice;
         }
         advice
-            .replace("run again", &format!("run `migrate rollback {}` again", self.migration.version))
+            .replace(
+                "run again",
+                &format!("run `migrate rollback {}` again", self.migration.version),
+            )
             .replace("the run resumes", "the rollback resumes")
     }
 
@@ -688,7 +691,10 @@ mod tests {
             s.contains("expand step 2 `d`: SQL was `CREATE INDEX a`, now `CREATE INDEX b`"),
             "{s}"
         );
-        assert!(s.contains("`migrate accept-drift 3` (`Migrator::accept_drift`)"), "{s}");
+        assert!(
+            s.contains("`migrate accept-drift 3` (`Migrator::accept_drift`)"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -176,8 +176,13 @@ impl History {
             .is_some_and(|row| row.state == RowState::Expanding && !row.baseline)
             && self
                 .steps
-                .range((m.version, PhaseKind::Expand, 0)..=(m.version, PhaseKind::Rollback, usize::MAX))
-                .all(|(_, s)| matches!(s.state, StepState::Pending | StepState::Failed) && !s.has_cursor)
+                .range(
+                    (m.version, PhaseKind::Expand, 0)
+                        ..=(m.version, PhaseKind::Rollback, usize::MAX),
+                )
+                .all(|(_, s)| {
+                    matches!(s.state, StepState::Pending | StepState::Failed) && !s.has_cursor
+                })
     }
 
     pub(crate) fn step_state(&self, version: u64, phase: PhaseKind, index: usize) -> StepState {
@@ -417,7 +422,15 @@ async fn load_migrations(
     history: &mut History,
 ) -> Result<(), Error> {
     // `baseline` through `to_jsonb`: tables created by older versions lack the column until `ensure`.
-    type Row = (i64, String, String, String, Option<String>, bool, Option<String>);
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT version, name, checksum, state, last_error,
                 coalesce((to_jsonb(m) ->> 'baseline')::boolean, false),
@@ -454,7 +467,11 @@ async fn load_migrations(
     Ok(())
 }
 
-async fn load_steps(conn: &mut PgConnection, t: &Tables, history: &mut History) -> Result<(), Error> {
+async fn load_steps(
+    conn: &mut PgConnection,
+    t: &Tables,
+    history: &mut History,
+) -> Result<(), Error> {
     let steps: Vec<(i64, String, i32, String, String, String, bool)> = sqlx::query_as(&format!(
         "SELECT version, phase, step_index, description, sql, state, backfill_cursor IS NOT NULL
          FROM {} ORDER BY version, phase, step_index",
@@ -678,7 +695,9 @@ pub(crate) async fn record_start_in_step(
              ON CONFLICT (version) DO NOTHING)
          {}",
         t.migrations,
-        StepRows::INSERT.replace("{steps}", &t.steps).replace("{conflict}", "DO NOTHING")
+        StepRows::INSERT
+            .replace("{steps}", &t.steps)
+            .replace("{conflict}", "DO NOTHING")
     ))
     .bind(as_i64(m.version))
     .bind(&rows.phases)
@@ -873,7 +892,10 @@ pub(crate) async fn set_state(
 ) -> Result<(), Error> {
     write_state(conn, t, version, state, ran)
         .await
-        .map_err(Error::db(format!("recording migration {version} as {}", state.as_str())))
+        .map_err(Error::db(format!(
+            "recording migration {version} as {}",
+            state.as_str()
+        )))
 }
 
 /// [`set_state`]'s statement, for callers inside a step's transaction (which report `sqlx` errors).

@@ -124,10 +124,7 @@ impl fmt::Display for IndexBuildProgress {
         write!(f, "{}", self.phase)?;
         if let Some((done, total, unit)) = self.work {
             if let Some(percent) = (done.min(total) * 100).checked_div(total) {
-                write!(
-                    f,
-                    " {percent}% ({done}/{total} {unit})",
-                )?;
+                write!(f, " {percent}% ({done}/{total} {unit})",)?;
             }
         }
         if let Some(eta) = self.phase_eta {

@@ -22,9 +22,9 @@ mod execute;
 #[cfg(feature = "executor")]
 mod history;
 #[cfg(feature = "executor")]
-pub mod localdb;
-#[cfg(feature = "executor")]
 mod index_progress;
+#[cfg(feature = "executor")]
+pub mod localdb;
 #[cfg(feature = "executor")]
 mod lookahead;
 #[cfg(feature = "executor")]
@@ -59,6 +59,8 @@ pub use connect::ConnectTarget;
 #[cfg(feature = "executor")]
 pub use error::{Drift, Error, Interrupted, StepChange, StepError, StepErrorKind};
 #[cfg(feature = "executor")]
+pub use index_progress::{IndexBuildPhase, IndexBuildProgress, WorkUnit};
+#[cfg(feature = "executor")]
 pub use lookahead::LockStrategy;
 #[cfg(feature = "executor")]
 pub use migrator::Migrator;
@@ -68,8 +70,6 @@ pub use report::{MigrationReport, Plan, PlannedStep, RunReport, StepOutcome, Ste
 pub use status::{
     MigrationId, MigrationState, MigrationStatus, PhaseKind, Status, UnknownMigration,
 };
-#[cfg(feature = "executor")]
-pub use index_progress::{IndexBuildPhase, IndexBuildProgress, WorkUnit};
 #[cfg(feature = "executor")]
 pub use step_events::{StepEvent, StepProgress};
 #[cfg(feature = "executor")]

@@ -13,10 +13,10 @@ use crate::advisory::{self, RunnerLock};
 use crate::backfill::pace::HealthCheck;
 use crate::backfill::{BackfillProgress, Health, ProgressSink};
 use crate::connect::{self, ConnectTarget, Role};
-use crate::lookahead::LockStrategy;
 use crate::error::{Drift, Error};
 use crate::execute::{Executor, Work};
 use crate::history::{self, History, RowState, StepState, Tables};
+use crate::lookahead::LockStrategy;
 use crate::plan::{Migration, PgVersion, Step, StepKind, Transaction};
 use crate::report::{AppliedSink, MigrationReport};
 use crate::report::{Plan, PlannedStep, RunReport};
@@ -1055,7 +1055,10 @@ impl Migrator {
             .await
             .map_err(Error::on_lock_connection)?;
         let Decision {
-            mut work, refuse, stop, ..
+            mut work,
+            refuse,
+            stop,
+            ..
         } = self.decide(&history, phase, server, tables, &lost);
         if let Some(refuse) = refuse {
             return Err(refuse);
@@ -1419,7 +1422,8 @@ fn created_table(sql: &str) -> Option<(Option<String>, String)> {
         // `get`: the text may hold multi-byte characters where a keyword would end.
         match (r.get(..n), r.get(n..)) {
             (Some(head), Some(tail))
-                if head.eq_ignore_ascii_case(word) && tail.starts_with(|c: char| c.is_whitespace()) =>
+                if head.eq_ignore_ascii_case(word)
+                    && tail.starts_with(|c: char| c.is_whitespace()) =>
             {
                 *rest = tail;
                 true
@@ -1504,8 +1508,14 @@ mod tests {
     #[test]
     fn created_table_names() {
         let t = |t: &str| Some((None, t.to_owned()));
-        assert_eq!(created_table("CREATE TABLE \"accounts\" (id bigint)"), t("accounts"));
-        assert_eq!(created_table("create table Accounts(id int)"), t("accounts"));
+        assert_eq!(
+            created_table("CREATE TABLE \"accounts\" (id bigint)"),
+            t("accounts")
+        );
+        assert_eq!(
+            created_table("create table Accounts(id int)"),
+            t("accounts")
+        );
         assert_eq!(
             created_table("CREATE TABLE IF NOT EXISTS \"app\".\"Odd\"\"Name\" (id int)"),
             Some((Some("app".to_owned()), "Odd\"Name".to_owned()))
@@ -1515,7 +1525,10 @@ mod tests {
         assert_eq!(created_table("ALTER TABLE x ADD COLUMN y int"), None);
         assert_eq!(created_table("CREATE TABLE"), None);
         // A multi-byte character where a keyword would end is no keyword, and no panic.
-        assert_eq!(created_table("INDEX \"índice_日本\" ON \"hostile_täble\" (x)"), None);
+        assert_eq!(
+            created_table("INDEX \"índice_日本\" ON \"hostile_täble\" (x)"),
+            None
+        );
         assert_eq!(created_table("CREATE TABLE \"täble\" (id int)"), t("täble"));
     }
 }

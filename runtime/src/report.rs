@@ -171,7 +171,11 @@ impl fmt::Display for PlannedStep {
         writeln!(
             f,
             "--   runs {tx}; {lock}{}; lock_timeout {} (first attempt {}); statement_timeout {}",
-            if s.rewrites { "; REWRITES the table" } else { "" },
+            if s.rewrites {
+                "; REWRITES the table"
+            } else {
+                ""
+            },
             human_ms(s.lock_timeout_ms),
             human(self.first_lock_timeout()),
             human_ms(s.statement_timeout_ms),

@@ -156,7 +156,10 @@ impl fmt::Display for MigrationState {
             }
             MigrationState::Completed => f.write_str("completed"),
             MigrationState::RollingBack { done, total } => {
-                write!(f, "rolling back, interrupted or running ({done} of {total} rollback steps done)")
+                write!(
+                    f,
+                    "rolling back, interrupted or running ({done} of {total} rollback steps done)"
+                )
             }
         }
     }

@@ -101,7 +101,10 @@ mod tests {
             .into_iter()
             .map(human_ms)
             .collect();
-        assert_eq!(got, ["0s", "250ms", "1s", "1500ms", "30s", "1min", "90s", "6h"]);
+        assert_eq!(
+            got,
+            ["0s", "250ms", "1s", "1500ms", "30s", "1min", "90s", "6h"]
+        );
     }
 
     #[test]

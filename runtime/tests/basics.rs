@@ -698,7 +698,8 @@ async fn runners_with_different_search_paths_share_one_history_and_lock() {
             .await
     );
     assert_eq!(
-        db.scalar::<i64>("SELECT count(*) FROM public.zerodown_migrations").await,
+        db.scalar::<i64>("SELECT count(*) FROM public.zerodown_migrations")
+            .await,
         1
     );
     let status = Migrator::new(&[m1]).unwrap().status(&on_app).await.unwrap();
@@ -719,7 +720,10 @@ async fn runners_with_different_search_paths_share_one_history_and_lock() {
     });
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while db.advisory_locks().await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the first runner never took the lock");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first runner never took the lock"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let second = Migrator::new(&[m1, slow])
@@ -753,10 +757,18 @@ async fn a_history_in_another_schema_of_the_search_path_is_refused() {
         .unwrap();
     let expected = "the history table `zerodown_migrations` exists in schema `app` but this runner would use schema `public`";
     let how = "`Migrator::history_schema(\"app\")` or the command line's `--history-schema app`";
-    let e = Migrator::new(&[m1]).unwrap().run(&on_app).await.unwrap_err();
+    let e = Migrator::new(&[m1])
+        .unwrap()
+        .run(&on_app)
+        .await
+        .unwrap_err();
     let text = e.to_string();
     assert!(text.contains(expected) && text.contains(how), "{text}");
-    let e = Migrator::new(&[m1]).unwrap().status(&on_app).await.unwrap_err();
+    let e = Migrator::new(&[m1])
+        .unwrap()
+        .status(&on_app)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains(expected), "{e}");
     // Nothing ran, and no second history was created.
     assert!(
@@ -796,7 +808,8 @@ async fn a_lost_history_is_refused_naming_baseline() {
         let e = migrator.run(&db.options).await.unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains(expected) && text.contains("`migrate baseline <VERSION>` (`Migrator::baseline`)"),
+            text.contains(expected)
+                && text.contains("`migrate baseline <VERSION>` (`Migrator::baseline`)"),
             "{lose}: {text}"
         );
         assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 1);
@@ -848,12 +861,11 @@ async fn baseline_then_run_runs_only_the_later_migrations() {
     let ran: Vec<u64> = report.migrations.iter().map(|m| m.id.version).collect();
     assert_eq!(ran, [3], "{report}");
     assert_eq!(db.scalar::<i64>("SELECT count(*) FROM accounts").await, 1);
-    let rows: Vec<(i64, String, bool)> = sqlx::query_as(
-        "SELECT version, state, baseline FROM zerodown_migrations ORDER BY version",
-    )
-    .fetch_all(&mut db.connect().await)
-    .await
-    .unwrap();
+    let rows: Vec<(i64, String, bool)> =
+        sqlx::query_as("SELECT version, state, baseline FROM zerodown_migrations ORDER BY version")
+            .fetch_all(&mut db.connect().await)
+            .await
+            .unwrap();
     assert_eq!(
         rows,
         [
@@ -865,6 +877,11 @@ async fn baseline_then_run_runs_only_the_later_migrations() {
     let status = migrator.status(&db.options).await.unwrap();
     assert!(status.is_up_to_date(), "{status}");
     assert!(status.migrations[0].baseline && !status.migrations[2].baseline);
-    assert!(status.to_string().contains("(baseline: recorded, never run)"), "{status}");
+    assert!(
+        status
+            .to_string()
+            .contains("(baseline: recorded, never run)"),
+        "{status}"
+    );
     db.drop_database().await;
 }

@@ -294,13 +294,20 @@ async fn concurrent_index_on_a_partitioned_table_builds_online() {
         slowest < Duration::from_millis(1500),
         "a writer waited {slowest:?} during the build"
     );
-    let blocking = ["ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"];
+    let blocking = [
+        "ShareLock",
+        "ShareRowExclusiveLock",
+        "ExclusiveLock",
+        "AccessExclusiveLock",
+    ];
     assert!(
-        seen.iter().all(|(_, mode)| !blocking.contains(&mode.as_str())),
+        seen.iter()
+            .all(|(_, mode)| !blocking.contains(&mode.as_str())),
         "locks blocking writes on partitions: {seen:?}"
     );
     assert!(
-        seen.iter().any(|(_, mode)| mode == "ShareUpdateExclusiveLock"),
+        seen.iter()
+            .any(|(_, mode)| mode == "ShareUpdateExclusiveLock"),
         "the builds were not observed: {seen:?}"
     );
     db.drop_database().await;
@@ -319,14 +326,20 @@ async fn partitioned_index_build_resumes_after_a_partial_build() {
     )
     .await;
     let mut c = db.connect().await;
-    let err = sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY ev_payload_idx_ev_2 ON ev_2 (payload)")
-        .execute(&mut c)
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("could not create unique index"), "{err}");
+    let err =
+        sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY ev_payload_idx_ev_2 ON ev_2 (payload)")
+            .execute(&mut c)
+            .await
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("could not create unique index"),
+        "{err}"
+    );
     c.close().await.unwrap();
     assert_eq!(index_valid(&db, "ev_payload_idx_ev_2").await, Some(false));
-    let kept: i64 = db.scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8").await;
+    let kept: i64 = db
+        .scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8")
+        .await;
 
     let migrator = Migrator::new(&[migration(
         1,
@@ -338,7 +351,9 @@ async fn partitioned_index_build_resumes_after_a_partial_build() {
     .unwrap();
     migrator.run(&db.options).await.unwrap();
     assert_partitioned_index_complete(&db).await;
-    let still: i64 = db.scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8").await;
+    let still: i64 = db
+        .scalar("SELECT 'ev_payload_idx_ev_1'::regclass::oid::int8")
+        .await;
     assert_eq!(kept, still, "the attached partition index was rebuilt");
     assert!(migrator.run(&db.options).await.unwrap().is_empty());
     db.drop_database().await;
@@ -398,13 +413,22 @@ async fn a_long_build_reports_its_phases_and_the_time_left_in_the_scan() {
         db.drop_database().await;
         return;
     }
-    assert!(matches!(seen.first().map(|s| s.event), Some(StepEvent::Started)));
-    assert!(matches!(seen.last().map(|s| s.event), Some(StepEvent::Settled { .. })));
+    assert!(matches!(
+        seen.first().map(|s| s.event),
+        Some(StepEvent::Started)
+    ));
+    assert!(matches!(
+        seen.last().map(|s| s.event),
+        Some(StepEvent::Settled { .. })
+    ));
     let scanning: Vec<_> = builds
         .iter()
         .filter(|b| b.phase == IndexBuildPhase::ScanningTable)
         .collect();
-    assert!(scanning.len() >= 2, "the scan was seen several times: {builds:?}");
+    assert!(
+        scanning.len() >= 2,
+        "the scan was seen several times: {builds:?}"
+    );
     assert!(scanning
         .iter()
         .all(|b| matches!(b.work, Some((done, total, WorkUnit::Blocks)) if done <= total && total >= 1000)));

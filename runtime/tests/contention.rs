@@ -16,8 +16,8 @@ use support::db::{fresh_database, TestDb};
 use support::plans::{migration, settings, tx};
 use tokio::time::Instant;
 use zerodown_runtime::plan::{LockLevel, Migration, Settings};
-use zerodown_runtime::{Error, LockStrategy, Migrator, StepErrorKind};
 use zerodown_runtime::retry::GiveUp;
+use zerodown_runtime::{Error, LockStrategy, Migrator, StepErrorKind};
 
 const LOCK_TIMEOUT_MS: u64 = 500;
 
@@ -282,7 +282,10 @@ async fn looking_first_the_step_never_queues_behind_an_old_transaction() {
     let options = db.options.clone();
     let run = tokio::spawn(async move { migrator.run(&options).await });
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!run.is_finished(), "the step must wait while the old transaction holds its lock");
+    assert!(
+        !run.is_finished(),
+        "the step must wait while the old transaction holds its lock"
+    );
     holder.execute("COMMIT").await.unwrap();
     let report = tokio::time::timeout(Duration::from_secs(20), run)
         .await
@@ -298,9 +301,15 @@ async fn looking_first_the_step_never_queues_behind_an_old_transaction() {
         step.duration.as_millis(),
         worst.as_millis()
     );
-    assert_eq!(queued, 0, "the migrator queued for the lock behind the old transaction");
+    assert_eq!(
+        queued, 0,
+        "the migrator queued for the lock behind the old transaction"
+    );
     assert!(samples > 100, "the watch sampled: {samples}");
-    assert_eq!(step.attempts, 1, "no lock timeout: the step asked once the transaction ended");
+    assert_eq!(
+        step.attempts, 1,
+        "no lock timeout: the step asked once the transaction ended"
+    );
     assert!(db.scalar::<bool>("SELECT count(*) = 1 FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'").await);
     assert_bounded(worst, queries);
     holder.close().await.unwrap();
@@ -316,21 +325,37 @@ async fn looking_first_the_step_gives_up_after_its_budget_naming_the_old_transac
     let watch = QueueWatch::start(&db).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let budget = Duration::from_millis(2_000);
-    let migrator = Migrator::new(&[add_column(budget.as_millis() as u64)]).unwrap().jitter_seed(4);
+    let migrator = Migrator::new(&[add_column(budget.as_millis() as u64)])
+        .unwrap()
+        .jitter_seed(4);
     let start = Instant::now();
     let err = migrator.run(&db.options).await.unwrap_err();
     let elapsed = start.elapsed();
     let (_, queued) = watch.finish().await;
     let text = err.to_string();
     println!("{text}");
-    let Error::Step(step) = &err else { panic!("expected a step error, got {err:?}") };
+    let Error::Step(step) = &err else {
+        panic!("expected a step error, got {err:?}")
+    };
     assert_eq!(step.kind, StepErrorKind::Statement(GiveUp::Budget));
-    assert!(step.blockers.iter().any(|b| b.pid == holder_pid), "{:?}", step.blockers);
+    assert!(
+        step.blockers.iter().any(|b| b.pid == holder_pid),
+        "{:?}",
+        step.blockers
+    );
     assert!(text.contains("without queueing"), "{text}");
-    assert!(text.contains(&format!("pid {holder_pid} (application `zdrt blocker`")), "{text}");
+    assert!(
+        text.contains(&format!("pid {holder_pid} (application `zdrt blocker`")),
+        "{text}"
+    );
     assert_eq!(queued, 0, "the migrator queued for the lock");
-    assert!(elapsed < budget + Duration::from_secs(2), "gave up in time: {elapsed:?}");
-    let state: String = db.scalar("SELECT state FROM zerodown_migrations_steps").await;
+    assert!(
+        elapsed < budget + Duration::from_secs(2),
+        "gave up in time: {elapsed:?}"
+    );
+    let state: String = db
+        .scalar("SELECT state FROM zerodown_migrations_steps")
+        .await;
     assert_eq!(state, "failed");
     holder.execute("COMMIT").await.unwrap();
     migrator.run(&db.options).await.unwrap();

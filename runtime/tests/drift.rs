@@ -84,7 +84,10 @@ async fn changed_plan_of_an_applied_migration_is_refused_then_accepted() {
         text.contains("revert the edit and put the change in a new migration"),
         "{text}"
     );
-    assert!(text.contains("`migrate accept-drift 1` (`Migrator::accept_drift`)"), "{text}");
+    assert!(
+        text.contains("`migrate accept-drift 1` (`Migrator::accept_drift`)"),
+        "{text}"
+    );
     // Nothing ran: migration 2 is still pending.
     assert!(
         !db.scalar::<bool>("SELECT to_regclass('z') IS NOT NULL")

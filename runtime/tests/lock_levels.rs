@@ -81,7 +81,8 @@ fn steps(server: i32) -> Vec<Step> {
 }
 
 async fn server_major(db: &TestDb) -> i32 {
-    db.scalar("SELECT current_setting('server_version_num')::int / 10000").await
+    db.scalar("SELECT current_setting('server_version_num')::int / 10000")
+        .await
 }
 
 async fn schema(db: &TestDb) {

@@ -398,7 +398,11 @@ impl MigrateCommand {
                     .progress
                     .attach(with_lock_wait(migrator, args.lock_wait))
                     .allow_out_of_order(args.allow_out_of_order);
-                let which = if args.complete { Apply::RunAndComplete } else { Apply::Run };
+                let which = if args.complete {
+                    Apply::RunAndComplete
+                } else {
+                    Apply::Run
+                };
                 apply(&migrator, &options, &database, which, &mut console).await
             }
             MigrateCommand::Complete(args) => {
@@ -653,7 +657,9 @@ async fn apply(
     let applied: Arc<Mutex<Vec<MigrationReport>>> = Arc::default();
     let sink = applied.clone();
     let migrator = migrator.clone().on_applied(move |m| {
-        sink.lock().unwrap_or_else(PoisonError::into_inner).push(m.clone())
+        sink.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(m.clone())
     });
     console.progress.begin(&format!("{doing} on {database}"));
     let result = match which {
@@ -666,8 +672,11 @@ async fn apply(
     let report = match result {
         Ok(report) => report,
         Err(error) => {
-            let applied = std::mem::take(&mut *applied.lock().unwrap_or_else(PoisonError::into_inner));
-            return Ok(report_failed_apply(console, command, database, &error, &applied));
+            let applied =
+                std::mem::take(&mut *applied.lock().unwrap_or_else(PoisonError::into_inner));
+            return Ok(report_failed_apply(
+                console, command, database, &error, &applied,
+            ));
         }
     };
     let waiting = awaiting_complete(&migrator, &report);

@@ -84,9 +84,9 @@ impl Exit {
             | Error::CannotRollback { .. }
             | Error::CannotBaseline { .. }
             | Error::HistoryElsewhere { .. } => Exit::Usage,
-            Error::Connect { .. } | Error::ConnectRefused { .. } | Error::NoSecondConnection { .. } => {
-                Exit::Connect
-            }
+            Error::Connect { .. }
+            | Error::ConnectRefused { .. }
+            | Error::NoSecondConnection { .. } => Exit::Connect,
             Error::Drift(_)
             | Error::OutOfOrder { .. }
             | Error::HistoryLost { .. }

@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 use zerodown_runtime::plan::{StepKind, Transaction};
 use zerodown_runtime::{
-    Drift, Error, MigrationId, MigrationReport, MigrationState, Plan, PlannedStep, RunReport, Status,
-    StepOutcome,
+    Drift, Error, MigrationId, MigrationReport, MigrationState, Plan, PlannedStep, RunReport,
+    Status, StepOutcome,
 };
 
 use super::exit::Exit;
@@ -229,7 +229,11 @@ pub(crate) fn error(exit: Exit, message: &str, error: Option<&Error>) -> Value {
             out.insert("migration".into(), id(pending));
             out.insert("newest_applied".into(), id(newest));
         }
-        Some(Error::MidChange { migration, waiting, objects }) => {
+        Some(Error::MidChange {
+            migration,
+            waiting,
+            objects,
+        }) => {
             out.insert("migration".into(), id(migration));
             out.insert("waiting".into(), id(waiting));
             out.insert("objects".into(), json!(objects));
@@ -249,10 +253,7 @@ pub(crate) fn error(exit: Exit, message: &str, error: Option<&Error>) -> Value {
                     None => Value::Null,
                 },
             );
-            out.insert(
-                "finished".into(),
-                stopped.finished.iter().map(id).collect(),
-            );
+            out.insert("finished".into(), stopped.finished.iter().map(id).collect());
         }
         Some(Error::LockTimeout { waited, holder }) => {
             out.insert("waited_ms".into(), json!(waited.as_millis() as u64));

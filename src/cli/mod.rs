@@ -13,7 +13,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use command::{AcceptDriftArgs, BaselineArgs, CompleteArgs, ConnectArgs, MigrateCommand, PlanArgs, RollbackArgs, RunArgs, StatusArgs};
+pub use command::{
+    AcceptDriftArgs, BaselineArgs, CompleteArgs, ConnectArgs, MigrateCommand, PlanArgs,
+    RollbackArgs, RunArgs, StatusArgs,
+};
 pub use exit::Exit;
 
 use crate::{Migration, Migrator};

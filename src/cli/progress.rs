@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use zerodown_runtime::{
-    BackfillProgress, BackfillStage, BackfillState, IndexBuildPhase, Migrator, PhaseKind, StepEvent,
-    StepProgress,
+    BackfillProgress, BackfillStage, BackfillState, IndexBuildPhase, Migrator, PhaseKind,
+    StepEvent, StepProgress,
 };
 
 /// A writer shared between the command and the progress callbacks.

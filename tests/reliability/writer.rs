@@ -61,7 +61,10 @@ fn stale_plan(e: &sqlx::Error) -> bool {
 enum Outcome {
     Stored(Option<(String, String)>),
     /// The statement failed: nothing changed (a constraint, a lock) or unknown (connection lost).
-    Failed { certain: bool, error: String },
+    Failed {
+        certain: bool,
+        error: String,
+    },
 }
 
 /// Whether `e` means the connection is gone (the server crashed or ended the session): the write
@@ -81,7 +84,11 @@ async fn connect(options: &PgConnectOptions, stop: &AtomicBool) -> Option<PgConn
     loop {
         match PgConnection::connect_with(options).await {
             Ok(mut conn) => {
-                if sqlx::query("SET synchronous_commit = on").execute(&mut conn).await.is_ok() {
+                if sqlx::query("SET synchronous_commit = on")
+                    .execute(&mut conn)
+                    .await
+                    .is_ok()
+                {
                     return Some(conn);
                 }
             }
@@ -129,7 +136,10 @@ impl Writer {
                     w.replanned += 1;
                     sqlx::query("DISCARD PLANS").execute(&mut conn).await.ok();
                 }
-                if w.errors.last().is_some_and(|e| e.starts_with("connection lost")) {
+                if w.errors
+                    .last()
+                    .is_some_and(|e| e.starts_with("connection lost"))
+                {
                     w.errors.pop();
                     w.reconnects += 1;
                     match connect(&options, &flag).await {

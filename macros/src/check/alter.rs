@@ -15,10 +15,15 @@ pub(super) const SET_NOT_NULL_RECIPE: PgVersion = PgVersion(12);
 pub(super) fn action(ck: &mut Checker, table: &QName, action: &AlterAction) {
     match &action.kind {
         AlterActionKind::AddColumn { column, .. } => column::add_column(ck, table, column),
-        AlterActionKind::DropColumn { column, .. } => breaking::drop_column(ck, table, column, action.range),
-        AlterActionKind::AlterType { column, ty, from, using } => {
-            alter_type(ck, table, column, ty, from.as_ref(), using.as_ref())
+        AlterActionKind::DropColumn { column, .. } => {
+            breaking::drop_column(ck, table, column, action.range)
         }
+        AlterActionKind::AlterType {
+            column,
+            ty,
+            from,
+            using,
+        } => alter_type(ck, table, column, ty, from.as_ref(), using.as_ref()),
         AlterActionKind::SetNotNull { column } => set_not_null(ck, table, column, action.range),
         AlterActionKind::RenameColumn { from, to } => {
             breaking::rename_column(ck, table, from, to, action.range)

@@ -67,8 +67,11 @@ pub(super) fn lock_table(ck: &mut Checker, stmt: &Stmt, table: &QName, mode: Opt
 
 // truncate users, sessions;
 pub(super) fn truncate(ck: &mut Checker, stmt: &Stmt, tables: &[QName]) {
-    let live: Vec<String> =
-        tables.iter().filter(|t| !ck.is_new_table(t)).map(|t| format!("`{}`", show(t))).collect();
+    let live: Vec<String> = tables
+        .iter()
+        .filter(|t| !ck.is_new_table(t))
+        .map(|t| format!("`{}`", show(t)))
+        .collect();
     if live.is_empty() {
         return;
     }

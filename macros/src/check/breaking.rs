@@ -23,7 +23,11 @@ pub(super) fn drop_table(ck: &mut Checker, stmt: &Stmt, tables: &[QName]) {
             continue;
         }
         // One table: underline the statement; several: each live table.
-        let range = if tables.len() == 1 { stmt.range } else { table.range() };
+        let range = if tables.len() == 1 {
+            stmt.range
+        } else {
+            table.range()
+        };
         ck.report(
             Rule::DropTable,
             range,
@@ -42,7 +46,8 @@ pub(super) fn rename_table(ck: &mut Checker, table: &QName, to: &Name, range: Ra
     let from = Key::table(table);
     if ck.new_tables.remove(&from) {
         // The new name is in the same schema and is just as new.
-        ck.new_tables.insert(Key::in_schema(table.schema.as_ref(), to));
+        ck.new_tables
+            .insert(Key::in_schema(table.schema.as_ref(), to));
         return;
     }
     ck.report(

@@ -11,19 +11,31 @@ fn sp() -> Range {
 }
 
 pub(crate) fn name(v: &str) -> Name {
-    Name { value: v.to_owned(), span: Span::call_site() }
+    Name {
+        value: v.to_owned(),
+        span: Span::call_site(),
+    }
 }
 
 /// `users` or `app.users`.
 pub(crate) fn qname(v: &str) -> QName {
     match v.split_once('.') {
-        Some((s, n)) => QName { schema: Some(name(s)), name: name(n) },
-        None => QName { schema: None, name: name(v) },
+        Some((s, n)) => QName {
+            schema: Some(name(s)),
+            name: name(n),
+        },
+        None => QName {
+            schema: None,
+            name: name(v),
+        },
     }
 }
 
 pub(crate) fn string(v: &str) -> Str {
-    Str { value: v.to_owned(), span: Span::call_site() }
+    Str {
+        value: v.to_owned(),
+        span: Span::call_site(),
+    }
 }
 
 /// `"varchar(10)[]"`, `"timestamp with time zone"`, `"app.mood"`, `"numeric(10,2)"`.
@@ -36,8 +48,10 @@ pub(crate) fn ty(text: &str) -> Type {
     }
     let (head, params) = match (rest.find('('), rest.find(')')) {
         (Some(open), Some(close)) => {
-            let params =
-                rest[open + 1..close].split(',').map(|p| p.trim().parse().expect("number")).collect();
+            let params = rest[open + 1..close]
+                .split(',')
+                .map(|p| p.trim().parse().expect("number"))
+                .collect();
             (format!("{}{}", &rest[..open], &rest[close + 1..]), params)
         }
         _ => (rest.to_owned(), Vec::new()),
@@ -60,7 +74,11 @@ pub(crate) fn expr(kind: ExprKind) -> Expr {
 }
 
 pub(crate) fn call(func: &str, args: Vec<Expr>) -> Expr {
-    expr(ExprKind::Call { func: qname(func), args, star: false })
+    expr(ExprKind::Call {
+        func: qname(func),
+        args,
+        star: false,
+    })
 }
 
 pub(crate) fn text(v: &str) -> Expr {
@@ -76,7 +94,11 @@ pub(crate) fn col(v: &str) -> Expr {
 }
 
 pub(crate) fn binary(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
-    expr(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) })
+    expr(ExprKind::Binary {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+    })
 }
 
 pub(crate) fn column(n: &str, t: &str, constraints: Vec<ColumnConstraintKind>) -> ColumnDef {
@@ -85,7 +107,11 @@ pub(crate) fn column(n: &str, t: &str, constraints: Vec<ColumnConstraintKind>) -
         ty: ty(t),
         constraints: constraints
             .into_iter()
-            .map(|kind| ColumnConstraint { name: None, kind, range: sp() })
+            .map(|kind| ColumnConstraint {
+                name: None,
+                kind,
+                range: sp(),
+            })
             .collect(),
         range: sp(),
     }
@@ -111,16 +137,26 @@ pub(crate) fn alter(table: &str, actions: Vec<AlterActionKind>) -> Item {
 pub(crate) fn alter_kind(table: &str, actions: Vec<AlterActionKind>) -> StmtKind {
     StmtKind::AlterTable {
         table: qname(table),
-        actions: actions.into_iter().map(|kind| AlterAction { kind, range: sp() }).collect(),
+        actions: actions
+            .into_iter()
+            .map(|kind| AlterAction { kind, range: sp() })
+            .collect(),
     }
 }
 
 pub(crate) fn add_column(c: ColumnDef) -> AlterActionKind {
-    AlterActionKind::AddColumn { if_not_exists: false, column: c }
+    AlterActionKind::AddColumn {
+        if_not_exists: false,
+        column: c,
+    }
 }
 
 /// `[constraint name] kind [not valid]`
-pub(crate) fn constraint(n: Option<&str>, kind: TableConstraintKind, not_valid: bool) -> AlterActionKind {
+pub(crate) fn constraint(
+    n: Option<&str>,
+    kind: TableConstraintKind,
+    not_valid: bool,
+) -> AlterActionKind {
     AlterActionKind::AddConstraint(TableConstraint {
         name: n.map(name),
         kind,
@@ -138,7 +174,12 @@ pub(crate) fn fk_target(table: &str, cols: &[&str]) -> ForeignKeyTarget {
     }
 }
 
-pub(crate) fn create_index(n: Option<&str>, table: &str, concurrently: bool, cols: &[&str]) -> StmtKind {
+pub(crate) fn create_index(
+    n: Option<&str>,
+    table: &str,
+    concurrently: bool,
+    cols: &[&str],
+) -> StmtKind {
     StmtKind::CreateIndex(CreateIndex {
         unique: false,
         concurrently: concurrently.then(sp),
@@ -176,7 +217,10 @@ pub(crate) fn unsafe_block(reason: Option<&str>, allow: &[&str], body: Vec<StmtK
         keyword: sp(),
         reason: reason.map(string),
         allow: allow.iter().map(|a| name(a)).collect(),
-        body: body.into_iter().map(|kind| Stmt { kind, range: sp() }).collect(),
+        body: body
+            .into_iter()
+            .map(|kind| Stmt { kind, range: sp() })
+            .collect(),
     })
 }
 
@@ -193,7 +237,10 @@ pub(crate) fn run_on(target: u32, body: Vec<Item>) -> Vec<String> {
         body,
     };
     let cx = Ctxt::new();
-    let settings = Settings { target: PgVersion(target), ..Settings::DEFAULT };
+    let settings = Settings {
+        target: PgVersion(target),
+        ..Settings::DEFAULT
+    };
     super::check(&cx, &input, &settings);
     match cx.check() {
         Ok(()) => Vec::new(),

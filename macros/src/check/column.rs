@@ -16,7 +16,14 @@ use crate::volatility::{first_volatile, function_volatility, Volatility};
 const FAST_DEFAULT: PgVersion = PgVersion(11);
 
 /// The serial pseudo-types: a sequence plus a `nextval` default.
-const SERIAL_TYPES: &[&str] = &["serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"];
+const SERIAL_TYPES: &[&str] = &[
+    "serial",
+    "serial4",
+    "bigserial",
+    "serial8",
+    "smallserial",
+    "serial2",
+];
 
 pub(super) fn add_column(ck: &mut Checker, table: &QName, column: &ColumnDef) {
     if ck.is_new_table(table) {
@@ -67,7 +74,10 @@ pub(super) fn add_column(ck: &mut Checker, table: &QName, column: &ColumnDef) {
             // batches; `not null` then goes through a CHECK, which needs 12 to spare the scan.
             if column.is_not_null() && target < PgVersion(12) {
                 let what = match function_volatility(func) {
-                    Volatility::Unknown => format!("`{}` is unknown to zerodown and counts as volatile", show(func)),
+                    Volatility::Unknown => format!(
+                        "`{}` is unknown to zerodown and counts as volatile",
+                        show(func)
+                    ),
                     _ => format!("`{}()` is volatile", show(func)),
                 };
                 ck.report(
@@ -88,14 +98,23 @@ pub(super) fn add_column(ck: &mut Checker, table: &QName, column: &ColumnDef) {
     let has_value_source = column.default().is_some()
         || serial
         || column.constraints.iter().any(|k| {
-            matches!(k.kind, ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_))
+            matches!(
+                k.kind,
+                ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_)
+            )
         });
     for constraint in &column.constraints {
         inline_constraint(ck, &t, column, constraint, has_value_source);
     }
 }
 
-fn inline_constraint(ck: &mut Checker, t: &str, column: &ColumnDef, k: &ColumnConstraint, has_value: bool) {
+fn inline_constraint(
+    ck: &mut Checker,
+    t: &str,
+    column: &ColumnDef,
+    k: &ColumnConstraint,
+    has_value: bool,
+) {
     let c = &column.name.value;
     let table = t.rsplit('.').next().unwrap_or(t);
     let name_or = |suffix: &str| match &k.name {

@@ -38,7 +38,10 @@ pub(super) fn add(ck: &mut Checker, table: &QName, c: &TableConstraint) {
     // alter table users add constraint users_email_key unique (email) not valid;
     if let (Some(not_valid), false) = (
         c.not_valid,
-        matches!(c.kind, TableConstraintKind::Check(_) | TableConstraintKind::ForeignKey { .. }),
+        matches!(
+            c.kind,
+            TableConstraintKind::Check(_) | TableConstraintKind::ForeignKey { .. }
+        ),
     ) {
         ck.error(
             not_valid,
@@ -51,8 +54,9 @@ pub(super) fn add(ck: &mut Checker, table: &QName, c: &TableConstraint) {
     if ck.is_new_table(table) {
         return;
     }
-    let validate =
-        format!("then `alter table {t} validate constraint {name}`, which blocks no reads or writes");
+    let validate = format!(
+        "then `alter table {t} validate constraint {name}`, which blocks no reads or writes"
+    );
     match &c.kind {
         // alter table users add constraint users_age_check check (age >= 0);
         TableConstraintKind::Check(_) if c.not_valid.is_none() => ck.report(
@@ -137,10 +141,11 @@ fn suggest_name(table: &QName, kind: &TableConstraintKind) -> String {
         }
         TableConstraintKind::Unique { columns, .. } => format!("{t}_{}_key", join_names(columns)),
         TableConstraintKind::PrimaryKey { .. } => format!("{t}_pkey"),
-        TableConstraintKind::ForeignKey { columns, .. } => format!("{t}_{}_fkey", join_names(columns)),
-        TableConstraintKind::Exclude { .. } => format!("{t}_excl"),
-        TableConstraintKind::UniqueUsingIndex(index) | TableConstraintKind::PrimaryKeyUsingIndex(index) => {
-            index.value.clone()
+        TableConstraintKind::ForeignKey { columns, .. } => {
+            format!("{t}_{}_fkey", join_names(columns))
         }
+        TableConstraintKind::Exclude { .. } => format!("{t}_excl"),
+        TableConstraintKind::UniqueUsingIndex(index)
+        | TableConstraintKind::PrimaryKeyUsingIndex(index) => index.value.clone(),
     }
 }

@@ -7,8 +7,8 @@
 
 use super::{show, Checker};
 use crate::ast::{
-    AlterActionKind, ColumnConstraintKind, ColumnDef, Expr, ExprKind, IndexKeyExpr, QName, Stmt, StmtKind,
-    Str, TableConstraint, TableConstraintKind,
+    AlterActionKind, ColumnConstraintKind, ColumnDef, Expr, ExprKind, IndexKeyExpr, QName, Stmt,
+    StmtKind, Str, TableConstraint, TableConstraintKind,
 };
 use crate::rules::Rule;
 
@@ -16,7 +16,10 @@ use super::NewEnumValue;
 
 // alter type mood add value "ecstatic";
 pub(super) fn add_value(ck: &mut Checker, ty: &QName, value: &Str) {
-    ck.enum_values.push(NewEnumValue { value: value.value.clone(), ty: show(ty) });
+    ck.enum_values.push(NewEnumValue {
+        value: value.value.clone(),
+        ty: show(ty),
+    });
 }
 
 // alter table users alter column mood set default "ecstatic";  (after the `add value` above)

@@ -12,7 +12,11 @@ const REINDEX_CONCURRENTLY: PgVersion = PgVersion(12);
 
 pub(super) fn create(ck: &mut Checker, stmt: &Stmt, ix: &CreateIndex) {
     let new_table = ck.is_new_table(&ix.table);
-    let create = if ix.unique { "create unique index" } else { "create index" };
+    let create = if ix.unique {
+        "create unique index"
+    } else {
+        "create index"
+    };
     // The keywords up to the index name (or up to the table when the name is missing).
     let head = match &ix.name {
         Some(name) => Range::new(stmt.range.start, name.span),
@@ -80,7 +84,13 @@ fn suggest_name(ix: &CreateIndex) -> String {
     name
 }
 
-pub(super) fn drop(ck: &mut Checker, stmt: &Stmt, concurrently: Option<Range>, index: &QName, cascade: bool) {
+pub(super) fn drop(
+    ck: &mut Checker,
+    stmt: &Stmt,
+    concurrently: Option<Range>,
+    index: &QName,
+    cascade: bool,
+) {
     let key = Key::table(index);
     let head = Range::new(stmt.range.start, index.range().end);
     // drop index users_email_idx;

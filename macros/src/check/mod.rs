@@ -55,7 +55,10 @@ pub fn check(cx: &Ctxt, input: &MigrationInput, settings: &Settings) {
             Item::Stmt(stmt) => ck.stmt(stmt),
             Item::Unsafe(block) => {
                 let allowed = overrides::header(cx, block);
-                ck.scope = Some(Scope { allowed, used: Vec::new() });
+                ck.scope = Some(Scope {
+                    allowed,
+                    used: Vec::new(),
+                });
                 for stmt in &block.body {
                     ck.stmt(stmt);
                 }
@@ -89,7 +92,10 @@ impl Key {
 
     fn in_schema(schema: Option<&Name>, name: &Name) -> Key {
         let schema = schema.map_or("public", |s| s.value.as_str()).to_owned();
-        Key { schema, name: name.value.clone() }
+        Key {
+            schema,
+            name: name.value.clone(),
+        }
     }
 }
 
@@ -188,12 +194,17 @@ impl<'a> Checker<'a> {
             }
             StmtKind::DropTable { tables, .. } => breaking::drop_table(self, stmt, tables),
             StmtKind::CreateIndex(ix) => index::create(self, stmt, ix),
-            StmtKind::DropIndex { concurrently, index, cascade, .. } => {
-                index::drop(self, stmt, *concurrently, index, *cascade)
-            }
-            StmtKind::Reindex { concurrently, target, name } => {
-                index::reindex(self, stmt, *concurrently, *target, name)
-            }
+            StmtKind::DropIndex {
+                concurrently,
+                index,
+                cascade,
+                ..
+            } => index::drop(self, stmt, *concurrently, index, *cascade),
+            StmtKind::Reindex {
+                concurrently,
+                target,
+                name,
+            } => index::reindex(self, stmt, *concurrently, *target, name),
             StmtKind::AlterTable { table, actions } => {
                 for action in actions {
                     alter::action(self, table, action);
@@ -203,9 +214,13 @@ impl<'a> Checker<'a> {
             StmtKind::Raw(raw) => raw::check(self, raw),
             StmtKind::VacuumFull { table } => blocking::vacuum_full(self, stmt, table.as_ref()),
             StmtKind::Cluster { table, .. } => blocking::cluster(self, stmt, table),
-            StmtKind::LockTable { table, mode } => blocking::lock_table(self, stmt, table, mode.as_deref()),
+            StmtKind::LockTable { table, mode } => {
+                blocking::lock_table(self, stmt, table, mode.as_deref())
+            }
             StmtKind::Truncate { tables, .. } => blocking::truncate(self, stmt, tables),
-            StmtKind::DropSchema { name, cascade, .. } => blocking::drop_schema(self, stmt, name, *cascade),
+            StmtKind::DropSchema { name, cascade, .. } => {
+                blocking::drop_schema(self, stmt, name, *cascade)
+            }
             StmtKind::DropDatabase { name, .. } => blocking::drop_database(self, stmt, name),
             StmtKind::Expand(e) => expand::check(self, stmt, e),
             StmtKind::Backfill(b) => backfill::check(self, b),
@@ -226,12 +241,19 @@ fn show(q: &QName) -> String {
 
 /// The column list of a suggested name: `email`, `org_id_email`.
 fn join_names(names: &[Name]) -> String {
-    names.iter().map(|n| n.value.as_str()).collect::<Vec<_>>().join("_")
+    names
+        .iter()
+        .map(|n| n.value.as_str())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 /// How messages show the fix of the rules that only an override can get past.
 fn override_hint(rule: Rule) -> String {
-    format!("`unsafe(reason = \"..\", allow = [{}]) {{ .. }}`", rule.name())
+    format!(
+        "`unsafe(reason = \"..\", allow = [{}]) {{ .. }}`",
+        rule.name()
+    )
 }
 
 /// `set target_postgres = N;`, how messages name the setting.

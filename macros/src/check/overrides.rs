@@ -17,19 +17,22 @@ pub(super) fn header(cx: &Ctxt, block: &UnsafeBlock) -> Vec<(Rule, Name)> {
         // unsafe { .. }
         None if block.allow.is_empty() => cx.error(
             block.keyword,
-            Rule::OverrideWithoutReason
-                .message(format_args!("`unsafe` needs a reason and the rules it allows; write {FORM}")),
+            Rule::OverrideWithoutReason.message(format_args!(
+                "`unsafe` needs a reason and the rules it allows; write {FORM}"
+            )),
         ),
         // unsafe(allow = [drop_column]) { .. }
         None => cx.error(
             block.keyword,
-            Rule::OverrideWithoutReason.message(format_args!("`unsafe` needs a reason; write {FORM}")),
+            Rule::OverrideWithoutReason
+                .message(format_args!("`unsafe` needs a reason; write {FORM}")),
         ),
         // unsafe(reason = " ", allow = [drop_column]) { .. }
         Some(reason) if reason.value.trim().is_empty() => cx.error(
             Range::single(reason.span),
-            Rule::OverrideWithoutReason
-                .message(format_args!("the reason of `unsafe` is blank; say why this is safe here: {FORM}")),
+            Rule::OverrideWithoutReason.message(format_args!(
+                "the reason of `unsafe` is blank; say why this is safe here: {FORM}"
+            )),
         ),
         Some(_) => {}
     }
@@ -92,14 +95,22 @@ pub(super) fn report_unused(cx: &Ctxt, scope: &Scope) {
 
 /// "unknown rule `x`; ..." with the closest rule name, when one is close enough to be a typo.
 fn unknown_rule(name: &str) -> String {
-    let candidates = Rule::ALL.iter().filter(|r| r.overridable()).map(|r| r.name());
+    let candidates = Rule::ALL
+        .iter()
+        .filter(|r| r.overridable())
+        .map(|r| r.name());
     let list: Vec<String> = candidates.clone().map(|n| format!("`{n}`")).collect();
-    let closest = candidates.map(|c| (edit_distance(name, c), c)).min_by_key(|(d, _)| *d);
+    let closest = candidates
+        .map(|c| (edit_distance(name, c), c))
+        .min_by_key(|(d, _)| *d);
     let hint = match closest {
         Some((d, c)) if d <= (name.len() / 3).max(2) => format!("did you mean `{c}`? "),
         _ => String::new(),
     };
-    format!("unknown rule `{name}`; {hint}known rules: {}", list.join(", "))
+    format!(
+        "unknown rule `{name}`; {hint}known rules: {}",
+        list.join(", ")
+    )
 }
 
 /// Levenshtein distance over bytes (rule names are ASCII).

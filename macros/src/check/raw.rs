@@ -23,13 +23,17 @@ pub(super) fn check(ck: &mut Checker, raw: &RawSql) {
         None => ck.report(
             Rule::RawWithoutReason,
             raw.keyword,
-            format_args!("`raw` SQL is opaque to zerodown's checks, so it needs a reason; write {FORM}"),
+            format_args!(
+                "`raw` SQL is opaque to zerodown's checks, so it needs a reason; write {FORM}"
+            ),
         ),
         // raw(reason = "") "..";
         Some(reason) if reason.value.trim().is_empty() => ck.report(
             Rule::RawWithoutReason,
             Range::single(reason.span),
-            format_args!("the reason of `raw` is blank; say what the SQL does and why it is safe: {FORM}"),
+            format_args!(
+                "the reason of `raw` is blank; say what the SQL does and why it is safe: {FORM}"
+            ),
         ),
         Some(_) => {}
     }
@@ -93,7 +97,8 @@ pub(crate) fn scan(sql: &str) -> Scan {
             i += 1;
         } else if c == b'\'' {
             // `E'..'` allows backslash escapes.
-            let escapes = i > 0 && b[i - 1].eq_ignore_ascii_case(&b'e') && (i < 2 || !is_ident(b[i - 2]));
+            let escapes =
+                i > 0 && b[i - 1].eq_ignore_ascii_case(&b'e') && (i < 2 || !is_ident(b[i - 2]));
             i = quoted_end(b, i, b'\'', escapes);
             (at_start, content) = (false, true);
         } else if c == b'"' {
@@ -124,7 +129,10 @@ pub(crate) fn scan(sql: &str) -> Scan {
         }
     }
     statements += usize::from(content);
-    Scan { control, statements }
+    Scan {
+        control,
+        statements,
+    }
 }
 
 /// The transaction-control command a statement starting with `word` (then `next`) is, if any.
@@ -182,7 +190,10 @@ fn next_word(sql: &str, mut i: usize) -> Option<String> {
 /// unterminated comment runs to the end.
 fn comment_end(b: &[u8], i: usize) -> Option<usize> {
     if b[i..].starts_with(b"--") {
-        let end = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p + 1);
+        let end = b[i..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |p| i + p + 1);
         return Some(end);
     }
     if !b[i..].starts_with(b"/*") {
@@ -243,7 +254,12 @@ fn dollar_quote_end(b: &[u8], i: usize) -> Option<usize> {
     }
     let tag = &b[i..=j];
     let body = j + 1;
-    Some(b[body..].windows(tag.len()).position(|w| w == tag).map_or(b.len(), |p| body + p + tag.len()))
+    Some(
+        b[body..]
+            .windows(tag.len())
+            .position(|w| w == tag)
+            .map_or(b.len(), |p| body + p + tag.len()),
+    )
 }
 
 #[cfg(test)]
@@ -264,21 +280,33 @@ mod tests {
             control("select 1; start transaction isolation level serializable"),
             Some("start transaction")
         );
-        assert_eq!(control("select 1; rollback to savepoint a"), Some("rollback"));
+        assert_eq!(
+            control("select 1; rollback to savepoint a"),
+            Some("rollback")
+        );
         assert_eq!(control("abort"), Some("abort"));
         assert_eq!(control("savepoint a"), Some("savepoint"));
         assert_eq!(control("release savepoint a"), Some("release"));
-        assert_eq!(control("prepare transaction 'x'"), Some("prepare transaction"));
+        assert_eq!(
+            control("prepare transaction 'x'"),
+            Some("prepare transaction")
+        );
         assert_eq!(control("commit prepared 'x'"), Some("commit"));
         // After comments.
         assert_eq!(control("-- the fix\ncommit"), Some("commit"));
         assert_eq!(control("/* a /* nested */ comment */ begin"), Some("begin"));
-        assert_eq!(control("select 1; -- done\n  /* really */ commit;"), Some("commit"));
+        assert_eq!(
+            control("select 1; -- done\n  /* really */ commit;"),
+            Some("commit")
+        );
     }
 
     #[test]
     fn words_elsewhere_are_not_control() {
-        assert_eq!(control("update t set ended = true where status = 'begin'"), None);
+        assert_eq!(
+            control("update t set ended = true where status = 'begin'"),
+            None
+        );
         assert_eq!(control("select 'a; commit'"), None);
         assert_eq!(control("select E'it\\'s; commit'"), None);
         assert_eq!(control("select 'it''s; commit'"), None);
@@ -303,13 +331,18 @@ mod tests {
             None
         );
         assert_eq!(
-            control("create function f() returns int language sql begin atomic select 1; end; commit"),
+            control(
+                "create function f() returns int language sql begin atomic select 1; end; commit"
+            ),
             Some("commit")
         );
         // An unterminated body swallows the rest.
         assert_eq!(control("select $$; commit"), None);
         // `$1` is a parameter, not a dollar quote.
-        assert_eq!(control("prepare q(int) as select $1; commit"), Some("commit"));
+        assert_eq!(
+            control("prepare q(int) as select $1; commit"),
+            Some("commit")
+        );
         assert_eq!(control("select a$b; commit"), Some("commit"));
     }
 
@@ -322,7 +355,8 @@ mod tests {
         assert_eq!(scan("select 1;; ; select 2; -- end").statements, 2);
         assert_eq!(scan("select ';'; select 2").statements, 2);
         assert_eq!(
-            scan("create function f() returns int language sql begin atomic select 1; end").statements,
+            scan("create function f() returns int language sql begin atomic select 1; end")
+                .statements,
             1
         );
     }

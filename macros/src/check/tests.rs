@@ -23,14 +23,25 @@ fn assert_rules(messages: Vec<String>, expected: &[&str]) -> Vec<String> {
 #[test]
 fn safe_forms_pass() {
     let msgs = run(vec![
-        stmt(create_index(Some("users_email_idx"), "users", true, &["email"])),
-        alter("users", vec![add_column(column("last_seen", "timestamptz", vec![]))]),
+        stmt(create_index(
+            Some("users_email_idx"),
+            "users",
+            true,
+            &["email"],
+        )),
+        alter(
+            "users",
+            vec![add_column(column("last_seen", "timestamptz", vec![]))],
+        ),
         alter(
             "users",
             vec![add_column(column(
                 "created_at",
                 "timestamptz",
-                vec![ColumnConstraintKind::NotNull, ColumnConstraintKind::Default(call("now", vec![]))],
+                vec![
+                    ColumnConstraintKind::NotNull,
+                    ColumnConstraintKind::Default(call("now", vec![])),
+                ],
             ))],
         ),
         alter(
@@ -44,16 +55,29 @@ fn safe_forms_pass() {
                 true,
             )],
         ),
-        alter("orders", vec![AlterActionKind::ValidateConstraint { name: name("orders_user_id_fkey") }]),
+        alter(
+            "orders",
+            vec![AlterActionKind::ValidateConstraint {
+                name: name("orders_user_id_fkey"),
+            }],
+        ),
         alter(
             "users",
             vec![constraint(
                 Some("users_email_key"),
-                TableConstraintKind::Unique { columns: vec![name("email")], include: vec![] },
+                TableConstraintKind::Unique {
+                    columns: vec![name("email")],
+                    include: vec![],
+                },
                 false,
             )],
         ),
-        alter("users", vec![AlterActionKind::SetNotNull { column: name("email") }]),
+        alter(
+            "users",
+            vec![AlterActionKind::SetNotNull {
+                column: name("email"),
+            }],
+        ),
         alter(
             "users",
             vec![AlterActionKind::AlterType {
@@ -81,15 +105,30 @@ fn safe_forms_pass() {
 #[test]
 fn new_tables_need_no_online_recipe() {
     let msgs = run(vec![
-        create_table("accounts", vec![column("id", "bigint", vec![ColumnConstraintKind::PrimaryKey])]),
-        stmt(create_index(Some("accounts_id_idx"), "accounts", false, &["id"])),
+        create_table(
+            "accounts",
+            vec![column(
+                "id",
+                "bigint",
+                vec![ColumnConstraintKind::PrimaryKey],
+            )],
+        ),
+        stmt(create_index(
+            Some("accounts_id_idx"),
+            "accounts",
+            false,
+            &["id"],
+        )),
         alter(
             "accounts",
             vec![
                 add_column(column(
                     "token",
                     "uuid",
-                    vec![ColumnConstraintKind::Default(call("gen_random_uuid", vec![]))],
+                    vec![ColumnConstraintKind::Default(call(
+                        "gen_random_uuid",
+                        vec![],
+                    ))],
                 )),
                 add_column(column("n", "bigserial", vec![])),
                 add_column(column(
@@ -97,10 +136,26 @@ fn new_tables_need_no_online_recipe() {
                     "text",
                     vec![ColumnConstraintKind::NotNull, ColumnConstraintKind::Unique],
                 )),
-                AlterActionKind::AlterType { column: name("n"), ty: ty("int"), from: None, using: None },
-                AlterActionKind::RenameColumn { from: name("n"), to: name("m") },
-                AlterActionKind::DropColumn { if_exists: false, column: name("m"), cascade: false },
-                constraint(Some("accounts_id_check"), TableConstraintKind::Check(col("id")), false),
+                AlterActionKind::AlterType {
+                    column: name("n"),
+                    ty: ty("int"),
+                    from: None,
+                    using: None,
+                },
+                AlterActionKind::RenameColumn {
+                    from: name("n"),
+                    to: name("m"),
+                },
+                AlterActionKind::DropColumn {
+                    if_exists: false,
+                    column: name("m"),
+                    cascade: false,
+                },
+                constraint(
+                    Some("accounts_id_check"),
+                    TableConstraintKind::Check(col("id")),
+                    false,
+                ),
             ],
         ),
         stmt(StmtKind::DropIndex {
@@ -109,11 +164,28 @@ fn new_tables_need_no_online_recipe() {
             index: qname("accounts_id_idx"),
             cascade: false,
         }),
-        stmt(StmtKind::Truncate { tables: vec![qname("accounts")], cascade: false }),
-        alter("accounts", vec![AlterActionKind::RenameTo { to: name("members") }]),
+        stmt(StmtKind::Truncate {
+            tables: vec![qname("accounts")],
+            cascade: false,
+        }),
+        alter(
+            "accounts",
+            vec![AlterActionKind::RenameTo {
+                to: name("members"),
+            }],
+        ),
         // Renamed, still new.
-        stmt(create_index(Some("members_email_idx"), "members", false, &["email"])),
-        stmt(StmtKind::DropTable { if_exists: false, tables: vec![qname("members")], cascade: false }),
+        stmt(create_index(
+            Some("members_email_idx"),
+            "members",
+            false,
+            &["email"],
+        )),
+        stmt(StmtKind::DropTable {
+            if_exists: false,
+            tables: vec![qname("members")],
+            cascade: false,
+        }),
     ]);
     assert_rules(msgs, &[]);
 }
@@ -124,10 +196,24 @@ fn dropped_new_table_and_schemas_are_not_confused() {
         create_table("app.users", vec![column("id", "bigint", vec![])]),
         // `users` is not `app.users`: the search path is unknown.
         stmt(create_index(Some("users_id_idx"), "users", false, &["id"])),
-        stmt(create_index(Some("users_id_idx2"), "app.users", false, &["id"])),
-        stmt(StmtKind::DropTable { if_exists: false, tables: vec![qname("app.users")], cascade: false }),
+        stmt(create_index(
+            Some("users_id_idx2"),
+            "app.users",
+            false,
+            &["id"],
+        )),
+        stmt(StmtKind::DropTable {
+            if_exists: false,
+            tables: vec![qname("app.users")],
+            cascade: false,
+        }),
         // Dropped: a later table of that name is not the new one.
-        stmt(create_index(Some("users_id_idx3"), "app.users", false, &["id"])),
+        stmt(create_index(
+            Some("users_id_idx3"),
+            "app.users",
+            false,
+            &["id"],
+        )),
     ]);
     assert_rules(msgs, &["index_not_concurrent", "index_not_concurrent"]);
 }
@@ -141,7 +227,12 @@ fn create_table_if_not_exists_is_not_new() {
             columns: vec![],
             constraints: vec![],
         })),
-        stmt(create_index(Some("users_email_idx"), "users", false, &["email"])),
+        stmt(create_index(
+            Some("users_email_idx"),
+            "users",
+            false,
+            &["email"],
+        )),
     ]);
     assert_rules(msgs, &["index_not_concurrent"]);
 }
@@ -150,11 +241,21 @@ fn create_table_if_not_exists_is_not_new() {
 fn index_rules() {
     let msgs = assert_rules(
         run(vec![
-            stmt(create_index(Some("users_email_idx"), "users", false, &["email"])),
+            stmt(create_index(
+                Some("users_email_idx"),
+                "users",
+                false,
+                &["email"],
+            )),
             stmt(create_index(None, "users", true, &["org_id", "email"])),
             stmt(create_index(None, "users", false, &["email"])),
         ]),
-        &["index_not_concurrent", "unnamed_index", "unnamed_index", "index_not_concurrent"],
+        &[
+            "index_not_concurrent",
+            "unnamed_index",
+            "unnamed_index",
+            "index_not_concurrent",
+        ],
     );
     assert_eq!(
         msgs[0],
@@ -194,10 +295,17 @@ fn drop_and_reindex() {
     );
 
     // Below 12 there is no `reindex concurrently`.
-    let msgs =
-        assert_rules(run_on(11, vec![reindex(false), reindex(true)]), &["reindex_not_concurrent", "-"]);
-    assert!(msgs[0].contains("build a new index with `create index concurrently`"), "{}", msgs[0]);
-    assert!(msgs[1].starts_with("`reindex concurrently` needs PostgreSQL 12 and the target is PostgreSQL 11"));
+    let msgs = assert_rules(
+        run_on(11, vec![reindex(false), reindex(true)]),
+        &["reindex_not_concurrent", "-"],
+    );
+    assert!(
+        msgs[0].contains("build a new index with `create index concurrently`"),
+        "{}",
+        msgs[0]
+    );
+    assert!(msgs[1]
+        .starts_with("`reindex concurrently` needs PostgreSQL 12 and the target is PostgreSQL 11"));
 }
 
 #[test]
@@ -214,17 +322,35 @@ fn drop_index_concurrently_cascade_is_an_error() {
 #[test]
 fn blocking_commands() {
     let msgs = run(vec![
-        stmt(StmtKind::VacuumFull { table: Some(qname("users")) }),
+        stmt(StmtKind::VacuumFull {
+            table: Some(qname("users")),
+        }),
         stmt(StmtKind::VacuumFull { table: None }),
-        stmt(StmtKind::Cluster { table: qname("users"), index: None }),
-        stmt(StmtKind::LockTable { table: qname("users"), mode: None }),
+        stmt(StmtKind::Cluster {
+            table: qname("users"),
+            index: None,
+        }),
+        stmt(StmtKind::LockTable {
+            table: qname("users"),
+            mode: None,
+        }),
         stmt(StmtKind::LockTable {
             table: qname("users"),
             mode: Some(vec![name("share"), name("row"), name("exclusive")]),
         }),
-        stmt(StmtKind::Truncate { tables: vec![qname("users")], cascade: false }),
-        stmt(StmtKind::DropSchema { if_exists: false, name: name("app"), cascade: true }),
-        stmt(StmtKind::DropDatabase { if_exists: false, name: name("analytics") }),
+        stmt(StmtKind::Truncate {
+            tables: vec![qname("users")],
+            cascade: false,
+        }),
+        stmt(StmtKind::DropSchema {
+            if_exists: false,
+            name: name("app"),
+            cascade: true,
+        }),
+        stmt(StmtKind::DropDatabase {
+            if_exists: false,
+            name: name("analytics"),
+        }),
     ]);
     let msgs = assert_rules(
         msgs,
@@ -247,7 +373,14 @@ fn blocking_commands() {
 #[test]
 fn add_column_defaults() {
     let add = |default: Expr| {
-        alter("users", vec![add_column(column("c", "text", vec![ColumnConstraintKind::Default(default)]))])
+        alter(
+            "users",
+            vec![add_column(column(
+                "c",
+                "text",
+                vec![ColumnConstraintKind::Default(default)],
+            ))],
+        )
     };
     let msgs = run(vec![
         add(text("x")),
@@ -267,7 +400,10 @@ fn add_column_defaults() {
             vec![add_column(column(
                 "c",
                 "text",
-                vec![ColumnConstraintKind::NotNull, ColumnConstraintKind::Default(default)],
+                vec![
+                    ColumnConstraintKind::NotNull,
+                    ColumnConstraintKind::Default(default),
+                ],
             ))],
         )
     };
@@ -282,12 +418,27 @@ fn add_column_defaults() {
     );
     let msgs = assert_rules(msgs, &["volatile_default", "volatile_default"]);
     assert!(msgs[0].starts_with("`gen_random_uuid()` is volatile, so the existing rows of `users` get the default of column `c` from a batched backfill, and before PostgreSQL 12 (the target is PostgreSQL 11) `not null` could then only be set by scanning `users` under ACCESS EXCLUSIVE; raise `set target_postgres = 12;`"), "{}", msgs[0]);
-    assert!(msgs[1].starts_with("`my_fn` is unknown to zerodown and counts as volatile, so the existing rows"), "{}", msgs[1]);
-    assert_rules(run_on(12, vec![add_not_null(call("gen_random_uuid", vec![]))]), &[]);
+    assert!(
+        msgs[1].starts_with(
+            "`my_fn` is unknown to zerodown and counts as volatile, so the existing rows"
+        ),
+        "{}",
+        msgs[1]
+    );
+    assert_rules(
+        run_on(12, vec![add_not_null(call("gen_random_uuid", vec![]))]),
+        &[],
+    );
 
     // Before 11 any default rewrites; that rule alone is reported.
     let msgs = run_on(10, vec![add(text("x")), add(call("random", vec![]))]);
-    assert_rules(msgs, &["add_column_default_before_pg11", "add_column_default_before_pg11"]);
+    assert_rules(
+        msgs,
+        &[
+            "add_column_default_before_pg11",
+            "add_column_default_before_pg11",
+        ],
+    );
 }
 
 #[test]
@@ -297,18 +448,45 @@ fn add_column_shapes() {
         "users",
         vec![
             add("a", "text", vec![ColumnConstraintKind::NotNull]),
-            add("b", "text", vec![ColumnConstraintKind::NotNull, ColumnConstraintKind::Default(text(""))]),
+            add(
+                "b",
+                "text",
+                vec![
+                    ColumnConstraintKind::NotNull,
+                    ColumnConstraintKind::Default(text("")),
+                ],
+            ),
             add("c", "bigserial", vec![]),
-            add("d", "bigint", vec![ColumnConstraintKind::Identity { always: true }]),
+            add(
+                "d",
+                "bigint",
+                vec![ColumnConstraintKind::Identity { always: true }],
+            ),
             add(
                 "e",
                 "int",
-                vec![ColumnConstraintKind::GeneratedStored(binary(BinaryOp::Mul, col("x"), num("2")))],
+                vec![ColumnConstraintKind::GeneratedStored(binary(
+                    BinaryOp::Mul,
+                    col("x"),
+                    num("2"),
+                ))],
             ),
             add("f", "text", vec![ColumnConstraintKind::Unique]),
             add("g", "bigint", vec![ColumnConstraintKind::PrimaryKey]),
-            add("h", "bigint", vec![ColumnConstraintKind::References(fk_target("orgs", &["id"]))]),
-            add("i", "int", vec![ColumnConstraintKind::Check(binary(BinaryOp::GtEq, col("i"), num("0")))]),
+            add(
+                "h",
+                "bigint",
+                vec![ColumnConstraintKind::References(fk_target("orgs", &["id"]))],
+            ),
+            add(
+                "i",
+                "int",
+                vec![ColumnConstraintKind::Check(binary(
+                    BinaryOp::GtEq,
+                    col("i"),
+                    num("0"),
+                ))],
+            ),
             // serial is not null but has its value source.
             add("j", "serial", vec![ColumnConstraintKind::NotNull]),
         ],
@@ -327,7 +505,11 @@ fn add_column_shapes() {
             "add_serial_column",
         ],
     );
-    assert!(msgs[4].contains("`create unique index concurrently users_f_key on users (f)`"), "{}", msgs[4]);
+    assert!(
+        msgs[4].contains("`create unique index concurrently users_f_key on users (f)`"),
+        "{}",
+        msgs[4]
+    );
     assert!(msgs[4].contains("`add constraint users_f_key unique using index users_f_key`"));
     assert!(
         msgs[5].contains("`add constraint users_pkey primary key using index users_pkey`"),
@@ -335,11 +517,17 @@ fn add_column_shapes() {
         msgs[5]
     );
     assert!(
-        msgs[6].contains("`add constraint users_h_fkey foreign key (h) references orgs (id) not valid`"),
+        msgs[6].contains(
+            "`add constraint users_h_fkey foreign key (h) references orgs (id) not valid`"
+        ),
         "{}",
         msgs[6]
     );
-    assert!(msgs[7].contains("`add constraint users_i_check check (..) not valid`"), "{}", msgs[7]);
+    assert!(
+        msgs[7].contains("`add constraint users_i_check check (..) not valid`"),
+        "{}",
+        msgs[7]
+    );
 }
 
 #[test]
@@ -347,7 +535,12 @@ fn alter_column_type() {
     let change = |from: Option<&str>, to: &str, using: Option<Expr>| {
         alter(
             "users",
-            vec![AlterActionKind::AlterType { column: name("email"), ty: ty(to), from: from.map(ty), using }],
+            vec![AlterActionKind::AlterType {
+                column: name("email"),
+                ty: ty(to),
+                from: from.map(ty),
+                using,
+            }],
         )
     };
     let msgs = run(vec![
@@ -355,9 +548,20 @@ fn alter_column_type() {
         change(Some("varchar(100)"), "varchar(200)", None),
         change(None, "text", None),
         change(Some("int"), "bigint", None),
-        change(Some("text"), "text", Some(call("lower", vec![col("email")]))),
+        change(
+            Some("text"),
+            "text",
+            Some(call("lower", vec![col("email")])),
+        ),
     ]);
-    let msgs = assert_rules(msgs, &["alter_column_type", "alter_column_type", "alter_column_type"]);
+    let msgs = assert_rules(
+        msgs,
+        &[
+            "alter_column_type",
+            "alter_column_type",
+            "alter_column_type",
+        ],
+    );
     assert_eq!(
         msgs[0],
         "without the current type of `email`, zerodown cannot tell whether this change rewrites `users`; \
@@ -368,21 +572,43 @@ fn alter_column_type() {
         "{}",
         msgs[1]
     );
-    assert!(msgs[1].contains("write `expand alter table users alter column email type bigint from int`"), "{}", msgs[1]);
     assert!(
-        msgs[2].contains("write `expand alter table users alter column email type text from text using ..`"),
+        msgs[1]
+            .contains("write `expand alter table users alter column email type bigint from int`"),
+        "{}",
+        msgs[1]
+    );
+    assert!(
+        msgs[2].contains(
+            "write `expand alter table users alter column email type text from text using ..`"
+        ),
         "{}",
         msgs[2]
     );
-    assert!(msgs[2].starts_with("`using` computes a new value for every row"), "{}", msgs[2]);
+    assert!(
+        msgs[2].starts_with("`using` computes a new value for every row"),
+        "{}",
+        msgs[2]
+    );
 }
 
 #[test]
 fn set_not_null_depends_on_target() {
-    let body = || vec![alter("users", vec![AlterActionKind::SetNotNull { column: name("email") }])];
+    let body = || {
+        vec![alter(
+            "users",
+            vec![AlterActionKind::SetNotNull {
+                column: name("email"),
+            }],
+        )]
+    };
     assert_rules(run_on(12, body()), &[]);
     let msgs = assert_rules(run_on(11, body()), &["set_not_null_before_pg12"]);
-    assert!(msgs[0].contains("`check (email is not null) not valid`"), "{}", msgs[0]);
+    assert!(
+        msgs[0].contains("`check (email is not null) not valid`"),
+        "{}",
+        msgs[0]
+    );
     assert!(msgs[0].contains("`set target_postgres = 12;`"));
 }
 
@@ -393,14 +619,21 @@ fn primary_key_before_pg12_scans() {
             "users",
             vec![constraint(
                 Some("users_pkey"),
-                TableConstraintKind::PrimaryKey { columns: vec![name("id")], include: vec![] },
+                TableConstraintKind::PrimaryKey {
+                    columns: vec![name("id")],
+                    include: vec![],
+                },
                 false,
             )],
         )]
     };
     assert_rules(run_on(12, pk()), &[]);
     let msgs = assert_rules(run_on(11, pk()), &["set_not_null_before_pg12"]);
-    assert!(msgs[0].starts_with("a primary key sets its columns `not null`"), "{}", msgs[0]);
+    assert!(
+        msgs[0].starts_with("a primary key sets its columns `not null`"),
+        "{}",
+        msgs[0]
+    );
     // On a new table nothing is scanned.
     let mut body = vec![create_table("users", vec![column("id", "bigint", vec![])])];
     body.extend(pk());
@@ -416,24 +649,44 @@ fn add_constraint() {
     let msgs = run(vec![alter(
         "orders",
         vec![
-            constraint(None, TableConstraintKind::Check(binary(BinaryOp::Gt, col("total"), num("0"))), true),
-            constraint(Some("orders_total_check"), TableConstraintKind::Check(col("total")), false),
+            constraint(
+                None,
+                TableConstraintKind::Check(binary(BinaryOp::Gt, col("total"), num("0"))),
+                true,
+            ),
+            constraint(
+                Some("orders_total_check"),
+                TableConstraintKind::Check(col("total")),
+                false,
+            ),
             constraint(Some("orders_user_id_fkey"), fk(), false),
             constraint(None, fk(), true),
             constraint(
                 Some("no_overlap"),
-                TableConstraintKind::Exclude { tokens: Default::default() },
+                TableConstraintKind::Exclude {
+                    tokens: Default::default(),
+                },
                 false,
             ),
             constraint(
                 None,
-                TableConstraintKind::Unique { columns: vec![name("code")], include: vec![] },
+                TableConstraintKind::Unique {
+                    columns: vec![name("code")],
+                    include: vec![],
+                },
                 false,
             ),
-            constraint(None, TableConstraintKind::PrimaryKeyUsingIndex(name("orders_pkey_idx")), false),
+            constraint(
+                None,
+                TableConstraintKind::PrimaryKeyUsingIndex(name("orders_pkey_idx")),
+                false,
+            ),
             constraint(
                 Some("orders_code_key"),
-                TableConstraintKind::Unique { columns: vec![name("code")], include: vec![] },
+                TableConstraintKind::Unique {
+                    columns: vec![name("code")],
+                    include: vec![],
+                },
                 true,
             ),
         ],
@@ -450,22 +703,46 @@ fn add_constraint() {
             "-",
         ],
     );
-    assert!(msgs[0].contains("write `add constraint orders_total_check check ..`"), "{}", msgs[0]);
+    assert!(
+        msgs[0].contains("write `add constraint orders_total_check check ..`"),
+        "{}",
+        msgs[0]
+    );
     assert!(
         msgs[1].contains("then `alter table orders validate constraint orders_total_check`"),
         "{}",
         msgs[1]
     );
-    assert!(msgs[2].contains("blocking writes to `orders` and `users`"), "{}", msgs[2]);
-    assert!(msgs[3].contains("`add constraint orders_user_id_fkey foreign key ..`"), "{}", msgs[3]);
-    assert!(msgs[5].contains("`add constraint orders_code_key unique ..`"), "{}", msgs[5]);
-    assert!(msgs[6]
-        .starts_with("`not valid` applies only to `check` and `foreign key` constraints, not `unique`"));
+    assert!(
+        msgs[2].contains("blocking writes to `orders` and `users`"),
+        "{}",
+        msgs[2]
+    );
+    assert!(
+        msgs[3].contains("`add constraint orders_user_id_fkey foreign key ..`"),
+        "{}",
+        msgs[3]
+    );
+    assert!(
+        msgs[5].contains("`add constraint orders_code_key unique ..`"),
+        "{}",
+        msgs[5]
+    );
+    assert!(msgs[6].starts_with(
+        "`not valid` applies only to `check` and `foreign key` constraints, not `unique`"
+    ));
 
     // On a new table only the name is required.
     let msgs = run(vec![
         create_table("orders", vec![column("total", "int", vec![])]),
-        alter("orders", vec![constraint(None, TableConstraintKind::Check(col("total")), false)]),
+        alter(
+            "orders",
+            vec![constraint(
+                None,
+                TableConstraintKind::Check(col("total")),
+                false,
+            )],
+        ),
     ]);
     assert_rules(msgs, &["unnamed_constraint"]);
 }
@@ -473,11 +750,26 @@ fn add_constraint() {
 #[test]
 fn breaking_changes() {
     let msgs = run(vec![
-        alter("users", vec![AlterActionKind::RenameColumn { from: name("email"), to: name("mail") }]),
-        alter("users", vec![AlterActionKind::RenameTo { to: name("accounts") }]),
         alter(
             "users",
-            vec![AlterActionKind::DropColumn { if_exists: false, column: name("legacy"), cascade: false }],
+            vec![AlterActionKind::RenameColumn {
+                from: name("email"),
+                to: name("mail"),
+            }],
+        ),
+        alter(
+            "users",
+            vec![AlterActionKind::RenameTo {
+                to: name("accounts"),
+            }],
+        ),
+        alter(
+            "users",
+            vec![AlterActionKind::DropColumn {
+                if_exists: false,
+                column: name("legacy"),
+                cascade: false,
+            }],
         ),
         create_table("scratch", vec![]),
         stmt(StmtKind::DropTable {
@@ -486,13 +778,41 @@ fn breaking_changes() {
             cascade: false,
         }),
     ]);
-    let msgs =
-        assert_rules(msgs, &["rename_column", "rename_table", "drop_column", "drop_table", "drop_table"]);
-    assert!(msgs[0].contains("; write `expand alter table users rename column email to mail`"), "{}", msgs[0]);
-    assert!(msgs[1].contains("; write `expand alter table users rename to accounts`"), "{}", msgs[1]);
-    assert!(msgs[2].contains("; write `expand alter table users drop column legacy`"), "{}", msgs[2]);
-    assert!(msgs[2].contains("`unsafe(reason = \"..\", allow = [drop_column]) { .. }`"), "{}", msgs[2]);
-    assert!(msgs[3].contains("; write `expand drop table sessions`"), "{}", msgs[3]);
+    let msgs = assert_rules(
+        msgs,
+        &[
+            "rename_column",
+            "rename_table",
+            "drop_column",
+            "drop_table",
+            "drop_table",
+        ],
+    );
+    assert!(
+        msgs[0].contains("; write `expand alter table users rename column email to mail`"),
+        "{}",
+        msgs[0]
+    );
+    assert!(
+        msgs[1].contains("; write `expand alter table users rename to accounts`"),
+        "{}",
+        msgs[1]
+    );
+    assert!(
+        msgs[2].contains("; write `expand alter table users drop column legacy`"),
+        "{}",
+        msgs[2]
+    );
+    assert!(
+        msgs[2].contains("`unsafe(reason = \"..\", allow = [drop_column]) { .. }`"),
+        "{}",
+        msgs[2]
+    );
+    assert!(
+        msgs[3].contains("; write `expand drop table sessions`"),
+        "{}",
+        msgs[3]
+    );
     assert!(msgs[3].contains("`sessions`") && msgs[4].contains("`tokens`"));
 }
 
@@ -508,16 +828,38 @@ fn new_enum_values() {
     };
     let msgs = run(vec![
         // Before the value is added: fine.
-        alter("users", vec![AlterActionKind::SetDefault { column: name("mood"), expr: text("ecstatic") }]),
+        alter(
+            "users",
+            vec![AlterActionKind::SetDefault {
+                column: name("mood"),
+                expr: text("ecstatic"),
+            }],
+        ),
         add_value("ecstatic"),
-        alter("users", vec![AlterActionKind::SetDefault { column: name("mood"), expr: text("ecstatic") }]),
-        alter("users", vec![AlterActionKind::SetDefault { column: name("mood"), expr: text("calm") }]),
+        alter(
+            "users",
+            vec![AlterActionKind::SetDefault {
+                column: name("mood"),
+                expr: text("ecstatic"),
+            }],
+        ),
+        alter(
+            "users",
+            vec![AlterActionKind::SetDefault {
+                column: name("mood"),
+                expr: text("calm"),
+            }],
+        ),
         create_table(
             "moods",
             vec![column(
                 "m",
                 "mood",
-                vec![ColumnConstraintKind::Check(binary(BinaryOp::NotEq, col("m"), text("ecstatic")))],
+                vec![ColumnConstraintKind::Check(binary(
+                    BinaryOp::NotEq,
+                    col("m"),
+                    text("ecstatic"),
+                ))],
             )],
         ),
         stmt(StmtKind::CreateIndex(CreateIndex {
@@ -528,7 +870,14 @@ fn new_enum_values() {
             }
         })),
     ]);
-    let msgs = assert_rules(msgs, &["new_enum_value_used", "new_enum_value_used", "new_enum_value_used"]);
+    let msgs = assert_rules(
+        msgs,
+        &[
+            "new_enum_value_used",
+            "new_enum_value_used",
+            "new_enum_value_used",
+        ],
+    );
     assert!(
         msgs[0].starts_with("enum value `ecstatic` is added to `mood` earlier in this migration"),
         "{}",
@@ -549,9 +898,20 @@ fn raw_rules() {
             true,
         )),
     ]);
-    let msgs =
-        assert_rules(msgs, &["raw_without_reason", "raw_without_reason", "raw_transaction_control", "-"]);
-    assert!(msgs[2].starts_with("raw SQL contains `commit`;"), "{}", msgs[2]);
+    let msgs = assert_rules(
+        msgs,
+        &[
+            "raw_without_reason",
+            "raw_without_reason",
+            "raw_transaction_control",
+            "-",
+        ],
+    );
+    assert!(
+        msgs[2].starts_with("raw SQL contains `commit`;"),
+        "{}",
+        msgs[2]
+    );
 }
 
 #[test]
@@ -560,12 +920,21 @@ fn overrides_silence_only_their_rules() {
         Some("maintenance window: table is 10 rows"),
         &["vacuum_full", "drop_column"],
         vec![
-            StmtKind::VacuumFull { table: Some(qname("flags")) },
+            StmtKind::VacuumFull {
+                table: Some(qname("flags")),
+            },
             alter_kind(
                 "flags",
-                vec![AlterActionKind::DropColumn { if_exists: false, column: name("x"), cascade: false }],
+                vec![AlterActionKind::DropColumn {
+                    if_exists: false,
+                    column: name("x"),
+                    cascade: false,
+                }],
             ),
-            StmtKind::Cluster { table: qname("flags"), index: None },
+            StmtKind::Cluster {
+                table: qname("flags"),
+                index: None,
+            },
         ],
     )]);
     assert_rules(msgs, &["cluster"]);
@@ -574,17 +943,27 @@ fn overrides_silence_only_their_rules() {
 #[test]
 fn override_header_errors() {
     let body = || vec![StmtKind::VacuumFull { table: None }];
-    assert_rules(run(vec![unsafe_block(None, &["vacuum_full"], body())]), &["override_without_reason"]);
-    assert_rules(run(vec![unsafe_block(Some(" "), &["vacuum_full"], body())]), &["override_without_reason"]);
+    assert_rules(
+        run(vec![unsafe_block(None, &["vacuum_full"], body())]),
+        &["override_without_reason"],
+    );
+    assert_rules(
+        run(vec![unsafe_block(Some(" "), &["vacuum_full"], body())]),
+        &["override_without_reason"],
+    );
     assert_rules(
         run(vec![unsafe_block(Some("why"), &[], body())]),
         &["override_without_reason", "vacuum_full"],
     );
     // Neither: one error saying both.
-    let msgs =
-        assert_rules(run(vec![unsafe_block(None, &[], body())]), &["override_without_reason", "vacuum_full"]);
+    let msgs = assert_rules(
+        run(vec![unsafe_block(None, &[], body())]),
+        &["override_without_reason", "vacuum_full"],
+    );
     assert!(
-        msgs[0].starts_with("`unsafe` needs a reason and the rules it allows; write `unsafe(reason = "),
+        msgs[0].starts_with(
+            "`unsafe` needs a reason and the rules it allows; write `unsafe(reason = "
+        ),
         "{}",
         msgs[0]
     );
@@ -592,7 +971,13 @@ fn override_header_errors() {
     let msgs = assert_rules(
         run(vec![unsafe_block(
             Some("why"),
-            &["vacuum_ful", "raw_transaction_control", "vacuum_full", "vacuum_full", "drop_table"],
+            &[
+                "vacuum_ful",
+                "raw_transaction_control",
+                "vacuum_full",
+                "vacuum_full",
+                "drop_table",
+            ],
             body(),
         )]),
         &["-", "-", "-", "-"],
@@ -602,8 +987,15 @@ fn override_header_errors() {
         "{}",
         msgs[0]
     );
-    assert!(msgs[1].starts_with("rule `raw_transaction_control` cannot be overridden"), "{}", msgs[1]);
-    assert_eq!(msgs[2], "rule `vacuum_full` is listed twice in `allow`; remove this one");
+    assert!(
+        msgs[1].starts_with("rule `raw_transaction_control` cannot be overridden"),
+        "{}",
+        msgs[1]
+    );
+    assert_eq!(
+        msgs[2],
+        "rule `vacuum_full` is listed twice in `allow`; remove this one"
+    );
     assert_eq!(
         msgs[3],
         "rule `drop_table` is allowed but nothing in this block breaks it; remove it from `allow`"
@@ -616,7 +1008,10 @@ fn non_overridable_rules_fire_inside_overrides() {
         Some("data fix"),
         &["truncate"],
         vec![
-            StmtKind::Truncate { tables: vec![qname("t")], cascade: false },
+            StmtKind::Truncate {
+                tables: vec![qname("t")],
+                cascade: false,
+            },
             raw(Some("x"), "commit", false),
         ],
     )]);

@@ -37,7 +37,9 @@ pub(super) fn stmt(ck: &Checker, stmt: &Stmt) {
 }
 
 fn include(ck: &Checker, columns: &[Name]) {
-    let (Some(first), Some(last)) = (columns.first(), columns.last()) else { return };
+    let (Some(first), Some(last)) = (columns.first(), columns.last()) else {
+        return;
+    };
     if ck.target < INCLUDE {
         // create index concurrently i on t (a) include (b);  (target 10)
         ck.error(
@@ -53,8 +55,8 @@ fn include(ck: &Checker, columns: &[Name]) {
 }
 
 fn constraint(ck: &Checker, c: &TableConstraint) {
-    if let TableConstraintKind::Unique { include: cols, .. } | TableConstraintKind::PrimaryKey { include: cols, .. } =
-        &c.kind
+    if let TableConstraintKind::Unique { include: cols, .. }
+    | TableConstraintKind::PrimaryKey { include: cols, .. } = &c.kind
     {
         include(ck, cols);
     }
@@ -62,7 +64,9 @@ fn constraint(ck: &Checker, c: &TableConstraint) {
 
 fn column(ck: &Checker, c: &ColumnDef) {
     for constraint in &c.constraints {
-        if matches!(constraint.kind, ColumnConstraintKind::GeneratedStored(_)) && ck.target < GENERATED_STORED {
+        if matches!(constraint.kind, ColumnConstraintKind::GeneratedStored(_))
+            && ck.target < GENERATED_STORED
+        {
             // create table t (a int, b int generated always as (a * 2) stored);  (target 11)
             ck.error(
                 constraint.range,

@@ -128,22 +128,33 @@ pub(super) const HOSTILE: &[&str] = &[
 
 /// Every `migration!` input in the workspace's tests.
 pub(super) fn load() -> Corpus {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests");
     let mut files = Vec::new();
     rust_files(&root, &mut files);
     files.sort();
     assert!(!files.is_empty(), "no test files under {}", root.display());
-    let mut corpus = Corpus { entries: Vec::new(), idents: Vec::new(), literals: Vec::new() };
+    let mut corpus = Corpus {
+        entries: Vec::new(),
+        idents: Vec::new(),
+        literals: Vec::new(),
+    };
     for file in &files {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let tokens: TokenStream = text.parse().unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let tokens: TokenStream = text
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
         collect(tokens, &mut corpus);
     }
     corpus
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

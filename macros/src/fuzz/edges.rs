@@ -13,7 +13,10 @@ fn errors(src: &str) -> Vec<(String, String)> {
     let input: TokenStream = src.parse().unwrap_or_else(|e| panic!("{src}: {e}"));
     let output = crate::expand::migration(input.clone());
     assert!(
-        matches!(oracle::judge(&input, output.clone()), Ok(Verdict::Rejected(_) | Verdict::Accepted)),
+        matches!(
+            oracle::judge(&input, output.clone()),
+            Ok(Verdict::Rejected(_) | Verdict::Accepted)
+        ),
         "{src}: {:?}",
         oracle::judge(&input, output.clone()).err()
     );
@@ -64,8 +67,14 @@ fn nul_is_refused_in_every_string() {
         let errors = errors(&module(place));
         let nul: Vec<_> = errors.iter().filter(|(m, _)| m.contains("NUL")).collect();
         assert_eq!(nul.len(), 1, "{place}: {errors:?}");
-        assert!(nul[0].0.starts_with("this string contains a NUL character"), "{place}: {errors:?}");
-        assert!(nul[0].1.starts_with('"'), "{place}: the error is not on the string: {errors:?}");
+        assert!(
+            nul[0].0.starts_with("this string contains a NUL character"),
+            "{place}: {errors:?}"
+        );
+        assert!(
+            nul[0].1.starts_with('"'),
+            "{place}: the error is not on the string: {errors:?}"
+        );
     }
 }
 
@@ -74,7 +83,12 @@ fn nul_in_the_doc_comment_is_refused() {
     // The doc comment is the migration's description, stored in the history table.
     let errors = errors("#[doc = \"a\\0b\"]\npub mod m0001_edges { create table t (a int); }");
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].0.starts_with("this doc comment contains a NUL character"), "{errors:?}");
+    assert!(
+        errors[0]
+            .0
+            .starts_with("this doc comment contains a NUL character"),
+        "{errors:?}"
+    );
     assert!(errors[0].1.starts_with("#[doc"), "{errors:?}");
 }
 
@@ -94,10 +108,19 @@ fn names_over_63_bytes_are_refused_wherever_they_appear() {
         ];
         for place in places {
             let errors = errors(&module(&place));
-            let long: Vec<_> = errors.iter().filter(|(m, _)| m.contains("[rule: identifier_too_long]")).collect();
+            let long: Vec<_> = errors
+                .iter()
+                .filter(|(m, _)| m.contains("[rule: identifier_too_long]"))
+                .collect();
             assert_eq!(long.len(), 1, "{place}: {errors:?}");
-            assert!(long[0].0.contains("is 64 bytes long"), "{place}: {errors:?}");
-            assert!(long[0].1.starts_with(name), "{place}: the error is not on the name: {errors:?}");
+            assert!(
+                long[0].0.contains("is 64 bytes long"),
+                "{place}: {errors:?}"
+            );
+            assert!(
+                long[0].1.starts_with(name),
+                "{place}: the error is not on the name: {errors:?}"
+            );
         }
     }
 }
@@ -111,7 +134,12 @@ fn enum_labels_over_63_bytes_are_refused() {
         ] {
             let errors = errors(&module(&place));
             assert_eq!(errors.len(), 1, "{place}: {errors:?}");
-            assert!(errors[0].0.contains("is 64 bytes long; PostgreSQL allows at most 63 bytes"), "{errors:?}");
+            assert!(
+                errors[0]
+                    .0
+                    .contains("is 64 bytes long; PostgreSQL allows at most 63 bytes"),
+                "{errors:?}"
+            );
             assert!(errors[0].1.starts_with('"'), "{errors:?}");
         }
     }
@@ -139,7 +167,10 @@ fn empty_raw_sql_is_refused() {
     for sql in [r#""""#, r#"" ;\n ;""#] {
         let errors = errors(&module(&format!("raw(reason = \"nothing\") {sql};")));
         assert_eq!(errors.len(), 1, "{sql}: {errors:?}");
-        assert!(errors[0].0.starts_with("this `raw` SQL is empty"), "{errors:?}");
+        assert!(
+            errors[0].0.starts_with("this `raw` SQL is empty"),
+            "{errors:?}"
+        );
         assert!(errors[0].1.starts_with(sql), "{errors:?}");
     }
 }

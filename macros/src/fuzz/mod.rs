@@ -78,10 +78,18 @@ fn mutated_inputs_never_panic_and_every_error_is_spanned() {
     let seed = env_u64("ZERODOWN_FUZZ_SEED").unwrap_or(DEFAULT_SEED);
     let start = env_u64("ZERODOWN_FUZZ_START").unwrap_or(0);
     let limit = env_u64("ZERODOWN_FUZZ_ITERATIONS");
-    let budget = Duration::from_secs(env_u64("ZERODOWN_FUZZ_SECS").unwrap_or(if limit.is_some() { u64::MAX / 4 } else { DEFAULT_SECS }));
+    let budget = Duration::from_secs(env_u64("ZERODOWN_FUZZ_SECS").unwrap_or(if limit.is_some() {
+        u64::MAX / 4
+    } else {
+        DEFAULT_SECS
+    }));
 
     let corpus = corpus::load();
-    assert!(corpus.entries.len() >= 50, "the corpus is suspiciously small: {} entries", corpus.entries.len());
+    assert!(
+        corpus.entries.len() >= 50,
+        "the corpus is suspiciously small: {} entries",
+        corpus.entries.len()
+    );
 
     // Panics are caught and reported with their input; the default hook would print each one again.
     let previous_hook = panic::take_hook();
@@ -91,7 +99,10 @@ fn mutated_inputs_never_panic_and_every_error_is_spanned() {
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     let mut i = start;
-    while limit.map_or(true, |n| i < start + n) && started.elapsed() < budget && failures.len() < MAX_FAILURES {
+    while limit.map_or(true, |n| i < start + n)
+        && started.elapsed() < budget
+        && failures.len() < MAX_FAILURES
+    {
         let mut rng = Rng::for_iteration(seed, i);
         let input = mutate::input(&mut rng, &corpus);
         let text = input.to_string();
@@ -129,7 +140,10 @@ fn mutated_inputs_never_panic_and_every_error_is_spanned() {
         failures.join("\n\n")
     );
     // A fuzzer whose mutations are all rejected (or all accepted) tests little.
-    assert!(tally.iterations < 100 || (tally.accepted > 0 && tally.rejected > 0), "{tally:?}");
+    assert!(
+        tally.iterations < 100 || (tally.accepted > 0 && tally.rejected > 0),
+        "{tally:?}"
+    );
 }
 
 #[test]
@@ -137,7 +151,8 @@ fn every_corpus_entry_is_judged_sound_unmutated() {
     let corpus = corpus::load();
     let mut accepted = 0;
     for (n, entry) in corpus.entries.iter().enumerate() {
-        let output = run_pipeline(entry.clone()).unwrap_or_else(|p| panic!("corpus entry {n} panicked: {p}"));
+        let output = run_pipeline(entry.clone())
+            .unwrap_or_else(|p| panic!("corpus entry {n} panicked: {p}"));
         match oracle::judge(entry, output) {
             Ok(Verdict::Accepted) => accepted += 1,
             Ok(Verdict::Rejected(_)) => {}
@@ -151,8 +166,11 @@ fn every_corpus_entry_is_judged_sound_unmutated() {
 #[test]
 fn hand_written_hostile_inputs() {
     for text in corpus::HOSTILE {
-        let input: TokenStream = text.parse().unwrap_or_else(|e| panic!("`{text}` does not tokenize: {e}"));
-        let output = run_pipeline(input.clone()).unwrap_or_else(|p| panic!("`{text}` panicked: {p}"));
+        let input: TokenStream = text
+            .parse()
+            .unwrap_or_else(|e| panic!("`{text}` does not tokenize: {e}"));
+        let output =
+            run_pipeline(input.clone()).unwrap_or_else(|p| panic!("`{text}` panicked: {p}"));
         if let Err(problem) = oracle::judge(&input, output) {
             panic!("`{text}`: {problem}");
         }
@@ -175,19 +193,31 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         (format!("{}1", "- ".repeat(100_000)), false),
         (format!("{}true", "not ".repeat(100_000)), false),
         (format!("{}1{}", "f(".repeat(1000), ")".repeat(1000)), false),
-        (format!("{}1{}", "array[".repeat(1000), "]".repeat(1000)), false),
+        (
+            format!("{}1{}", "array[".repeat(1000), "]".repeat(1000)),
+            false,
+        ),
     ];
     for (expr, accepted) in cases {
         let text = format!("pub mod m0001_deep {{ create table t (a int default {expr}); }}");
         let input: TokenStream = text.parse().unwrap();
-        let output = run_pipeline(input.clone()).unwrap_or_else(|p| panic!("{:.40}..: panicked: {p}", expr));
+        let output =
+            run_pipeline(input.clone()).unwrap_or_else(|p| panic!("{:.40}..: panicked: {p}", expr));
         match oracle::judge(&input, output.clone()) {
             Ok(Verdict::Accepted) if accepted => {}
             Ok(Verdict::Rejected(1)) if !accepted => {
-                assert!(output.to_string().contains(&format!("expression nested more than {max} levels deep")), "{output}")
+                assert!(
+                    output
+                        .to_string()
+                        .contains(&format!("expression nested more than {max} levels deep")),
+                    "{output}"
+                )
             }
-            other => panic!("{:.40}..: {:?}: {output}", expr, other.map(|v| matches!(v, Verdict::Accepted))),
+            other => panic!(
+                "{:.40}..: {:?}: {output}",
+                expr,
+                other.map(|v| matches!(v, Verdict::Accepted))
+            ),
         }
     }
 }
-

@@ -11,7 +11,11 @@ use super::rng::Rng;
 #[derive(Clone)]
 enum Tree {
     Leaf(TokenTree),
-    Group { delimiter: Delimiter, span: Span, children: Vec<Tree> },
+    Group {
+        delimiter: Delimiter,
+        span: Span,
+        children: Vec<Tree>,
+    },
 }
 
 impl Tree {
@@ -27,7 +31,11 @@ fn open(stream: TokenStream) -> Vec<Tree> {
     stream
         .into_iter()
         .map(|tt| match tt {
-            TokenTree::Group(g) => Tree::Group { delimiter: g.delimiter(), span: g.span(), children: open(g.stream()) },
+            TokenTree::Group(g) => Tree::Group {
+                delimiter: g.delimiter(),
+                span: g.span(),
+                children: open(g.stream()),
+            },
             leaf => Tree::Leaf(leaf),
         })
         .collect()
@@ -38,7 +46,11 @@ fn close(trees: Vec<Tree>) -> TokenStream {
         .into_iter()
         .map(|t| match t {
             Tree::Leaf(tt) => tt,
-            Tree::Group { delimiter, span, children } => {
+            Tree::Group {
+                delimiter,
+                span,
+                children,
+            } => {
                 let mut g = Group::new(delimiter, close(children));
                 g.set_span(span);
                 TokenTree::Group(g)
@@ -105,12 +117,20 @@ fn mutate(rng: &mut Rng, corpus: &Corpus, trees: &mut Vec<Tree>) {
     let list = list_at(trees, &path);
     let n = list.len();
     let fallback_span = corpus.idents[0].span();
-    let near = |list: &Vec<Tree>, i: usize| list.get(i).or(list.last()).map_or(fallback_span, Tree::span);
+    let near = |list: &Vec<Tree>, i: usize| {
+        list.get(i)
+            .or(list.last())
+            .map_or(fallback_span, Tree::span)
+    };
     match rng.below(14) {
         // Delete one token, or a run of them.
         0 | 1 if n > 0 => {
             let i = rng.below(n);
-            let len = if rng.chance(1, 3) { rng.range(1, (n - i).min(8)) } else { 1 };
+            let len = if rng.chance(1, 3) {
+                rng.range(1, (n - i).min(8))
+            } else {
+                1
+            };
             list.drain(i..i + len);
         }
         // Duplicate a token (or a run) in place.
@@ -132,8 +152,12 @@ fn mutate(rng: &mut Rng, corpus: &Corpus, trees: &mut Vec<Tree>) {
             let span = list[i].span();
             let same_kind = rng.chance(2, 3);
             let mut tt = match (&list[i], same_kind) {
-                (Tree::Leaf(TokenTree::Ident(_)), true) => TokenTree::Ident(random_ident(rng, corpus, span)),
-                (Tree::Leaf(TokenTree::Literal(_)), true) => TokenTree::Literal(random_literal(rng, corpus, span)),
+                (Tree::Leaf(TokenTree::Ident(_)), true) => {
+                    TokenTree::Ident(random_ident(rng, corpus, span))
+                }
+                (Tree::Leaf(TokenTree::Literal(_)), true) => {
+                    TokenTree::Literal(random_literal(rng, corpus, span))
+                }
                 (Tree::Leaf(TokenTree::Punct(_)), true) => TokenTree::Punct(random_punct(rng)),
                 _ => random_token(rng, corpus, span),
             };
@@ -168,16 +192,29 @@ fn mutate(rng: &mut Rng, corpus: &Corpus, trees: &mut Vec<Tree>) {
             let len = rng.range(1, (n - i).min(6));
             let span = list[i].span();
             let mut inner: Vec<Tree> = list.drain(i..i + len).collect();
-            let depth = if rng.chance(1, 8) { rng.range(2, 40) } else { 1 };
+            let depth = if rng.chance(1, 8) {
+                rng.range(2, 40)
+            } else {
+                1
+            };
             for _ in 0..depth {
-                inner = vec![Tree::Group { delimiter: random_delimiter(rng), span, children: inner }];
+                inner = vec![Tree::Group {
+                    delimiter: random_delimiter(rng),
+                    span,
+                    children: inner,
+                }];
             }
             list.splice(i..i, inner);
         }
         // Unwrap a group, or change its delimiter.
         10 if n > 0 => {
             let i = rng.below(n);
-            if let Tree::Group { children, delimiter, .. } = &mut list[i] {
+            if let Tree::Group {
+                children,
+                delimiter,
+                ..
+            } = &mut list[i]
+            {
                 if rng.chance(1, 2) {
                     let children = std::mem::take(children);
                     list.splice(i..=i, children);
@@ -192,7 +229,11 @@ fn mutate(rng: &mut Rng, corpus: &Corpus, trees: &mut Vec<Tree>) {
         12 if n > 0 => {
             let i = rng.below(n);
             if let Tree::Leaf(TokenTree::Punct(p)) = &list[i] {
-                let spacing = if p.spacing() == Spacing::Joint { Spacing::Alone } else { Spacing::Joint };
+                let spacing = if p.spacing() == Spacing::Joint {
+                    Spacing::Alone
+                } else {
+                    Spacing::Joint
+                };
                 let mut q = Punct::new(p.as_char(), spacing);
                 q.set_span(p.span());
                 list[i] = Tree::Leaf(TokenTree::Punct(q));
@@ -220,7 +261,7 @@ fn random_token(rng: &mut Rng, corpus: &Corpus, span: Span) -> TokenTree {
 const IDENTS: &[&str] = &[
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // 63 bytes
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // 64 bytes
-    "éééééééééééééééééééééééééééééééa", // 63 bytes, 2-byte chars
+    "éééééééééééééééééééééééééééééééa",                                // 63 bytes, 2-byte chars
     "éééééééééééééééééééééééééééééééé",                                // 64 bytes
     "ééééééééééééééééééééééééééééééééé",                               // 66 bytes
     "日本語",
@@ -249,7 +290,9 @@ const IDENTS: &[&str] = &[
 ];
 
 /// Rust keywords usable as raw identifiers.
-const RAW_IDENTS: &[&str] = &["type", "table", "end", "select", "match", "fn", "async", "default"];
+const RAW_IDENTS: &[&str] = &[
+    "type", "table", "end", "select", "match", "fn", "async", "default",
+];
 
 fn random_ident(rng: &mut Rng, corpus: &Corpus, span: Span) -> Ident {
     match rng.below(4) {
@@ -297,11 +340,48 @@ const STRINGS: &[&str] = &[
 
 /// Literal forms: durations, numbers at and beyond the limits, other literal kinds.
 const LITERALS: &[&str] = &[
-    "0", "1", "7", "10", "11", "12", "18", "19", "63", "64", "1_000", "0s", "1s", "10ms", "2min", "1h", "1d",
-    "1us", "5xs", "18446744073709551615", "18446744073709551616", "340282366920938463463374607431768211456",
-    "99999999999999999999999999999999999ms", "1.5", "1.5s", "1e3", "1e400", "0x10", "0b1", "0o7", "1u8",
-    "1i128", "'c'", "'\\''", "b'c'", "b\"bytes\"", "c\"cstr\"", "r\"raw\"", "r#\"raw \" quote\"#", "\"\\u{0}\"",
-    "\"\\x00\"", "\"\\\\\"",
+    "0",
+    "1",
+    "7",
+    "10",
+    "11",
+    "12",
+    "18",
+    "19",
+    "63",
+    "64",
+    "1_000",
+    "0s",
+    "1s",
+    "10ms",
+    "2min",
+    "1h",
+    "1d",
+    "1us",
+    "5xs",
+    "18446744073709551615",
+    "18446744073709551616",
+    "340282366920938463463374607431768211456",
+    "99999999999999999999999999999999999ms",
+    "1.5",
+    "1.5s",
+    "1e3",
+    "1e400",
+    "0x10",
+    "0b1",
+    "0o7",
+    "1u8",
+    "1i128",
+    "'c'",
+    "'\\''",
+    "b'c'",
+    "b\"bytes\"",
+    "c\"cstr\"",
+    "r\"raw\"",
+    "r#\"raw \" quote\"#",
+    "\"\\u{0}\"",
+    "\"\\x00\"",
+    "\"\\\\\"",
 ];
 
 fn random_literal(rng: &mut Rng, corpus: &Corpus, span: Span) -> Literal {
@@ -322,7 +402,12 @@ fn random_literal(rng: &mut Rng, corpus: &Corpus, span: Span) -> Literal {
             2 => Literal::f64_unsuffixed(rng.below(1000) as f64 / 7.0),
             _ => Literal::u128_unsuffixed(u128::from(rng.next()) << 64),
         },
-        _ => match rng.pick(LITERALS).parse::<TokenStream>().ok().and_then(|ts| ts.into_iter().next()) {
+        _ => match rng
+            .pick(LITERALS)
+            .parse::<TokenStream>()
+            .ok()
+            .and_then(|ts| ts.into_iter().next())
+        {
             Some(TokenTree::Literal(lit)) => lit,
             _ => Literal::string("unparsable literal form"),
         },
@@ -331,14 +416,25 @@ fn random_literal(rng: &mut Rng, corpus: &Corpus, span: Span) -> Literal {
     lit
 }
 
-const PUNCTS: &[char] =
-    &[';', ',', '.', ':', '=', '!', '#', '$', '%', '&', '*', '+', '-', '/', '<', '>', '?', '@', '^', '|', '~', '\''];
+const PUNCTS: &[char] = &[
+    ';', ',', '.', ':', '=', '!', '#', '$', '%', '&', '*', '+', '-', '/', '<', '>', '?', '@', '^',
+    '|', '~', '\'',
+];
 
 fn random_punct(rng: &mut Rng) -> Punct {
-    let spacing = if rng.chance(1, 3) { Spacing::Joint } else { Spacing::Alone };
+    let spacing = if rng.chance(1, 3) {
+        Spacing::Joint
+    } else {
+        Spacing::Alone
+    };
     Punct::new(*rng.pick(PUNCTS), spacing)
 }
 
 fn random_delimiter(rng: &mut Rng) -> Delimiter {
-    *rng.pick(&[Delimiter::Parenthesis, Delimiter::Bracket, Delimiter::Brace, Delimiter::None])
+    *rng.pick(&[
+        Delimiter::Parenthesis,
+        Delimiter::Bracket,
+        Delimiter::Brace,
+        Delimiter::None,
+    ])
 }

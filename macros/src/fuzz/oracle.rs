@@ -20,9 +20,15 @@ pub(super) enum Verdict {
 /// `bytes(lo..hi)` (the `span-locations` feature is on in tests). `Span::call_site()` is `0..0`.
 fn position(span: Span) -> (u32, u32) {
     let text = format!("{span:?}");
-    let inner = text.strip_prefix("bytes(").and_then(|t| t.strip_suffix(')'));
-    let parsed = inner.and_then(|r| r.split_once("..")).and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)));
-    parsed.unwrap_or_else(|| panic!("unexpected span format `{text}`; is proc-macro2's `span-locations` on?"))
+    let inner = text
+        .strip_prefix("bytes(")
+        .and_then(|t| t.strip_suffix(')'));
+    let parsed = inner
+        .and_then(|r| r.split_once(".."))
+        .and_then(|(lo, hi)| Some((lo.parse().ok()?, hi.parse().ok()?)));
+    parsed.unwrap_or_else(|| {
+        panic!("unexpected span format `{text}`; is proc-macro2's `span-locations` on?")
+    })
 }
 
 const CALL_SITE: (u32, u32) = (0, 0);
@@ -53,27 +59,40 @@ pub(super) fn compile_errors(output: &TokenStream) -> Result<Vec<CompileError>, 
     let tokens: Vec<TokenTree> = output.clone().into_iter().collect();
     let mut found = Vec::new();
     for (i, tt) in tokens.iter().enumerate() {
-        let TokenTree::Ident(ident) = tt else { continue };
+        let TokenTree::Ident(ident) = tt else {
+            continue;
+        };
         if ident != "compile_error" {
             continue;
         }
-        let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(body))) = (tokens.get(i + 1), tokens.get(i + 2)) else {
-            return Err(format!("malformed compile_error! invocation in the output: {output}"));
+        let (Some(TokenTree::Punct(bang)), Some(TokenTree::Group(body))) =
+            (tokens.get(i + 1), tokens.get(i + 2))
+        else {
+            return Err(format!(
+                "malformed compile_error! invocation in the output: {output}"
+            ));
         };
         if bang.as_char() != '!' {
-            return Err(format!("malformed compile_error! invocation in the output: {output}"));
+            return Err(format!(
+                "malformed compile_error! invocation in the output: {output}"
+            ));
         }
         let message = syn::parse2::<syn::LitStr>(body.stream())
             .map_err(|e| format!("compile_error! without a string message ({e}): {output}"))?
             .value();
-        found.push(CompileError { start: ident.span(), end: body.span(), message });
+        found.push(CompileError {
+            start: ident.span(),
+            end: body.span(),
+            message,
+        });
     }
     Ok(found)
 }
 
 /// Judges one run: `output` is what `expand::migration(input)` returned.
 pub(super) fn judge(input: &TokenStream, output: TokenStream) -> Result<Verdict, String> {
-    syn::parse2::<syn::File>(output.clone()).map_err(|e| format!("the output is not valid Rust items ({e}): {output}"))?;
+    syn::parse2::<syn::File>(output.clone())
+        .map_err(|e| format!("the output is not valid Rust items ({e}): {output}"))?;
     let errors = compile_errors(&output)?;
     if errors.is_empty() {
         let plan = lower_again(input)?;
@@ -91,17 +110,23 @@ pub(super) fn judge(input: &TokenStream, output: TokenStream) -> Result<Verdict,
         for (which, span) in [("start", e.start), ("end", e.end)] {
             let at = position(span);
             if at == CALL_SITE && !input.is_empty() {
-                return Err(format!("error `{msg}` has a call-site {which} span, not one of the input's tokens"));
+                return Err(format!(
+                    "error `{msg}` has a call-site {which} span, not one of the input's tokens"
+                ));
             }
             if at != CALL_SITE && !known.contains(&at) {
-                return Err(format!("error `{msg}` {which}s at {at:?}, which is no token of the input"));
+                return Err(format!(
+                    "error `{msg}` {which}s at {at:?}, which is no token of the input"
+                ));
             }
         }
         if msg.is_empty() {
             return Err("an empty error message".to_owned());
         }
         if msg.starts_with(|c: char| c.is_ascii_uppercase()) || msg.ends_with('.') {
-            return Err(format!("error message `{msg}` breaks the style (lowercase start, no trailing period)"));
+            return Err(format!(
+                "error message `{msg}` breaks the style (lowercase start, no trailing period)"
+            ));
         }
     }
     Ok(Verdict::Rejected(errors.len()))
@@ -111,7 +136,9 @@ pub(super) fn judge(input: &TokenStream, output: TokenStream) -> Result<Verdict,
 fn lower_again(input: &TokenStream) -> Result<Migration, String> {
     let cx = Ctxt::new();
     let parsed = parse::parse_migration(&cx, input.clone());
-    let settings = parsed.as_ref().map(|i| parse::resolve_settings(&cx, &i.settings));
+    let settings = parsed
+        .as_ref()
+        .map(|i| parse::resolve_settings(&cx, &i.settings));
     if let (Some(i), Some(s)) = (&parsed, &settings) {
         if !cx.has_errors() {
             check::check(&cx, i, s);
@@ -119,7 +146,9 @@ fn lower_again(input: &TokenStream) -> Result<Migration, String> {
     }
     match (cx.check(), parsed, settings) {
         (Ok(()), Some(i), Some(s)) => Ok(lower::lower(&i, s)),
-        (Err(e), _, _) => Err(format!("the pipeline reported no error the first time but `{e}` the second")),
+        (Err(e), _, _) => Err(format!(
+            "the pipeline reported no error the first time but `{e}` the second"
+        )),
         _ => Err("accepted without a module header".to_owned()),
     }
 }
@@ -131,9 +160,14 @@ fn check_plan(m: &Migration) -> Result<(), String> {
     if m.checksum != m.compute_checksum() {
         return Err("the generated checksum does not match the plan".to_owned());
     }
-    for (phase, steps) in [("expand", m.expand.steps), ("contract", m.contract.steps), ("rollback", m.rollback.steps)] {
+    for (phase, steps) in [
+        ("expand", m.expand.steps),
+        ("contract", m.contract.steps),
+        ("rollback", m.rollback.steps),
+    ] {
         for (i, step) in steps.iter().enumerate() {
-            check_step(step).map_err(|e| format!("{phase} step {i} `{}`: {e}", step.description))?;
+            check_step(step)
+                .map_err(|e| format!("{phase} step {i} `{}`: {e}", step.description))?;
         }
     }
     Ok(())
@@ -146,14 +180,22 @@ fn check_step(step: &Step) -> Result<(), String> {
         return Err("no statements".into());
     }
     if step.transaction == Transaction::Alone && step.statements.len() > 1 && !derived {
-        return Err(format!("runs alone with {} statements", step.statements.len()));
+        return Err(format!(
+            "runs alone with {} statements",
+            step.statements.len()
+        ));
     }
     if let StepKind::Backfill(b) = step.kind {
         if !step.statements.is_empty() || b.batch_size == 0 || b.table.is_empty() {
-            return Err(format!("an invalid backfill: {b:?} with statements {:?}", step.statements));
+            return Err(format!(
+                "an invalid backfill: {b:?} with statements {:?}",
+                step.statements
+            ));
         }
     }
-    if matches!(step.kind, StepKind::ConcurrentIndex { .. }) && step.transaction != Transaction::Alone {
+    if matches!(step.kind, StepKind::ConcurrentIndex { .. })
+        && step.transaction != Transaction::Alone
+    {
         return Err("a concurrent index build inside a transaction".into());
     }
     let max = i32::MAX as u64;
@@ -165,7 +207,10 @@ fn check_step(step: &Step) -> Result<(), String> {
         if sql.contains('\0') {
             return Err(format!("NUL byte in SQL {sql:?}"));
         }
-        if sql.trim_matches(|c: char| c.is_whitespace() || c == ';').is_empty() {
+        if sql
+            .trim_matches(|c: char| c.is_whitespace() || c == ';')
+            .is_empty()
+        {
             return Err("an empty statement".into());
         }
     }

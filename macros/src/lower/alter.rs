@@ -48,14 +48,20 @@ pub(super) fn alter_table(
     let mut table = table.clone();
     for action in actions {
         let mut lowered = action_statements(cx, &table, &action.kind);
-        if !cx.is_new(&table) && on_column(&action.kind).is_some_and(|c| cx.is_new_column(&table, c)) {
+        if !cx.is_new(&table)
+            && on_column(&action.kind).is_some_and(|c| cx.is_new_column(&table, c))
+        {
             // A column this migration added is dropped by the undo of its `add column`.
             for l in &mut lowered {
                 l.inverse = Inverse::Nothing;
             }
         }
         out.extend(lowered);
-        if let AlterActionKind::AddColumn { if_not_exists: false, column } = &action.kind {
+        if let AlterActionKind::AddColumn {
+            if_not_exists: false,
+            column,
+        } = &action.kind
+        {
             cx.add_column(&table, &column.name.value);
         }
         if let AlterActionKind::RenameTo { to } = &action.kind {
@@ -321,7 +327,10 @@ fn volatile_default_recipe(
         // The default and the values the backfill writes go with the column.
         Lowered::new(
             format!("set default of {t}.{c}"),
-            format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}", expr(default)),
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {}",
+                expr(default)
+            ),
         )
         .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
         .inverse(Inverse::Nothing),
@@ -380,7 +389,11 @@ fn add_constraint(
     let undone = |lowered: Lowered, what_kind: &str| -> Lowered {
         match (&existing, &c.name) {
             (Some(existing), Some(name)) => lowered
-                .undo(inverse::drop_constraint(table, existing.clone(), &name.value))
+                .undo(inverse::drop_constraint(
+                    table,
+                    existing.clone(),
+                    &name.value,
+                ))
                 .live(
                     format!("constraint:{t}.{}", name.value),
                     format!(
@@ -415,7 +428,9 @@ fn add_constraint(
             // Dropping it removes the triggers on the referenced table too.
             if let Inverse::Sql(undo) = &mut fk.inverse {
                 for u in undo {
-                    *u = u.clone().lock_on(LockLevel::AccessExclusive, cx.existing(&target.table));
+                    *u = u
+                        .clone()
+                        .lock_on(LockLevel::AccessExclusive, cx.existing(&target.table));
                 }
             }
             vec![fk]

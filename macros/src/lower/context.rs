@@ -78,7 +78,9 @@ impl Context {
     /// Whether `column` of `table` was added earlier in this migration: it holds only what the
     /// migration wrote (see `docs/failures.md`).
     pub fn is_new_column(&self, table: &QName, column: &str) -> bool {
-        self.new_columns.iter().any(|(t, c)| t == table && c == column)
+        self.new_columns
+            .iter()
+            .any(|(t, c)| t == table && c == column)
     }
 
     /// Records an index built on a new table (it lives in the table's schema).

@@ -418,7 +418,10 @@ fn volatile_defaults_go_through_the_backfill_recipe() {
     );
     assert!(m.expand.steps.iter().all(|s| !s.rewrites));
     let locks: Vec<LockLevel> = m.expand.steps.iter().map(|s| s.lock).collect();
-    assert_eq!(locks, [AE, LockLevel::RowExclusive, AE, LockLevel::RowExclusive, AE]);
+    assert_eq!(
+        locks,
+        [AE, LockLevel::RowExclusive, AE, LockLevel::RowExclusive, AE]
+    );
 }
 
 #[test]

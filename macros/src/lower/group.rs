@@ -42,7 +42,10 @@ pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> (Vec<Step>
         }
     }
     let undo = undo(&groups, settings);
-    (groups.into_iter().map(|g| step(g, settings)).collect(), undo)
+    (
+        groups.into_iter().map(|g| step(g, settings)).collect(),
+        undo,
+    )
 }
 
 /// The undo of the grouped steps: per step, the inverses of its statements in reverse order as one
@@ -67,7 +70,10 @@ fn undo(groups: &[Vec<Lowered>], settings: &Settings) -> Undo {
         }
         if !why.is_empty() {
             why.reverse();
-            irreversible.push(Irreversible { step: index, why: leak_str(why.join("; ")) });
+            irreversible.push(Irreversible {
+                step: index,
+                why: leak_str(why.join("; ")),
+            });
         } else if !inverses.is_empty() {
             steps.push(step(inverses, settings));
             of.push(index);
@@ -89,7 +95,11 @@ fn undo(groups: &[Vec<Lowered>], settings: &Settings) -> Undo {
                 .iter()
                 .find(|(_, later)| later.removes.contains(key))
                 .map(|(i, _)| *i);
-            Some(Live { step: *step, until, what: leak_str(what.clone()) })
+            Some(Live {
+                step: *step,
+                until,
+                what: leak_str(what.clone()),
+            })
         })
         .collect();
     Undo {

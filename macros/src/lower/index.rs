@@ -6,10 +6,10 @@ use crate::ast::{CreateIndex, Name, QName};
 use crate::render::{column_list, expr, index_key, index_key_expr, quote_ident, render_qname};
 
 use super::context::Context;
-use super::stmt::Inverse;
-use super::{inverse, leak_str};
 use super::naming;
+use super::stmt::Inverse;
 use super::stmt::{Lowered, TableRef};
+use super::{inverse, leak_str};
 
 /// `CREATE INDEX`. On an existing table with `concurrently`: a step of its own under `SHARE UPDATE
 /// EXCLUSIVE` whose result is checked (`indisvalid`). On a table created in this migration: a plain
@@ -73,7 +73,12 @@ pub(super) fn create_index(cx: &mut Context, ci: &CreateIndex) -> Lowered {
                 "`create index if not exists {quoted}` may have found the index before the migration"
             ))
         } else {
-            lowered.undo(inverse::drop_index(&ci.table, existing.clone(), &name, concurrently))
+            lowered.undo(inverse::drop_index(
+                &ci.table,
+                existing.clone(),
+                &name,
+                concurrently,
+            ))
         }
     };
     if ci.concurrently.is_none() {

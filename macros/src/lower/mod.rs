@@ -87,7 +87,10 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
             .collect();
         let (expand, derived) = group::steps(lowered, &settings);
         undo = derived;
-        phased::Phases { expand, ..Default::default() }
+        phased::Phases {
+            expand,
+            ..Default::default()
+        }
     } else {
         phased::lower(&ops, &settings)
     };
@@ -96,9 +99,15 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         name: leak_str(input.name.clone()),
         description: leak_str(input.doc.clone()),
         settings,
-        expand: Phase { steps: leak_slice(phases.expand) },
-        contract: Phase { steps: leak_slice(phases.contract) },
-        rollback: Phase { steps: leak_slice(phases.rollback) },
+        expand: Phase {
+            steps: leak_slice(phases.expand),
+        },
+        contract: Phase {
+            steps: leak_slice(phases.contract),
+        },
+        rollback: Phase {
+            steps: leak_slice(phases.rollback),
+        },
         undo,
         touches: leak_slice(touches.into_iter().map(leak_str).collect()),
         checksum: Checksum([0; 32]),
@@ -156,13 +165,10 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
             target,
             name,
         } => {
-            vec![maintenance::reindex(
-                cx,
-                concurrently.is_some(),
-                *target,
-                name,
-            )
-            .inverse(Inverse::Nothing)]
+            vec![
+                maintenance::reindex(cx, concurrently.is_some(), *target, name)
+                    .inverse(Inverse::Nothing),
+            ]
         }
         StmtKind::VacuumFull { table } => {
             vec![maintenance::vacuum_full(cx, table.as_ref()).inverse(Inverse::Nothing)]

@@ -43,7 +43,9 @@ pub(super) fn add_enum_value(
     }
     Lowered::new(format!("add value {v} to enum {n}"), sql)
         .alone()
-        .irreversible(format!("PostgreSQL cannot remove the value {v} from {n} again"))
+        .irreversible(format!(
+            "PostgreSQL cannot remove the value {v} from {n} again"
+        ))
 }
 
 /// `COMMENT ON ... IS '...' | NULL`. Comments on a table, column or constraint take `SHARE UPDATE

@@ -85,8 +85,14 @@ fn operation(e: &Expand, fires: bool, s: &Settings) -> Phases {
             let deterministic = using
                 .as_ref()
                 .map_or(true, |u| volatility::first_unstable(u).is_none());
-            let change =
-                column_change(e, column, &new_column, &render_type(from), false, deterministic);
+            let change = column_change(
+                e,
+                column,
+                &new_column,
+                &render_type(from),
+                false,
+                deterministic,
+            );
             let add = format!(
                 "ALTER TABLE {t} ADD COLUMN {} {new_type}",
                 quote_ident(&new_column)

@@ -42,7 +42,10 @@ fn action(c: &mut Cursor) -> PResult<AlterAction> {
             "an `alter table` action (`add`, `drop`, `alter`, `rename` or `validate constraint`)",
         ));
     };
-    Ok(AlterAction { kind, range: c.range_from(start) })
+    Ok(AlterAction {
+        kind,
+        range: c.range_from(start),
+    })
 }
 
 /// After `add`: `[column] [if not exists] coldef` or a table constraint.
@@ -52,7 +55,10 @@ fn add(c: &mut Cursor) -> PResult<AlterActionKind> {
         return Ok(AlterActionKind::AddConstraint(table_constraint(c)?));
     }
     let if_not_exists = c.eat_kws(&["if", "not", "exists"]).is_some();
-    Ok(AlterActionKind::AddColumn { if_not_exists, column: column_def(c)? })
+    Ok(AlterActionKind::AddColumn {
+        if_not_exists,
+        column: column_def(c)?,
+    })
 }
 
 /// After `drop`: `constraint [if exists] name [cascade]` or `[column] [if exists] name [cascade]`.
@@ -61,13 +67,21 @@ fn drop(c: &mut Cursor) -> PResult<AlterActionKind> {
         let if_exists = c.eat_kws(&["if", "exists"]).is_some();
         let name = c.name("the constraint name after `drop constraint`")?;
         let cascade = cascade(c);
-        return Ok(AlterActionKind::DropConstraint { if_exists, name, cascade });
+        return Ok(AlterActionKind::DropConstraint {
+            if_exists,
+            name,
+            cascade,
+        });
     }
     c.eat_kw("column");
     let if_exists = c.eat_kws(&["if", "exists"]).is_some();
     let column = c.name("the column name after `drop column`")?;
     let cascade = cascade(c);
-    Ok(AlterActionKind::DropColumn { if_exists, column, cascade })
+    Ok(AlterActionKind::DropColumn {
+        if_exists,
+        column,
+        cascade,
+    })
 }
 
 /// `[cascade | restrict]`: `restrict` is the default, so it is accepted and dropped.
@@ -93,10 +107,18 @@ fn alter_column(c: &mut Cursor) -> PResult<AlterActionKind> {
             Some(_) => Some(parse_expr(c, "after `using`")?),
             None => None,
         };
-        return Ok(AlterActionKind::AlterType { column, ty, from, using });
+        return Ok(AlterActionKind::AlterType {
+            column,
+            ty,
+            from,
+            using,
+        });
     }
     if c.eat_kws(&["set", "default"]).is_some() {
-        return Ok(AlterActionKind::SetDefault { column, expr: parse_expr(c, "after `set default`")? });
+        return Ok(AlterActionKind::SetDefault {
+            column,
+            expr: parse_expr(c, "after `set default`")?,
+        });
     }
     if c.eat_kws(&["drop", "default"]).is_some() {
         return Ok(AlterActionKind::DropDefault { column });
@@ -116,7 +138,9 @@ fn alter_column(c: &mut Cursor) -> PResult<AlterActionKind> {
 /// After `rename`: `to new` or `[column] old to new`.
 fn rename(c: &mut Cursor) -> PResult<AlterActionKind> {
     if c.eat_kw("to").is_some() {
-        return Ok(AlterActionKind::RenameTo { to: c.name("the new table name after `rename to`")? });
+        return Ok(AlterActionKind::RenameTo {
+            to: c.name("the new table name after `rename to`")?,
+        });
     }
     if c.peek_kw("constraint") {
         return Err(c.error(

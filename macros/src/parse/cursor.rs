@@ -23,9 +23,9 @@ pub(crate) const MAX_NESTING: usize = 32;
 /// Operators the expression grammar knows, longest first within each prefix so that the first match
 /// against a run of joint puncts is the longest one.
 const OPERATORS: &[&str] = &[
-    "->>", "!~*", "#>>", "<->", "-|-", "::", "<>", "!=", "<=", ">=", "||", "->", "@>", "<@", "&&", "~*",
-    "!~", "#>", "#-", "?|", "?&", "@?", "@@", "<<", ">>", "&<", "&>", "=", "<", ">", "+", "-", "*", "/", "%",
-    "^", "~", "?", "|", "&", "#",
+    "->>", "!~*", "#>>", "<->", "-|-", "::", "<>", "!=", "<=", ">=", "||", "->", "@>", "<@", "&&",
+    "~*", "!~", "#>", "#-", "?|", "?&", "@?", "@@", "<<", ">>", "&<", "&>", "=", "<", ">", "+",
+    "-", "*", "/", "%", "^", "~", "?", "|", "&", "#",
 ];
 
 /// Reads a sequence of token trees. Non-fatal problems (an identifier that is too long, a string with a
@@ -49,7 +49,15 @@ impl<'a> Cursor<'a> {
     pub(super) fn new(cx: &'a Ctxt, tokens: TokenStream, fallback: Span) -> Self {
         let tokens = flatten(tokens);
         let end_span = tokens.last().map_or(fallback, TokenTree::span);
-        Cursor { cx, tokens, pos: 0, end_span, end_desc: "end of input", prev: fallback, depth: 0 }
+        Cursor {
+            cx,
+            tokens,
+            pos: 0,
+            end_span,
+            end_desc: "end of input",
+            prev: fallback,
+            depth: 0,
+        }
     }
 
     /// A cursor over the inside of `group`; its end is the closing delimiter.
@@ -161,7 +169,10 @@ impl<'a> Cursor<'a> {
                 break;
             }
         }
-        OPERATORS.iter().find(|op| run.starts_with(**op)).map(|op| (*op, op.chars().count()))
+        OPERATORS
+            .iter()
+            .find(|op| run.starts_with(**op))
+            .map(|op| (*op, op.chars().count()))
     }
 
     /// Whether the next operator is exactly `op` (so `<` does not match the start of `<=`).
@@ -356,9 +367,15 @@ impl<'a> Cursor<'a> {
         if self.peek_punct('.') {
             self.bump();
             let name = self.name(&format!("a name after `{}.`", first.value))?;
-            Ok(QName { schema: Some(first), name })
+            Ok(QName {
+                schema: Some(first),
+                name,
+            })
         } else {
-            Ok(QName { schema: None, name: first })
+            Ok(QName {
+                schema: None,
+                name: first,
+            })
         }
     }
 
@@ -375,11 +392,18 @@ impl<'a> Cursor<'a> {
 
     /// A string literal (`"..."` or `r"..."`), unescaped. A NUL inside is reported (not fatal).
     pub(super) fn string(&mut self, what: &str) -> PResult<Str> {
-        let Some(TokenTree::Literal(lit)) = self.peek() else { return Err(self.expected(what)) };
+        let Some(TokenTree::Literal(lit)) = self.peek() else {
+            return Err(self.expected(what));
+        };
         let span = lit.span();
-        let syn::Lit::Str(s) = syn::Lit::new(lit.clone()) else { return Err(self.expected(what)) };
+        let syn::Lit::Str(s) = syn::Lit::new(lit.clone()) else {
+            return Err(self.expected(what));
+        };
         if !s.suffix().is_empty() {
-            return Err(self.error(format!("unexpected suffix `{}` on a string; remove it", s.suffix())));
+            return Err(self.error(format!(
+                "unexpected suffix `{}` on a string; remove it",
+                s.suffix()
+            )));
         }
         self.bump();
         let value = s.value();
@@ -402,7 +426,9 @@ fn flatten(tokens: TokenStream) -> Vec<TokenTree> {
     let mut out = Vec::new();
     for tt in tokens {
         match tt {
-            TokenTree::Group(g) if g.delimiter() == Delimiter::None => out.extend(flatten(g.stream())),
+            TokenTree::Group(g) if g.delimiter() == Delimiter::None => {
+                out.extend(flatten(g.stream()))
+            }
             tt => out.push(tt),
         }
     }
@@ -427,7 +453,10 @@ fn spaced(context: &str) -> String {
 pub(super) fn ident_name(ident: &proc_macro2::Ident) -> Name {
     let text = ident.to_string();
     let text = text.strip_prefix("r#").unwrap_or(&text);
-    Name { value: text.to_ascii_lowercase(), span: ident.span() }
+    Name {
+        value: text.to_ascii_lowercase(),
+        span: ident.span(),
+    }
 }
 
 /// Reports identifiers PostgreSQL would silently truncate.

@@ -66,7 +66,14 @@ fn node(kind: ExprKind, range: Range) -> Expr {
 
 fn binary(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
     let range = lhs.range.to(rhs.range);
-    node(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, range)
+    node(
+        ExprKind::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
+        range,
+    )
 }
 
 fn or(c: &mut Cursor) -> PResult<Expr> {
@@ -92,7 +99,13 @@ fn not(c: &mut Cursor) -> PResult<Expr> {
         Some(start) => {
             let expr = c.nested(not)?;
             let range = Range::new(start, expr.range.end);
-            Ok(node(ExprKind::Unary { op: UnaryOp::Not, expr: Box::new(expr) }, range))
+            Ok(node(
+                ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(expr),
+                },
+                range,
+            ))
         }
         None => is(c),
     }
@@ -104,7 +117,13 @@ fn is(c: &mut Cursor) -> PResult<Expr> {
         let negated = c.eat_kw("not").is_some();
         if c.eat_kw("null").is_some() {
             let range = c.range_from(expr.range.start);
-            expr = node(ExprKind::IsNull { expr: Box::new(expr), negated }, range);
+            expr = node(
+                ExprKind::IsNull {
+                    expr: Box::new(expr),
+                    negated,
+                },
+                range,
+            );
         } else if c.eat_kws(&["distinct", "from"]).is_some() {
             let rhs = comparison(c)?;
             expr = binary(BinaryOp::IsDistinctFrom { negated }, expr, rhs);
@@ -130,7 +149,9 @@ fn comparison_op(c: &Cursor) -> Option<BinaryOp> {
 
 fn comparison(c: &mut Cursor) -> PResult<Expr> {
     let lhs = pattern(c)?;
-    let Some(op) = comparison_op(c) else { return Ok(lhs) };
+    let Some(op) = comparison_op(c) else {
+        return Ok(lhs);
+    };
     let (text, len) = c.peek_op().unwrap_or(("", 1));
     for _ in 0..len {
         c.bump();
@@ -141,9 +162,9 @@ fn comparison(c: &mut Cursor) -> PResult<Expr> {
     let rhs = pattern(c)?;
     if comparison_op(c).is_some() {
         // PostgreSQL's comparisons are non-associative: `a = b = c` is a syntax error there too.
-        return Err(
-            c.error(format!("comparisons do not chain; put parentheses around `{text}` and its operands"))
-        );
+        return Err(c.error(format!(
+            "comparisons do not chain; put parentheses around `{text}` and its operands"
+        )));
     }
     Ok(binary(op, lhs, rhs))
 }
@@ -151,18 +172,29 @@ fn comparison(c: &mut Cursor) -> PResult<Expr> {
 /// `[not] like|ilike|in|between`, non-associative.
 fn pattern(c: &mut Cursor) -> PResult<Expr> {
     let lhs = other(c)?;
-    let negated = c.peek_kw("not") && ["like", "ilike", "in", "between"].iter().any(|kw| c.peek_kw_at(1, kw));
+    let negated = c.peek_kw("not")
+        && ["like", "ilike", "in", "between"]
+            .iter()
+            .any(|kw| c.peek_kw_at(1, kw));
     if negated {
         c.bump();
     }
     if c.eat_kw("like").is_some() {
         let rhs = other(c)?;
-        let op = if negated { BinaryOp::NotLike } else { BinaryOp::Like };
+        let op = if negated {
+            BinaryOp::NotLike
+        } else {
+            BinaryOp::Like
+        };
         return Ok(binary(op, lhs, rhs));
     }
     if c.eat_kw("ilike").is_some() {
         let rhs = other(c)?;
-        let op = if negated { BinaryOp::NotILike } else { BinaryOp::ILike };
+        let op = if negated {
+            BinaryOp::NotILike
+        } else {
+            BinaryOp::ILike
+        };
         return Ok(binary(op, lhs, rhs));
     }
     if c.eat_kw("in").is_some() {
@@ -173,7 +205,14 @@ fn pattern(c: &mut Cursor) -> PResult<Expr> {
         }
         inner.expect_end("`,` or `)`")?;
         let range = c.range_from(lhs.range.start);
-        return Ok(node(ExprKind::InList { expr: Box::new(lhs), list, negated }, range));
+        return Ok(node(
+            ExprKind::InList {
+                expr: Box::new(lhs),
+                list,
+                negated,
+            },
+            range,
+        ));
     }
     if c.eat_kw("between").is_some() {
         let low = other(c)?;
@@ -181,7 +220,12 @@ fn pattern(c: &mut Cursor) -> PResult<Expr> {
         let high = other(c)?;
         let range = lhs.range.to(high.range);
         return Ok(node(
-            ExprKind::Between { expr: Box::new(lhs), low: Box::new(low), high: Box::new(high), negated },
+            ExprKind::Between {
+                expr: Box::new(lhs),
+                low: Box::new(low),
+                high: Box::new(high),
+                negated,
+            },
             range,
         ));
     }
@@ -197,12 +241,24 @@ fn other_op(op: &'static str) -> Option<BinaryOp> {
         "@>" => BinaryOp::Contains,
         "<@" => BinaryOp::ContainedBy,
         "&&" => BinaryOp::Overlaps,
-        "~" => BinaryOp::Match { case_insensitive: false, negated: false },
-        "~*" => BinaryOp::Match { case_insensitive: true, negated: false },
-        "!~" => BinaryOp::Match { case_insensitive: false, negated: true },
-        "!~*" => BinaryOp::Match { case_insensitive: true, negated: true },
-        "#>" | "#>>" | "#-" | "?" | "?|" | "?&" | "@?" | "@@" | "<->" | "-|-" | "<<" | ">>" | "&<" | "&>"
-        | "|" | "&" | "#" => BinaryOp::Other(op),
+        "~" => BinaryOp::Match {
+            case_insensitive: false,
+            negated: false,
+        },
+        "~*" => BinaryOp::Match {
+            case_insensitive: true,
+            negated: false,
+        },
+        "!~" => BinaryOp::Match {
+            case_insensitive: false,
+            negated: true,
+        },
+        "!~*" => BinaryOp::Match {
+            case_insensitive: true,
+            negated: true,
+        },
+        "#>" | "#>>" | "#-" | "?" | "?|" | "?&" | "@?" | "@@" | "<->" | "-|-" | "<<" | ">>"
+        | "&<" | "&>" | "|" | "&" | "#" => BinaryOp::Other(op),
         _ => return None,
     })
 }
@@ -240,11 +296,23 @@ fn arithmetic(
 }
 
 fn additive(c: &mut Cursor) -> PResult<Expr> {
-    arithmetic(c, &[("+", BinaryOp::Add), ("-", BinaryOp::Sub)], multiplicative)
+    arithmetic(
+        c,
+        &[("+", BinaryOp::Add), ("-", BinaryOp::Sub)],
+        multiplicative,
+    )
 }
 
 fn multiplicative(c: &mut Cursor) -> PResult<Expr> {
-    arithmetic(c, &[("*", BinaryOp::Mul), ("/", BinaryOp::Div), ("%", BinaryOp::Mod)], power)
+    arithmetic(
+        c,
+        &[
+            ("*", BinaryOp::Mul),
+            ("/", BinaryOp::Div),
+            ("%", BinaryOp::Mod),
+        ],
+        power,
+    )
 }
 
 fn power(c: &mut Cursor) -> PResult<Expr> {
@@ -256,7 +324,13 @@ fn unary(c: &mut Cursor) -> PResult<Expr> {
         if let Some(at) = c.eat_op(text) {
             let expr = c.nested(unary)?;
             let range = Range::new(at.start, expr.range.end);
-            return Ok(node(ExprKind::Unary { op, expr: Box::new(expr) }, range));
+            return Ok(node(
+                ExprKind::Unary {
+                    op,
+                    expr: Box::new(expr),
+                },
+                range,
+            ));
         }
     }
     cast(c)
@@ -267,7 +341,13 @@ fn cast(c: &mut Cursor) -> PResult<Expr> {
     while c.eat_op("::").is_some() {
         let ty = parse_type(c, "after `::`")?;
         let range = expr.range.to(ty.range);
-        expr = node(ExprKind::Cast { expr: Box::new(expr), ty }, range);
+        expr = node(
+            ExprKind::Cast {
+                expr: Box::new(expr),
+                ty,
+            },
+            range,
+        );
     }
     Ok(expr)
 }
@@ -280,7 +360,10 @@ fn primary(c: &mut Cursor) -> PResult<Expr> {
             let mut inner = c.eat_group(Delimiter::Parenthesis).expect("peeked a group");
             let expr = parse_expr(&mut inner, "inside `(`")?;
             inner.expect_end("`)`")?;
-            Ok(node(ExprKind::Paren(Box::new(expr)), Range::single(g.span())))
+            Ok(node(
+                ExprKind::Paren(Box::new(expr)),
+                Range::single(g.span()),
+            ))
         }
         Some(TokenTree::Ident(ident)) => {
             let keyword = c.peek_keyword();
@@ -351,7 +434,9 @@ fn literal(c: &mut Cursor, lit: proc_macro2::Literal) -> PResult<Expr> {
             return Ok(node(ExprKind::String(s.value), Range::single(span)));
         }
         syn::Lit::Int(i) if i.suffix().is_empty() => ExprKind::Number(i.base10_digits().to_owned()),
-        syn::Lit::Float(f) if f.suffix().is_empty() => ExprKind::Number(f.base10_digits().to_owned()),
+        syn::Lit::Float(f) if f.suffix().is_empty() => {
+            ExprKind::Number(f.base10_digits().to_owned())
+        }
         syn::Lit::Int(i) => {
             return Err(c.error(format!(
                 "numbers in SQL take no suffix; write `{}` instead of `{i}`",
@@ -388,7 +473,10 @@ fn column_or_call(c: &mut Cursor) -> PResult<Expr> {
     let mut parts = vec![c.name("an expression")?];
     while c.peek_punct('.') {
         c.bump();
-        parts.push(c.name(&format!("a name after `{}.`", parts.last().map_or("", |n| &n.value)))?);
+        parts.push(c.name(&format!(
+            "a name after `{}.`",
+            parts.last().map_or("", |n| &n.value)
+        ))?);
     }
     let Some(mut args_cursor) = c.eat_group(Delimiter::Parenthesis) else {
         if parts.len() > 3 {
@@ -400,10 +488,19 @@ fn column_or_call(c: &mut Cursor) -> PResult<Expr> {
         return Ok(node(ExprKind::Column(parts), c.range_from(start)));
     };
     let func = match <[Name; 2]>::try_from(parts.clone()) {
-        Ok([schema, name]) => QName { schema: Some(schema), name },
-        Err(_) if parts.len() == 1 => QName { schema: None, name: parts.remove(0) },
+        Ok([schema, name]) => QName {
+            schema: Some(schema),
+            name,
+        },
+        Err(_) if parts.len() == 1 => QName {
+            schema: None,
+            name: parts.remove(0),
+        },
         Err(_) => {
-            return Err(syn::Error::new(start, "a function name has at most two parts: `schema.function`"))
+            return Err(syn::Error::new(
+                start,
+                "a function name has at most two parts: `schema.function`",
+            ))
         }
     };
     let (args, star) = if args_cursor.peek_op_is("*") && args_cursor.peek_nth(1).is_none() {
@@ -415,13 +512,20 @@ fn column_or_call(c: &mut Cursor) -> PResult<Expr> {
         args_cursor.expect_end(&what)?;
         (args, false)
     };
-    Ok(node(ExprKind::Call { func, args, star }, c.range_from(start)))
+    Ok(node(
+        ExprKind::Call { func, args, star },
+        c.range_from(start),
+    ))
 }
 
 /// `case [operand] when .. then .. [else ..] end`
 fn case(c: &mut Cursor) -> PResult<Expr> {
     let start = c.expect_kw("case", "")?;
-    let operand = if c.peek_kw("when") { None } else { Some(Box::new(parse_expr(c, "after `case`")?)) };
+    let operand = if c.peek_kw("when") {
+        None
+    } else {
+        Some(Box::new(parse_expr(c, "after `case`")?))
+    };
     let mut whens = Vec::new();
     while c.eat_kw("when").is_some() {
         let condition = parse_expr(c, "after `when`")?;
@@ -437,5 +541,12 @@ fn case(c: &mut Cursor) -> PResult<Expr> {
         None => None,
     };
     c.expect_kw("end", "to close `case`")?;
-    Ok(node(ExprKind::Case { operand, whens, else_ }, c.range_from(start)))
+    Ok(node(
+        ExprKind::Case {
+            operand,
+            whens,
+            else_,
+        },
+        c.range_from(start),
+    ))
 }

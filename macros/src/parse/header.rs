@@ -42,7 +42,10 @@ pub(super) fn parse_header(cx: &Ctxt, tokens: TokenStream) -> Option<Header> {
         }
         input.parse::<syn::Token![mod]>()?;
         if !input.peek(Ident::peek_any) {
-            return Err(error(input, format!("expected the module name; {NAME_FORMAT}")));
+            return Err(error(
+                input,
+                format!("expected the module name; {NAME_FORMAT}"),
+            ));
         }
         let ident = input.call(Ident::parse_any)?;
         if !input.peek(syn::token::Brace) {
@@ -55,9 +58,9 @@ pub(super) fn parse_header(cx: &Ctxt, tokens: TokenStream) -> Option<Header> {
         let brace = syn::braced!(content in input);
         let body: TokenStream = content.parse()?;
         if !input.is_empty() {
-            return Err(
-                input.error("unexpected tokens after the module; `migration!` takes exactly one `mod` item")
-            );
+            return Err(input.error(
+                "unexpected tokens after the module; `migration!` takes exactly one `mod` item",
+            ));
         }
         Ok((attrs, vis, ident, body, brace.span.close()))
     };
@@ -67,7 +70,9 @@ pub(super) fn parse_header(cx: &Ctxt, tokens: TokenStream) -> Option<Header> {
             // syn's own end-of-input errors (inside an attribute or a visibility) point at the call
             // site too.
             let err = match last {
-                Some(span) if err.to_string().starts_with("unexpected end of input") => syn::Error::new(span, err),
+                Some(span) if err.to_string().starts_with("unexpected end of input") => {
+                    syn::Error::new(span, err)
+                }
                 _ => err,
             };
             cx.syn_error(err);
@@ -102,7 +107,16 @@ pub(super) fn parse_header(cx: &Ctxt, tokens: TokenStream) -> Option<Header> {
         }
     };
 
-    Some(Header { doc: join_doc(&doc_lines), attrs, vis, ident, version, name, body, close })
+    Some(Header {
+        doc: join_doc(&doc_lines),
+        attrs,
+        vis,
+        ident,
+        version,
+        name,
+        body,
+        close,
+    })
 }
 
 /// The text of a `#[doc = "..."]` attribute (what `/// ...` becomes).
@@ -112,7 +126,11 @@ fn doc_line(attr: &syn::Attribute) -> Option<String> {
     }
     match &attr.meta {
         syn::Meta::NameValue(syn::MetaNameValue {
-            value: syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }),
+            value:
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }),
             ..
         }) => Some(s.value()),
         _ => None,
@@ -121,21 +139,32 @@ fn doc_line(attr: &syn::Attribute) -> Option<String> {
 
 /// Doc lines joined with `\n`: each line trimmed, blank lines at both ends dropped.
 fn join_doc(lines: &[String]) -> String {
-    let all: Vec<&str> = lines.iter().flat_map(|l| l.split('\n')).map(str::trim).collect();
+    let all: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l.split('\n'))
+        .map(str::trim)
+        .collect();
     all.join("\n").trim().to_owned()
 }
 
 /// `m0002_add_email_index` -> `(2, "add_email_index")`.
 pub(super) fn split_module_name(ident: &str) -> Result<(u64, String), String> {
-    let rest = ident.strip_prefix('m').ok_or_else(|| NAME_FORMAT.to_owned())?;
+    let rest = ident
+        .strip_prefix('m')
+        .ok_or_else(|| NAME_FORMAT.to_owned())?;
     let digits_len = rest.bytes().take_while(u8::is_ascii_digit).count();
     let (digits, rest) = rest.split_at(digits_len);
-    let name = rest.strip_prefix('_').ok_or_else(|| NAME_FORMAT.to_owned())?;
+    let name = rest
+        .strip_prefix('_')
+        .ok_or_else(|| NAME_FORMAT.to_owned())?;
     if digits.is_empty() || name.is_empty() {
         return Err(NAME_FORMAT.to_owned());
     }
     let version = digits.parse::<u64>().map_err(|_| {
-        format!("version number `{digits}` is too large (at most {}); {NAME_FORMAT}", u64::MAX)
+        format!(
+            "version number `{digits}` is too large (at most {}); {NAME_FORMAT}",
+            u64::MAX
+        )
     })?;
     Ok((version, name.to_owned()))
 }

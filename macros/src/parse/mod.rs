@@ -26,10 +26,10 @@ mod tests;
 
 use proc_macro2::{Delimiter, TokenStream};
 
-use self::cursor::{Cursor, PResult};
-pub use self::settings::resolve_settings;
 #[cfg(test)]
 pub(crate) use self::cursor::MAX_NESTING;
+use self::cursor::{Cursor, PResult};
+pub use self::settings::resolve_settings;
 use crate::ast::{Item, MigrationInput, Range, Setting, Stmt, Str, UnsafeBlock};
 use crate::ctxt::Ctxt;
 
@@ -155,7 +155,9 @@ fn unsafe_block(c: &mut Cursor) -> PResult<UnsafeBlock> {
                 "allow" => {
                     opts.expect_punct('=', "after `allow`")?;
                     let Some(mut rules) = opts.eat_group(Delimiter::Bracket) else {
-                        return Err(opts.expected("a list of rule names such as `[index_not_concurrent]`"));
+                        return Err(
+                            opts.expected("a list of rule names such as `[index_not_concurrent]`")
+                        );
                     };
                     while !rules.is_end() {
                         allow.push(rules.word("a rule name")?);
@@ -187,5 +189,10 @@ fn unsafe_block(c: &mut Cursor) -> PResult<UnsafeBlock> {
             Item::Unsafe(_) => None,
         })
         .collect();
-    Ok(UnsafeBlock { keyword, reason, allow, body })
+    Ok(UnsafeBlock {
+        keyword,
+        reason,
+        allow,
+        body,
+    })
 }

@@ -24,24 +24,39 @@ const DURATIONS: &[&str] = &[
 ];
 
 /// Bounds of the backfill pacing durations, in milliseconds: (setting, min, max).
-const PACING: &[(&str, u64, u64)] =
-    &[("backfill_target_batch", 1, 60_000), ("backfill_max_replica_lag", 100, 86_400_000)];
+const PACING: &[(&str, u64, u64)] = &[
+    ("backfill_target_batch", 1, 60_000),
+    ("backfill_max_replica_lag", 100, 86_400_000),
+];
 
 /// Settings whose value is a plain integer, with their allowed range.
 const INTEGERS: &[(&str, u64, u64)] = &[
     ("retry_attempts", 1, 1000),
     ("backfill_batch_size", 1, 1_000_000),
-    ("target_postgres", PgVersion::OLDEST_SUPPORTED.0 as u64, PgVersion::NEWEST_SUPPORTED.0 as u64),
+    (
+        "target_postgres",
+        PgVersion::OLDEST_SUPPORTED.0 as u64,
+        PgVersion::NEWEST_SUPPORTED.0 as u64,
+    ),
 ];
 
 /// Settings that become PostgreSQL's own `lock_timeout`/`statement_timeout`, an `int` of milliseconds.
-const PG_TIMEOUTS: &[&str] =
-    &["lock_timeout", "statement_timeout", "online_lock_timeout", "long_statement_timeout"];
+const PG_TIMEOUTS: &[&str] = &[
+    "lock_timeout",
+    "statement_timeout",
+    "online_lock_timeout",
+    "long_statement_timeout",
+];
 const PG_TIMEOUT_MAX_MS: u64 = i32::MAX as u64;
 
 /// Duration units and their length in milliseconds (PostgreSQL's spellings).
-const UNITS: &[(&str, u64)] =
-    &[("ms", 1), ("s", 1_000), ("min", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+const UNITS: &[(&str, u64)] = &[
+    ("ms", 1),
+    ("s", 1_000),
+    ("min", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
 
 /// `set NAME = VALUE`, without the `;`. The value's meaning is checked later, once the name is known
 /// to be a setting, by [`resolve_settings`].
@@ -50,7 +65,11 @@ pub(super) fn parse_setting(c: &mut Cursor) -> PResult<Setting> {
     let name = c.word("a setting name after `set`")?;
     c.expect_punct('=', &format!("after `set {}`", name.value))?;
     let value = parse_value(c, &name.value)?;
-    Ok(Setting { name, value, range: c.range_from(start) })
+    Ok(Setting {
+        name,
+        value,
+        range: c.range_from(start),
+    })
 }
 
 /// `2s`, `500ms`, `"2s"`, `10`, `1_000`.
@@ -59,38 +78,48 @@ fn parse_value(c: &mut Cursor, setting: &str) -> PResult<SettingValue> {
     if c.peek_punct('-') {
         return Err(c.error(format!("`{setting}` cannot be negative")));
     }
-    let Some(lit) = c.peek_literal() else { return Err(c.expected(&expected())) };
+    let Some(lit) = c.peek_literal() else {
+        return Err(c.expected(&expected()));
+    };
     let span = lit.span();
     let range = Range::single(span);
     let value = match syn::Lit::new(lit.clone()) {
         syn::Lit::Int(int) if int.suffix().is_empty() => {
             let value = int.base10_parse::<u64>().map_err(|_| {
-                syn::Error::new(span, format!("`{}` is too large for `{setting}`", int.base10_digits()))
+                syn::Error::new(
+                    span,
+                    format!("`{}` is too large for `{setting}`", int.base10_digits()),
+                )
             })?;
             SettingValue::Integer { value, range }
         }
         syn::Lit::Int(int) => {
-            let ms =
-                duration_ms(int.base10_digits(), int.suffix()).map_err(|msg| syn::Error::new(span, msg))?;
+            let ms = duration_ms(int.base10_digits(), int.suffix())
+                .map_err(|msg| syn::Error::new(span, msg))?;
             SettingValue::Duration { ms, range }
         }
         syn::Lit::Str(s) if s.suffix().is_empty() => {
             let text = s.value();
             let text = text.trim();
-            let digits_len = text.bytes().take_while(|b| b.is_ascii_digit() || *b == b'_').count();
+            let digits_len = text
+                .bytes()
+                .take_while(|b| b.is_ascii_digit() || *b == b'_')
+                .count();
             let (digits, unit) = text.split_at(digits_len);
             let digits: String = digits.chars().filter(|ch| *ch != '_').collect();
             if digits.is_empty() {
                 return Err(syn::Error::new(
                     span,
-                    format!("expected a duration such as `\"2s\"` for `{setting}`, found `{text:?}`"),
+                    format!(
+                        "expected a duration such as `\"2s\"` for `{setting}`, found `{text:?}`"
+                    ),
                 ));
             }
             let unit = unit.trim();
             if unit.is_empty() {
-                let value = digits
-                    .parse::<u64>()
-                    .map_err(|_| syn::Error::new(span, format!("`{digits}` is too large for `{setting}`")))?;
+                let value = digits.parse::<u64>().map_err(|_| {
+                    syn::Error::new(span, format!("`{digits}` is too large for `{setting}`"))
+                })?;
                 SettingValue::Integer { value, range }
             } else {
                 let ms = duration_ms(&digits, unit).map_err(|msg| syn::Error::new(span, msg))?;
@@ -100,16 +129,21 @@ fn parse_value(c: &mut Cursor, setting: &str) -> PResult<SettingValue> {
         syn::Lit::Float(f) if !f.suffix().is_empty() => {
             return Err(syn::Error::new(
                 span,
-                format!("durations are whole numbers of a unit; write e.g. `1500ms` instead of `{f}`"),
+                format!(
+                    "durations are whole numbers of a unit; write e.g. `1500ms` instead of `{f}`"
+                ),
             ))
         }
         _ => return Err(c.expected(&expected())),
     };
     c.bump();
-    if let (SettingValue::Integer { value, .. }, Some(TokenTree::Ident(unit))) = (&value, c.peek()) {
+    if let (SettingValue::Integer { value, .. }, Some(TokenTree::Ident(unit))) = (&value, c.peek())
+    {
         // `2 s`: the unit must touch the number for Rust to lex it as one literal.
         if UNITS.iter().any(|(u, _)| unit == u) {
-            return Err(c.error(format!("write the unit right after the number: `{value}{unit}`")));
+            return Err(c.error(format!(
+                "write the unit right after the number: `{value}{unit}`"
+            )));
         }
     }
     Ok(value)
@@ -138,7 +172,10 @@ pub(super) fn format_ms(ms: u64) -> String {
         .iter()
         .rev()
         .find(|(_, factor)| ms % factor == 0)
-        .map_or_else(|| format!("{ms}ms"), |(unit, factor)| format!("{}{unit}", ms / factor))
+        .map_or_else(
+            || format!("{ms}ms"),
+            |(unit, factor)| format!("{}{unit}", ms / factor),
+        )
 }
 
 /// Validates the `set` lines and applies them over [`Settings::DEFAULT`]. Invalid settings are
@@ -156,7 +193,10 @@ pub fn resolve_settings(cx: &Ctxt, settings: &[Setting]) -> Settings {
             continue;
         };
         if seen.contains(&name) {
-            cx.error(setting.range, format!("duplicate setting `{name}`; set it once"));
+            cx.error(
+                setting.range,
+                format!("duplicate setting `{name}`; set it once"),
+            );
             continue;
         }
         seen.push(name);
@@ -185,11 +225,18 @@ pub fn resolve_settings(cx: &Ctxt, settings: &[Setting]) -> Settings {
 
 /// The setting's canonical name, when `name` is one.
 fn known_name(name: &str) -> Option<&'static str> {
-    DURATIONS.iter().copied().chain(INTEGERS.iter().map(|(n, _, _)| *n)).find(|n| *n == name)
+    DURATIONS
+        .iter()
+        .copied()
+        .chain(INTEGERS.iter().map(|(n, _, _)| *n))
+        .find(|n| *n == name)
 }
 
 fn all_names() -> impl Iterator<Item = &'static str> {
-    DURATIONS.iter().copied().chain(INTEGERS.iter().map(|(n, _, _)| *n))
+    DURATIONS
+        .iter()
+        .copied()
+        .chain(INTEGERS.iter().map(|(n, _, _)| *n))
 }
 
 fn unknown_setting_message(name: &str) -> String {
@@ -200,8 +247,10 @@ fn unknown_setting_message(name: &str) -> String {
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| format!("did you mean `{n}`? "))
         .unwrap_or_default();
-    Rule::UnknownSetting
-        .message(format_args!("unknown setting `{name}`; {suggestion}known settings: {}", known.join(", ")))
+    Rule::UnknownSetting.message(format_args!(
+        "unknown setting `{name}`; {suggestion}known settings: {}",
+        known.join(", ")
+    ))
 }
 
 /// Checks one value against its setting and stores it.
@@ -238,11 +287,17 @@ fn apply(out: &mut Settings, name: &'static str, value: &SettingValue) -> Result
         }
         return Ok(());
     }
-    let (_, min, max) = INTEGERS.iter().copied().find(|(n, _, _)| *n == name).unwrap_or((name, 0, u64::MAX));
+    let (_, min, max) = INTEGERS
+        .iter()
+        .copied()
+        .find(|(n, _, _)| *n == name)
+        .unwrap_or((name, 0, u64::MAX));
     let n = match *value {
         SettingValue::Integer { value, .. } => value,
         SettingValue::Duration { .. } => {
-            return Err(format!("`{name}` takes a plain number, e.g. `{min}`; remove the unit"))
+            return Err(format!(
+                "`{name}` takes a plain number, e.g. `{min}`; remove the unit"
+            ))
         }
     };
     if !(min..=max).contains(&n) {
@@ -314,12 +369,17 @@ fn check_timeouts(
     if lock_ms == 0 || stmt_ms == 0 || lock_ms < stmt_ms {
         return;
     }
-    let fix =
-        format!("a lock wait must give up before the statement does, so lower `{lock}` or raise `{stmt}`");
+    let fix = format!(
+        "a lock wait must give up before the statement does, so lower `{lock}` or raise `{stmt}`"
+    );
     let (at, text) = match (lock_at, stmt_at) {
         (Some(at), Some(_)) => (
             at,
-            format!("`{lock}` of {} is not below `{stmt}` of {}", format_ms(lock_ms), format_ms(stmt_ms)),
+            format!(
+                "`{lock}` of {} is not below `{stmt}` of {}",
+                format_ms(lock_ms),
+                format_ms(stmt_ms)
+            ),
         ),
         (Some(at), None) => (
             at,
@@ -340,7 +400,10 @@ fn check_timeouts(
         // The defaults are consistent.
         (None, None) => return,
     };
-    cx.error(at, Rule::LockTimeoutNotBelowStatementTimeout.message(format_args!("{text}; {fix}")));
+    cx.error(
+        at,
+        Rule::LockTimeoutNotBelowStatementTimeout.message(format_args!("{text}; {fix}")),
+    );
 }
 
 fn default_ms(name: &str) -> u64 {
@@ -356,7 +419,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != *cb));
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
             diag = row[j + 1];
             row[j + 1] = next;
         }

@@ -5,13 +5,13 @@ use proc_macro2::Delimiter;
 use zerodown_runtime::plan::LockLevel;
 
 use super::alter::{alter_table, cascade};
-use super::expand::expand;
 use super::cursor::{Cursor, PResult};
+use super::expand::expand;
 use super::expr::{parse_call, parse_expr};
 use super::table::create_table;
 use crate::ast::{
-    Assignment, BackfillStmt, CommentTarget, CreateIndex, EnumPosition, IndexKey, IndexKeyExpr, Name, QName, Range, RawSql,
-    ReindexTarget, Stmt, StmtKind, Str,
+    Assignment, BackfillStmt, CommentTarget, CreateIndex, EnumPosition, IndexKey, IndexKeyExpr,
+    Name, QName, Range, RawSql, ReindexTarget, Stmt, StmtKind, Str,
 };
 
 /// The statements, for "unknown statement" messages.
@@ -21,16 +21,32 @@ pub(super) const STATEMENTS: &str = "`create table`, `create index`, `create uni
 
 /// Objects `create` makes that the DSL leaves to `raw` SQL (named in the error).
 const RAW_ONLY_CREATE: &[&str] = &[
-    "extension", "function", "procedure", "view", "materialized", "trigger", "sequence", "schema",
-    "policy", "role", "domain", "aggregate", "operator", "publication", "subscription", "statistics",
-    "collation", "rule", "or",
+    "extension",
+    "function",
+    "procedure",
+    "view",
+    "materialized",
+    "trigger",
+    "sequence",
+    "schema",
+    "policy",
+    "role",
+    "domain",
+    "aggregate",
+    "operator",
+    "publication",
+    "subscription",
+    "statistics",
+    "collation",
+    "rule",
+    "or",
 ];
 
 /// Whether the next token can start a statement: after a missing `;`, parsing resumes there.
 pub(super) fn starts_statement(c: &Cursor) -> bool {
     [
-        "create", "alter", "drop", "comment", "raw", "reindex", "vacuum", "cluster", "lock", "truncate",
-        "unsafe", "set", "backfill", "expand",
+        "create", "alter", "drop", "comment", "raw", "reindex", "vacuum", "cluster", "lock",
+        "truncate", "unsafe", "set", "backfill", "expand",
     ]
     .iter()
     .any(|kw| c.peek_kw(kw))
@@ -40,7 +56,10 @@ pub(super) fn starts_statement(c: &Cursor) -> bool {
 pub(super) fn parse_stmt(c: &mut Cursor) -> PResult<Stmt> {
     let start = c.span();
     let kind = stmt_kind(c)?;
-    Ok(Stmt { kind, range: c.range_from(start) })
+    Ok(Stmt {
+        kind,
+        range: c.range_from(start),
+    })
 }
 
 fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
@@ -160,20 +179,33 @@ fn drop(c: &mut Cursor) -> PResult<StmtKind> {
         let if_exists = c.eat_kws(&["if", "exists"]).is_some();
         let tables = qnames(c, "the table name after `drop table`")?;
         let cascade = cascade(c);
-        return Ok(StmtKind::DropTable { if_exists, tables, cascade });
+        return Ok(StmtKind::DropTable {
+            if_exists,
+            tables,
+            cascade,
+        });
     }
     if c.eat_kw("index").is_some() {
         let concurrently = c.eat_kw("concurrently").map(Range::single);
         let if_exists = c.eat_kws(&["if", "exists"]).is_some();
         let index = c.qname("the index name after `drop index`")?;
         let cascade = cascade(c);
-        return Ok(StmtKind::DropIndex { concurrently, if_exists, index, cascade });
+        return Ok(StmtKind::DropIndex {
+            concurrently,
+            if_exists,
+            index,
+            cascade,
+        });
     }
     if c.eat_kw("schema").is_some() {
         let if_exists = c.eat_kws(&["if", "exists"]).is_some();
         let name = c.name("the schema name after `drop schema`")?;
         let cascade = cascade(c);
-        return Ok(StmtKind::DropSchema { if_exists, name, cascade });
+        return Ok(StmtKind::DropSchema {
+            if_exists,
+            name,
+            cascade,
+        });
     }
     if c.eat_kw("database").is_some() {
         let if_exists = c.eat_kws(&["if", "exists"]).is_some();
@@ -187,20 +219,35 @@ fn drop(c: &mut Cursor) -> PResult<StmtKind> {
 fn create_index(c: &mut Cursor, unique: bool) -> PResult<CreateIndex> {
     let concurrently = c.eat_kw("concurrently").map(Range::single);
     let if_not_exists = c.eat_kws(&["if", "not", "exists"]).is_some();
-    let name = if c.peek_kw("on") { None } else { Some(c.name("the index name or `on`")?) };
-    c.expect_kw("on", if name.is_some() { "after the index name" } else { "" })?;
+    let name = if c.peek_kw("on") {
+        None
+    } else {
+        Some(c.name("the index name or `on`")?)
+    };
+    c.expect_kw(
+        "on",
+        if name.is_some() {
+            "after the index name"
+        } else {
+            ""
+        },
+    )?;
     let table = c.qname("the table name after `on`")?;
     let method = match c.eat_kw("using") {
         Some(_) => Some(c.name("the index method after `using`")?),
         None => None,
     };
-    let mut inner = c.expect_paren(&format!("with the index keys after `on {}`", table.name.value))?;
+    let mut inner = c.expect_paren(&format!(
+        "with the index keys after `on {}`",
+        table.name.value
+    ))?;
     let mut keys = vec![index_key(&mut inner)?];
     while inner.eat_punct(',').is_some() {
         keys.push(index_key(&mut inner)?);
     }
-    inner
-        .expect_end("`,` or `)` after the index key (an expression key goes in parentheses: `((a || b))`)")?;
+    inner.expect_end(
+        "`,` or `)` after the index key (an expression key goes in parentheses: `((a || b))`)",
+    )?;
     let include = if c.eat_kw("include").is_some() {
         c.paren_names("a column name", "after `include`")?
     } else {
@@ -210,7 +257,17 @@ fn create_index(c: &mut Cursor, unique: bool) -> PResult<CreateIndex> {
         Some(_) => Some(parse_expr(c, "after `where`")?),
         None => None,
     };
-    Ok(CreateIndex { unique, concurrently, if_not_exists, name, table, method, keys, include, predicate })
+    Ok(CreateIndex {
+        unique,
+        concurrently,
+        if_not_exists,
+        name,
+        table,
+        method,
+        keys,
+        include,
+        predicate,
+    })
 }
 
 /// `column | (expr) | f(args)`, then `[opclass] [asc|desc] [nulls first|last]`.
@@ -251,7 +308,13 @@ fn index_key(c: &mut Cursor) -> PResult<IndexKey> {
     } else {
         None
     };
-    Ok(IndexKey { expr, opclass, descending, nulls_first, range: c.range_from(start) })
+    Ok(IndexKey {
+        expr,
+        opclass,
+        descending,
+        nulls_first,
+        range: c.range_from(start),
+    })
 }
 
 /// After `create type`: `name as enum ("a", ..)`.
@@ -262,9 +325,15 @@ fn create_type(c: &mut Cursor) -> PResult<StmtKind> {
     let mut inner = c.expect_paren("with the labels after `enum`")?;
     let mut values = Vec::new();
     if !inner.is_end() {
-        values.push(enum_label(&mut inner, "an enum label as a string, e.g. `\"happy\"`")?);
+        values.push(enum_label(
+            &mut inner,
+            "an enum label as a string, e.g. `\"happy\"`",
+        )?);
         while inner.eat_punct(',').is_some() {
-            values.push(enum_label(&mut inner, "an enum label as a string, e.g. `\"happy\"`")?);
+            values.push(enum_label(
+                &mut inner,
+                "an enum label as a string, e.g. `\"happy\"`",
+            )?);
         }
     }
     inner.expect_end("`,` or `)`")?;
@@ -291,18 +360,35 @@ fn enum_label(c: &mut Cursor, what: &str) -> PResult<Str> {
 /// After `alter type`: `name add value [if not exists] "v" [before|after "w"]`.
 fn alter_type(c: &mut Cursor) -> PResult<StmtKind> {
     let name = c.qname("the type name after `alter type`")?;
-    c.expect_kw("add", &format!("after `alter type {}` (only `add value` is supported)", name.name.value))?;
+    c.expect_kw(
+        "add",
+        &format!(
+            "after `alter type {}` (only `add value` is supported)",
+            name.name.value
+        ),
+    )?;
     c.expect_kw("value", "after `add`")?;
     let if_not_exists = c.eat_kws(&["if", "not", "exists"]).is_some();
     let value = enum_label(c, "the new label as a string, e.g. `\"happy\"`")?;
     let position = if c.eat_kw("before").is_some() {
-        Some((EnumPosition::Before, c.string("a label as a string after `before`")?))
+        Some((
+            EnumPosition::Before,
+            c.string("a label as a string after `before`")?,
+        ))
     } else if c.eat_kw("after").is_some() {
-        Some((EnumPosition::After, c.string("a label as a string after `after`")?))
+        Some((
+            EnumPosition::After,
+            c.string("a label as a string after `after`")?,
+        ))
     } else {
         None
     };
-    Ok(StmtKind::AlterEnumAddValue { name, if_not_exists, value, position })
+    Ok(StmtKind::AlterEnumAddValue {
+        name,
+        if_not_exists,
+        value,
+        position,
+    })
 }
 
 /// After `comment`: `on target is "text" | null`.
@@ -316,14 +402,23 @@ fn comment(c: &mut Cursor) -> PResult<StmtKind> {
         while c.eat_punct('.').is_some() {
             parts.push(c.name("a name after `.`")?);
         }
-        let column = parts.pop().filter(|_| (1..=2).contains(&parts.len())).ok_or_else(|| {
-            syn::Error::new(
-                start,
-                "expected `table.column` or `schema.table.column` after `comment on column`",
-            )
-        })?;
+        let column = parts
+            .pop()
+            .filter(|_| (1..=2).contains(&parts.len()))
+            .ok_or_else(|| {
+                syn::Error::new(
+                    start,
+                    "expected `table.column` or `schema.table.column` after `comment on column`",
+                )
+            })?;
         let name = parts.pop().expect("one or two parts left");
-        CommentTarget::Column { table: QName { schema: parts.pop(), name }, column }
+        CommentTarget::Column {
+            table: QName {
+                schema: parts.pop(),
+                name,
+            },
+            column,
+        }
     } else if c.eat_kw("index").is_some() {
         CommentTarget::Index(c.qname("the index name")?)
     } else if c.eat_kw("type").is_some() {
@@ -331,13 +426,21 @@ fn comment(c: &mut Cursor) -> PResult<StmtKind> {
     } else if c.eat_kw("constraint").is_some() {
         let name = c.name("the constraint name")?;
         c.expect_kw("on", &format!("after `constraint {}`", name.value))?;
-        CommentTarget::Constraint { name, table: c.qname("the table name")? }
+        CommentTarget::Constraint {
+            name,
+            table: c.qname("the table name")?,
+        }
     } else {
-        return Err(c.expected("`table`, `column`, `index`, `type` or `constraint` after `comment on`"));
+        return Err(
+            c.expected("`table`, `column`, `index`, `type` or `constraint` after `comment on`")
+        );
     };
     c.expect_kw("is", "before the comment text")?;
-    let text =
-        if c.eat_kw("null").is_some() { None } else { Some(c.string("a string or `null` after `is`")?) };
+    let text = if c.eat_kw("null").is_some() {
+        None
+    } else {
+        Some(c.string("a string or `null` after `is`")?)
+    };
     Ok(StmtKind::CommentOn { target, text })
 }
 
@@ -384,10 +487,23 @@ fn raw(c: &mut Cursor) -> PResult<RawSql> {
         }
     }
     let sql = c.string("the SQL as a string after `raw(..)`")?;
-    if sql.value.trim_matches(|ch: char| ch.is_whitespace() || ch == ';').is_empty() {
-        c.cx.error(Range::single(sql.span), "this `raw` SQL is empty; write the statement to run, or remove the `raw`");
+    if sql
+        .value
+        .trim_matches(|ch: char| ch.is_whitespace() || ch == ';')
+        .is_empty()
+    {
+        c.cx.error(
+            Range::single(sql.span),
+            "this `raw` SQL is empty; write the statement to run, or remove the `raw`",
+        );
     }
-    Ok(RawSql { keyword, reason, lock, no_transaction, sql })
+    Ok(RawSql {
+        keyword,
+        reason,
+        lock,
+        no_transaction,
+        sql,
+    })
 }
 
 const LOCK_LEVELS: &[(&str, LockLevel)] = &[
@@ -403,13 +519,21 @@ const LOCK_LEVELS: &[(&str, LockLevel)] = &[
 ];
 
 fn lock_level(name: &Name) -> PResult<LockLevel> {
-    LOCK_LEVELS.iter().find(|(n, _)| *n == name.value).map(|(_, l)| *l).ok_or_else(|| {
-        let all: Vec<String> = LOCK_LEVELS.iter().map(|(n, _)| format!("`{n}`")).collect();
-        syn::Error::new(
-            name.span,
-            format!("unknown lock level `{}`; expected one of {}", name.value, all.join(", ")),
-        )
-    })
+    LOCK_LEVELS
+        .iter()
+        .find(|(n, _)| *n == name.value)
+        .map(|(_, l)| *l)
+        .ok_or_else(|| {
+            let all: Vec<String> = LOCK_LEVELS.iter().map(|(n, _)| format!("`{n}`")).collect();
+            syn::Error::new(
+                name.span,
+                format!(
+                    "unknown lock level `{}`; expected one of {}",
+                    name.value,
+                    all.join(", ")
+                ),
+            )
+        })
 }
 
 /// After `reindex`: `[concurrently] index|table [concurrently] name` (PostgreSQL's own order puts
@@ -427,7 +551,11 @@ fn reindex(c: &mut Cursor) -> PResult<StmtKind> {
         concurrently = c.eat_kw("concurrently").map(Range::single);
     }
     let name = c.qname("the name to reindex")?;
-    Ok(StmtKind::Reindex { concurrently, target, name })
+    Ok(StmtKind::Reindex {
+        concurrently,
+        target,
+        name,
+    })
 }
 
 /// After `lock`: `[table] name [in MODE mode]`.
@@ -470,7 +598,12 @@ fn backfill(c: &mut Cursor) -> PResult<BackfillStmt> {
     if !c.is_end() && !c.peek_punct(';') {
         return Err(c.expected("`,`, `where`, `by` or `;` after the assignment"));
     }
-    Ok(BackfillStmt { table, assignments, predicate, by })
+    Ok(BackfillStmt {
+        table,
+        assignments,
+        predicate,
+        by,
+    })
 }
 
 /// `col = expr` (a column of the table, unqualified).
@@ -482,5 +615,9 @@ fn assignment(c: &mut Cursor) -> PResult<Assignment> {
     }
     c.expect_punct('=', &format!("after `set {}`", column.value))?;
     let value = parse_expr(c, &format!("after `{} =`", column.value))?;
-    Ok(Assignment { column, value, range: c.range_from(start) })
+    Ok(Assignment {
+        column,
+        value,
+        range: c.range_from(start),
+    })
 }

@@ -15,11 +15,19 @@ use crate::ast::{
 pub(super) fn create_table(c: &mut Cursor) -> PResult<CreateTable> {
     let if_not_exists = c.eat_kws(&["if", "not", "exists"]).is_some();
     let name = c.qname("the table name after `create table`")?;
-    let mut inner = c.expect_paren(&format!("with the columns after `create table {}`", name.name.value))?;
+    let mut inner = c.expect_paren(&format!(
+        "with the columns after `create table {}`",
+        name.name.value
+    ))?;
     let mut columns = Vec::new();
     let mut constraints = Vec::new();
     if inner.is_end() {
-        return Ok(CreateTable { if_not_exists, name, columns, constraints });
+        return Ok(CreateTable {
+            if_not_exists,
+            name,
+            columns,
+            constraints,
+        });
     }
     loop {
         let expected = if starts_table_constraint(&inner) {
@@ -34,7 +42,12 @@ pub(super) fn create_table(c: &mut Cursor) -> PResult<CreateTable> {
             break;
         }
     }
-    Ok(CreateTable { if_not_exists, name, columns, constraints })
+    Ok(CreateTable {
+        if_not_exists,
+        name,
+        columns,
+        constraints,
+    })
 }
 
 /// `name type [column_constraint ...]`
@@ -46,7 +59,12 @@ pub(super) fn column_def(c: &mut Cursor) -> PResult<ColumnDef> {
     while let Some(constraint) = column_constraint(c)? {
         constraints.push(constraint);
     }
-    Ok(ColumnDef { name, ty, constraints, range: c.range_from(start) })
+    Ok(ColumnDef {
+        name,
+        ty,
+        constraints,
+        range: c.range_from(start),
+    })
 }
 
 /// One column constraint, or `None` when the next token does not start one.
@@ -83,7 +101,11 @@ fn column_constraint(c: &mut Cursor) -> PResult<Option<ColumnConstraint>> {
     } else {
         return Ok(None);
     };
-    Ok(Some(ColumnConstraint { name, kind, range: c.range_from(start) }))
+    Ok(Some(ColumnConstraint {
+        name,
+        kind,
+        range: c.range_from(start),
+    }))
 }
 
 /// After `generated`: `always as identity`, `by default as identity`, `always as (expr) stored`.
@@ -148,11 +170,19 @@ pub(super) fn foreign_key_target(c: &mut Cursor, many: bool) -> PResult<ForeignK
         c.bump();
         c.bump();
         if slot.is_some() {
-            return Err(syn::Error::new(at, format!("duplicate `on {event}`; write it once")));
+            return Err(syn::Error::new(
+                at,
+                format!("duplicate `on {event}`; write it once"),
+            ));
         }
         *slot = Some(referential_action(c, event)?);
     }
-    Ok(ForeignKeyTarget { table, columns, on_delete, on_update })
+    Ok(ForeignKeyTarget {
+        table,
+        columns,
+        on_delete,
+        on_update,
+    })
 }
 
 fn referential_action(c: &mut Cursor, event: &str) -> PResult<ReferentialAction> {
@@ -176,7 +206,16 @@ fn referential_action(c: &mut Cursor, event: &str) -> PResult<ReferentialAction>
 
 /// Whether the next token starts a table constraint rather than a column definition.
 pub(super) fn starts_table_constraint(c: &Cursor) -> bool {
-    ["constraint", "check", "unique", "primary", "foreign", "exclude"].iter().any(|kw| c.peek_kw(kw))
+    [
+        "constraint",
+        "check",
+        "unique",
+        "primary",
+        "foreign",
+        "exclude",
+    ]
+    .iter()
+    .any(|kw| c.peek_kw(kw))
 }
 
 /// `[constraint name] kind [not valid]`
@@ -193,7 +232,10 @@ pub(super) fn table_constraint(c: &mut Cursor) -> PResult<TableConstraint> {
             TableConstraintKind::UniqueUsingIndex(c.name("the index name after `using index`")?)
         } else {
             let columns = c.paren_names("a column name", "with the columns after `unique`")?;
-            TableConstraintKind::Unique { columns, include: include(c)? }
+            TableConstraintKind::Unique {
+                columns,
+                include: include(c)?,
+            }
         }
     } else if c.eat_kw("primary").is_some() {
         c.expect_kw("key", "after `primary`")?;
@@ -201,13 +243,19 @@ pub(super) fn table_constraint(c: &mut Cursor) -> PResult<TableConstraint> {
             TableConstraintKind::PrimaryKeyUsingIndex(c.name("the index name after `using index`")?)
         } else {
             let columns = c.paren_names("a column name", "with the columns after `primary key`")?;
-            TableConstraintKind::PrimaryKey { columns, include: include(c)? }
+            TableConstraintKind::PrimaryKey {
+                columns,
+                include: include(c)?,
+            }
         }
     } else if c.eat_kw("foreign").is_some() {
         c.expect_kw("key", "after `foreign`")?;
         let columns = c.paren_names("a column name", "with the columns after `foreign key`")?;
         c.expect_kw("references", "after the foreign key columns")?;
-        TableConstraintKind::ForeignKey { columns, target: foreign_key_target(c, true)? }
+        TableConstraintKind::ForeignKey {
+            columns,
+            target: foreign_key_target(c, true)?,
+        }
     } else if c.eat_kw("exclude").is_some() {
         // Only parsed to be rejected (or allowed by an override): keep the tokens as written.
         let mut tokens = proc_macro2::TokenStream::new();
@@ -220,13 +268,20 @@ pub(super) fn table_constraint(c: &mut Cursor) -> PResult<TableConstraint> {
         check_nul_in(c, &tokens);
         TableConstraintKind::Exclude { tokens }
     } else {
-        let after = name.as_ref().map_or_else(String::new, |n| format!(" after `constraint {}`", n.value));
-        return Err(
-            c.expected(&format!("`check`, `unique`, `primary key`, `foreign key` or `exclude`{after}"))
-        );
+        let after = name
+            .as_ref()
+            .map_or_else(String::new, |n| format!(" after `constraint {}`", n.value));
+        return Err(c.expected(&format!(
+            "`check`, `unique`, `primary key`, `foreign key` or `exclude`{after}"
+        )));
     };
     let not_valid = c.eat_kws(&["not", "valid"]);
-    Ok(TableConstraint { name, kind, not_valid, range: c.range_from(start) })
+    Ok(TableConstraint {
+        name,
+        kind,
+        not_valid,
+        range: c.range_from(start),
+    })
 }
 
 /// `[include (cols)]`

@@ -98,14 +98,18 @@ pub(super) fn parse_type(c: &mut Cursor, context: &str) -> PResult<Type> {
 
 /// Optional type modifiers: `(255)`, `(10, 2)`.
 fn params(c: &mut Cursor) -> PResult<Vec<u64>> {
-    let Some(mut inner) = c.eat_group(Delimiter::Parenthesis) else { return Ok(Vec::new()) };
+    let Some(mut inner) = c.eat_group(Delimiter::Parenthesis) else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::new();
     loop {
         let value = match inner.peek_literal().map(|l| syn::Lit::new(l.clone())) {
             Some(syn::Lit::Int(int)) if int.suffix().is_empty() => int.base10_parse::<u64>().ok(),
             _ => None,
         };
-        let Some(value) = value else { return Err(inner.expected("a number in the type modifier")) };
+        let Some(value) = value else {
+            return Err(inner.expected("a number in the type modifier"));
+        };
         inner.bump();
         out.push(value);
         if inner.eat_punct(',').is_none() {

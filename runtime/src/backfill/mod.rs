@@ -30,6 +30,6 @@ mod progress;
 pub(crate) mod run;
 pub(crate) mod sql;
 
-pub(crate) use progress::ProgressSink;
 pub use pace::Health;
+pub(crate) use progress::ProgressSink;
 pub use progress::{BackfillProgress, BackfillStage, BackfillState, ThrottleReason};

@@ -210,12 +210,11 @@ impl<'a> Reporter<'a> {
         self.current.state = BackfillState::Working;
         let now = Instant::now();
         if self.window.is_empty() {
-            self.window.push_back((self.started, self.current.rows_passed - passed));
+            self.window
+                .push_back((self.started, self.current.rows_passed - passed));
         }
         self.window.push_back((now, self.current.rows_passed));
-        while self.window.len() > 2
-            && now.duration_since(self.window[1].0) >= RATE_WINDOW
-        {
+        while self.window.len() > 2 && now.duration_since(self.window[1].0) >= RATE_WINDOW {
             self.window.pop_front();
         }
         self.emit(false);

@@ -224,7 +224,17 @@ pub(crate) async fn run(
     let mut attempts = 1;
     let end = pass_end(ex, &cx, false, &mut attempts).await?;
     if let Some(end) = end.as_deref() {
-        pass(ex, &cx, &mut reporter, &mut pacing, start, end, false, &mut attempts).await?;
+        pass(
+            ex,
+            &cx,
+            &mut reporter,
+            &mut pacing,
+            start,
+            end,
+            false,
+            &mut attempts,
+        )
+        .await?;
     }
 
     // Verification, and sweeps over rows written behind the cursor without the new value.
@@ -266,7 +276,17 @@ pub(crate) async fn run(
         reporter.stage(BackfillStage::Sweep { round });
         let end = pass_end(ex, &cx, true, &mut attempts).await?;
         if let Some(end) = end.as_deref() {
-            pass(ex, &cx, &mut reporter, &mut pacing, None, end, true, &mut attempts).await?;
+            pass(
+                ex,
+                &cx,
+                &mut reporter,
+                &mut pacing,
+                None,
+                end,
+                true,
+                &mut attempts,
+            )
+            .await?;
         }
     }
 
@@ -354,7 +374,11 @@ async fn pass(
             return Ok(());
         }
         if waiters > 0 {
-            tracing::debug!(table = b.table, waiters, "sessions waited for the batch's row locks; shrinking the batch and pausing");
+            tracing::debug!(
+                table = b.table,
+                waiters,
+                "sessions waited for the batch's row locks; shrinking the batch and pausing"
+            );
             reporter.throttled(ThrottleReason::LockWaits);
             tokio::time::sleep(Sizer::lock_wait_pause(took)).await;
         } else if vacuum {
@@ -392,7 +416,11 @@ async fn hold_back(
         reporter.current.replica_lag = signals.replica_lag;
         vacuum = signals.vacuum;
         let lag = signals.replica_lag.unwrap_or_default();
-        let resume_below = if paused_at.is_some() { limit / 2 } else { limit };
+        let resume_below = if paused_at.is_some() {
+            limit / 2
+        } else {
+            limit
+        };
         if lag <= resume_below {
             break;
         }
@@ -525,8 +553,7 @@ async fn with_retries(ex: &mut Executor<'_>, cx: &Ctx, op: Op<'_>) -> Result<(Do
             statement: Duration::from_millis(statement),
         };
         if step_conn.is_none() {
-            *step_conn =
-                Some(
+            *step_conn = Some(
                 connect::open(
                     options,
                     application_name,
@@ -780,7 +807,8 @@ async fn one(
 
 /// Sessions waiting for a lock this session holds; `pg_blocking_pids` only for sessions waiting
 /// for a lock at all, so it costs nothing while nobody waits.
-const WAITERS_SQL: &str = "SELECT count(*) FROM pg_stat_activity WHERE CASE WHEN wait_event_type = 'Lock' \
+const WAITERS_SQL: &str =
+    "SELECT count(*) FROM pg_stat_activity WHERE CASE WHEN wait_event_type = 'Lock' \
      THEN pg_backend_pid() = ANY(pg_blocking_pids(pid)) ELSE false END";
 
 /// A failure of the backfill as a whole (no usable key, rows that keep needing it), not of a statement.

@@ -148,7 +148,8 @@ pub(crate) struct InStep {
 /// run in a transaction. Phased steps and backfills keep their own bookkeeping, and a step that runs
 /// alone must be recorded running before its statement (a resumed run looks at that).
 pub(crate) fn records_in_step(step: &Step) -> bool {
-    matches!(step.kind, StepKind::Sql) && step.transaction == crate::plan::Transaction::Transactional
+    matches!(step.kind, StepKind::Sql)
+        && step.transaction == crate::plan::Transaction::Transactional
 }
 
 /// Runs a transactional step: `SET LOCAL` timeouts, a lock on the step's history row (so no two

@@ -87,7 +87,8 @@ pub(crate) async fn record_failure(
     uncounted: u32,
 ) -> Error {
     tracing::warn!(version = key.version, step = key.index + 1, error = %error, "step failed");
-    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string(), uncounted).await {
+    if let Err(e) = history::mark_failed(control, tables, key, &error.to_string(), uncounted).await
+    {
         tracing::warn!(error = %e, "recording the step failure failed");
     }
     Error::Step(Box::new(error))
@@ -203,7 +204,10 @@ impl Executor<'_> {
             let finish = (work.phase == PhaseKind::Expand && Some(index) == last && in_step(index))
                 .then_some((done, started));
             let start = (start_in_step && position == 0).then_some(m);
-            let report = match self.run_step(m, work.phase, index, total, state, start, finish).await {
+            let report = match self
+                .run_step(m, work.phase, index, total, state, start, finish)
+                .await
+            {
                 Ok(report) => report,
                 Err(Error::Step(mut error)) if work.phase == PhaseKind::Expand => {
                     if history::committed_nothing(self.control, self.tables, m.version)
@@ -218,8 +222,15 @@ impl Executor<'_> {
                         // What stays live until the migration is finished or undone: in `status`
                         // too, where the next person looking will see it.
                         error.notes.push(note);
-                        let key = StepKey { version: m.version, phase: work.phase, index: error.index };
-                        if let Err(e) = history::amend_error(self.control, self.tables, key, &error.to_string()).await {
+                        let key = StepKey {
+                            version: m.version,
+                            phase: work.phase,
+                            index: error.index,
+                        };
+                        if let Err(e) =
+                            history::amend_error(self.control, self.tables, key, &error.to_string())
+                                .await
+                        {
                             tracing::warn!(error = %e, "recording what the failed migration leaves live failed");
                         }
                     }
@@ -411,8 +422,7 @@ impl Executor<'_> {
             let server_version_num = conn.server_version_num;
             // Look before queueing (see `lookahead`): wait, not queued, while old transactions hold
             // conflicting locks, within the retry budget.
-            let deadline =
-                Instant::now() + config.budget().saturating_sub(retrier.elapsed());
+            let deadline = Instant::now() + config.budget().saturating_sub(retrier.elapsed());
             let clear = lookahead::wait_until_clear(
                 control,
                 step.tables,
@@ -451,7 +461,15 @@ impl Executor<'_> {
                         ],
                         source: None,
                     };
-                    return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
+                    return Err(fail_step(
+                        control,
+                        tables,
+                        key,
+                        error,
+                        start,
+                        counts_in_step.then(|| retrier.attempts()),
+                    )
+                    .await);
                 }
             };
             let elapsed = started.elapsed();
@@ -635,7 +653,15 @@ impl Executor<'_> {
                         notes,
                         source: err.source,
                     };
-                    return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
+                    return Err(fail_step(
+                        control,
+                        tables,
+                        key,
+                        error,
+                        start,
+                        counts_in_step.then(|| retrier.attempts()),
+                    )
+                    .await);
                 }
             }
         };
@@ -665,7 +691,15 @@ impl Executor<'_> {
                     notes: Vec::new(),
                     source: None,
                 };
-                return Err(fail_step(control, tables, key, error, start, counts_in_step.then(|| retrier.attempts())).await);
+                return Err(fail_step(
+                    control,
+                    tables,
+                    key,
+                    error,
+                    start,
+                    counts_in_step.then(|| retrier.attempts()),
+                )
+                .await);
             }
             history::mark_done(control, tables, key, started.elapsed(), 0)
                 .await

@@ -123,13 +123,21 @@ impl Cluster {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn start_with_settings(bindir: impl AsRef<Path>, settings: &[(&str, &str)]) -> Result<Cluster> {
+    pub async fn start_with_settings(
+        bindir: impl AsRef<Path>,
+        settings: &[(&str, &str)],
+    ) -> Result<Cluster> {
         let bindir = bindir.as_ref().to_path_buf();
         let mut extra = String::new();
         for (name, value) in settings {
-            let name_ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
             let value_ok = !value.is_empty()
-                && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
             if !name_ok || !value_ok {
                 return Err(cluster_error(
                     &bindir,
@@ -142,8 +150,9 @@ impl Cluster {
             let bindir = bindir.clone();
             tokio::task::spawn_blocking(move || Cluster::init_and_start(bindir, &extra))
         };
-        let mut cluster =
-            task.await.map_err(|e| cluster_error(&bindir, format!("the start-up task failed: {e}")))??;
+        let mut cluster = task
+            .await
+            .map_err(|e| cluster_error(&bindir, format!("the start-up task failed: {e}")))??;
         cluster.version = cluster.wait_ready().await?;
         tracing::debug!(
             dir = %cluster.dir.display(),
@@ -292,7 +301,10 @@ impl Cluster {
     fn init_and_start(bindir: PathBuf, extra_options: &str) -> Result<Cluster> {
         for tool in SERVER_BINARIES {
             if !sys::is_executable(&bindir.join(tool)) {
-                return Err(cluster_error(&bindir, format!("there is no `{tool}` in that directory")));
+                return Err(cluster_error(
+                    &bindir,
+                    format!("there is no `{tool}` in that directory"),
+                ));
             }
         }
         let run_as = match sys::effective_uid() {
@@ -347,9 +359,12 @@ impl Cluster {
     }
 
     fn run(&self, what: &str, mut cmd: Command) -> Result<Output> {
-        let output = cmd
-            .output()
-            .map_err(|e| cluster_error(&self.bindir, format!("cannot run `{what}`: {e}{}", self.user_hint())))?;
+        let output = cmd.output().map_err(|e| {
+            cluster_error(
+                &self.bindir,
+                format!("cannot run `{what}`: {e}{}", self.user_hint()),
+            )
+        })?;
         if output.status.success() {
             Ok(output)
         } else {
@@ -379,9 +394,16 @@ impl Cluster {
 
     fn initdb(&self) -> Result<()> {
         let mut cmd = self.tool("initdb");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        cmd.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         self.run("initdb", cmd).map(drop)
     }
 
@@ -391,18 +413,21 @@ impl Cluster {
         for _ in 0..PORT_ATTEMPTS {
             // Each attempt reads only its own log.
             let _ = std::fs::remove_file(&log);
-            let port = sys::free_port()
-                .map_err(|e| cluster_error(&self.bindir, format!("cannot find a free TCP port: {e}")))?;
+            let port = sys::free_port().map_err(|e| {
+                cluster_error(&self.bindir, format!("cannot find a free TCP port: {e}"))
+            })?;
             let cmd = self.start_command(port, &log);
             match self.run("pg_ctl start", cmd) {
                 Ok(_) => {
                     self.port = port;
-                    self.url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres?sslmode=disable");
+                    self.url =
+                        format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres?sslmode=disable");
                     return Ok(());
                 }
                 Err(err) => {
                     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-                    let port_taken = log_text.contains("could not bind") || log_text.contains("already in use");
+                    let port_taken =
+                        log_text.contains("could not bind") || log_text.contains("already in use");
                     last_error = Some(match err {
                         Error::Cluster { bindir, reason } => Error::Cluster {
                             bindir,
@@ -416,7 +441,9 @@ impl Cluster {
                 }
             }
         }
-        Err(last_error.unwrap_or_else(|| cluster_error(&self.bindir, "no attempt to start the server was made")))
+        Err(last_error.unwrap_or_else(|| {
+            cluster_error(&self.bindir, "no attempt to start the server was made")
+        }))
     }
 
     /// `pg_ctl start` of the data directory on `port`, logging to `log`.
@@ -435,11 +462,14 @@ impl Cluster {
             self.extra_options
         );
         let mut cmd = self.tool("pg_ctl");
-        cmd.arg("-D")
-            .arg(&self.data_dir)
-            .arg("-l")
-            .arg(log)
-            .args(["-w", "-t", "60", "-o", &server_options, "start"]);
+        cmd.arg("-D").arg(&self.data_dir).arg("-l").arg(log).args([
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            &server_options,
+            "start",
+        ]);
         // Not in our process group: a Ctrl-C meant for the tests must not reach the server.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -493,12 +523,19 @@ rm -rf {dir}
 "#
         );
         let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| cluster_error(&self.bindir, format!("cannot start the cleanup watchdog `/bin/sh`: {e}")))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            cluster_error(
+                &self.bindir,
+                format!("cannot start the cleanup watchdog `/bin/sh`: {e}"),
+            )
+        })?;
         let pipe = child.stdin.take();
         Ok(Watchdog { pipe, child })
     }
@@ -518,10 +555,16 @@ rm -rf {dir}
             match tokio::time::timeout(Duration::from_secs(5), attempt).await {
                 Ok(Ok(version)) => return Ok(version),
                 Ok(Err(e)) if Instant::now() >= deadline => {
-                    return Err(cluster_error(&self.bindir, format!("the server does not accept connections: {e}")))
+                    return Err(cluster_error(
+                        &self.bindir,
+                        format!("the server does not accept connections: {e}"),
+                    ))
                 }
                 Err(_) if Instant::now() >= deadline => {
-                    return Err(cluster_error(&self.bindir, "the server does not accept connections (timed out)"))
+                    return Err(cluster_error(
+                        &self.bindir,
+                        "the server does not accept connections (timed out)",
+                    ))
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
@@ -538,10 +581,14 @@ rm -rf {dir}
         let mut result = Ok(());
         if self.postmaster_pid().is_some() {
             let mut cmd = self.tool("pg_ctl");
-            cmd.arg("-D").arg(&self.data_dir).args(["-m", "immediate", "-w", "-t", "30", "stop"]);
+            cmd.arg("-D")
+                .arg(&self.data_dir)
+                .args(["-m", "immediate", "-w", "-t", "30", "stop"]);
             if let Err(err) = self.run("pg_ctl stop", cmd) {
                 if let Some(pid) = self.postmaster_pid() {
-                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
                 }
                 result = Err(err);
             }
@@ -590,11 +637,16 @@ pub(crate) fn options_from_url(url: &str) -> PgConnectOptions {
 }
 
 /// The major version of the server `conn` is connected to.
-pub(crate) async fn server_version(conn: &mut sqlx::PgConnection) -> Result<PgVersion, sqlx::Error> {
+pub(crate) async fn server_version(
+    conn: &mut sqlx::PgConnection,
+) -> Result<PgVersion, sqlx::Error> {
     let num: String = sqlx::query_scalar("SELECT current_setting('server_version_num')")
         .fetch_one(&mut *conn)
         .await?;
-    let num: u32 = num.trim().parse().map_err(|e| sqlx::Error::Protocol(format!("server_version_num `{num}`: {e}")))?;
+    let num: u32 = num
+        .trim()
+        .parse()
+        .map_err(|e| sqlx::Error::Protocol(format!("server_version_num `{num}`: {e}")))?;
     Ok(PgVersion::from_server_version_num(num))
 }
 
@@ -603,7 +655,11 @@ fn unprivileged_user(bindir: &Path) -> Result<RunAs> {
     for user in ["postgres", "nobody"] {
         if let Some((uid, gid)) = sys::user_ids(user) {
             if uid != 0 {
-                return Ok(RunAs { user: user.to_owned(), uid, gid });
+                return Ok(RunAs {
+                    user: user.to_owned(),
+                    uid,
+                    gid,
+                });
             }
         }
     }
@@ -619,25 +675,36 @@ fn make_dir(bindir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf> {
     let parent = std::env::temp_dir();
     let mut attempt = 0;
     let dir = loop {
-        let dir = parent.join(format!("zerodown-pg-{}-{:08x}", std::process::id(), sys::random_u64() as u32));
+        let dir = parent.join(format!(
+            "zerodown-pg-{}-{:08x}",
+            std::process::id(),
+            sys::random_u64() as u32
+        ));
         match std::fs::create_dir(&dir) {
             Ok(()) => break dir,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 => attempt += 1,
             Err(e) => {
-                return Err(cluster_error(bindir, format!("cannot create a directory in `{}`: {e}", parent.display())))
+                return Err(cluster_error(
+                    bindir,
+                    format!("cannot create a directory in `{}`: {e}", parent.display()),
+                ))
             }
         }
     };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let prepared = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).and_then(|()| match run_as {
-            Some(r) => std::os::unix::fs::chown(&dir, Some(r.uid), Some(r.gid)),
-            None => Ok(()),
-        });
+        let prepared = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .and_then(|()| match run_as {
+                Some(r) => std::os::unix::fs::chown(&dir, Some(r.uid), Some(r.gid)),
+                None => Ok(()),
+            });
         if let Err(e) = prepared {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(cluster_error(bindir, format!("cannot prepare `{}`: {e}", dir.display())));
+            return Err(cluster_error(
+                bindir,
+                format!("cannot prepare `{}`: {e}", dir.display()),
+            ));
         }
     }
     #[cfg(not(unix))]
@@ -646,7 +713,10 @@ fn make_dir(bindir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf> {
 }
 
 fn cluster_error(bindir: &Path, reason: impl Into<String>) -> Error {
-    Error::Cluster { bindir: bindir.to_path_buf(), reason: reason.into() }
+    Error::Cluster {
+        bindir: bindir.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 fn tool_output(output: &Output) -> String {

@@ -198,15 +198,22 @@ impl Drop for FreshDatabase {
         let admin = self.admin.clone();
         let version = self.version;
         let name = self.name.clone();
-        let dropper = std::thread::Builder::new().name("zerodown-drop-db".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("building a runtime to drop a database", e))?;
-            runtime.block_on(drop_database(&admin, version, &name))
-        });
+        let dropper = std::thread::Builder::new()
+            .name("zerodown-drop-db".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::io("building a runtime to drop a database", e))?;
+                runtime.block_on(drop_database(&admin, version, &name))
+            });
         let outcome = match dropper {
-            Ok(handle) => handle.join().unwrap_or_else(|_| Err(Error::io("dropping a database", std::io::Error::other("the thread panicked")))),
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    "dropping a database",
+                    std::io::Error::other("the thread panicked"),
+                ))
+            }),
             Err(e) => Err(Error::io("starting a thread to drop a database", e)),
         };
         if let Err(err) = outcome {
@@ -238,12 +245,18 @@ pub(crate) async fn create(server: &Server, label: &str) -> Result<FreshDatabase
         let sql = format!(r#"CREATE DATABASE "{name}" TEMPLATE template1"#);
         match conn.execute(sql.as_str()).await {
             Ok(_) => break name,
-            Err(e) if sqlstate(&e).as_deref() == Some(OBJECT_IN_USE) && Instant::now() < deadline => {
-                tracing::debug!("zerodown localdb: template1 is busy, retrying CREATE DATABASE: {e}");
+            Err(e)
+                if sqlstate(&e).as_deref() == Some(OBJECT_IN_USE) && Instant::now() < deadline =>
+            {
+                tracing::debug!(
+                    "zerodown localdb: template1 is busy, retrying CREATE DATABASE: {e}"
+                );
                 tokio::time::sleep(jittered(pause)).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
-            Err(e) if sqlstate(&e).as_deref() == Some(DUPLICATE_DATABASE) && duplicates < 3 => duplicates += 1,
+            Err(e) if sqlstate(&e).as_deref() == Some(DUPLICATE_DATABASE) && duplicates < 3 => {
+                duplicates += 1
+            }
             Err(e) => {
                 let _ = conn.close().await;
                 return Err(Error::database(format!("creating database `{name}`"), e));
@@ -259,7 +272,8 @@ pub(crate) async fn create(server: &Server, label: &str) -> Result<FreshDatabase
     }
     let _ = conn.close().await;
     let options = admin.clone().database(&name);
-    let url = url::with_database(server.url(), &name).unwrap_or_else(|| options.to_url_lossy().to_string());
+    let url = url::with_database(server.url(), &name)
+        .unwrap_or_else(|| options.to_url_lossy().to_string());
     tracing::debug!(database = %name, "zerodown localdb: created database");
     Ok(FreshDatabase {
         name,
@@ -273,7 +287,11 @@ pub(crate) async fn create(server: &Server, label: &str) -> Result<FreshDatabase
 }
 
 /// Drops database `name`, closing its connections first.
-pub(crate) async fn drop_database(admin: &PgConnectOptions, version: PgVersion, name: &str) -> Result<()> {
+pub(crate) async fn drop_database(
+    admin: &PgConnectOptions,
+    version: PgVersion,
+    name: &str,
+) -> Result<()> {
     let action = || format!("dropping database `{name}`");
     let mut conn = connect(admin).await?;
     let deadline = Instant::now() + BUSY_RETRY_BUDGET;
@@ -282,7 +300,9 @@ pub(crate) async fn drop_database(admin: &PgConnectOptions, version: PgVersion, 
         match drop_once(&mut conn, version, name).await {
             Ok(()) => break Ok(()),
             // Terminated sessions take a moment to go; a new one may have connected meanwhile.
-            Err(e) if sqlstate(&e).as_deref() == Some(OBJECT_IN_USE) && Instant::now() < deadline => {
+            Err(e)
+                if sqlstate(&e).as_deref() == Some(OBJECT_IN_USE) && Instant::now() < deadline =>
+            {
                 tokio::time::sleep(jittered(pause)).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
@@ -296,21 +316,31 @@ pub(crate) async fn drop_database(admin: &PgConnectOptions, version: PgVersion, 
     result
 }
 
-async fn drop_once(conn: &mut PgConnection, version: PgVersion, name: &str) -> Result<(), sqlx::Error> {
+async fn drop_once(
+    conn: &mut PgConnection,
+    version: PgVersion,
+    name: &str,
+) -> Result<(), sqlx::Error> {
     if version >= PgVersion(13) {
-        conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str()).await?;
+        conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+            .await?;
     } else {
         sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
             .bind(name)
             .execute(&mut *conn)
             .await?;
-        conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str()).await?;
+        conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}""#).as_str())
+            .await?;
     }
     Ok(())
 }
 
 /// See [`Server::remove_leftover_databases`].
-pub(crate) async fn remove_leftovers(admin: &PgConnectOptions, version: PgVersion, prefix: &str) -> Result<Vec<String>> {
+pub(crate) async fn remove_leftovers(
+    admin: &PgConnectOptions,
+    version: PgVersion,
+    prefix: &str,
+) -> Result<Vec<String>> {
     let mut conn = connect(admin).await?;
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT d.datname::text, s.description FROM pg_database d \
@@ -327,8 +357,12 @@ pub(crate) async fn remove_leftovers(admin: &PgConnectOptions, version: PgVersio
     let here = sys::machine_identity();
     let mut removed = Vec::new();
     for (name, description) in rows {
-        let Some(marker) = Marker::parse(&description) else { continue };
-        if !marker.is_leftover(now, &here, |pid, start| sys::process_start(pid) == Some(start)) {
+        let Some(marker) = Marker::parse(&description) else {
+            continue;
+        };
+        if !marker.is_leftover(now, &here, |pid, start| {
+            sys::process_start(pid) == Some(start)
+        }) {
             continue;
         }
         match drop_database(admin, version, &name).await {
@@ -365,7 +399,9 @@ impl Marker {
     fn parse(description: &str) -> Option<Marker> {
         let fields = description.strip_prefix(MARKER)?;
         let get = |key: &str| {
-            fields.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+            fields
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
         };
         Some(Marker {
             machine: get("machine")?.to_owned(),
@@ -413,7 +449,13 @@ pub(crate) fn database_name(prefix: &str, label: &str) -> String {
     let room = MAX_NAME_LEN.saturating_sub(prefix.len() + suffix.len());
     let mut label: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(room)
         .collect();
     if label.is_empty() {
@@ -431,12 +473,17 @@ async fn connect(admin: &PgConnectOptions) -> Result<PgConnection> {
     match tokio::time::timeout(URL_CONNECT_TIMEOUT, PgConnection::connect_with(&admin)).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(Error::database(action(), e)),
-        Err(_) => Err(Error::io(action(), std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s"))),
+        Err(_) => Err(Error::io(
+            action(),
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s"),
+        )),
     }
 }
 
 fn sqlstate(err: &sqlx::Error) -> Option<String> {
-    err.as_database_error().and_then(|db| db.code()).map(|code| code.into_owned())
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .map(|code| code.into_owned())
 }
 
 /// `pause` plus up to 50 % random jitter, so that concurrent retries spread out.
@@ -462,13 +509,22 @@ mod tests {
         let max = database_name("abcdefghijklmnopqrst", "label");
         assert!(max.len() <= MAX_NAME_LEN);
         for name in [a, long, max] {
-            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn markers_round_trip() {
-        let marker = Marker { machine: "host/boot-1".into(), pid: 42, start: 7, created: 1_000 };
+        let marker = Marker {
+            machine: "host/boot-1".into(),
+            pid: 42,
+            start: 7,
+            created: 1_000,
+        };
         assert_eq!(Marker::parse(&marker.to_string()), Some(marker));
         assert_eq!(Marker::parse("some other comment"), None);
         assert_eq!(Marker::parse("zerodown localdb database: pid=1"), None);
@@ -477,7 +533,12 @@ mod tests {
     #[test]
     fn leftovers_are_old_and_orphaned() {
         let hour = 3600;
-        let marker = |machine: &str, created: u64| Marker { machine: machine.into(), pid: 42, start: 7, created };
+        let marker = |machine: &str, created: u64| Marker {
+            machine: machine.into(),
+            pid: 42,
+            start: 7,
+            created,
+        };
         let dead = |_, _| false;
         let alive = |_, _| true;
         let now = 100 * hour;

@@ -89,7 +89,11 @@ impl Discovery {
     /// # }
     /// ```
     pub fn from_env() -> Discovery {
-        Discovery::from_vars(ENV_VARS.iter().filter_map(|name| Some((*name, std::env::var(name).ok()?))))
+        Discovery::from_vars(
+            ENV_VARS
+                .iter()
+                .filter_map(|name| Some((*name, std::env::var(name).ok()?))),
+        )
     }
 
     /// Discovery seeing only the environment variables in `vars` (names as in [`ENV_VARS`]; others
@@ -107,7 +111,10 @@ impl Discovery {
         V: Into<String>,
     {
         Discovery {
-            vars: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
             local_host: "127.0.0.1".to_owned(),
             local_port: 5432,
             connect_timeout: Duration::from_secs(2),
@@ -184,13 +191,20 @@ impl Discovery {
     }
 
     fn var(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     fn forced_throwaway(&self) -> bool {
         self.force_throwaway.unwrap_or_else(|| {
-            self.var("ZERODOWN_FORCE_THROWAWAY")
-                .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
+            self.var("ZERODOWN_FORCE_THROWAWAY").is_some_and(|v| {
+                !matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "0" | "false" | "no" | "off"
+                )
+            })
         })
     }
 
@@ -206,7 +220,10 @@ impl Discovery {
     /// # }
     /// ```
     pub async fn discover(&self) -> Result<Server> {
-        let prefix = self.prefix.clone().or_else(|| self.var("ZERODOWN_DATABASE_PREFIX").map(str::to_owned));
+        let prefix = self
+            .prefix
+            .clone()
+            .or_else(|| self.var("ZERODOWN_DATABASE_PREFIX").map(str::to_owned));
         if let Some(prefix) = &prefix {
             validate_prefix(prefix)?;
         }
@@ -227,7 +244,9 @@ impl Discovery {
     async fn find(&self) -> Result<Server> {
         let mut tried = Vec::new();
         if self.forced_throwaway() {
-            tried.push("nothing but a throwaway cluster: ZERODOWN_FORCE_THROWAWAY is set".to_owned());
+            tried.push(
+                "nothing but a throwaway cluster: ZERODOWN_FORCE_THROWAWAY is set".to_owned(),
+            );
         } else {
             for variable in ["ZERODOWN_DATABASE_URL", "DATABASE_URL"] {
                 if let Some(url) = self.var(variable) {
@@ -256,12 +275,29 @@ impl Discovery {
 
     async fn local(&self) -> Result<Server, String> {
         let user = url::encode(self.local_user());
-        let password = self.var("PGPASSWORD").map(|p| format!(":{}", url::encode(p))).unwrap_or_default();
-        let host = if self.local_host.contains(':') { format!("[{}]", self.local_host) } else { self.local_host.clone() };
-        let url = format!("postgres://{user}{password}@{host}:{}/postgres", self.local_port);
-        let options = PgConnectOptions::from_str(&url).map_err(|e| format!("cannot build connect options: {e}"))?;
+        let password = self
+            .var("PGPASSWORD")
+            .map(|p| format!(":{}", url::encode(p)))
+            .unwrap_or_default();
+        let host = if self.local_host.contains(':') {
+            format!("[{}]", self.local_host)
+        } else {
+            self.local_host.clone()
+        };
+        let url = format!(
+            "postgres://{user}{password}@{host}:{}/postgres",
+            self.local_port
+        );
+        let options = PgConnectOptions::from_str(&url)
+            .map_err(|e| format!("cannot build connect options: {e}"))?;
         let version = probe(&options, self.connect_timeout).await?;
-        Ok(Server::new(ServerKind::LocalServer, url, options, version, None))
+        Ok(Server::new(
+            ServerKind::LocalServer,
+            url,
+            options,
+            version,
+            None,
+        ))
     }
 
     /// The directory step 3 would start a throwaway cluster from, if any.
@@ -294,7 +330,9 @@ impl Discovery {
                             dir.display()
                         )),
                     },
-                    Err(reason) => tried.push(format!("`{} --bindir`: {reason}", pg_config.display())),
+                    Err(reason) => {
+                        tried.push(format!("`{} --bindir`: {reason}", pg_config.display()))
+                    }
                 },
             }
         }
@@ -306,7 +344,10 @@ impl Discovery {
                 if let Some(dir) = initdb.parent() {
                     match missing_binaries(dir) {
                         None => return Some(dir.to_path_buf()),
-                        Some(missing) => tried.push(format!("PATH: `{}` has `initdb` but {missing}", dir.display())),
+                        Some(missing) => tried.push(format!(
+                            "PATH: `{}` has `initdb` but {missing}",
+                            dir.display()
+                        )),
                     }
                 }
             }
@@ -316,10 +357,18 @@ impl Discovery {
                 .into_iter()
                 .flatten()
                 .flatten()
-                .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
+                .filter_map(|entry| {
+                    Some((
+                        entry.file_name().to_str()?.parse().ok()?,
+                        entry.path().join("bin"),
+                    ))
+                })
                 .collect();
             versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-            match versions.into_iter().find(|(_, dir)| missing_binaries(dir).is_none()) {
+            match versions
+                .into_iter()
+                .find(|(_, dir)| missing_binaries(dir).is_none())
+            {
                 Some((_, dir)) => return Some(dir),
                 None => tried.push(format!("`{}/<N>/bin`: no server binaries", root.display())),
             }
@@ -346,7 +395,10 @@ impl fmt::Debug for Discovery {
             .collect();
         f.debug_struct("Discovery")
             .field("vars", &vars)
-            .field("local_server", &format_args!("{}:{}", self.local_host, self.local_port))
+            .field(
+                "local_server",
+                &format_args!("{}:{}", self.local_host, self.local_port),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("pg_config", &self.use_pg_config)
             .field("debian_root", &self.debian_root)
@@ -358,10 +410,23 @@ impl fmt::Debug for Discovery {
 
 /// Step 1: the server named by `variable`, or an error naming it.
 async fn env_server(variable: &str, url: &str) -> Result<Server> {
-    let fail = |reason: String| Error::EnvServer { variable: variable.to_owned(), url: url::redact(url), reason };
-    let options = PgConnectOptions::from_str(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
+    let fail = |reason: String| Error::EnvServer {
+        variable: variable.to_owned(),
+        url: url::redact(url),
+        reason,
+    };
+    let options =
+        PgConnectOptions::from_str(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
     let version = probe(&options, URL_CONNECT_TIMEOUT).await.map_err(fail)?;
-    Ok(Server::new(ServerKind::Env { variable: variable.to_owned() }, url.to_owned(), options, version, None))
+    Ok(Server::new(
+        ServerKind::Env {
+            variable: variable.to_owned(),
+        },
+        url.to_owned(),
+        options,
+        version,
+        None,
+    ))
 }
 
 /// `None` if `dir` holds every server binary, else which are missing.

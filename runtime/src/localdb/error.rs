@@ -34,9 +34,11 @@ pub enum Error {
     },
 
     /// `ZERODOWN_DATABASE_URL` or `DATABASE_URL` is set but the server it names cannot be used.
-    #[error("cannot use the PostgreSQL server in `{variable}` ({url}): {reason}; check that the \
+    #[error(
+        "cannot use the PostgreSQL server in `{variable}` ({url}): {reason}; check that the \
              server is running and that `{variable}` is right, or unset it to let zerodown find \
-             or start a server")]
+             or start a server"
+    )]
     EnvServer {
         /// The variable that was read.
         variable: String,
@@ -67,8 +69,10 @@ pub enum Error {
 
     /// A database prefix (from `ZERODOWN_DATABASE_PREFIX` or
     /// [`Discovery::database_prefix`](crate::localdb::Discovery::database_prefix)) is unusable.
-    #[error("`{prefix}` is not a valid database name prefix; use 1 to 20 lowercase ASCII letters, \
-             digits or `_`, starting with a letter")]
+    #[error(
+        "`{prefix}` is not a valid database name prefix; use 1 to 20 lowercase ASCII letters, \
+             digits or `_`, starting with a letter"
+    )]
     InvalidPrefix {
         /// The rejected prefix.
         prefix: String,
@@ -97,16 +101,25 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn database(action: impl Into<String>, source: sqlx::Error) -> Error {
-        Error::Database { action: action.into(), source: Arc::new(source) }
+        Error::Database {
+            action: action.into(),
+            source: Arc::new(source),
+        }
     }
 
     pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { action: action.into(), source: Arc::new(source) }
+        Error::Io {
+            action: action.into(),
+            source: Arc::new(source),
+        }
     }
 }
 
 fn tried_lines(tried: &[String]) -> String {
-    tried.iter().map(|line| format!("\n  tried {line}")).collect()
+    tried
+        .iter()
+        .map(|line| format!("\n  tried {line}"))
+        .collect()
 }
 
 /// `Result` with this module's [`Error`].

@@ -59,7 +59,9 @@ impl fmt::Display for ServerKind {
         match self {
             ServerKind::Env { variable } => write!(f, "the server in `{variable}`"),
             ServerKind::LocalServer => f.write_str("the local server"),
-            ServerKind::Throwaway { data_dir } => write!(f, "a throwaway cluster in `{}`", data_dir.display()),
+            ServerKind::Throwaway { data_dir } => {
+                write!(f, "a throwaway cluster in `{}`", data_dir.display())
+            }
             ServerKind::Explicit => f.write_str("the server given by URL"),
         }
     }
@@ -108,10 +110,20 @@ impl Server {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Server> {
-        let fail = |reason: String| Error::Connect { url: url::redact(url), reason };
-        let options = PgConnectOptions::from_str(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
+        let fail = |reason: String| Error::Connect {
+            url: url::redact(url),
+            reason,
+        };
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| fail(format!("not a valid URL: {e}")))?;
         let version = probe(&options, URL_CONNECT_TIMEOUT).await.map_err(fail)?;
-        Ok(Server::new(ServerKind::Explicit, url.to_owned(), options, version, None))
+        Ok(Server::new(
+            ServerKind::Explicit,
+            url.to_owned(),
+            options,
+            version,
+            None,
+        ))
     }
 
     /// A server for databases on `cluster`, which it keeps running until the `Server` and every
@@ -127,7 +139,9 @@ impl Server {
     /// # }
     /// ```
     pub fn from_cluster(cluster: Cluster) -> Server {
-        let kind = ServerKind::Throwaway { data_dir: cluster.data_dir().to_path_buf() };
+        let kind = ServerKind::Throwaway {
+            data_dir: cluster.data_dir().to_path_buf(),
+        };
         let url = cluster.url().to_owned();
         let admin = cluster.admin_options();
         let version = cluster.version();
@@ -288,10 +302,15 @@ impl Server {
             .get_or_init(|| async {
                 match self.remove_leftover_databases().await {
                     Ok(removed) if !removed.is_empty() => {
-                        tracing::info!(?removed, "zerodown localdb: removed leftover databases of earlier runs")
+                        tracing::info!(
+                            ?removed,
+                            "zerodown localdb: removed leftover databases of earlier runs"
+                        )
                     }
                     Ok(_) => {}
-                    Err(err) => tracing::warn!("zerodown localdb: removing leftover databases: {err}"),
+                    Err(err) => {
+                        tracing::warn!("zerodown localdb: removing leftover databases: {err}")
+                    }
                 }
             })
             .await;
@@ -344,21 +363,32 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
     let ok = !prefix.is_empty()
         && prefix.len() <= MAX_PREFIX_LEN
         && prefix.starts_with(|c: char| c.is_ascii_lowercase())
-        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidPrefix { prefix: prefix.to_owned() })
+        Err(Error::InvalidPrefix {
+            prefix: prefix.to_owned(),
+        })
     }
 }
 
 /// Connects within `timeout` and checks that the role may create databases; returns the major
 /// version, or why the server cannot be used.
-pub(crate) async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<PgVersion, String> {
+pub(crate) async fn probe(
+    options: &PgConnectOptions,
+    timeout: Duration,
+) -> Result<PgVersion, String> {
     let options = options.clone().disable_statement_logging();
     let attempt = async {
-        let mut conn = sqlx::PgConnection::connect_with(&options).await.map_err(|e| e.to_string())?;
-        let version = cluster::server_version(&mut conn).await.map_err(|e| e.to_string())?;
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let version = cluster::server_version(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
         let (role, may_create): (String, bool) =
             sqlx::query_as("SELECT current_user::text, rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user")
                 .fetch_one(&mut conn)
@@ -368,7 +398,9 @@ pub(crate) async fn probe(options: &PgConnectOptions, timeout: Duration) -> Resu
         if may_create {
             Ok(version)
         } else {
-            Err(format!("role `{role}` may not create databases; grant it `CREATEDB` or use a superuser"))
+            Err(format!(
+                "role `{role}` may not create databases; grant it `CREATEDB` or use a superuser"
+            ))
         }
     };
     match tokio::time::timeout(timeout, attempt).await {
@@ -385,7 +417,15 @@ mod tests {
     fn prefixes() {
         assert!(validate_prefix("zd_").is_ok());
         assert!(validate_prefix("zdtest_").is_ok());
-        for bad in ["", "_zd", "1zd", "Zd_", "zd-", "zd\"", "abcdefghijklmnopqrstu"] {
+        for bad in [
+            "",
+            "_zd",
+            "1zd",
+            "Zd_",
+            "zd-",
+            "zd\"",
+            "abcdefghijklmnopqrstu",
+        ] {
             assert!(validate_prefix(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -58,21 +58,35 @@ pub(crate) fn has_proc() -> bool {
 /// Identifies this machine's running kernel: host name and boot id. Process ids are only comparable
 /// between processes with the same identity.
 pub(crate) fn machine_identity() -> String {
-    let read = |path: &str| std::fs::read_to_string(path).map(|s| s.trim().to_owned()).ok();
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .ok()
+    };
     let host = read("/proc/sys/kernel/hostname")
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_default();
     let boot = read("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     // Keep it to characters that need no quoting inside a SQL string or a `key=value` list.
     let clean = |s: String| -> String {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
     };
     format!("{}/{}", clean(host), clean(boot))
 }
 
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A random number that differs between calls and processes; not for cryptography.
@@ -83,7 +97,11 @@ pub(crate) fn random_u64() -> u64 {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
     hasher.write_u32(std::process::id());
-    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.finish()
 }
 
@@ -108,7 +126,8 @@ pub(crate) fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
     #[cfg(not(unix))]
     {
@@ -118,12 +137,17 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 
 /// The directories of a `PATH`-style list.
 pub(crate) fn split_path_list(list: &str) -> Vec<PathBuf> {
-    std::env::split_paths(list).filter(|p| !p.as_os_str().is_empty()).collect()
+    std::env::split_paths(list)
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect()
 }
 
 /// The first `name` found in the directories of `path_list`.
 pub(crate) fn find_in_path(path_list: &str, name: &str) -> Option<PathBuf> {
-    split_path_list(path_list).into_iter().map(|dir| dir.join(name)).find(|p| is_executable(p))
+    split_path_list(path_list)
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
 }
 
 #[cfg(test)]

@@ -16,10 +16,20 @@ struct Parts {
 
 fn split(url: &str) -> Option<Parts> {
     let start = url.find("://")? + 3;
-    let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
-    let path_end = url[authority_end..].find(['?', '#']).map_or(url.len(), |i| authority_end + i);
-    let query_end = url[path_end..].find('#').map_or(url.len(), |i| path_end + i);
-    Some(Parts { authority: (start, authority_end), path_end, query_end })
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let path_end = url[authority_end..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| authority_end + i);
+    let query_end = url[path_end..]
+        .find('#')
+        .map_or(url.len(), |i| path_end + i);
+    Some(Parts {
+        authority: (start, authority_end),
+        path_end,
+        query_end,
+    })
 }
 
 fn is_password_key(key: &str) -> bool {
@@ -111,7 +121,10 @@ mod tests {
 
     #[test]
     fn redacts_user_info_password() {
-        assert_eq!(redact("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:s3cret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("postgres://h"), "postgres://h");
@@ -136,7 +149,10 @@ mod tests {
             with_database("postgres://u:p@h:1/app?sslmode=disable", "zd_x").as_deref(),
             Some("postgres://u:p@h:1/zd_x?sslmode=disable")
         );
-        assert_eq!(with_database("postgres://h", "zd_x").as_deref(), Some("postgres://h/zd_x"));
+        assert_eq!(
+            with_database("postgres://h", "zd_x").as_deref(),
+            Some("postgres://h/zd_x")
+        );
         assert_eq!(
             with_database("postgres://h/?dbname=app&host=/tmp", "zd_x").as_deref(),
             Some("postgres://h/zd_x?host=/tmp")

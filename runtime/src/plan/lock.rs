@@ -55,7 +55,9 @@ impl LockLevel {
 
     /// Parses a `pg_locks.mode` value.
     pub fn from_pg_locks_mode(mode: &str) -> Option<LockLevel> {
-        LockLevel::ALL.into_iter().find(|l| l.pg_locks_mode() == Some(mode))
+        LockLevel::ALL
+            .into_iter()
+            .find(|l| l.pg_locks_mode() == Some(mode))
     }
 
     /// The SQL spelling (`ACCESS EXCLUSIVE`), used in plans shown to people.
@@ -87,7 +89,11 @@ impl LockLevel {
     /// each other (PostgreSQL's table-level conflict matrix; symmetric).
     pub fn conflicts_with(self, other: LockLevel) -> bool {
         use LockLevel::*;
-        let (weak, strong) = if self <= other { (self, other) } else { (other, self) };
+        let (weak, strong) = if self <= other {
+            (self, other)
+        } else {
+            (other, self)
+        };
         match weak {
             None => false,
             AccessShare => strong == AccessExclusive,
@@ -122,17 +128,79 @@ mod tests {
         let table: [(LockLevel, &[LockLevel]); 8] = [
             (AccessShare, &[AccessExclusive]),
             (RowShare, &[Exclusive, AccessExclusive]),
-            (RowExclusive, &[Share, ShareRowExclusive, Exclusive, AccessExclusive]),
-            (ShareUpdateExclusive, &[ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
-            (Share, &[RowExclusive, ShareUpdateExclusive, ShareRowExclusive, Exclusive, AccessExclusive]),
-            (ShareRowExclusive, &[RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
-            (Exclusive, &[RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
-            (AccessExclusive, &[AccessShare, RowShare, RowExclusive, ShareUpdateExclusive, Share, ShareRowExclusive, Exclusive, AccessExclusive]),
+            (
+                RowExclusive,
+                &[Share, ShareRowExclusive, Exclusive, AccessExclusive],
+            ),
+            (
+                ShareUpdateExclusive,
+                &[
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            ),
+            (
+                Share,
+                &[
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            ),
+            (
+                ShareRowExclusive,
+                &[
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            ),
+            (
+                Exclusive,
+                &[
+                    RowShare,
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            ),
+            (
+                AccessExclusive,
+                &[
+                    AccessShare,
+                    RowShare,
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            ),
         ];
         for (held, conflicting) in table {
             for asked in LockLevel::ALL {
-                assert_eq!(held.conflicts_with(asked), conflicting.contains(&asked), "{held} vs {asked}");
-                assert_eq!(asked.conflicts_with(held), conflicting.contains(&asked), "{asked} vs {held}");
+                assert_eq!(
+                    held.conflicts_with(asked),
+                    conflicting.contains(&asked),
+                    "{held} vs {asked}"
+                );
+                assert_eq!(
+                    asked.conflicts_with(held),
+                    conflicting.contains(&asked),
+                    "{asked} vs {held}"
+                );
             }
         }
         assert!(!LockLevel::None.conflicts_with(AccessExclusive));

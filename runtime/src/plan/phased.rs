@@ -256,7 +256,14 @@ mod tests {
     fn sync_triggers_sort_after_application_trigger_names() {
         let ours = sync_trigger_name("doc2", "score");
         assert_eq!(ours, "~zd_sync_doc2_score");
-        for theirs in ["normalize_doc2", "zzz_last", "Z", "_audit", "9", "set_updated_at"] {
+        for theirs in [
+            "normalize_doc2",
+            "zzz_last",
+            "Z",
+            "_audit",
+            "9",
+            "set_updated_at",
+        ] {
             assert!(ours.as_bytes() > theirs.as_bytes(), "{theirs}");
         }
         assert!(is_sync_trigger(&ours));

@@ -138,11 +138,19 @@ impl Pace {
     pub const MAX_BATCH: u64 = 100_000;
 
     /// Pacing before adaptive batches: fixed batch size and pause, as written.
-    pub const FIXED: Pace =
-        Pace { target_batch_ms: 0, max_replica_lag_ms: 0, batch_size_set: true, pause_set: true };
+    pub const FIXED: Pace = Pace {
+        target_batch_ms: 0,
+        max_replica_lag_ms: 0,
+        batch_size_set: true,
+        pause_set: true,
+    };
     /// Nothing written: adaptive batches of the default target, no pause.
-    pub const DEFAULT: Pace =
-        Pace { target_batch_ms: 0, max_replica_lag_ms: 0, batch_size_set: false, pause_set: false };
+    pub const DEFAULT: Pace = Pace {
+        target_batch_ms: 0,
+        max_replica_lag_ms: 0,
+        batch_size_set: false,
+        pause_set: false,
+    };
 
     /// Whether batch sizes adapt to the target duration.
     pub fn adaptive(&self) -> bool {
@@ -228,7 +236,13 @@ impl Step {
         h.u64(self.statement_timeout_ms);
         match self.kind {
             StepKind::Sql => h.str("sql"),
-            StepKind::ConcurrentIndex { schema, index, table, key_sql, unique } => {
+            StepKind::ConcurrentIndex {
+                schema,
+                index,
+                table,
+                key_sql,
+                unique,
+            } => {
                 h.str("concurrent-index");
                 h.strs(&[schema, index, table, key_sql]);
                 h.bool(unique);
@@ -256,7 +270,9 @@ impl Step {
         match self.postcondition {
             Postcondition::None => h.str("none"),
             Postcondition::IndexValid { schema, index } => h.strs(&["index-valid", schema, index]),
-            Postcondition::IndexAbsent { schema, index } => h.strs(&["index-absent", schema, index]),
+            Postcondition::IndexAbsent { schema, index } => {
+                h.strs(&["index-absent", schema, index])
+            }
             Postcondition::ConstraintValidated { table, constraint } => {
                 h.strs(&["constraint-validated", table, constraint])
             }
@@ -302,7 +318,9 @@ mod tests {
 
     /// What `hash_into` fed for a backfill step before pacing existed.
     fn digest_before_pacing(s: &Step) -> super::super::Checksum {
-        let StepKind::Backfill(b) = s.kind else { unreachable!() };
+        let StepKind::Backfill(b) = s.kind else {
+            unreachable!()
+        };
         let mut h = PlanHasher::new();
         h.str("step");
         h.str(s.description);
@@ -326,12 +344,25 @@ mod tests {
 
     #[test]
     fn plans_without_pacing_settings_keep_their_checksums() {
-        for pace in [Pace::DEFAULT, Pace::FIXED, Pace { pause_set: true, ..Pace::DEFAULT }] {
+        for pace in [
+            Pace::DEFAULT,
+            Pace::FIXED,
+            Pace {
+                pause_set: true,
+                ..Pace::DEFAULT
+            },
+        ] {
             let s = step(pace);
             assert_eq!(digest(&s), digest_before_pacing(&s), "{pace:?}");
         }
-        let target = step(Pace { target_batch_ms: 200, ..Pace::DEFAULT });
-        let lag = step(Pace { max_replica_lag_ms: 5_000, ..Pace::DEFAULT });
+        let target = step(Pace {
+            target_batch_ms: 200,
+            ..Pace::DEFAULT
+        });
+        let lag = step(Pace {
+            max_replica_lag_ms: 5_000,
+            ..Pace::DEFAULT
+        });
         assert_ne!(digest(&target), digest_before_pacing(&target));
         assert_ne!(digest(&lag), digest(&target));
     }

@@ -1,8 +1,8 @@
 //! Hand-built plans (the macro is not used here), with correct checksums.
 
 use zerodown_runtime::plan::{
-    Checksum, LockLevel, Migration, Phase, Postcondition, PgVersion, Settings, Step, StepKind, Transaction,
-    Undo,
+    Checksum, LockLevel, Migration, PgVersion, Phase, Postcondition, Settings, Step, StepKind,
+    Transaction, Undo,
 };
 
 pub fn leak(s: impl Into<String>) -> &'static str {

@@ -3,7 +3,9 @@ use crate::ast::*;
 
 /// The actions of a single `alter table` on table `t`.
 fn actions(src: &str) -> Vec<AlterAction> {
-    let StmtKind::AlterTable { table, actions } = stmt(src) else { panic!("not alter table: {src}") };
+    let StmtKind::AlterTable { table, actions } = stmt(src) else {
+        panic!("not alter table: {src}")
+    };
     assert_eq!(table.name.value, "t");
     actions
 }
@@ -16,23 +18,35 @@ fn action(src: &str) -> AlterActionKind {
 
 #[test]
 fn add_column_forms() {
-    for src in ["alter table t add column email text", "alter table t add email text"] {
-        let AlterActionKind::AddColumn { if_not_exists, column } = action(src) else { panic!() };
+    for src in [
+        "alter table t add column email text",
+        "alter table t add email text",
+    ] {
+        let AlterActionKind::AddColumn {
+            if_not_exists,
+            column,
+        } = action(src)
+        else {
+            panic!()
+        };
         assert!(!if_not_exists);
         assert_eq!(
             (column.name.value.as_str(), column.ty.words.as_slice()),
             ("email", &["text".to_owned()][..])
         );
     }
-    let AlterActionKind::AddColumn { if_not_exists, column } =
-        action("alter table t add column if not exists n int not null default 0 check (n >= 0)")
+    let AlterActionKind::AddColumn {
+        if_not_exists,
+        column,
+    } = action("alter table t add column if not exists n int not null default 0 check (n >= 0)")
     else {
         panic!()
     };
     assert!(if_not_exists);
     assert_eq!(column.constraints.len(), 3);
     assert_eq!(sexp(column.default().unwrap()), "0");
-    let AlterActionKind::AddColumn { if_not_exists, .. } = action("alter table t add if not exists n int")
+    let AlterActionKind::AddColumn { if_not_exists, .. } =
+        action("alter table t add if not exists n int")
     else {
         panic!()
     };
@@ -53,10 +67,18 @@ fn add_constraint_forms() {
         ("alter table t add check (a > 0) not valid", "check"),
         ("alter table t add unique (a)", "unique"),
         ("alter table t add primary key (a)", "pk"),
-        ("alter table t add constraint u unique using index u_idx", "unique_idx"),
-        ("alter table t add exclude using gist (a with &&)", "exclude"),
+        (
+            "alter table t add constraint u unique using index u_idx",
+            "unique_idx",
+        ),
+        (
+            "alter table t add exclude using gist (a with &&)",
+            "exclude",
+        ),
     ] {
-        let AlterActionKind::AddConstraint(c) = action(src) else { panic!("{src}") };
+        let AlterActionKind::AddConstraint(c) = action(src) else {
+            panic!("{src}")
+        };
         let ok = match (&c.kind, check) {
             (TableConstraintKind::Check(_), "check") => c.not_valid.is_some(),
             (TableConstraintKind::Unique { .. }, "unique") => c.not_valid.is_none(),
@@ -68,7 +90,8 @@ fn add_constraint_forms() {
         assert!(ok, "{src}: {:?}", c.kind);
     }
     // A column can be named like a constraint keyword with `column` or a raw identifier.
-    let AlterActionKind::AddColumn { column, .. } = action("alter table t add column r#check text") else {
+    let AlterActionKind::AddColumn { column, .. } = action("alter table t add column r#check text")
+    else {
         panic!()
     };
     assert_eq!(column.name.value, "check");
@@ -76,24 +99,34 @@ fn add_constraint_forms() {
 
 #[test]
 fn drop_forms() {
-    let AlterActionKind::DropColumn { if_exists, column, cascade } =
-        action("alter table t drop column if exists a cascade")
+    let AlterActionKind::DropColumn {
+        if_exists,
+        column,
+        cascade,
+    } = action("alter table t drop column if exists a cascade")
     else {
         panic!()
     };
     assert!(if_exists && cascade && column.value == "a");
-    let AlterActionKind::DropColumn { if_exists, cascade, .. } = action("alter table t drop a") else {
+    let AlterActionKind::DropColumn {
+        if_exists, cascade, ..
+    } = action("alter table t drop a")
+    else {
         panic!()
     };
     assert!(!if_exists && !cascade);
-    let AlterActionKind::DropConstraint { if_exists, name, cascade } =
-        action("alter table t drop constraint if exists c cascade")
+    let AlterActionKind::DropConstraint {
+        if_exists,
+        name,
+        cascade,
+    } = action("alter table t drop constraint if exists c cascade")
     else {
         panic!()
     };
     assert!(if_exists && cascade && name.value == "c");
-    let AlterActionKind::DropConstraint { if_exists, cascade, .. } =
-        action("alter table t drop constraint c")
+    let AlterActionKind::DropConstraint {
+        if_exists, cascade, ..
+    } = action("alter table t drop constraint c")
     else {
         panic!()
     };
@@ -102,8 +135,12 @@ fn drop_forms() {
 
 #[test]
 fn alter_column_forms() {
-    let AlterActionKind::AlterType { column, ty, from, using } =
-        action("alter table t alter column a set data type bigint from integer using a::bigint")
+    let AlterActionKind::AlterType {
+        column,
+        ty,
+        from,
+        using,
+    } = action("alter table t alter column a set data type bigint from integer using a::bigint")
     else {
         panic!()
     };
@@ -111,15 +148,17 @@ fn alter_column_forms() {
     assert_eq!(ty_str(&ty), "bigint");
     assert_eq!(ty_str(&from.unwrap()), "integer");
     assert_eq!(sexp(&using.unwrap()), "(cast a bigint)");
-    let AlterActionKind::AlterType { ty, from, using, .. } = action("alter table t alter a type varchar(20)")
+    let AlterActionKind::AlterType {
+        ty, from, using, ..
+    } = action("alter table t alter a type varchar(20)")
     else {
         panic!()
     };
     assert_eq!(ty_str(&ty), "varchar(20)");
     assert!(from.is_none() && using.is_none());
-    let AlterActionKind::AlterType { ty, from, .. } =
-        action("alter table t alter a type timestamp with time zone from timestamp without time zone")
-    else {
+    let AlterActionKind::AlterType { ty, from, .. } = action(
+        "alter table t alter a type timestamp with time zone from timestamp without time zone",
+    ) else {
         panic!()
     };
     assert_eq!(ty_str(&ty), "timestamp with time zone");
@@ -130,26 +169,42 @@ fn alter_column_forms() {
     else {
         panic!()
     };
-    assert_eq!((column.value.as_str(), sexp(&expr).as_str()), ("a", "(+ 1 1)"));
+    assert_eq!(
+        (column.value.as_str(), sexp(&expr).as_str()),
+        ("a", "(+ 1 1)")
+    );
     assert!(matches!(
         action("alter table t alter column a drop default"),
         AlterActionKind::DropDefault { .. }
     ));
-    assert!(matches!(action("alter table t alter a set not null"), AlterActionKind::SetNotNull { .. }));
-    assert!(matches!(action("alter table t alter a drop not null"), AlterActionKind::DropNotNull { .. }));
+    assert!(matches!(
+        action("alter table t alter a set not null"),
+        AlterActionKind::SetNotNull { .. }
+    ));
+    assert!(matches!(
+        action("alter table t alter a drop not null"),
+        AlterActionKind::DropNotNull { .. }
+    ));
 }
 
 #[test]
 fn rename_and_validate() {
-    let AlterActionKind::RenameColumn { from, to } = action("alter table t rename column a to b") else {
+    let AlterActionKind::RenameColumn { from, to } = action("alter table t rename column a to b")
+    else {
         panic!()
     };
     assert_eq!((from.value.as_str(), to.value.as_str()), ("a", "b"));
-    let AlterActionKind::RenameColumn { from, .. } = action("alter table t rename a to b") else { panic!() };
+    let AlterActionKind::RenameColumn { from, .. } = action("alter table t rename a to b") else {
+        panic!()
+    };
     assert_eq!(from.value, "a");
-    let AlterActionKind::RenameTo { to } = action("alter table t rename to u") else { panic!() };
+    let AlterActionKind::RenameTo { to } = action("alter table t rename to u") else {
+        panic!()
+    };
     assert_eq!(to.value, "u");
-    let AlterActionKind::ValidateConstraint { name } = action("alter table t validate constraint c") else {
+    let AlterActionKind::ValidateConstraint { name } =
+        action("alter table t validate constraint c")
+    else {
         panic!()
     };
     assert_eq!(name.value, "c");
@@ -157,8 +212,9 @@ fn rename_and_validate() {
 
 #[test]
 fn several_actions_with_ranges() {
-    let all =
-        actions("alter table t\n  add column a int,\n  alter column b set not null,\n  drop constraint c");
+    let all = actions(
+        "alter table t\n  add column a int,\n  alter column b set not null,\n  drop constraint c",
+    );
     assert_eq!(all.len(), 3);
     assert_eq!(pos(all[0].range), ((3, 2), (3, 18)));
     assert_eq!(pos(all[1].range), ((4, 2), (4, 29)));
@@ -182,9 +238,18 @@ fn alter_table_errors() {
     let d = error("alter table t rename a b;");
     assert_eq!(d.msg, "expected `to` after `rename column a`, found `b`");
     let d = error("alter table if exists t add a int;");
-    assert!(d.msg.starts_with("`alter table if exists` is not supported"), "{}", d.msg);
+    assert!(
+        d.msg
+            .starts_with("`alter table if exists` is not supported"),
+        "{}",
+        d.msg
+    );
     let d = error("alter table t rename constraint a to b;");
-    assert!(d.msg.starts_with("`rename constraint` is not supported"), "{}", d.msg);
+    assert!(
+        d.msg.starts_with("`rename constraint` is not supported"),
+        "{}",
+        d.msg
+    );
     let d = error("alter table t add constraint c;");
     assert_eq!(
         d.msg,

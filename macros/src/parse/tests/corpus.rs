@@ -104,9 +104,16 @@ fn create_schema() {
 fn online_changes() {
     let input = parses_cleanly(ONLINE_CHANGES);
     assert_eq!(input.body.len(), 22);
-    let Item::Stmt(last) = input.body.last().unwrap() else { panic!() };
-    let StmtKind::Raw(raw) = &last.kind else { panic!() };
-    assert_eq!(raw.sql.value, "insert into accounts (name) values ('seed; ''quoted'' $$ \\ ')");
+    let Item::Stmt(last) = input.body.last().unwrap() else {
+        panic!()
+    };
+    let StmtKind::Raw(raw) = &last.kind else {
+        panic!()
+    };
+    assert_eq!(
+        raw.sql.value,
+        "insert into accounts (name) values ('seed; ''quoted'' $$ \\ ')"
+    );
 }
 
 #[test]

@@ -32,7 +32,10 @@ fn two_bad_statements_give_two_errors_and_good_ones_still_parse() {
 fn errors_inside_groups_skip_to_the_statement_end() {
     let (input, diags) = parse_body("create table t (a int, b);\ndrop table t2;");
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].msg, "expected a type after the column name `b`, found `)`");
+    assert_eq!(
+        diags[0].msg,
+        "expected a type after the column name `b`, found `)`"
+    );
     assert_eq!(input.body.len(), 1);
 }
 
@@ -40,21 +43,30 @@ fn errors_inside_groups_skip_to_the_statement_end() {
 fn missing_semicolon_between_statements() {
     let (input, diags) = parse_body("drop table a\ndrop table b;\ndrop table c");
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].msg, "expected `;` after the statement, found `drop`");
+    assert_eq!(
+        diags[0].msg,
+        "expected `;` after the statement, found `drop`"
+    );
     assert_eq!((diags[0].start, diags[0].end), ((3, 0), (3, 4)));
     // Parsing resumed at the statement that followed.
     assert_eq!(input.body.len(), 3);
 
     let (input, diags) = parse_body("create index concurrently i on t (a) wher x; drop table b;");
     assert_eq!(diags.len(), 1);
-    assert_eq!(diags[0].msg, "expected `;` after the statement, found `wher`");
+    assert_eq!(
+        diags[0].msg,
+        "expected `;` after the statement, found `wher`"
+    );
     assert_eq!(input.body.len(), 2);
 }
 
 #[test]
 fn unexpected_end_points_at_the_last_token() {
     let d = error("drop table a;\ncreate index i on");
-    assert_eq!(d.msg, "expected the table name after `on`, found end of input");
+    assert_eq!(
+        d.msg,
+        "expected the table name after `on`, found end of input"
+    );
     assert_eq!((d.start, d.end), ((3, 15), (3, 17)));
     let d = error("create");
     assert_eq!(
@@ -82,7 +94,9 @@ fn unknown_statement_forms() {
         error("alter index i rename to j;").msg,
         "expected `table` or `type` after `alter`, found `index`"
     );
-    assert!(error("\"create table\";").msg.starts_with("expected a statement (`create table`"));
+    assert!(error("\"create table\";")
+        .msg
+        .starts_with("expected a statement (`create table`"));
     assert_eq!(
         error("create type t as range (subtype = int);").msg,
         "expected `enum` after `as` (only enum types are supported), found `range`"
@@ -96,7 +110,10 @@ fn unknown_statement_forms() {
 #[test]
 fn identifier_length_limits_count_bytes() {
     let ok = "a".repeat(63);
-    assert_eq!(stmts(&format!("create index concurrently {ok} on t (a)")).len(), 1);
+    assert_eq!(
+        stmts(&format!("create index concurrently {ok} on t (a)")).len(),
+        1
+    );
 
     let long = "a".repeat(64);
     let d = error(&format!("create index concurrently {long} on t (a)"));
@@ -129,7 +146,9 @@ fn identifier_length_limits_count_bytes() {
 
 #[test]
 fn upper_case_names_fold_before_length() {
-    let StmtKind::DropTable { tables, .. } = stmt("drop table ÄBC") else { panic!() };
+    let StmtKind::DropTable { tables, .. } = stmt("drop table ÄBC") else {
+        panic!()
+    };
     // PostgreSQL folds only ASCII letters.
     assert_eq!(tables[0].name.value, "Äbc");
 }
@@ -160,32 +179,60 @@ fn messages_name_expected_and_found() {
     let d = error("create index concurrently i t (a);");
     assert_eq!(d.msg, "expected `on` after the index name, found `t`");
     let d = error("create index i on t;");
-    assert_eq!(d.msg, "expected `(` with the index keys after `on t`, found `;`");
+    assert_eq!(
+        d.msg,
+        "expected `(` with the index keys after `on t`, found `;`"
+    );
     let d = error("create index i on t (a nulls middle);");
-    assert_eq!(d.msg, "expected `first` or `last` after `nulls`, found `middle`");
+    assert_eq!(
+        d.msg,
+        "expected `first` or `last` after `nulls`, found `middle`"
+    );
     let d = error("create table t (a int references u (x) on delete explode);");
     assert_eq!(
         d.msg,
         "expected `no action`, `restrict`, `cascade`, `set null` or `set default` after `on delete`, found `explode`"
     );
     let d = error("create table t (a int references u (x, y));");
-    assert!(d.msg.starts_with("a column's `references` names one column"), "{}", d.msg);
+    assert!(
+        d.msg
+            .starts_with("a column's `references` names one column"),
+        "{}",
+        d.msg
+    );
     let d = error("create table t (a int references u on delete cascade on delete restrict);");
     assert_eq!(d.msg, "duplicate `on delete`; write it once");
     let d = error("create table t (a int constraint c);");
-    assert!(d.msg.starts_with("expected a constraint after `constraint c`"), "{}", d.msg);
+    assert!(
+        d.msg
+            .starts_with("expected a constraint after `constraint c`"),
+        "{}",
+        d.msg
+    );
     let d = error("create table t (a int nul);");
-    assert_eq!(d.msg, "expected a column constraint, `,` or `)`, found `nul`");
+    assert_eq!(
+        d.msg,
+        "expected a column constraint, `,` or `)`, found `nul`"
+    );
     let d = error("create table t (a int generated always as identity stored);");
-    assert_eq!(d.msg, "expected a column constraint, `,` or `)`, found `stored`");
+    assert_eq!(
+        d.msg,
+        "expected a column constraint, `,` or `)`, found `stored`"
+    );
     let d = error("create table t (a int generated always as (1));");
-    assert_eq!(d.msg, "expected `stored` after the generation expression, found `)`");
+    assert_eq!(
+        d.msg,
+        "expected `stored` after the generation expression, found `)`"
+    );
     let d = error("create table t (a int default);");
     assert_eq!(d.msg, "expected an expression after `default`, found `)`");
     let d = error("create table t (a int default primary key);");
     assert_eq!(d.msg, "expected an expression, found the keyword `primary`; a column named `primary` is written `r#primary`");
     let d = error("comment on table t \"x\";");
-    assert_eq!(d.msg, "expected `is` before the comment text, found `\"x\"`");
+    assert_eq!(
+        d.msg,
+        "expected `is` before the comment text, found `\"x\"`"
+    );
     let d = error("lock table t in mode;");
     assert_eq!(d.msg, "expected a lock mode after `in`, found `mode`");
     let d = error("create index i on t (a) where a::;");
@@ -198,7 +245,10 @@ fn a_bad_unsafe_header_skips_only_its_block() {
         "unsafe(reason = 1) { drop table a; drop table b; }\ncreate index concurrently i on t (a);",
     );
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    assert_eq!(diags[0].msg, "expected the reason as a string after `reason =`, found `1`");
+    assert_eq!(
+        diags[0].msg,
+        "expected the reason as a string after `reason =`, found `1`"
+    );
     assert_eq!(diags[0].start, (2, 16));
     assert_eq!(input.body.len(), 1);
 }
@@ -206,7 +256,10 @@ fn a_bad_unsafe_header_skips_only_its_block() {
 #[test]
 fn double_equals_gets_a_hint() {
     let d = error("create index concurrently i on t (a) where a == 1;");
-    assert_eq!(d.msg, "comparison is a single `=` in SQL; write `=` instead of `==`");
+    assert_eq!(
+        d.msg,
+        "comparison is a single `=` in SQL; write `=` instead of `==`"
+    );
     assert_eq!(d.start, (2, 46));
 }
 
@@ -236,7 +289,11 @@ fn invisible_groups_from_macro_rules_are_transparent() {
     let cx = Ctxt::new();
     let input = crate::parse::parse_migration(&cx, all).unwrap();
     assert!(diags(cx).is_empty());
-    let Item::Stmt(s) = &input.body[0] else { panic!() };
-    let StmtKind::DropTable { tables, .. } = &s.kind else { panic!() };
+    let Item::Stmt(s) = &input.body[0] else {
+        panic!()
+    };
+    let StmtKind::DropTable { tables, .. } = &s.kind else {
+        panic!()
+    };
     assert_eq!(tables[0].name.value, "a");
 }

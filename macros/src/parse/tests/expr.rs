@@ -27,11 +27,20 @@ fn literals() {
 #[test]
 fn suffixed_numbers_are_rejected() {
     let d = expr_error("5u8");
-    assert_eq!(d.msg, "numbers in SQL take no suffix; write `5` instead of `5u8`");
+    assert_eq!(
+        d.msg,
+        "numbers in SQL take no suffix; write `5` instead of `5u8`"
+    );
     let d = expr_error("2.5f32");
-    assert_eq!(d.msg, "numbers in SQL take no suffix; write `2.5` instead of `2.5f32`");
+    assert_eq!(
+        d.msg,
+        "numbers in SQL take no suffix; write `2.5` instead of `2.5f32`"
+    );
     let d = expr_error("'a'");
-    assert_eq!(d.msg, "strings are written in double quotes here; write `\"a\"`");
+    assert_eq!(
+        d.msg,
+        "strings are written in double quotes here; write `\"a\"`"
+    );
 }
 
 #[test]
@@ -45,7 +54,14 @@ fn columns_calls_and_sql_values() {
     assert_eq!(shape("pg_catalog.lower(a)"), "(call pg_catalog.lower a)");
     assert_eq!(shape("count(*)"), "(call count *)");
     assert_eq!(shape("CURRENT_TIMESTAMP"), "current_timestamp!");
-    for v in ["current_date", "current_time", "localtimestamp", "localtime", "current_user", "session_user"] {
+    for v in [
+        "current_date",
+        "current_time",
+        "localtimestamp",
+        "localtime",
+        "current_user",
+        "session_user",
+    ] {
         assert_eq!(shape(v), format!("{v}!"));
     }
     // With parentheses it is an ordinary call.
@@ -71,9 +87,15 @@ fn arithmetic_precedence() {
 #[test]
 fn cast_binds_tightest() {
     assert_eq!(shape("-a::int"), "(neg (cast a int))");
-    assert_eq!(shape("a::text::varchar(3)"), "(cast (cast a text) varchar(3))");
+    assert_eq!(
+        shape("a::text::varchar(3)"),
+        "(cast (cast a text) varchar(3))"
+    );
     assert_eq!(shape("\"{}\"::jsonb || b"), "(|| (cast \"{}\" jsonb) b)");
-    assert_eq!(shape("x::timestamp with time zone"), "(cast x timestamp with time zone)");
+    assert_eq!(
+        shape("x::timestamp with time zone"),
+        "(cast x timestamp with time zone)"
+    );
     assert_eq!(shape("a::int[]"), "(cast a int[])");
 }
 
@@ -81,8 +103,14 @@ fn cast_binds_tightest() {
 fn other_operators_sit_between_additive_and_comparison() {
     assert_eq!(shape("a || b + c"), "(|| a (+ b c))");
     assert_eq!(shape("a || b || c"), "(|| (|| a b) c)");
-    assert_eq!(shape("data->\"a\"->>\"b\" = \"x\""), r#"(= (->> (-> data "a") "b") "x")"#);
-    assert_eq!(shape("tags @> array[\"a\"] and tags <@ b"), r#"(AND (@> tags (array "a")) (<@ tags b))"#);
+    assert_eq!(
+        shape("data->\"a\"->>\"b\" = \"x\""),
+        r#"(= (->> (-> data "a") "b") "x")"#
+    );
+    assert_eq!(
+        shape("tags @> array[\"a\"] and tags <@ b"),
+        r#"(AND (@> tags (array "a")) (<@ tags b))"#
+    );
     assert_eq!(shape("a && b"), "(&& a b)");
     assert_eq!(
         shape("a ~ \"x\" or a ~* \"y\" or a !~ \"z\" or a !~* \"w\""),
@@ -103,7 +131,10 @@ fn comparisons() {
     assert_eq!(shape("a > 1"), "(> a 1)");
     assert_eq!(shape("a >= 1 + 2"), "(>= a (+ 1 2))");
     let d = expr_error("a = b = c");
-    assert_eq!(d.msg, "comparisons do not chain; put parentheses around `=` and its operands");
+    assert_eq!(
+        d.msg,
+        "comparisons do not chain; put parentheses around `=` and its operands"
+    );
     assert_eq!(d.start, (1, 6));
 }
 
@@ -116,7 +147,10 @@ fn pattern_operators() {
     assert_eq!(shape("a in (1, 2, 3)"), "(in a [1 2 3])");
     assert_eq!(shape("a not in (\"x\")"), r#"(not-in a ["x"])"#);
     assert_eq!(shape("a between 1 and 2 + 3"), "(between a 1 (+ 2 3))");
-    assert_eq!(shape("a not between 1 and 2 and b"), "(AND (not-between a 1 2) b)");
+    assert_eq!(
+        shape("a not between 1 and 2 and b"),
+        "(AND (not-between a 1 2) b)"
+    );
     // `like` binds tighter than `=`, looser than `||`.
     assert_eq!(shape("a || b like c = true"), "(= (LIKE (|| a b) c) true)");
 }
@@ -127,9 +161,15 @@ fn is_null_and_distinct() {
     assert_eq!(shape("a IS NOT NULL"), "(is-not-null a)");
     assert_eq!(shape("a = b is null"), "(is-null (= a b))");
     assert_eq!(shape("a is distinct from b"), "(IS DISTINCT FROM a b)");
-    assert_eq!(shape("a is not distinct from b + 1"), "(IS NOT DISTINCT FROM a (+ b 1))");
+    assert_eq!(
+        shape("a is not distinct from b + 1"),
+        "(IS NOT DISTINCT FROM a (+ b 1))"
+    );
     let d = expr_error("a is true");
-    assert_eq!(d.msg, "expected `null` or `distinct from` after `is`, found `true`");
+    assert_eq!(
+        d.msg,
+        "expected `null` or `distinct from` after `is`, found `true`"
+    );
 }
 
 #[test]
@@ -160,7 +200,9 @@ fn case_expressions() {
 fn ranges_cover_first_to_last_token() {
     let e = expr("a + f(b, c)::int");
     assert_eq!(pos(e.range), ((1, 0), (1, 16)));
-    let crate::ast::ExprKind::Binary { rhs, .. } = &e.kind else { panic!() };
+    let crate::ast::ExprKind::Binary { rhs, .. } = &e.kind else {
+        panic!()
+    };
     assert_eq!(pos(rhs.range), ((1, 4), (1, 16)));
     let e = expr("x is not null");
     assert_eq!(pos(e.range), ((1, 0), (1, 13)));
@@ -177,21 +219,39 @@ fn expression_errors() {
     let d = expr_error("a +");
     assert_eq!(d.msg, "expected an expression, found end of input");
     let d = expr_error("f(a b)");
-    assert_eq!(d.msg, "expected `,` or `)` in the arguments of `f`, found `b`");
+    assert_eq!(
+        d.msg,
+        "expected `,` or `)` in the arguments of `f`, found `b`"
+    );
     assert_eq!(d.start, (1, 4));
     let d = expr_error("(a, b)");
     assert_eq!(d.msg, "expected `)`, found `,`");
     let d = expr_error("a = end");
-    assert_eq!(d.msg, "expected an expression, found the keyword `end`; a column named `end` is written `r#end`");
+    assert_eq!(
+        d.msg,
+        "expected an expression, found the keyword `end`; a column named `end` is written `r#end`"
+    );
     let d = expr_error("()");
     assert_eq!(d.msg, "expected an expression inside `(`, found `)`");
     assert_eq!(d.start, (1, 1));
     let d = expr_error("a between 1");
-    assert_eq!(d.msg, "expected `and` between the bounds of `between`, found end of input");
+    assert_eq!(
+        d.msg,
+        "expected `and` between the bounds of `between`, found end of input"
+    );
     let d = expr_error("a.b.c.d");
-    assert!(d.msg.starts_with("a column reference has at most three parts"), "{}", d.msg);
+    assert!(
+        d.msg
+            .starts_with("a column reference has at most three parts"),
+        "{}",
+        d.msg
+    );
     let d = expr_error("a.b.c(1)");
-    assert!(d.msg.starts_with("a function name has at most two parts"), "{}", d.msg);
+    assert!(
+        d.msg.starts_with("a function name has at most two parts"),
+        "{}",
+        d.msg
+    );
     let d = expr_error("a::");
     assert_eq!(d.msg, "expected a type after `::`, found end of input");
 }

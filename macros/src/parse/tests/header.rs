@@ -6,7 +6,10 @@ fn doc_comments_become_the_description() {
     let (input, diags) = parse_input(src);
     assert!(diags.is_empty(), "{diags:?}");
     let input = input.unwrap();
-    assert_eq!(input.doc, "Look users up by email\nwithout blocking writes.");
+    assert_eq!(
+        input.doc,
+        "Look users up by email\nwithout blocking writes."
+    );
     assert!(input.attrs.is_empty());
     assert!(matches!(input.vis, syn::Visibility::Public(_)));
     assert_eq!(input.ident.to_string(), "m0002_users_email_index");
@@ -35,12 +38,22 @@ fn private_module_without_doc() {
     assert!(diags.is_empty());
     let input = input.unwrap();
     assert!(matches!(input.vis, syn::Visibility::Inherited));
-    assert_eq!((input.version, input.name.as_str(), input.doc.as_str()), (7, "a_b", ""));
+    assert_eq!(
+        (input.version, input.name.as_str(), input.doc.as_str()),
+        (7, "a_b", "")
+    );
 }
 
 #[test]
 fn malformed_module_names_are_errors_on_the_name() {
-    for name in ["users", "m_users", "m0002", "m0002_", "x0002_users", "mabc_users"] {
+    for name in [
+        "users",
+        "m_users",
+        "m0002",
+        "m0002_",
+        "x0002_users",
+        "mabc_users",
+    ] {
         let (input, diags) = parse_input(&format!("pub mod {name} {{}}"));
         assert!(input.is_some(), "a stub can still be emitted for {name}");
         assert_eq!(diags.len(), 1, "{name}: {diags:?}");
@@ -58,7 +71,9 @@ fn version_overflow_is_an_error() {
     assert!(input.is_some());
     assert_eq!(diags.len(), 1);
     assert!(
-        diags[0].msg.starts_with("version number `18446744073709551616` is too large"),
+        diags[0]
+            .msg
+            .starts_with("version number `18446744073709551616` is too large"),
         "{}",
         diags[0].msg
     );
@@ -72,7 +87,11 @@ fn without_a_module_there_is_no_input() {
     let (input, diags) = parse_input("create index concurrently i on t (a);");
     assert!(input.is_none());
     assert_eq!(diags.len(), 1);
-    assert!(diags[0].msg.starts_with("expected `mod`"), "{}", diags[0].msg);
+    assert!(
+        diags[0].msg.starts_with("expected `mod`"),
+        "{}",
+        diags[0].msg
+    );
     assert_eq!(diags[0].start, (1, 0));
 
     let (input, diags) = parse_input("pub mod m0001_x;");
@@ -81,7 +100,11 @@ fn without_a_module_there_is_no_input() {
 
     let (input, diags) = parse_input("pub mod m0001_x {} pub mod m0002_y {}");
     assert!(input.is_none());
-    assert!(diags[0].msg.contains("exactly one `mod`"), "{}", diags[0].msg);
+    assert!(
+        diags[0].msg.contains("exactly one `mod`"),
+        "{}",
+        diags[0].msg
+    );
     assert_eq!(diags[0].start, (1, 19));
 
     let (input, diags) = parse_input("");
@@ -93,9 +116,16 @@ fn without_a_module_there_is_no_input() {
 fn header_errors_at_the_end_point_at_the_last_token() {
     let (input, diags) = parse_input("pub mod m0001_x");
     assert!(input.is_none());
-    assert_eq!(diags[0].msg, "expected `{` and the migration's statements after `mod m0001_x`");
+    assert_eq!(
+        diags[0].msg,
+        "expected `{` and the migration's statements after `mod m0001_x`"
+    );
     assert_eq!((diags[0].start, diags[0].end), ((1, 8), (1, 15)));
     let (_, diags) = parse_input("/// doc\npub");
-    assert!(diags[0].msg.starts_with("expected `mod`"), "{}", diags[0].msg);
+    assert!(
+        diags[0].msg.starts_with("expected `mod`"),
+        "{}",
+        diags[0].msg
+    );
     assert_eq!(diags[0].start, (2, 0));
 }

@@ -44,7 +44,8 @@ pub(super) fn diags(cx: Ctxt) -> Vec<Diag> {
 }
 
 fn tokens(src: &str) -> TokenStream {
-    src.parse().unwrap_or_else(|e| panic!("test input does not lex: {e}"))
+    src.parse()
+        .unwrap_or_else(|e| panic!("test input does not lex: {e}"))
 }
 
 /// Parses a whole macro input.
@@ -68,14 +69,21 @@ pub(super) fn parse_body(body: &str) -> (MigrationInput, Vec<Diag>) {
 /// The only error for `body`.
 pub(super) fn error(body: &str) -> Diag {
     let mut diags = parse_body(body).1;
-    assert_eq!(diags.len(), 1, "expected exactly one error for {body:?}, got {diags:#?}");
+    assert_eq!(
+        diags.len(),
+        1,
+        "expected exactly one error for {body:?}, got {diags:#?}"
+    );
     diags.remove(0)
 }
 
 /// Parses `body`, asserting no errors, and returns its statements (unsafe blocks flattened).
 pub(super) fn stmts(body: &str) -> Vec<Stmt> {
     let (input, diags) = parse_body(body);
-    assert!(diags.is_empty(), "unexpected errors for {body:?}: {diags:#?}");
+    assert!(
+        diags.is_empty(),
+        "unexpected errors for {body:?}: {diags:#?}"
+    );
     input
         .body
         .into_iter()
@@ -114,7 +122,10 @@ pub(super) fn try_expr(src: &str) -> (Option<Expr>, Vec<Diag>) {
 
 pub(super) fn expr(src: &str) -> Expr {
     let (e, diags) = try_expr(src);
-    assert!(diags.is_empty(), "unexpected errors for {src:?}: {diags:#?}");
+    assert!(
+        diags.is_empty(),
+        "unexpected errors for {src:?}: {diags:#?}"
+    );
     e.expect("parsed")
 }
 
@@ -125,7 +136,11 @@ pub(super) fn sexp(e: &Expr) -> String {
         ExprKind::Number(n) => n.clone(),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Null => "null".to_owned(),
-        ExprKind::Column(parts) => parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join("."),
+        ExprKind::Column(parts) => parts
+            .iter()
+            .map(|p| p.value.as_str())
+            .collect::<Vec<_>>()
+            .join("."),
         ExprKind::SqlValue(n) => format!("{}!", n.value),
         ExprKind::Call { func, args, star } => {
             let mut name = func.name.value.clone();
@@ -147,23 +162,47 @@ pub(super) fn sexp(e: &Expr) -> String {
             };
             format!("({op} {})", sexp(expr))
         }
-        ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", op.as_sql(), sexp(lhs), sexp(rhs)),
+        ExprKind::Binary { op, lhs, rhs } => {
+            format!("({} {} {})", op.as_sql(), sexp(lhs), sexp(rhs))
+        }
         ExprKind::Cast { expr, ty } => format!("(cast {} {})", sexp(expr), ty_str(ty)),
         ExprKind::IsNull { expr, negated } => {
-            format!("({} {})", if *negated { "is-not-null" } else { "is-null" }, sexp(expr))
+            format!(
+                "({} {})",
+                if *negated { "is-not-null" } else { "is-null" },
+                sexp(expr)
+            )
         }
-        ExprKind::InList { expr, list, negated } => {
+        ExprKind::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let list: Vec<String> = list.iter().map(sexp).collect();
-            format!("({} {} [{}])", if *negated { "not-in" } else { "in" }, sexp(expr), list.join(" "))
+            format!(
+                "({} {} [{}])",
+                if *negated { "not-in" } else { "in" },
+                sexp(expr),
+                list.join(" ")
+            )
         }
-        ExprKind::Between { expr, low, high, negated } => format!(
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
             "({} {} {} {})",
             if *negated { "not-between" } else { "between" },
             sexp(expr),
             sexp(low),
             sexp(high)
         ),
-        ExprKind::Case { operand, whens, else_ } => {
+        ExprKind::Case {
+            operand,
+            whens,
+            else_,
+        } => {
             let mut parts = vec!["case".to_owned()];
             if let Some(o) = operand {
                 parts.push(sexp(o));
@@ -177,7 +216,10 @@ pub(super) fn sexp(e: &Expr) -> String {
             format!("({})", parts.join(" "))
         }
         ExprKind::Array(items) => {
-            format!("(array {})", items.iter().map(sexp).collect::<Vec<_>>().join(" "))
+            format!(
+                "(array {})",
+                items.iter().map(sexp).collect::<Vec<_>>().join(" ")
+            )
         }
         ExprKind::Paren(inner) => format!("[{}]", sexp(inner)),
     }

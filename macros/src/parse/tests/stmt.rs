@@ -40,63 +40,128 @@ fn create_table_with_columns_and_constraints() {
     assert!(t.if_not_exists);
     assert_eq!(qname(&t.name), "app.users");
     let cols: Vec<&str> = t.columns.iter().map(|c| c.name.value.as_str()).collect();
-    assert_eq!(cols, ["id", "seq", "email", "nick", "org_id", "owner", "created_at", "full_name"]);
+    assert_eq!(
+        cols,
+        [
+            "id",
+            "seq",
+            "email",
+            "nick",
+            "org_id",
+            "owner",
+            "created_at",
+            "full_name"
+        ]
+    );
 
     let id = &t.columns[0];
     assert_eq!(id.ty.words, ["bigint"]);
-    assert!(matches!(id.constraints[0].kind, ColumnConstraintKind::Identity { always: true }));
-    assert!(matches!(id.constraints[1].kind, ColumnConstraintKind::PrimaryKey));
+    assert!(matches!(
+        id.constraints[0].kind,
+        ColumnConstraintKind::Identity { always: true }
+    ));
+    assert!(matches!(
+        id.constraints[1].kind,
+        ColumnConstraintKind::PrimaryKey
+    ));
     assert!(id.is_not_null());
-    assert!(matches!(t.columns[1].constraints[0].kind, ColumnConstraintKind::Identity { always: false }));
+    assert!(matches!(
+        t.columns[1].constraints[0].kind,
+        ColumnConstraintKind::Identity { always: false }
+    ));
 
     let email = &t.columns[2];
-    assert!(matches!(email.constraints[0].kind, ColumnConstraintKind::NotNull));
-    assert!(matches!(email.constraints[1].kind, ColumnConstraintKind::Unique));
+    assert!(matches!(
+        email.constraints[0].kind,
+        ColumnConstraintKind::NotNull
+    ));
+    assert!(matches!(
+        email.constraints[1].kind,
+        ColumnConstraintKind::Unique
+    ));
 
     let nick = &t.columns[3];
     assert_eq!(
         (nick.ty.words.as_slice(), nick.ty.params.as_slice()),
         (&["varchar".to_owned()][..], &[40][..])
     );
-    assert!(matches!(nick.constraints[0].kind, ColumnConstraintKind::Null));
+    assert!(matches!(
+        nick.constraints[0].kind,
+        ColumnConstraintKind::Null
+    ));
     assert_eq!(nick.constraints[1].name.as_ref().unwrap().value, "nick_min");
-    let ColumnConstraintKind::Check(check) = &nick.constraints[1].kind else { panic!() };
+    let ColumnConstraintKind::Check(check) = &nick.constraints[1].kind else {
+        panic!()
+    };
     assert_eq!(sexp(check), "(> (call length nick) 2)");
 
-    let ColumnConstraintKind::References(fk) = &t.columns[4].constraints[0].kind else { panic!() };
-    assert_eq!((qname(&fk.table), names(&fk.columns)), ("orgs".to_owned(), vec!["id"]));
+    let ColumnConstraintKind::References(fk) = &t.columns[4].constraints[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (qname(&fk.table), names(&fk.columns)),
+        ("orgs".to_owned(), vec!["id"])
+    );
     assert_eq!(
         (fk.on_delete, fk.on_update),
-        (Some(ReferentialAction::Cascade), Some(ReferentialAction::SetNull))
+        (
+            Some(ReferentialAction::Cascade),
+            Some(ReferentialAction::SetNull)
+        )
     );
-    let ColumnConstraintKind::References(fk) = &t.columns[5].constraints[0].kind else { panic!() };
+    let ColumnConstraintKind::References(fk) = &t.columns[5].constraints[0].kind else {
+        panic!()
+    };
     assert!(fk.columns.is_empty() && fk.on_delete.is_none());
 
     let created = &t.columns[6];
     assert_eq!(sexp(created.default().unwrap()), "(call now)");
 
-    let ColumnConstraintKind::GeneratedStored(g) = &t.columns[7].constraints[0].kind else { panic!() };
+    let ColumnConstraintKind::GeneratedStored(g) = &t.columns[7].constraints[0].kind else {
+        panic!()
+    };
     assert_eq!(sexp(g), r#"(|| (|| first " ") last)"#);
 
     assert_eq!(t.constraints.len(), 7);
     let c0 = &t.constraints[0];
     assert_eq!(c0.name.as_ref().unwrap().value, "users_email_key");
-    let TableConstraintKind::Unique { columns, include } = &c0.kind else { panic!() };
-    assert_eq!((names(columns), names(include)), (vec!["email"], vec!["nick"]));
-    assert!(matches!(&t.constraints[1].kind, TableConstraintKind::Check(_)));
+    let TableConstraintKind::Unique { columns, include } = &c0.kind else {
+        panic!()
+    };
+    assert_eq!(
+        (names(columns), names(include)),
+        (vec!["email"], vec!["nick"])
+    );
+    assert!(matches!(
+        &t.constraints[1].kind,
+        TableConstraintKind::Check(_)
+    ));
     assert!(t.constraints[1].name.is_none());
-    let TableConstraintKind::PrimaryKey { columns, include } = &t.constraints[2].kind else { panic!() };
+    let TableConstraintKind::PrimaryKey { columns, include } = &t.constraints[2].kind else {
+        panic!()
+    };
     assert_eq!(names(columns), ["id", "seq"]);
     assert!(include.is_empty());
-    let TableConstraintKind::ForeignKey { columns, target } = &t.constraints[3].kind else { panic!() };
+    let TableConstraintKind::ForeignKey { columns, target } = &t.constraints[3].kind else {
+        panic!()
+    };
     assert_eq!(names(columns), ["org_id", "owner"]);
-    assert_eq!((qname(&target.table), names(&target.columns)), ("app.orgs".to_owned(), vec!["id", "owner"]));
+    assert_eq!(
+        (qname(&target.table), names(&target.columns)),
+        ("app.orgs".to_owned(), vec!["id", "owner"])
+    );
     assert_eq!(target.on_delete, Some(ReferentialAction::SetDefault));
-    let TableConstraintKind::PrimaryKeyUsingIndex(i) = &t.constraints[4].kind else { panic!() };
+    let TableConstraintKind::PrimaryKeyUsingIndex(i) = &t.constraints[4].kind else {
+        panic!()
+    };
     assert_eq!(i.value, "users_pk_idx");
-    let TableConstraintKind::UniqueUsingIndex(i) = &t.constraints[5].kind else { panic!() };
+    let TableConstraintKind::UniqueUsingIndex(i) = &t.constraints[5].kind else {
+        panic!()
+    };
     assert_eq!(i.value, "users_uq_idx");
-    let TableConstraintKind::Exclude { tokens } = &t.constraints[6].kind else { panic!() };
+    let TableConstraintKind::Exclude { tokens } = &t.constraints[6].kind else {
+        panic!()
+    };
     assert_eq!(tokens.to_string(), "using gist (during with &&)");
 }
 
@@ -109,20 +174,26 @@ fn referential_actions() {
         ("set null", ReferentialAction::SetNull),
         ("set default", ReferentialAction::SetDefault),
     ] {
-        let StmtKind::CreateTable(t) = stmt(&format!("create table t (a int references u on update {text})"))
-        else {
+        let StmtKind::CreateTable(t) = stmt(&format!(
+            "create table t (a int references u on update {text})"
+        )) else {
             panic!()
         };
-        let ColumnConstraintKind::References(fk) = &t.columns[0].constraints[0].kind else { panic!() };
+        let ColumnConstraintKind::References(fk) = &t.columns[0].constraints[0].kind else {
+            panic!()
+        };
         assert_eq!(fk.on_update, Some(action), "{text}");
     }
 }
 
 #[test]
 fn create_table_ranges() {
-    let stmts = stmts("create table t (\n  a int not null,\n  constraint c check (a > 0) not valid\n);");
+    let stmts =
+        stmts("create table t (\n  a int not null,\n  constraint c check (a > 0) not valid\n);");
     assert_eq!(pos(stmts[0].range), ((2, 0), (5, 1)));
-    let StmtKind::CreateTable(t) = &stmts[0].kind else { panic!() };
+    let StmtKind::CreateTable(t) = &stmts[0].kind else {
+        panic!()
+    };
     assert_eq!(pos(t.columns[0].range), ((3, 2), (3, 16)));
     assert_eq!(pos(t.columns[0].constraints[0].range), ((3, 8), (3, 16)));
     assert_eq!(pos(t.constraints[0].range), ((4, 2), (4, 38)));
@@ -132,19 +203,32 @@ fn create_table_ranges() {
 
 #[test]
 fn create_table_with_no_columns() {
-    let StmtKind::CreateTable(t) = stmt("create table t ()") else { panic!() };
+    let StmtKind::CreateTable(t) = stmt("create table t ()") else {
+        panic!()
+    };
     assert!(t.columns.is_empty() && !t.if_not_exists);
 }
 
 #[test]
 fn drop_table() {
-    let StmtKind::DropTable { if_exists, tables, cascade } = stmt("drop table if exists a, s.b cascade")
+    let StmtKind::DropTable {
+        if_exists,
+        tables,
+        cascade,
+    } = stmt("drop table if exists a, s.b cascade")
     else {
         panic!()
     };
     assert!(if_exists && cascade);
     assert_eq!(tables.iter().map(qname).collect::<Vec<_>>(), ["a", "s.b"]);
-    let StmtKind::DropTable { if_exists, tables, cascade } = stmt("drop table a restrict") else { panic!() };
+    let StmtKind::DropTable {
+        if_exists,
+        tables,
+        cascade,
+    } = stmt("drop table a restrict")
+    else {
+        panic!()
+    };
     assert!(!if_exists && !cascade && tables.len() == 1);
 }
 
@@ -155,23 +239,40 @@ fn create_index_full_form() {
          (lower(email), (a + b) desc, name text_pattern_ops asc nulls last, c nulls first) \
          include (id, org) where deleted_at is null",
     );
-    let StmtKind::CreateIndex(i) = &stmts[0].kind else { panic!() };
+    let StmtKind::CreateIndex(i) = &stmts[0].kind else {
+        panic!()
+    };
     assert!(i.unique && i.if_not_exists);
     assert_eq!(pos(i.concurrently.unwrap()), ((2, 20), (2, 32)));
     assert_eq!(i.name.as_ref().unwrap().value, "users_email_idx");
     assert_eq!(qname(&i.table), "app.users");
     assert_eq!(i.method.as_ref().unwrap().value, "btree");
     assert_eq!(i.keys.len(), 4);
-    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else { panic!() };
+    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else {
+        panic!()
+    };
     assert_eq!(sexp(e), "(call lower email)");
-    let IndexKeyExpr::Expr(e) = &i.keys[1].expr else { panic!() };
+    let IndexKeyExpr::Expr(e) = &i.keys[1].expr else {
+        panic!()
+    };
     assert_eq!(sexp(e), "[(+ a b)]");
     assert_eq!(i.keys[1].descending, Some(true));
-    let IndexKeyExpr::Column(n) = &i.keys[2].expr else { panic!() };
+    let IndexKeyExpr::Column(n) = &i.keys[2].expr else {
+        panic!()
+    };
     assert_eq!(n.value, "name");
-    assert_eq!(i.keys[2].opclass.as_ref().unwrap().value, "text_pattern_ops");
-    assert_eq!((i.keys[2].descending, i.keys[2].nulls_first), (Some(false), Some(false)));
-    assert_eq!((i.keys[3].descending, i.keys[3].nulls_first), (None, Some(true)));
+    assert_eq!(
+        i.keys[2].opclass.as_ref().unwrap().value,
+        "text_pattern_ops"
+    );
+    assert_eq!(
+        (i.keys[2].descending, i.keys[2].nulls_first),
+        (Some(false), Some(false))
+    );
+    assert_eq!(
+        (i.keys[3].descending, i.keys[3].nulls_first),
+        (None, Some(true))
+    );
     assert!(i.keys[3].opclass.is_none());
     assert_eq!(names(&i.include), ["id", "org"]);
     assert_eq!(sexp(i.predicate.as_ref().unwrap()), "(is-null deleted_at)");
@@ -179,13 +280,21 @@ fn create_index_full_form() {
 
 #[test]
 fn create_index_minimal_and_unnamed() {
-    let StmtKind::CreateIndex(i) = stmt("create index on users (email)") else { panic!() };
+    let StmtKind::CreateIndex(i) = stmt("create index on users (email)") else {
+        panic!()
+    };
     assert!(i.name.is_none() && i.concurrently.is_none() && !i.unique && !i.if_not_exists);
     assert!(i.method.is_none() && i.include.is_empty() && i.predicate.is_none());
-    let StmtKind::CreateIndex(i) = stmt("create index concurrently on users (email)") else { panic!() };
+    let StmtKind::CreateIndex(i) = stmt("create index concurrently on users (email)") else {
+        panic!()
+    };
     assert!(i.name.is_none() && i.concurrently.is_some());
-    let StmtKind::CreateIndex(i) = stmt("create index i on s.f (s.g(x))") else { panic!() };
-    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else { panic!() };
+    let StmtKind::CreateIndex(i) = stmt("create index i on s.f (s.g(x))") else {
+        panic!()
+    };
+    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else {
+        panic!()
+    };
     assert_eq!(sexp(e), "(call s.g x)");
 }
 
@@ -199,14 +308,17 @@ fn keywords_are_case_insensitive() {
     assert!(i.unique && i.concurrently.is_some());
     assert_eq!(i.name.unwrap().value, "users_email");
     assert_eq!(i.table.name.value, "users");
-    let IndexKeyExpr::Column(c) = &i.keys[0].expr else { panic!() };
+    let IndexKeyExpr::Column(c) = &i.keys[0].expr else {
+        panic!()
+    };
     assert_eq!(c.value, "email");
     assert_eq!(sexp(i.predicate.as_ref().unwrap()), "(is-not-null a)");
 }
 
 #[test]
 fn raw_identifiers_are_names_not_keywords() {
-    let StmtKind::CreateTable(t) = stmt("create table r#order (r#type text, r#end int check (r#end > 0))")
+    let StmtKind::CreateTable(t) =
+        stmt("create table r#order (r#type text, r#end int check (r#end > 0))")
     else {
         panic!()
     };
@@ -214,26 +326,41 @@ fn raw_identifiers_are_names_not_keywords() {
     assert_eq!(t.columns[0].name.value, "type");
     assert_eq!(t.columns[1].name.value, "end");
     // `r#on` is an index name, not the `on` keyword.
-    let StmtKind::CreateIndex(i) = stmt("create index r#on on t (a)") else { panic!() };
+    let StmtKind::CreateIndex(i) = stmt("create index r#on on t (a)") else {
+        panic!()
+    };
     assert_eq!(i.name.unwrap().value, "on");
 }
 
 #[test]
 fn drop_index() {
-    let StmtKind::DropIndex { concurrently, if_exists, index, cascade } =
-        stmt("drop index concurrently if exists app.i cascade")
+    let StmtKind::DropIndex {
+        concurrently,
+        if_exists,
+        index,
+        cascade,
+    } = stmt("drop index concurrently if exists app.i cascade")
     else {
         panic!()
     };
     assert!(concurrently.is_some() && if_exists && cascade);
     assert_eq!(qname(&index), "app.i");
-    let StmtKind::DropIndex { concurrently, if_exists, cascade, .. } = stmt("drop index i") else { panic!() };
+    let StmtKind::DropIndex {
+        concurrently,
+        if_exists,
+        cascade,
+        ..
+    } = stmt("drop index i")
+    else {
+        panic!()
+    };
     assert!(concurrently.is_none() && !if_exists && !cascade);
 }
 
 #[test]
 fn enums() {
-    let StmtKind::CreateEnum { name, values } = stmt(r#"create type mood as enum ("sad", "ok", r"hap\py")"#)
+    let StmtKind::CreateEnum { name, values } =
+        stmt(r#"create type mood as enum ("sad", "ok", r"hap\py")"#)
     else {
         panic!()
     };
@@ -241,8 +368,12 @@ fn enums() {
     let values: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
     assert_eq!(values, ["sad", "ok", "hap\\py"]);
 
-    let StmtKind::AlterEnumAddValue { name, if_not_exists, value, position } =
-        stmt(r#"alter type app.mood add value if not exists "meh" before "ok""#)
+    let StmtKind::AlterEnumAddValue {
+        name,
+        if_not_exists,
+        value,
+        position,
+    } = stmt(r#"alter type app.mood add value if not exists "meh" before "ok""#)
     else {
         panic!()
     };
@@ -250,16 +381,23 @@ fn enums() {
     assert!(if_not_exists);
     assert_eq!(value.value, "meh");
     let (pos_kind, other) = position.unwrap();
-    assert_eq!((pos_kind, other.value.as_str()), (EnumPosition::Before, "ok"));
+    assert_eq!(
+        (pos_kind, other.value.as_str()),
+        (EnumPosition::Before, "ok")
+    );
 
-    let StmtKind::AlterEnumAddValue { position, if_not_exists, .. } =
-        stmt(r#"alter type mood add value "x" after "ok""#)
+    let StmtKind::AlterEnumAddValue {
+        position,
+        if_not_exists,
+        ..
+    } = stmt(r#"alter type mood add value "x" after "ok""#)
     else {
         panic!()
     };
     assert!(!if_not_exists);
     assert_eq!(position.unwrap().0, EnumPosition::After);
-    let StmtKind::AlterEnumAddValue { position, .. } = stmt(r#"alter type mood add value "x""#) else {
+    let StmtKind::AlterEnumAddValue { position, .. } = stmt(r#"alter type mood add value "x""#)
+    else {
         panic!()
     };
     assert!(position.is_none());
@@ -267,44 +405,70 @@ fn enums() {
 
 #[test]
 fn comments() {
-    let StmtKind::CommentOn { target: CommentTarget::Table(t), text } =
-        stmt(r#"comment on table users is "People""#)
+    let StmtKind::CommentOn {
+        target: CommentTarget::Table(t),
+        text,
+    } = stmt(r#"comment on table users is "People""#)
     else {
         panic!()
     };
-    assert_eq!((t.name.value.as_str(), text.unwrap().value.as_str()), ("users", "People"));
+    assert_eq!(
+        (t.name.value.as_str(), text.unwrap().value.as_str()),
+        ("users", "People")
+    );
 
-    let StmtKind::CommentOn { target: CommentTarget::Column { table, column }, text } =
-        stmt("comment on column app.users.email is null")
+    let StmtKind::CommentOn {
+        target: CommentTarget::Column { table, column },
+        text,
+    } = stmt("comment on column app.users.email is null")
     else {
         panic!()
     };
-    assert_eq!((qname(&table), column.value.as_str()), ("app.users".to_owned(), "email"));
+    assert_eq!(
+        (qname(&table), column.value.as_str()),
+        ("app.users".to_owned(), "email")
+    );
     assert!(text.is_none());
 
-    let StmtKind::CommentOn { target: CommentTarget::Column { table, column }, .. } =
-        stmt(r#"comment on column users.email is "e""#)
+    let StmtKind::CommentOn {
+        target: CommentTarget::Column { table, column },
+        ..
+    } = stmt(r#"comment on column users.email is "e""#)
     else {
         panic!()
     };
-    assert_eq!((qname(&table), column.value.as_str()), ("users".to_owned(), "email"));
+    assert_eq!(
+        (qname(&table), column.value.as_str()),
+        ("users".to_owned(), "email")
+    );
 
-    let StmtKind::CommentOn { target: CommentTarget::Index(i), .. } = stmt(r#"comment on index i is "x""#)
+    let StmtKind::CommentOn {
+        target: CommentTarget::Index(i),
+        ..
+    } = stmt(r#"comment on index i is "x""#)
     else {
         panic!()
     };
     assert_eq!(i.name.value, "i");
-    let StmtKind::CommentOn { target: CommentTarget::Type(t), .. } = stmt(r#"comment on type mood is "x""#)
+    let StmtKind::CommentOn {
+        target: CommentTarget::Type(t),
+        ..
+    } = stmt(r#"comment on type mood is "x""#)
     else {
         panic!()
     };
     assert_eq!(t.name.value, "mood");
-    let StmtKind::CommentOn { target: CommentTarget::Constraint { name, table }, .. } =
-        stmt(r#"comment on constraint c on s.t is "x""#)
+    let StmtKind::CommentOn {
+        target: CommentTarget::Constraint { name, table },
+        ..
+    } = stmt(r#"comment on constraint c on s.t is "x""#)
     else {
         panic!()
     };
-    assert_eq!((name.value.as_str(), qname(&table)), ("c", "s.t".to_owned()));
+    assert_eq!(
+        (name.value.as_str(), qname(&table)),
+        ("c", "s.t".to_owned())
+    );
 
     assert_eq!(
         error("comment on column users is null").msg,
@@ -326,12 +490,18 @@ fn raw_sql() {
     assert_eq!(pos(raw.keyword), ((2, 0), (2, 3)));
 
     // Any order; everything optional.
-    let StmtKind::Raw(raw) = stmt(r#"raw(no_transaction, lock = NONE) "select 1""#) else { panic!() };
+    let StmtKind::Raw(raw) = stmt(r#"raw(no_transaction, lock = NONE) "select 1""#) else {
+        panic!()
+    };
     assert!(raw.reason.is_none() && raw.no_transaction);
     assert_eq!(raw.lock.unwrap().0, LockLevel::None);
-    let StmtKind::Raw(raw) = stmt(r#"raw "select 1""#) else { panic!() };
+    let StmtKind::Raw(raw) = stmt(r#"raw "select 1""#) else {
+        panic!()
+    };
     assert!(raw.reason.is_none() && raw.lock.is_none() && !raw.no_transaction);
-    let StmtKind::Raw(raw) = stmt(r#"raw() r"select '\n'""#) else { panic!() };
+    let StmtKind::Raw(raw) = stmt(r#"raw() r"select '\n'""#) else {
+        panic!()
+    };
     assert_eq!(raw.sql.value, "select '\\n'");
 
     for (name, level) in [
@@ -343,13 +513,16 @@ fn raw_sql() {
         ("exclusive", LockLevel::Exclusive),
         ("access_exclusive", LockLevel::AccessExclusive),
     ] {
-        let StmtKind::Raw(raw) = stmt(&format!(r#"raw(lock = {name}) "x""#)) else { panic!() };
+        let StmtKind::Raw(raw) = stmt(&format!(r#"raw(lock = {name}) "x""#)) else {
+            panic!()
+        };
         assert_eq!(raw.lock.unwrap().0, level);
     }
 
     let d = error(r#"raw(lock = big) "x""#);
     assert!(
-        d.msg.starts_with("unknown lock level `big`; expected one of `none`, `access_share`,"),
+        d.msg
+            .starts_with("unknown lock level `big`; expected one of `none`, `access_share`,"),
         "{}",
         d.msg
     );
@@ -358,56 +531,105 @@ fn raw_sql() {
     assert_eq!(d.msg, "duplicate `raw` option `reason`");
     assert_eq!(d.start, (2, 18));
     let d = error(r#"raw(why = "a") "x""#);
-    assert_eq!(d.msg, "unknown `raw` option `why`; expected `reason`, `lock` or `no_transaction`");
+    assert_eq!(
+        d.msg,
+        "unknown `raw` option `why`; expected `reason`, `lock` or `no_transaction`"
+    );
     let d = error(r#"raw(reason = "a")"#);
-    assert_eq!(d.msg, "expected the SQL as a string after `raw(..)`, found end of input");
+    assert_eq!(
+        d.msg,
+        "expected the SQL as a string after `raw(..)`, found end of input"
+    );
 }
 
 #[test]
 fn statements_parsed_only_to_be_rejected() {
-    let StmtKind::Reindex { concurrently, target, name } = stmt("reindex concurrently index i") else {
+    let StmtKind::Reindex {
+        concurrently,
+        target,
+        name,
+    } = stmt("reindex concurrently index i")
+    else {
         panic!()
     };
     assert!(concurrently.is_some());
-    assert_eq!((target, name.name.value.as_str()), (ReindexTarget::Index, "i"));
-    let StmtKind::Reindex { concurrently, target, .. } = stmt("reindex table concurrently t") else {
+    assert_eq!(
+        (target, name.name.value.as_str()),
+        (ReindexTarget::Index, "i")
+    );
+    let StmtKind::Reindex {
+        concurrently,
+        target,
+        ..
+    } = stmt("reindex table concurrently t")
+    else {
         panic!()
     };
     assert!(concurrently.is_some() && target == ReindexTarget::Table);
-    let StmtKind::Reindex { concurrently, .. } = stmt("reindex table t") else { panic!() };
+    let StmtKind::Reindex { concurrently, .. } = stmt("reindex table t") else {
+        panic!()
+    };
     assert!(concurrently.is_none());
 
-    let StmtKind::VacuumFull { table } = stmt("vacuum full users") else { panic!() };
+    let StmtKind::VacuumFull { table } = stmt("vacuum full users") else {
+        panic!()
+    };
     assert_eq!(table.unwrap().name.value, "users");
-    let StmtKind::VacuumFull { table } = stmt("vacuum full") else { panic!() };
+    let StmtKind::VacuumFull { table } = stmt("vacuum full") else {
+        panic!()
+    };
     assert!(table.is_none());
     let d = error("vacuum users;");
-    assert_eq!(d.msg, "plain `vacuum` is not a schema change; leave it to autovacuum");
+    assert_eq!(
+        d.msg,
+        "plain `vacuum` is not a schema change; leave it to autovacuum"
+    );
     assert_eq!(d.start, (2, 0));
 
-    let StmtKind::Cluster { table, index } = stmt("cluster users using users_pkey") else { panic!() };
-    assert_eq!((table.name.value.as_str(), index.unwrap().value.as_str()), ("users", "users_pkey"));
-    let StmtKind::Cluster { index, .. } = stmt("cluster users") else { panic!() };
+    let StmtKind::Cluster { table, index } = stmt("cluster users using users_pkey") else {
+        panic!()
+    };
+    assert_eq!(
+        (table.name.value.as_str(), index.unwrap().value.as_str()),
+        ("users", "users_pkey")
+    );
+    let StmtKind::Cluster { index, .. } = stmt("cluster users") else {
+        panic!()
+    };
     assert!(index.is_none());
 
-    let StmtKind::LockTable { table, mode } = stmt("lock table users in access exclusive mode") else {
+    let StmtKind::LockTable { table, mode } = stmt("lock table users in access exclusive mode")
+    else {
         panic!()
     };
     assert_eq!(table.name.value, "users");
     assert_eq!(names(&mode.unwrap()), ["access", "exclusive"]);
-    let StmtKind::LockTable { mode, .. } = stmt("lock users") else { panic!() };
+    let StmtKind::LockTable { mode, .. } = stmt("lock users") else {
+        panic!()
+    };
     assert!(mode.is_none());
 
-    let StmtKind::Truncate { tables, cascade } = stmt("truncate table a, b cascade") else { panic!() };
+    let StmtKind::Truncate { tables, cascade } = stmt("truncate table a, b cascade") else {
+        panic!()
+    };
     assert!(cascade && tables.len() == 2);
-    let StmtKind::Truncate { tables, cascade } = stmt("truncate a") else { panic!() };
+    let StmtKind::Truncate { tables, cascade } = stmt("truncate a") else {
+        panic!()
+    };
     assert!(!cascade && tables.len() == 1);
 
-    let StmtKind::DropSchema { if_exists, name, cascade } = stmt("drop schema if exists app cascade") else {
+    let StmtKind::DropSchema {
+        if_exists,
+        name,
+        cascade,
+    } = stmt("drop schema if exists app cascade")
+    else {
         panic!()
     };
     assert!(if_exists && cascade && name.value == "app");
-    let StmtKind::DropDatabase { if_exists, name } = stmt("drop database prod") else { panic!() };
+    let StmtKind::DropDatabase { if_exists, name } = stmt("drop database prod") else {
+        panic!()
+    };
     assert!(!if_exists && name.value == "prod");
 }
 
@@ -422,7 +644,9 @@ fn unsafe_blocks() {
     );
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(input.body.len(), 2);
-    let Item::Unsafe(u) = &input.body[0] else { panic!() };
+    let Item::Unsafe(u) = &input.body[0] else {
+        panic!()
+    };
     assert_eq!(u.reason.as_ref().unwrap().value, "tiny table");
     assert_eq!(names(&u.allow), ["index_not_concurrent", "drop_table"]);
     assert_eq!(u.body.len(), 2);
@@ -430,27 +654,47 @@ fn unsafe_blocks() {
     assert!(matches!(input.body[1], Item::Stmt(_)));
 
     // Reason missing, nothing allowed, a `;` after the block: all fine for the parser.
-    let (input, diags) = parse_body("unsafe(allow = []) { drop table a; }; unsafe { drop table b; };");
+    let (input, diags) =
+        parse_body("unsafe(allow = []) { drop table a; }; unsafe { drop table b; };");
     assert!(diags.is_empty(), "{diags:?}");
-    let [Item::Unsafe(a), Item::Unsafe(b)] = input.body.as_slice() else { panic!() };
+    let [Item::Unsafe(a), Item::Unsafe(b)] = input.body.as_slice() else {
+        panic!()
+    };
     assert!(a.reason.is_none() && a.allow.is_empty() && b.reason.is_none() && b.body.len() == 1);
 }
 
 #[test]
 fn unsafe_block_errors() {
     let d = error("unsafe(reason = \"x\") { unsafe(reason = \"y\") { drop table a; } }");
-    assert_eq!(d.msg, "`unsafe` blocks do not nest; list every rule in the outer block's `allow`");
+    assert_eq!(
+        d.msg,
+        "`unsafe` blocks do not nest; list every rule in the outer block's `allow`"
+    );
     assert_eq!(d.start, (2, 23));
     let d = error("unsafe(reason = \"x\") { set lock_timeout = 2s; drop table a; }");
-    assert!(d.msg.starts_with("settings cannot be inside an `unsafe` block"), "{}", d.msg);
+    assert!(
+        d.msg
+            .starts_with("settings cannot be inside an `unsafe` block"),
+        "{}",
+        d.msg
+    );
     let d = error("unsafe(reason = \"x\", why = 1) { drop table a; }");
-    assert_eq!(d.msg, "unknown `unsafe` option `why`; expected `reason` or `allow`");
+    assert_eq!(
+        d.msg,
+        "unknown `unsafe` option `why`; expected `reason` or `allow`"
+    );
     let d = error("unsafe(allow = [a], allow = [b]) { drop table a; }");
     assert_eq!(d.msg, "duplicate `unsafe` option `allow`");
     let d = error("unsafe(allow = a) { drop table a; }");
-    assert_eq!(d.msg, "expected a list of rule names such as `[index_not_concurrent]`, found `a`");
+    assert_eq!(
+        d.msg,
+        "expected a list of rule names such as `[index_not_concurrent]`, found `a`"
+    );
     let d = error("unsafe(reason = \"x\") drop table a;");
-    assert_eq!(d.msg, "expected `{` with the statements the override covers, found `drop`");
+    assert_eq!(
+        d.msg,
+        "expected `{` with the statements the override covers, found `drop`"
+    );
     let d = error("unsafe(reason = \"x\") { drop table a; create index; }");
     assert_eq!(d.msg, "expected the index name or `on`, found `;`");
 }
@@ -464,8 +708,12 @@ fn empty_statements_and_trailing_semicolon() {
 
 #[test]
 fn index_expression_keys_need_parentheses_beyond_a_call() {
-    let StmtKind::CreateIndex(i) = stmt("create index i on t ((a || b), lower(c))") else { panic!() };
-    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else { panic!() };
+    let StmtKind::CreateIndex(i) = stmt("create index i on t ((a || b), lower(c))") else {
+        panic!()
+    };
+    let IndexKeyExpr::Expr(e) = &i.keys[0].expr else {
+        panic!()
+    };
     assert_eq!(sexp(e), "[(|| a b)]");
     let d = error("create index i on t (lower(a) || b)");
     assert_eq!(

@@ -3,7 +3,9 @@ use crate::ast::StmtKind;
 
 /// The type of column `c` in `create table t (c TYPE)`.
 fn column_type(ty: &str) -> crate::ast::Type {
-    let StmtKind::CreateTable(mut t) = stmt(&format!("create table t (c {ty})")) else { panic!() };
+    let StmtKind::CreateTable(mut t) = stmt(&format!("create table t (c {ty})")) else {
+        panic!()
+    };
     t.columns.remove(0).ty
 }
 
@@ -42,7 +44,10 @@ fn multi_word_types() {
     assert_eq!(ty("character(3)"), "character(3)");
     assert_eq!(ty("bit varying(8)"), "bit varying(8)");
     assert_eq!(ty("timestamp with time zone"), "timestamp with time zone");
-    assert_eq!(ty("timestamp(3) without time zone"), "timestamp without time zone(3)");
+    assert_eq!(
+        ty("timestamp(3) without time zone"),
+        "timestamp without time zone(3)"
+    );
     assert_eq!(ty("timestamp"), "timestamp");
     assert_eq!(ty("time with time zone"), "time with time zone");
     assert_eq!(ty("interval(6)"), "interval(6)");
@@ -58,7 +63,10 @@ fn params_arrays_and_user_types() {
     assert_eq!(ty("mood"), "mood");
     assert_eq!(ty("App.Mood[]"), "app.mood[]");
     let t = column_type("app.mood");
-    assert_eq!((t.schema.unwrap().value.as_str(), t.words.as_slice()), ("app", &["mood".to_owned()][..]));
+    assert_eq!(
+        (t.schema.unwrap().value.as_str(), t.words.as_slice()),
+        ("app", &["mood".to_owned()][..])
+    );
 }
 
 #[test]
@@ -71,10 +79,16 @@ fn type_range() {
 #[test]
 fn type_errors() {
     let d = error("create table t (email not null)");
-    assert_eq!(d.msg, "expected a type after the column name `email`, found `not`");
+    assert_eq!(
+        d.msg,
+        "expected a type after the column name `email`, found `not`"
+    );
     assert_eq!(d.start, (2, 22));
     let d = error("create table t (a)");
-    assert_eq!(d.msg, "expected a type after the column name `a`, found `)`");
+    assert_eq!(
+        d.msg,
+        "expected a type after the column name `a`, found `)`"
+    );
     assert_eq!(d.start, (2, 17));
     let d = error("create table t (a int[3])");
     assert_eq!(d.msg, "array sizes are ignored by PostgreSQL; write `[]`");

@@ -119,9 +119,7 @@ async fn transactional(
         (Change::Column(c), Action::AddConstraints) => {
             column::add_constraints(tx, &c).await.map(|()| None)
         }
-        (Change::Column(c), Action::Contract) => {
-            column::contract(tx, cx, &c).await.map(|()| None)
-        }
+        (Change::Column(c), Action::Contract) => column::contract(tx, cx, &c).await.map(|()| None),
         (Change::Column(c), Action::Rollback) => column::rollback(tx, &c).await.map(|()| None),
         (Change::RenameTable(r), Action::Rollback) => {
             table::rename_back(tx, &r).await.map(|()| None)
