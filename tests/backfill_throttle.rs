@@ -60,6 +60,14 @@ async fn setup(name: &str) -> (zerodown::localdb::FreshDatabase, PgConnection) {
     (db, conn)
 }
 
+/// Rows whose `doubled` is not what the backfill meant to store.
+async fn wrong_values(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
 fn recorder() -> (
     Arc<Mutex<Vec<BackfillProgress>>>,
     impl Fn(&BackfillProgress) + Send + Sync,
@@ -113,12 +121,7 @@ async fn lock_waits_on_a_batch_shrink_the_next_and_pause() {
     assert_eq!(batch.batch_size, before.batch_size / 2, "{:#?}", &all[..=i]);
     let last = all.last().unwrap();
     assert_eq!(last.stage, BackfillStage::Done);
-    let remaining: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(remaining, 0);
+    assert_eq!(wrong_values(&mut conn).await, 0);
     writer.close().await.unwrap();
     conn.close().await.unwrap();
     db.drop_database().await.unwrap();
@@ -162,12 +165,7 @@ async fn the_health_callback_pauses_the_backfill_until_healthy() {
         (BackfillStage::Done, ROWS as u64)
     );
     assert!(last.eta == Some(Duration::ZERO));
-    let remaining: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(remaining, 0);
+    assert_eq!(wrong_values(&mut conn).await, 0);
     conn.close().await.unwrap();
     db.drop_database().await.unwrap();
 }
@@ -244,12 +242,7 @@ async fn a_vacuum_on_the_table_throttles_the_backfill() {
         throttled > 0,
         "no report said the vacuum throttled the backfill: {all:#?}"
     );
-    let remaining: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM items WHERE doubled IS DISTINCT FROM v * 2")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(remaining, 0);
+    assert_eq!(wrong_values(&mut conn).await, 0);
     conn.close().await.unwrap();
     db.drop_database().await.unwrap();
 }

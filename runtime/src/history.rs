@@ -264,32 +264,13 @@ pub(crate) async fn record_undo(
 ) -> Result<(), Error> {
     let context = || Error::db(format!("recording the rollback of migration {}", m.version));
     let mut tx = conn.begin().await.map_err(context())?;
-    let steps = m.undo.steps;
-    let rows = StepRows {
-        phases: vec![PhaseKind::Rollback.as_str(); steps.len()],
-        indexes: (0..steps.len() as i32).collect(),
-        descriptions: steps.iter().map(|s| s.description).collect(),
-        sqls: steps.iter().map(step_sql).collect(),
-        locks: steps.iter().map(|s| s.lock.as_sql()).collect(),
-        states: vec!["pending"; steps.len()],
-    };
-    if !steps.is_empty() {
-        sqlx::query(
-            &StepRows::INSERT
-                .replace("{steps}", &t.steps)
-                .replace("{conflict}", "DO NOTHING"),
-        )
-        .bind(as_i64(m.version))
-        .bind(&rows.phases)
-        .bind(&rows.indexes)
-        .bind(&rows.descriptions)
-        .bind(&rows.sqls)
-        .bind(&rows.locks)
-        .bind(&rows.states)
-        .execute(&mut *tx)
+    let mut rows = StepRows::default();
+    for (index, step) in m.undo.steps.iter().enumerate() {
+        rows.push(PhaseKind::Rollback, index, step, "pending");
+    }
+    rows.insert(&mut tx, t, m.version, "DO NOTHING")
         .await
         .map_err(context())?;
-    }
     sqlx::query(&format!(
         "UPDATE {} SET state = 'rolling_back', updated_at = now() WHERE version = $1",
         t.migrations
@@ -586,7 +567,8 @@ pub(crate) async fn record_baseline(
     Ok(())
 }
 
-/// The step rows of a migration as columns, bound as arrays (`$2`..`$7` of [`StepRows::INSERT`]).
+/// The step rows of a migration as columns, bound as arrays (`$2`..`$7` of [`StepRows::sql`]).
+#[derive(Default)]
 struct StepRows {
     phases: Vec<&'static str>,
     indexes: Vec<i32>,
@@ -596,65 +578,68 @@ struct StepRows {
     states: Vec<&'static str>,
 }
 
-impl StepRows {
-    /// Inserts the rows bound as `$1` (version) and `$2`..`$7`; `{steps}` and `{conflict}` (the
-    /// `ON CONFLICT` action) are filled in.
-    const INSERT: &'static str =
-        "INSERT INTO {steps} (version, phase, step_index, description, sql, lock_level, state)
-         SELECT $1, s.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) AS s
-         ON CONFLICT (version, phase, step_index) {conflict}";
+/// A query being built, for [`StepRows::bind`].
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
+impl StepRows {
+    /// The rows of every recorded phase of `m`, in the state `state` gives.
     fn of(m: &Migration, state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync)) -> StepRows {
-        let mut rows = StepRows {
-            phases: Vec::new(),
-            indexes: Vec::new(),
-            descriptions: Vec::new(),
-            sqls: Vec::new(),
-            locks: Vec::new(),
-            states: Vec::new(),
-        };
+        let mut rows = StepRows::default();
         for phase in recorded_phases(m) {
             for (index, step) in phase.steps(m).iter().enumerate() {
-                rows.phases.push(phase.as_str());
-                rows.indexes.push(index as i32);
-                rows.descriptions.push(step.description);
-                rows.sqls.push(step_sql(step));
-                rows.locks.push(step.lock.as_sql());
-                rows.states.push(state(phase, index));
+                rows.push(phase, index, step, state(phase, index));
             }
         }
         rows
     }
-}
 
-/// Writes every step row of `m` in one statement (one round trip, however many steps), in the state
-/// `state` gives. `conflict` is the statement's `ON CONFLICT` action.
-async fn insert_steps_with(
-    conn: &mut PgConnection,
-    t: &Tables,
-    m: &Migration,
-    state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync),
-    conflict: &str,
-) -> Result<(), sqlx::Error> {
-    let rows = StepRows::of(m, state);
-    if rows.phases.is_empty() {
-        return Ok(());
+    fn push(&mut self, phase: PhaseKind, index: usize, step: &Step, state: &'static str) {
+        self.phases.push(phase.as_str());
+        self.indexes.push(index as i32);
+        self.descriptions.push(step.description);
+        self.sqls.push(step_sql(step));
+        self.locks.push(step.lock.as_sql());
+        self.states.push(state);
     }
-    sqlx::query(
-        &StepRows::INSERT
-            .replace("{steps}", &t.steps)
-            .replace("{conflict}", conflict),
-    )
-    .bind(as_i64(m.version))
-    .bind(&rows.phases)
-    .bind(&rows.indexes)
-    .bind(&rows.descriptions)
-    .bind(&rows.sqls)
-    .bind(&rows.locks)
-    .bind(&rows.states)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+
+    /// Inserts the rows bound by [`bind`](StepRows::bind) into `t`'s steps table; `conflict` is the
+    /// `ON CONFLICT` action.
+    fn sql(t: &Tables, conflict: &str) -> String {
+        format!(
+            "INSERT INTO {} (version, phase, step_index, description, sql, lock_level, state)
+             SELECT $1, s.* FROM unnest($2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[]) AS s
+             ON CONFLICT (version, phase, step_index) {conflict}",
+            t.steps
+        )
+    }
+
+    /// Binds `$1` (the migration's version) and the rows as `$2`..`$7`.
+    fn bind<'q>(&'q self, version: u64, query: PgQuery<'q>) -> PgQuery<'q> {
+        query
+            .bind(as_i64(version))
+            .bind(&self.phases)
+            .bind(&self.indexes)
+            .bind(&self.descriptions)
+            .bind(&self.sqls)
+            .bind(&self.locks)
+            .bind(&self.states)
+    }
+
+    /// Writes the rows in one statement (one round trip, however many rows).
+    async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        t: &Tables,
+        version: u64,
+        conflict: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.phases.is_empty() {
+            return Ok(());
+        }
+        let sql = StepRows::sql(t, conflict);
+        self.bind(version, sqlx::query(&sql)).execute(conn).await?;
+        Ok(())
+    }
 }
 
 /// Writes every step row of `m`; an existing row keeps its state and gets the plan's text.
@@ -664,14 +649,14 @@ async fn insert_steps(
     m: &Migration,
     state: &(dyn Fn(PhaseKind, usize) -> &'static str + Sync),
 ) -> Result<(), sqlx::Error> {
-    insert_steps_with(
-        conn,
-        t,
-        m,
-        state,
-        "DO UPDATE SET description = excluded.description, sql = excluded.sql, lock_level = excluded.lock_level",
-    )
-    .await
+    StepRows::of(m, state)
+        .insert(
+            conn,
+            t,
+            m.version,
+            "DO UPDATE SET description = excluded.description, sql = excluded.sql, lock_level = excluded.lock_level",
+        )
+        .await
 }
 
 /// Records a migration that has no history row as started, inside the transaction of its first step
@@ -688,30 +673,22 @@ pub(crate) async fn record_start_in_step(
     let rows = StepRows::of(m, &|_, _| "pending");
     // One statement: both inserts wait for a concurrent transaction inserting the same keys, then
     // do nothing.
-    sqlx::query(&format!(
+    let sql = format!(
         "WITH started AS (
              INSERT INTO {} (version, name, description, checksum, state, zerodown_version)
              VALUES ($1, $8, $9, $10, 'expanding', $11)
              ON CONFLICT (version) DO NOTHING)
          {}",
         t.migrations,
-        StepRows::INSERT
-            .replace("{steps}", &t.steps)
-            .replace("{conflict}", "DO NOTHING")
-    ))
-    .bind(as_i64(m.version))
-    .bind(&rows.phases)
-    .bind(&rows.indexes)
-    .bind(&rows.descriptions)
-    .bind(&rows.sqls)
-    .bind(&rows.locks)
-    .bind(&rows.states)
-    .bind(m.name)
-    .bind(m.description)
-    .bind(m.checksum.to_hex())
-    .bind(env!("CARGO_PKG_VERSION"))
-    .execute(&mut *conn)
-    .await?;
+        StepRows::sql(t, "DO NOTHING")
+    );
+    rows.bind(m.version, sqlx::query(&sql))
+        .bind(m.name)
+        .bind(m.description)
+        .bind(m.checksum.to_hex())
+        .bind(env!("CARGO_PKG_VERSION"))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -57,7 +57,6 @@ impl IndexBuildPhase {
             "waiting for readers before marking dead" | "waiting for readers before dropping" => {
                 IndexBuildPhase::WaitingForReaders
             }
-            other if other.starts_with("building index") => IndexBuildPhase::ScanningTable,
             _ => IndexBuildPhase::Other,
         }
     }

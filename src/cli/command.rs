@@ -281,7 +281,7 @@ impl MigrateCommand {
             Err(e) => {
                 let mut console =
                     self.console(Box::new(std::io::stdout()), stderr_sink(), terminal(), true);
-                report_error(&mut console, self.name(), None, &e)
+                report_error(&mut console, self.name(), None, &e, None)
             }
         }
     }
@@ -435,7 +435,7 @@ impl MigrateCommand {
         }
         match result {
             Ok(exit) => exit,
-            Err(e) => report_error(&mut console, command, Some(&database), &e),
+            Err(e) => report_error(&mut console, command, Some(&database), &e, None),
         }
     }
 }
@@ -518,23 +518,35 @@ fn usage(console: &mut Console, command: &str, message: &str) -> Exit {
     exit
 }
 
+/// Reports a failed command. `applied`, for `run`/`complete`: the migration phases finished before
+/// the failure (so a deploy job knows what changed), in the JSON document's `applied` or a line on
+/// stderr.
 fn report_error(
     console: &mut Console,
     command: &str,
     database: Option<&str>,
     error: &Error,
+    applied: Option<&[MigrationReport]>,
 ) -> Exit {
     let exit = Exit::of(error);
     let message = error.to_string();
     if console.json {
-        let doc = json::document(
-            command,
-            database,
-            exit,
-            json!({ "error": json::error(exit, &message, Some(error)) }),
-        );
-        console.print_json(&doc);
+        let mut body = json!({ "error": json::error(exit, &message, Some(error)) });
+        if let Some(applied) = applied {
+            body["applied"] = json::applied(applied);
+        }
+        console.print_json(&json::document(command, database, exit, body));
     } else {
+        if let Some(applied) = applied.filter(|a| !a.is_empty()) {
+            let list: Vec<String> = applied
+                .iter()
+                .map(|m| format!("{} ({})", m.id, m.phase))
+                .collect();
+            progress::line(
+                &console.err,
+                &format!("applied before the failure: {}", list.join(", ")),
+            );
+        }
         progress::line(&console.err, &format!("error: {message}"));
     }
     exit
@@ -674,8 +686,12 @@ async fn apply(
         Err(error) => {
             let applied =
                 std::mem::take(&mut *applied.lock().unwrap_or_else(PoisonError::into_inner));
-            return Ok(report_failed_apply(
-                console, command, database, &error, &applied,
+            return Ok(report_error(
+                console,
+                command,
+                Some(database),
+                &error,
+                Some(&applied),
             ));
         }
     };
@@ -698,44 +714,6 @@ async fn apply(
         }
     }
     Ok(Exit::Success)
-}
-
-/// The error of a `run`/`complete` that failed, with the migration phases it applied before (so a
-/// deploy job knows what changed): in the JSON document's `applied`, or a line on stderr.
-fn report_failed_apply(
-    console: &mut Console,
-    command: &str,
-    database: &str,
-    error: &Error,
-    applied: &[MigrationReport],
-) -> Exit {
-    let exit = Exit::of(error);
-    let message = error.to_string();
-    if console.json {
-        let doc = json::document(
-            command,
-            Some(database),
-            exit,
-            json!({
-                "error": json::error(exit, &message, Some(error)),
-                "applied": json::applied(applied),
-            }),
-        );
-        console.print_json(&doc);
-    } else {
-        if !applied.is_empty() {
-            let list: Vec<String> = applied
-                .iter()
-                .map(|m| format!("{} ({})", m.id, m.phase))
-                .collect();
-            progress::line(
-                &console.err,
-                &format!("applied before the failure: {}", list.join(", ")),
-            );
-        }
-        progress::line(&console.err, &format!("error: {message}"));
-    }
-    exit
 }
 
 async fn rollback(

@@ -113,6 +113,28 @@ async fn fail_step(
     record_failure(control, tables, key, error, uncounted.unwrap_or(0)).await
 }
 
+/// Gives `sink`, if any, the event of step `index` of `phase` of `m`.
+fn tell_step(
+    sink: Option<&StepSink>,
+    m: &'static Migration,
+    phase: PhaseKind,
+    index: usize,
+    total: usize,
+    event: StepEvent,
+) {
+    let Some(sink) = sink else { return };
+    let step = &phase.steps(m)[index];
+    (sink.0)(&StepProgress {
+        migration: MigrationId::of(m),
+        phase,
+        step: index,
+        total,
+        description: step.description,
+        lock: step.lock,
+        event,
+    });
+}
+
 fn lock_lost(source: sqlx::Error) -> Error {
     Error::LockLost { source }
 }
@@ -284,17 +306,7 @@ impl Executor<'_> {
         total: usize,
         event: StepEvent,
     ) {
-        let Some(sink) = self.steps else { return };
-        let step = &phase.steps(m)[index];
-        (sink.0)(&StepProgress {
-            migration: MigrationId::of(m),
-            phase,
-            step: index,
-            total,
-            description: step.description,
-            lock: step.lock,
-            event,
-        });
+        tell_step(self.steps, m, phase, index, total, event);
     }
 
     /// Closes the step connection, if one was opened.
@@ -511,17 +523,14 @@ impl Executor<'_> {
                 }
             };
             let report_build = |build| {
-                if let Some(sink) = step_sink {
-                    (sink.0)(&StepProgress {
-                        migration: MigrationId::of(m),
-                        phase,
-                        step: index,
-                        total,
-                        description: step.description,
-                        lock: step.lock,
-                        event: StepEvent::Building(build),
-                    });
-                }
+                tell_step(
+                    step_sink,
+                    m,
+                    phase,
+                    index,
+                    total,
+                    StepEvent::Building(build),
+                )
             };
             // PostgreSQL 12 added `pg_stat_progress_create_index`.
             let building = (matches!(step.kind, StepKind::ConcurrentIndex { .. })
