@@ -445,3 +445,97 @@ async fn an_expand_with_an_empty_rollback_phase_still_rolls_back() {
         .await;
     assert!(exists);
 }
+
+/// A user constraint holding the name the macro chose for the helper check: the run is refused before
+/// any step of the migration ran, naming the constraint and the rename that clears the way; after it,
+/// the run succeeds.
+#[tokio::test]
+async fn a_user_constraint_holding_the_helper_name_is_refused_before_anything_runs() {
+    init_tracing();
+    let m1: &'static Migration = &m0001_users_email_not_null::MIGRATION;
+    let db = fresh_database("undo_name_taken").await;
+    if version_gate::refused_as_too_new(&db.options, &[m1]).await {
+        return;
+    }
+    db.exec(USERS).await;
+    db.exec("UPDATE users SET email = 'x' || id WHERE email IS NULL")
+        .await;
+    let helper = m1.chosen_names[0].name;
+    assert_eq!(helper, "_zd_email_nn");
+    db.exec(&format!(
+        "ALTER TABLE users ADD CONSTRAINT \"{helper}\" CHECK (length(name) < 100)"
+    ))
+    .await;
+    let migrator = Migrator::new(&[m1]).unwrap();
+    let err = migrator.run(&db.options).await.unwrap_err();
+    let Error::Step(step) = &err else {
+        panic!("expected a step refusal, got {err}")
+    };
+    assert_eq!(step.index, m1.chosen_names[0].step, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("already has a constraint of that name (`CHECK ((length(name) < 100))`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ALTER TABLE \"users\" RENAME CONSTRAINT \"{helper}\" TO <another name>"
+        )),
+        "{text}"
+    );
+    // Nothing ran: the user's constraint is the only check, the column still nullable, every step
+    // of the migration pending but the refused one.
+    assert_eq!(checks(&db).await, [helper.to_owned()]);
+    let nullable: String = db
+        .scalar("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'email'")
+        .await;
+    assert_eq!(nullable, "YES");
+    let done: i64 = db
+        .scalar("SELECT count(*) FROM zerodown_migrations_steps WHERE state = 'done'")
+        .await;
+    assert_eq!(done, 0);
+
+    db.exec(&format!(
+        "ALTER TABLE users RENAME CONSTRAINT \"{helper}\" TO users_name_short"
+    ))
+    .await;
+    migrator.run(&db.options).await.unwrap();
+    assert_eq!(checks(&db).await, ["users_name_short"]);
+}
+
+/// A migration recorded under the checksum an earlier zerodown gave it (helper checks named
+/// `<table>_<column>_not_null`) is not drift once finished; while it is under way it is, since its
+/// remaining steps would use the new names.
+#[tokio::test]
+async fn a_finished_migration_recorded_under_its_legacy_checksum_is_not_drift() {
+    init_tracing();
+    let m1: &'static Migration = &m0001_users_email_not_null::MIGRATION;
+    assert_eq!(m1.legacy_checksums.len(), 1);
+    let legacy = m1.legacy_checksums[0].to_hex();
+    let db = fresh_database("undo_legacy_checksum").await;
+    if version_gate::refused_as_too_new(&db.options, &[m1]).await {
+        return;
+    }
+    db.exec(USERS).await;
+    db.exec("UPDATE users SET email = 'x' || id WHERE email IS NULL")
+        .await;
+    let migrator = Migrator::new(&[m1]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+    db.exec(&format!(
+        "UPDATE zerodown_migrations SET checksum = '{legacy}' WHERE version = 1"
+    ))
+    .await;
+    let report = migrator.run(&db.options).await.unwrap();
+    assert!(report.is_empty(), "{report:?}");
+
+    // The same row under way: drift.
+    db.exec("UPDATE zerodown_migrations SET state = 'expanding' WHERE version = 1")
+        .await;
+    let err = migrator.run(&db.options).await.unwrap_err();
+    assert!(matches!(err, Error::Drift(_)), "{err}");
+    // Any other checksum is drift, finished or not.
+    db.exec("UPDATE zerodown_migrations SET state = 'completed', checksum = repeat('0', 64) WHERE version = 1")
+        .await;
+    let err = migrator.run(&db.options).await.unwrap_err();
+    assert!(matches!(err, Error::Drift(_)), "{err}");
+}

@@ -51,6 +51,20 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// A primary key and `set not null` over columns that are already `NOT NULL`, and over nullable
+    /// ones (without NULLs). From PostgreSQL 18 a `NOT NULL` is a catalogued constraint named
+    /// `<table>_<column>_not_null`: the CHECK route's helper constraints must not take that name.
+    pub mod m0001_keys_over_not_null {
+        set target_postgres = 12;
+        alter table accounts add constraint accounts_pkey primary key (id);
+        alter table accounts alter column code set not null;
+        alter table accounts add constraint accounts_ref_key unique (ref);
+        alter table ledgers add constraint ledgers_pkey primary key (account_id, seq);
+        alter table ledgers alter column note set not null;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -619,4 +633,95 @@ async fn every_online_form_of_the_oldest_target_runs_on_every_version() {
         2000
     );
     conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_and_not_null_over_not_null_and_nullable_columns_run_on_every_version() {
+    let db = common::fresh_database("ver_keys_not_null").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    // `accounts`: key and `code` already NOT NULL (on 18 each has a `accounts_<column>_not_null`
+    // constraint); `ledgers`: nullable key columns and `note`, without NULLs.
+    exec(
+        &mut conn,
+        "CREATE TABLE accounts (id int NOT NULL, code text NOT NULL, ref int);
+         INSERT INTO accounts SELECT g, 'a' || g, g FROM generate_series(1, 500) g;
+         CREATE TABLE ledgers (account_id int, seq int, note text);
+         INSERT INTO ledgers SELECT g % 50, g, 'n' || g FROM generate_series(1, 500) g",
+    )
+    .await;
+    let m: &'static Migration = &m0001_keys_over_not_null::MIGRATION;
+    if version < PgVersion(12) {
+        assert_refused(&db, &[m], &[(1, 12)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    Migrator::new(&[m])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let keys: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conrelid::regclass::text, conname::text FROM pg_constraint
+          WHERE conrelid IN ('accounts'::regclass, 'ledgers'::regclass) AND contype IN ('p', 'u')
+          ORDER BY 1, 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            ("accounts", "accounts_pkey"),
+            ("accounts", "accounts_ref_key"),
+            ("ledgers", "ledgers_pkey")
+        ]
+    );
+    let nullable: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+          WHERE table_name IN ('accounts', 'ledgers') AND is_nullable = 'YES' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(nullable, [("accounts".to_owned(), "ref".to_owned())]);
+    // No helper check is left behind.
+    let checks: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_constraint WHERE conrelid IN ('accounts'::regclass, 'ledgers'::regclass) AND contype = 'c'",
+    )
+    .await;
+    assert_eq!(checks, 0);
+    conn.close().await.unwrap();
+}
+
+/// The checksum zerodown gave `m0001_not_null` before its helper check was renamed
+/// (`items_label_not_null`, taken from PostgreSQL 18's own `NOT NULL` constraints, became
+/// `_zd_label_nn`), read off the history row that the earlier version wrote.
+const NOT_NULL_CHECKSUM_BEFORE_THE_RENAME: &str =
+    "f5d9e25e3cadfa55aebcde5f32060b43c73d86779a1d718aa23c056fea4cf9e3";
+
+#[test]
+fn plans_with_renamed_helper_checks_keep_their_earlier_checksum_as_legacy() {
+    let m = &m0001_not_null::MIGRATION;
+    let sql: Vec<&str> = m
+        .expand
+        .steps
+        .iter()
+        .flat_map(|s| s.statements.iter().copied())
+        .collect();
+    assert!(
+        sql.iter().any(|s| s.contains("\"_zd_label_nn\"")),
+        "{sql:?}"
+    );
+    assert!(
+        !sql.iter().any(|s| s.contains("items_label_not_null")),
+        "{sql:?}"
+    );
+    assert_ne!(m.checksum.to_hex(), NOT_NULL_CHECKSUM_BEFORE_THE_RENAME);
+    let legacy: Vec<String> = m.legacy_checksums.iter().map(|c| c.to_hex()).collect();
+    assert_eq!(legacy, [NOT_NULL_CHECKSUM_BEFORE_THE_RENAME]);
+    // A plan without helper checks has no legacy checksum.
+    assert!(m0001_reindex::MIGRATION.legacy_checksums.is_empty());
 }

@@ -3,8 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use zerodown_runtime::plan::{
-    Backfill, Change, ColumnChange, ColumnRef, Irreversible, Live, LockLevel, Migration, Pace,
-    Phase, PhasedStep, Postcondition, Settings, Step, StepKind, TableRename, Transaction, Undo,
+    Backfill, Change, ChosenName, ColumnChange, ColumnRef, Irreversible, Live, LockLevel,
+    Migration, Pace, Phase, PhasedStep, Postcondition, Settings, Step, StepKind, TableRename,
+    Transaction, Undo,
 };
 
 use crate::ast::MigrationInput;
@@ -79,7 +80,9 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
         rollback,
         undo,
         touches,
+        chosen_names,
         checksum,
+        legacy_checksums,
     } = m;
     let settings = settings_literal(settings);
     let expand = phase_literal(expand);
@@ -87,6 +90,14 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
     let rollback = phase_literal(rollback);
     let undo = undo_literal(undo);
     let bytes = checksum.0;
+    let chosen_names = chosen_names.iter().map(|c| {
+        let ChosenName { step, table, name } = c;
+        quote! { ::zerodown::__private::ChosenName { step: #step, table: #table, name: #name } }
+    });
+    let legacy_checksums = legacy_checksums.iter().map(|c| {
+        let bytes = c.0;
+        quote! { ::zerodown::__private::Checksum([#(#bytes),*]) }
+    });
     quote! {
         ::zerodown::__private::Migration {
             version: #version,
@@ -98,7 +109,9 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
             rollback: #rollback,
             undo: #undo,
             touches: &[#(#touches),*],
+            chosen_names: &[#(#chosen_names),*],
             checksum: ::zerodown::__private::Checksum([#(#bytes),*]),
+            legacy_checksums: &[#(#legacy_checksums),*],
         }
     }
 }

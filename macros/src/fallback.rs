@@ -34,7 +34,9 @@ pub fn module(input: &MigrationInput) -> TokenStream {
                 rollback: ::zerodown::__private::Phase::EMPTY,
                 undo: ::zerodown::__private::Undo::NONE,
                 touches: &[],
+                chosen_names: &[],
                 checksum: ::zerodown::__private::Checksum([0; 32]),
+                legacy_checksums: &[],
             };
             pub const VERSION: u64 = #version;
             pub const NAME: &str = #name;

@@ -186,7 +186,9 @@ pub fn migration(version: u64, name: &str, expand: Vec<Step>) -> &'static Migrat
         rollback: Phase::EMPTY,
         undo: Undo::NONE,
         touches: &[],
+        chosen_names: &[],
         checksum: Checksum([0; 32]),
+        legacy_checksums: &[],
     };
     m.checksum = m.compute_checksum();
     Box::leak(Box::new(m))

@@ -172,7 +172,7 @@ fn action_lowered(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<
             format!("ALTER COLUMN {} DROP DEFAULT", quote_ident(&c.value)),
         )],
         AlterActionKind::SetNotNull { column: c } => match existing {
-            Some(existing) if cx.target_at_least(12) => set_not_null_recipe(table, existing, c),
+            Some(existing) if cx.target_at_least(12) => set_not_null_recipe(cx, table, existing, c),
             // New table, or (override only) a target without the CHECK shortcut: a plain
             // `SET NOT NULL`, which scans an existing table under `ACCESS EXCLUSIVE`.
             _ => vec![set_not_null(table, existing.clone(), c).slow(existing.is_some())],
@@ -346,7 +346,7 @@ fn volatile_default_recipe(
     ];
     if def.is_not_null() {
         if cx.target_at_least(12) {
-            out.extend(set_not_null_recipe(table, existing.clone(), &def.name));
+            out.extend(set_not_null_recipe(cx, table, existing.clone(), &def.name));
         } else {
             // Override of `volatile_default` only: scans under `ACCESS EXCLUSIVE`.
             out.push(set_not_null(table, Some(existing.clone()), &def.name).slow(true));
@@ -514,11 +514,16 @@ fn set_not_null(table: &QName, existing: Option<TableRef>, column: &Name) -> Low
     }
 }
 
-/// `ADD CONSTRAINT <table>_<col>_not_null CHECK ("col" IS NOT NULL) NOT VALID`; returns the statement
-/// and the helper's name.
-fn add_not_null_check(table: &QName, existing: TableRef, column: &Name) -> (Lowered, String) {
+/// `ADD CONSTRAINT _zd_<col>_nn CHECK ("col" IS NOT NULL) NOT VALID`; returns the statement and the
+/// helper's name, which the runtime checks is free on the table before the migration starts.
+fn add_not_null_check(
+    cx: &Context,
+    table: &QName,
+    existing: TableRef,
+    column: &Name,
+) -> (Lowered, String) {
     let t = render_qname(table);
-    let name = naming::not_null_check(&table.name.value, &column.value);
+    let name = naming::not_null_check(&table.name.value, &column.value, cx.helper_names);
     let c = quote_ident(&name);
     let sql = format!(
         "ALTER TABLE {t} ADD CONSTRAINT {c} CHECK ({} IS NOT NULL) NOT VALID",
@@ -527,6 +532,7 @@ fn add_not_null_check(table: &QName, existing: TableRef, column: &Name) -> (Lowe
     let lowered = Lowered::new(format!("add check {c} to {t} not valid"), sql)
         .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
         .undo(inverse::drop_constraint(table, existing, &name))
+        .claims(&t, &name)
         .live(
             helper_key(&t, &name),
             format!(
@@ -555,8 +561,13 @@ fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
     .removes(helper_key(&t, name))
 }
 
-fn set_not_null_recipe(table: &QName, existing: TableRef, column: &Name) -> Vec<Lowered> {
-    let (add, helper) = add_not_null_check(table, existing.clone(), column);
+fn set_not_null_recipe(
+    cx: &Context,
+    table: &QName,
+    existing: TableRef,
+    column: &Name,
+) -> Vec<Lowered> {
+    let (add, helper) = add_not_null_check(cx, table, existing.clone(), column);
     vec![
         add,
         validate(table, Some(existing.clone()), &helper),
@@ -592,7 +603,7 @@ fn unique_recipe(
     let mut helpers = Vec::new();
     if primary_key && cx.target_at_least(12) {
         for column in columns {
-            let (add, helper) = add_not_null_check(table, existing.clone(), column);
+            let (add, helper) = add_not_null_check(cx, table, existing.clone(), column);
             out.push(add);
             helpers.push(helper);
         }

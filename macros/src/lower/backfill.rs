@@ -261,17 +261,17 @@ mod tests {
                 ),
                 (vec![], LockLevel::RowExclusive),
                 (
-                    vec!["ALTER TABLE \"users\" ADD CONSTRAINT \"users_token_not_null\" CHECK (\"token\" IS NOT NULL) NOT VALID"],
+                    vec!["ALTER TABLE \"users\" ADD CONSTRAINT \"_zd_token_nn\" CHECK (\"token\" IS NOT NULL) NOT VALID"],
                     LockLevel::AccessExclusive
                 ),
                 (
-                    vec!["ALTER TABLE \"users\" VALIDATE CONSTRAINT \"users_token_not_null\""],
+                    vec!["ALTER TABLE \"users\" VALIDATE CONSTRAINT \"_zd_token_nn\""],
                     LockLevel::ShareUpdateExclusive
                 ),
                 (
                     vec![
                         "ALTER TABLE \"users\" ALTER COLUMN \"token\" SET NOT NULL",
-                        "ALTER TABLE \"users\" DROP CONSTRAINT \"users_token_not_null\"",
+                        "ALTER TABLE \"users\" DROP CONSTRAINT \"_zd_token_nn\"",
                     ],
                     LockLevel::AccessExclusive
                 ),

@@ -26,14 +26,23 @@
 //! `lock_timeout` and `statement_timeout`.
 
 use zerodown_runtime::plan::{
-    Irreversible, Live, LockLevel, Postcondition, Settings, Step, StepKind, Transaction, Undo,
+    ChosenName, Irreversible, Live, LockLevel, Postcondition, Settings, Step, StepKind,
+    Transaction, Undo,
 };
 
 use super::stmt::{Inverse, Lowered, TableRef};
 use super::{leak_slice, leak_str};
 
+/// Statements packed into steps, with what the steps derive.
+pub(super) struct Grouped {
+    pub steps: Vec<Step>,
+    pub undo: Undo,
+    /// The constraints the steps create under names the macro chose.
+    pub chosen_names: Vec<ChosenName>,
+}
+
 /// Packs `statements` into steps by the rule in the module docs, and derives the steps' undo.
-pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> (Vec<Step>, Undo) {
+pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> Grouped {
     let mut groups: Vec<Vec<Lowered>> = Vec::new();
     for stmt in statements {
         match groups.last_mut() {
@@ -42,10 +51,25 @@ pub(super) fn steps(statements: Vec<Lowered>, settings: &Settings) -> (Vec<Step>
         }
     }
     let undo = undo(&groups, settings);
-    (
-        groups.into_iter().map(|g| step(g, settings)).collect(),
+    let chosen_names = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(step, g)| {
+            g.iter().filter_map(move |s| {
+                let (table, name) = s.claims.as_ref()?;
+                Some(ChosenName {
+                    step,
+                    table: leak_str(table.clone()),
+                    name: leak_str(name.clone()),
+                })
+            })
+        })
+        .collect();
+    Grouped {
+        steps: groups.into_iter().map(|g| step(g, settings)).collect(),
         undo,
-    )
+        chosen_names,
+    }
 }
 
 /// The undo of the grouped steps: per step, the inverses of its statements in reverse order as one

@@ -42,6 +42,7 @@ use crate::ast::{Expand, Item, MigrationInput, Stmt, StmtKind};
 use crate::rules::Rule;
 
 use self::context::Context;
+use self::naming::HelperNames;
 use self::stmt::{Inverse, Lowered};
 
 /// Lowers an input that passed `check`. Infallible by construction.
@@ -49,6 +50,18 @@ use self::stmt::{Inverse, Lowered};
 /// A migration of `expand` operations (`check` makes sure it holds nothing else) gets expand, contract
 /// and rollback phases from [`phased`]; any other migration only an expand phase.
 pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
+    let mut migration = lower_with(input, settings, HelperNames::Current);
+    // The same plan under the helper names of earlier versions: a migration they applied is not drift.
+    if !migration.chosen_names.is_empty() {
+        let legacy = lower_with(input, settings, HelperNames::Legacy);
+        if legacy.checksum != migration.checksum {
+            migration.legacy_checksums = leak_slice(vec![legacy.checksum]);
+        }
+    }
+    migration
+}
+
+fn lower_with(input: &MigrationInput, settings: Settings, names: HelperNames) -> Migration {
     // Each statement, with whether its block acknowledges that its batches fire user triggers.
     let stmts: Vec<(&Stmt, bool)> = input
         .body
@@ -76,8 +89,10 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         })
         .collect();
     let mut undo = Undo::NONE;
+    let mut chosen_names = Vec::new();
     let phases = if ops.is_empty() {
         let mut cx = Context::new(settings);
+        cx.helper_names = names;
         let lowered = stmts
             .iter()
             .flat_map(|(stmt, fires)| {
@@ -85,10 +100,11 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
                 statement(&mut cx, stmt)
             })
             .collect();
-        let (expand, derived) = group::steps(lowered, &settings);
-        undo = derived;
+        let grouped = group::steps(lowered, &settings);
+        undo = grouped.undo;
+        chosen_names = grouped.chosen_names;
         phased::Phases {
-            expand,
+            expand: grouped.steps,
             ..Default::default()
         }
     } else {
@@ -110,7 +126,9 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
         },
         undo,
         touches: leak_slice(touches.into_iter().map(leak_str).collect()),
+        chosen_names: leak_slice(chosen_names),
         checksum: Checksum([0; 32]),
+        legacy_checksums: &[],
     };
     migration.checksum = migration.compute_checksum();
     migration

@@ -8,10 +8,29 @@ use crate::ast::{IndexKey, IndexKeyExpr, Name};
 /// PostgreSQL's identifier limit (`NAMEDATALEN - 1`); longer names are silently truncated by the server.
 const MAX_IDENT_BYTES: usize = 63;
 
-/// `<table>_<column>_not_null`: the `CHECK ("column" IS NOT NULL)` that lets `SET NOT NULL` skip its
-/// scan, fitted to 63 bytes (see [`fit`]).
-pub(super) fn not_null_check(table: &str, column: &str) -> String {
-    fit(format!("{table}_{column}_not_null"))
+/// How the helper checks of the CHECK route to `SET NOT NULL` are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HelperNames {
+    /// `_zd_<column>_nn` ([`not_null_check`]).
+    Current,
+    /// `<table>_<column>_not_null`, the name earlier zerodown versions gave it: from PostgreSQL 18 it is also the
+    /// name of the catalogued `NOT NULL` constraint of an already `NOT NULL` column, so adding the
+    /// helper failed there. Kept only to compute the checksums those plans had
+    /// (`Migration::legacy_checksums`).
+    Legacy,
+}
+
+/// `_zd_<column>_nn`: the `CHECK ("column" IS NOT NULL)` that lets `SET NOT NULL` skip its scan,
+/// fitted to 63 bytes (see [`fit`]). Constraint names are unique per table, and PostgreSQL names its
+/// own constraints `<table>_<column>_<suffix>` with the suffixes `not_null` (18+), `check`, `key`,
+/// `fkey`, `excl` and `pkey`, so the leading `_zd_` and the `nn` suffix keep it apart from every name
+/// the server chooses. A user's constraint of the same name is caught at run time before the
+/// migration starts.
+pub(super) fn not_null_check(table: &str, column: &str, names: HelperNames) -> String {
+    match names {
+        HelperNames::Current => fit(format!("_zd_{column}_nn")),
+        HelperNames::Legacy => fit(format!("{table}_{column}_not_null")),
+    }
 }
 
 /// The name PostgreSQL would give an unnamed `unique` (`<table>_<cols>_key`) or primary key
@@ -60,7 +79,14 @@ mod tests {
 
     #[test]
     fn short_names_are_kept() {
-        assert_eq!(not_null_check("users", "email"), "users_email_not_null");
+        assert_eq!(
+            not_null_check("users", "email", HelperNames::Current),
+            "_zd_email_nn"
+        );
+        assert_eq!(
+            not_null_check("users", "email", HelperNames::Legacy),
+            "users_email_not_null"
+        );
         assert_eq!(
             constraint_index("users", &names(&["a", "b"]), false),
             "users_a_b_key"
@@ -79,7 +105,7 @@ mod tests {
     fn name_of_exactly_63_bytes_is_kept() {
         // "t_" + 49 + "_not_null" (9) = 2 + 49 + 9 = 60; make it 63 with a 52-byte column.
         let column = "c".repeat(52);
-        let name = not_null_check("t", &column);
+        let name = not_null_check("t", &column, HelperNames::Legacy);
         assert_eq!(name.len(), 63);
         assert_eq!(name, format!("t_{column}_not_null"));
     }
@@ -89,7 +115,7 @@ mod tests {
         let column = "c".repeat(53);
         let full = format!("t_{column}_not_null");
         assert_eq!(full.len(), 64);
-        let name = not_null_check("t", &column);
+        let name = not_null_check("t", &column, HelperNames::Legacy);
         assert_eq!(name.len(), 63);
         assert_eq!(&name[..54], &full[..54]);
         assert_eq!(&name[54..55], "_");
@@ -108,8 +134,8 @@ mod tests {
             )
         );
         // Deterministic, and another long name with the same prefix gets another hash.
-        assert_eq!(not_null_check("t", &column), name);
-        let other = not_null_check("t", &format!("{column}x"));
+        assert_eq!(not_null_check("t", &column, HelperNames::Legacy), name);
+        let other = not_null_check("t", &format!("{column}x"), HelperNames::Legacy);
         assert_eq!(other[..54], name[..54]);
         assert_ne!(other, name);
     }
@@ -118,7 +144,7 @@ mod tests {
     fn truncation_respects_character_boundaries() {
         // 'é' is two bytes; after the leading "a", a cut at byte 54 would split one.
         let table = format!("a{}", "é".repeat(40));
-        let name = not_null_check(&table, "x");
+        let name = not_null_check(&table, "x", HelperNames::Legacy);
         assert_eq!(name, format!("a{}_{}", "é".repeat(26), &name[54..]));
         assert_eq!(name.len(), 1 + 26 * 2 + 1 + 8);
     }

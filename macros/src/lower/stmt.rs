@@ -37,6 +37,9 @@ pub(crate) struct Lowered {
     pub live: Option<(String, String)>,
     /// The keys of earlier statements' [`Lowered::live`] effects this statement ends.
     pub removes: Vec<String>,
+    /// A constraint it creates under a name the macro chose, as (table rendered, name): the runtime
+    /// checks the name is free before the migration starts.
+    pub claims: Option<(String, String)>,
 }
 
 /// How a rollback undoes a lowered statement (see `runtime::plan::Undo`).
@@ -67,6 +70,7 @@ impl Lowered {
             inverse: Inverse::Irreversible(String::new()),
             live: None,
             removes: Vec::new(),
+            claims: None,
         }
     }
 
@@ -94,6 +98,12 @@ impl Lowered {
     /// Leaves `what` in effect (for people) until a statement [`removes`](Lowered::removes) `key`.
     pub fn live(mut self, key: impl Into<String>, what: impl Into<String>) -> Self {
         self.live = Some((key.into(), what.into()));
+        self
+    }
+
+    /// Creates constraint `name` on `table` (rendered) under a name the macro chose.
+    pub fn claims(mut self, table: &str, name: &str) -> Self {
+        self.claims = Some((table.to_owned(), name.to_owned()));
         self
     }
 

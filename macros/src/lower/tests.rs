@@ -842,7 +842,7 @@ fn set_not_null_recipe_on_existing_table() {
     assert_eq!(
         sql(&s[0]),
         [
-            r#"ALTER TABLE "users" ADD CONSTRAINT "users_nickname_not_null" CHECK ("nickname" IS NOT NULL) NOT VALID"#
+            r#"ALTER TABLE "users" ADD CONSTRAINT "_zd_nickname_nn" CHECK ("nickname" IS NOT NULL) NOT VALID"#
         ]
     );
     assert_eq!(s[0].lock, LockLevel::AccessExclusive);
@@ -850,7 +850,7 @@ fn set_not_null_recipe_on_existing_table() {
 
     assert_eq!(
         sql(&s[1]),
-        [r#"ALTER TABLE "users" VALIDATE CONSTRAINT "users_nickname_not_null""#]
+        [r#"ALTER TABLE "users" VALIDATE CONSTRAINT "_zd_nickname_nn""#]
     );
     assert_eq!(s[1].transaction, Transaction::Transactional);
     assert_eq!(s[1].lock, LockLevel::ShareUpdateExclusive);
@@ -859,7 +859,7 @@ fn set_not_null_recipe_on_existing_table() {
         s[1].postcondition,
         Postcondition::ConstraintValidated {
             table: r#""users""#,
-            constraint: "users_nickname_not_null"
+            constraint: "_zd_nickname_nn"
         }
     );
 
@@ -867,7 +867,7 @@ fn set_not_null_recipe_on_existing_table() {
         sql(&s[2]),
         [
             r#"ALTER TABLE "users" ALTER COLUMN "nickname" SET NOT NULL"#,
-            r#"ALTER TABLE "users" DROP CONSTRAINT "users_nickname_not_null""#,
+            r#"ALTER TABLE "users" DROP CONSTRAINT "_zd_nickname_nn""#,
         ]
     );
     assert_eq!(s[2].lock, LockLevel::AccessExclusive);
@@ -876,8 +876,37 @@ fn set_not_null_recipe_on_existing_table() {
     assert!(s.iter().all(|s| !s.rewrites));
     assert_eq!(
         s[2].description,
-        r#"set not null on "users"."nickname"; drop helper constraint "users_nickname_not_null" from "users""#
+        r#"set not null on "users"."nickname"; drop helper constraint "_zd_nickname_nn" from "users""#
     );
+}
+
+#[test]
+fn helper_checks_are_listed_as_chosen_names_with_the_legacy_checksum() {
+    let m = plan(vec![alter(
+        "users",
+        vec![A::SetNotNull {
+            column: name("nickname"),
+        }],
+    )]);
+    assert_eq!(
+        m.chosen_names,
+        [zerodown_runtime::plan::ChosenName {
+            step: 0,
+            table: r#""users""#,
+            name: "_zd_nickname_nn"
+        }]
+    );
+    assert_eq!(m.legacy_checksums.len(), 1);
+    assert_ne!(m.legacy_checksums[0], m.checksum);
+    // Nothing chosen, nothing legacy.
+    let m = plan(vec![alter(
+        "users",
+        vec![A::DropDefault {
+            column: name("nickname"),
+        }],
+    )]);
+    assert!(m.chosen_names.is_empty());
+    assert!(m.legacy_checksums.is_empty());
 }
 
 #[test]
@@ -889,7 +918,11 @@ fn set_not_null_helper_name_is_fitted() {
             column: name(&column),
         }],
     )]);
-    let helper = crate::lower::naming::not_null_check("users", &column);
+    let helper = crate::lower::naming::not_null_check(
+        "users",
+        &column,
+        crate::lower::naming::HelperNames::Current,
+    );
     assert_eq!(helper.len(), 63);
     assert!(sql(&steps(&m)[0])[0].contains(&format!("ADD CONSTRAINT \"{helper}\" CHECK")));
     assert_eq!(
@@ -1004,15 +1037,15 @@ fn add_primary_key_recipe_proves_not_null_first() {
         [
             vec![r#"CREATE UNIQUE INDEX CONCURRENTLY "items_pkey" ON "app"."items" ("a", "b")"#],
             vec![
-                r#"ALTER TABLE "app"."items" ADD CONSTRAINT "items_a_not_null" CHECK ("a" IS NOT NULL) NOT VALID"#,
-                r#"ALTER TABLE "app"."items" ADD CONSTRAINT "items_b_not_null" CHECK ("b" IS NOT NULL) NOT VALID"#,
+                r#"ALTER TABLE "app"."items" ADD CONSTRAINT "_zd_a_nn" CHECK ("a" IS NOT NULL) NOT VALID"#,
+                r#"ALTER TABLE "app"."items" ADD CONSTRAINT "_zd_b_nn" CHECK ("b" IS NOT NULL) NOT VALID"#,
             ],
-            vec![r#"ALTER TABLE "app"."items" VALIDATE CONSTRAINT "items_a_not_null""#],
-            vec![r#"ALTER TABLE "app"."items" VALIDATE CONSTRAINT "items_b_not_null""#],
+            vec![r#"ALTER TABLE "app"."items" VALIDATE CONSTRAINT "_zd_a_nn""#],
+            vec![r#"ALTER TABLE "app"."items" VALIDATE CONSTRAINT "_zd_b_nn""#],
             vec![
                 r#"ALTER TABLE "app"."items" ADD CONSTRAINT "items_pkey" PRIMARY KEY USING INDEX "items_pkey""#,
-                r#"ALTER TABLE "app"."items" DROP CONSTRAINT "items_a_not_null""#,
-                r#"ALTER TABLE "app"."items" DROP CONSTRAINT "items_b_not_null""#,
+                r#"ALTER TABLE "app"."items" DROP CONSTRAINT "_zd_a_nn""#,
+                r#"ALTER TABLE "app"."items" DROP CONSTRAINT "_zd_b_nn""#,
             ],
         ]
     );

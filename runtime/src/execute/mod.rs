@@ -2,6 +2,7 @@
 //! history updates around them.
 
 pub(crate) mod attempt;
+mod chosen_names;
 pub(crate) mod index;
 pub(crate) mod monitor;
 mod partitioned;
@@ -185,6 +186,24 @@ impl Executor<'_> {
             history::begin_migration(self.control, self.tables, m)
                 .await
                 .map_err(Error::on_lock_connection)?;
+        }
+        if work.phase == PhaseKind::Expand {
+            let taken = chosen_names::first_taken(self.control, m, &work.steps)
+                .await
+                .map_err(Error::db(format!(
+                    "looking up the constraint names migration {} chooses",
+                    m.version
+                )))?;
+            if let Some((chosen, definition)) = taken {
+                let key = StepKey {
+                    version: m.version,
+                    phase: PhaseKind::Expand,
+                    index: chosen.step,
+                };
+                let error = chosen_names::refusal(m, chosen, &definition);
+                let start = start_in_step.then_some(m);
+                return Err(fail_step(self.control, self.tables, key, error, start, None).await);
+            }
         }
         match work.phase {
             PhaseKind::Contract => history::set_state(

@@ -10,6 +10,7 @@
 
 mod checksum;
 mod lock;
+mod names;
 pub mod phased;
 mod settings;
 mod step;
@@ -17,6 +18,7 @@ mod undo;
 
 pub use checksum::{Checksum, PlanHasher};
 pub use lock::LockLevel;
+pub use names::ChosenName;
 pub use phased::{Action, Change, ColumnChange, ColumnRef, TableRename};
 pub use settings::{PgVersion, Settings};
 pub use step::{Backfill, Pace, PhasedStep, Postcondition, Step, StepKind, Transaction};
@@ -52,8 +54,16 @@ pub struct Migration {
     /// expand/contract until `complete`; `run` refuses a later migration touching any of them
     /// meanwhile. Raw SQL touches nothing the macro can name.
     pub touches: &'static [&'static str],
+    /// Constraints the expand steps create under names the macro chose, checked free on their tables
+    /// before the migration starts. Derived from the steps, so not hashed.
+    pub chosen_names: &'static [ChosenName],
     /// SHA-256 of the generated plan, computed at compile time by the macro.
     pub checksum: Checksum,
+    /// The checksums earlier zerodown versions gave this same migration, where they differ from
+    /// [`checksum`](Migration::checksum) only by names the macro chooses (the helper checks of the
+    /// CHECK route were renamed so they cannot collide with PostgreSQL 18's `NOT NULL` constraints).
+    /// A finished migration recorded with one of them is not drift. Not hashed.
+    pub legacy_checksums: &'static [Checksum],
 }
 
 impl Migration {

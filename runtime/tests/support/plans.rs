@@ -52,7 +52,9 @@ pub fn migration(
         rollback: Phase::EMPTY,
         undo: Undo::NONE,
         touches: &[],
+        chosen_names: &[],
         checksum: Checksum([0; 32]),
+        legacy_checksums: &[],
     };
     m.checksum = m.compute_checksum();
     Box::leak(Box::new(m))
