@@ -134,6 +134,59 @@
 ///   `cli`), and tests: [`docs::testing`].
 #[doc(inline)]
 pub use zerodown_macros::migration;
+
+/// Declares the whole migration set in one place: each `mod` item is a migration (the same input
+/// `migration!` takes), and the set gets a `MIGRATIONS` slice listing them in order, so none can be
+/// left out of the list.
+///
+/// Because it sees every migration, it checks each against the schema the ones before it build: a
+/// table, column, index, constraint or enum value that is not there (with the closest known name), a
+/// `from` type that is not the column's, a column added twice, a foreign key to columns without a
+/// key or of another type, a backfill with no key to walk. Versions must increase down the set, each
+/// used once. Every migration is checked whatever happened to the others, and an error in one does
+/// not cascade into the ones after it.
+///
+/// ```
+/// mod migrations {
+///     zerodown::migrations! {
+///         /// Users and their orders.
+///         pub mod m0001_users_and_orders {
+///             create table users (id bigint generated always as identity primary key, email text);
+///             create table orders (id bigint primary key, user_id bigint references users (id));
+///         }
+///         /// Look users up by email.
+///         pub mod m0002_users_email_index {
+///             create index concurrently users_email_idx on users (email);
+///         }
+///     }
+/// }
+///
+/// assert_eq!(migrations::MIGRATIONS.len(), 2);
+/// assert_eq!(migrations::MIGRATIONS[1].name, "users_email_index");
+/// // Then: `Migrator::new(migrations::MIGRATIONS)?.run(&pool).await?`.
+/// ```
+///
+/// A typo is an error under it, with the name it probably meant:
+///
+/// ```compile_fail
+/// zerodown::migrations! {
+///     pub mod m0001_users { create table users (id bigint primary key, email text); }
+///     pub mod m0002_users_email_index {
+///         create index concurrently users_email_idx on users (emial);
+///     }
+/// }
+/// ```
+///
+/// ```text
+/// error: table `users` has no column `emial`; did you mean `email`?
+/// ```
+///
+/// Tables created before the set (by hand, another tool) are declared first, and not checked:
+/// `extern table legacy_orders, app.audit;`. After a `raw` statement, names the catalog does not know
+/// are no longer errors (the SQL may have created them). A single `migration!` is checked on its own,
+/// without the schema around it.
+#[doc(inline)]
+pub use zerodown_macros::migrations;
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::localdb;
 pub use zerodown_runtime::plan;

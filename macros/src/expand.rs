@@ -15,20 +15,42 @@ use crate::{check, fallback, lower, parse};
 /// `migration! { .. }`: parse, check, lower, generate. After errors, the `compile_error!`s are emitted
 /// next to a stub module so no follow-on errors appear.
 pub fn migration(tokens: TokenStream) -> TokenStream {
+    one(tokens, None).tokens
+}
+
+/// What [`one`] made of a migration's tokens.
+pub(crate) struct Expanded {
+    /// The module (or the stub after errors) and the errors.
+    pub tokens: TokenStream,
+    /// The parsed input, when there was a module header to speak of.
+    pub input: Option<MigrationInput>,
+}
+
+/// One migration through the pipeline; with `schema`, its statements are also checked against the
+/// catalog of the migrations before it, and then applied to it (best effort, errors or not, so an
+/// error here does not cascade into the migrations after it).
+pub(crate) fn one(tokens: TokenStream, schema: Option<&mut crate::schema::Catalog>) -> Expanded {
     let cx = Ctxt::new();
     let Some(input) = parse::parse_migration(&cx, tokens) else {
         // Not even a module header: nothing to name in a stub.
-        return cx
+        let tokens = cx
             .check()
             .err()
             .map(syn::Error::into_compile_error)
             .unwrap_or_default();
+        return Expanded {
+            tokens,
+            input: None,
+        };
     };
     let settings = parse::resolve_settings(&cx, &input.settings);
     if !cx.has_errors() {
         check::check(&cx, &input, &settings);
     }
-    match cx.check() {
+    if let Some(catalog) = schema {
+        crate::schema::check_and_apply(&cx, catalog, &input);
+    }
+    let tokens = match cx.check() {
         Ok(()) => {
             let migration = lower::lower(&input, settings);
             module(&input, &migration)
@@ -38,6 +60,10 @@ pub fn migration(tokens: TokenStream) -> TokenStream {
             out.extend(fallback::module(&input));
             out
         }
+    };
+    Expanded {
+        tokens,
+        input: Some(input),
     }
 }
 

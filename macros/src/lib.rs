@@ -6,6 +6,7 @@
 
 mod ast;
 mod check;
+mod collect;
 mod ctxt;
 mod expand;
 mod fallback;
@@ -15,6 +16,7 @@ mod lower;
 mod parse;
 mod render;
 mod rules;
+mod schema;
 mod touches;
 mod types;
 mod volatility;
@@ -24,4 +26,12 @@ mod volatility;
 #[proc_macro]
 pub fn migration(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::migration(input.into()).into()
+}
+
+/// Declares the whole migration set: every `mod` item is a migration, as `migration!` takes it, checked
+/// against the schema the migrations before it build, and listed in `MIGRATIONS`. Documented where the
+/// `zerodown` crate re-exports it (`zerodown::migrations!`).
+#[proc_macro]
+pub fn migrations(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    collect::migrations(input.into()).into()
 }

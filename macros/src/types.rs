@@ -24,6 +24,110 @@ pub fn alter_type_rewrites(from: Option<&Type>, to: &Type, has_using: bool) -> b
     !free_change(&Canonical::of(from), &Canonical::of(to))
 }
 
+/// Whether `a` and `b` are the same type (aliases and modifier spellings aside).
+pub fn same(a: &Type, b: &Type) -> bool {
+    a.array_dims == b.array_dims && Canonical::of(a) == Canonical::of(b)
+}
+
+/// Whether a foreign key from a column of type `a` to one of type `b` works as an index lookup:
+/// the same type, or two integer types (PostgreSQL compares them across widths).
+pub fn comparable_keys(a: &Type, b: &Type) -> bool {
+    const INTEGERS: [&str; 3] = ["int2", "int4", "int8"];
+    let (ca, cb) = (Canonical::of(a), Canonical::of(b));
+    let serial = |c: &Canonical| match c.base.as_str() {
+        "smallserial" | "serial2" => "int2".to_owned(),
+        "serial" | "serial4" => "int4".to_owned(),
+        "bigserial" | "serial8" => "int8".to_owned(),
+        other => other.to_owned(),
+    };
+    let (ba, bb) = (serial(&ca), serial(&cb));
+    a.array_dims == b.array_dims
+        && (same(a, b)
+            || ba == bb
+            || (INTEGERS.contains(&ba.as_str()) && INTEGERS.contains(&bb.as_str()))
+            // `varchar(n)` and `text` share their operators.
+            || (["text", "varchar"].contains(&ba.as_str()) && ["text", "varchar"].contains(&bb.as_str())))
+}
+
+/// The one-word names of PostgreSQL's built-in types (and of the `serial` pseudo-types), for telling
+/// a misspelt type from an extension's.
+pub const BUILTIN_NAMES: &[&str] = &[
+    "int",
+    "integer",
+    "int2",
+    "int4",
+    "int8",
+    "smallint",
+    "bigint",
+    "serial",
+    "bigserial",
+    "smallserial",
+    "serial2",
+    "serial4",
+    "serial8",
+    "real",
+    "float",
+    "float4",
+    "float8",
+    "numeric",
+    "decimal",
+    "money",
+    "bool",
+    "boolean",
+    "text",
+    "varchar",
+    "char",
+    "character",
+    "bpchar",
+    "bytea",
+    "date",
+    "time",
+    "timetz",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "uuid",
+    "json",
+    "jsonb",
+    "xml",
+    "inet",
+    "cidr",
+    "macaddr",
+    "macaddr8",
+    "bit",
+    "varbit",
+    "tsvector",
+    "tsquery",
+    "point",
+    "line",
+    "lseg",
+    "box",
+    "path",
+    "polygon",
+    "circle",
+    "oid",
+    "regclass",
+    "regtype",
+    "regproc",
+    "name",
+    "int4range",
+    "int8range",
+    "numrange",
+    "tsrange",
+    "tstzrange",
+    "daterange",
+    "int4multirange",
+    "int8multirange",
+    "nummultirange",
+    "tsmultirange",
+    "tstzmultirange",
+    "datemultirange",
+    "pg_lsn",
+    "pg_snapshot",
+    "txid_snapshot",
+    "jsonpath",
+];
+
 /// The type as written, for messages: `varchar(100)`, `timestamp with time zone`, `app.mood[]`.
 pub fn display(ty: &Type) -> String {
     let mut out = String::new();

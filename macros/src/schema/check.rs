@@ -1,0 +1,721 @@
+//! The checks a statement gets against the catalog of the migrations before it: the errors people make
+//! that only the schema can reveal (a misspelt column, a type stated wrongly, a key that is not
+//! there), reported under the offending tokens with the closest known name.
+//!
+//! What the catalog does not know is not an error: a table declared `extern`, or anything once raw
+//! SQL ran (it may have created or changed anything). A table neither created by the set nor
+//! declared is an error: the set is the schema's history.
+
+use crate::ast::{
+    AlterActionKind, ColumnConstraintKind, ColumnDef, CommentTarget, ExpandOp, Expr, ExprKind,
+    ForeignKeyTarget, IndexKeyExpr, Item, MigrationInput, Name, QName, ReindexTarget, Stmt,
+    StmtKind, TableConstraint, TableConstraintKind, Type,
+};
+use crate::ctxt::Ctxt;
+
+use super::catalog::{Catalog, Key, Table};
+use super::suggest::hint;
+
+/// Checks every statement of `input` against `catalog`, applying each to it after its check, so a
+/// statement sees what the ones before it in the same migration did.
+pub(crate) fn migration(cx: &Ctxt, catalog: &mut Catalog, input: &MigrationInput) {
+    catalog.version = input.version;
+    for item in &input.body {
+        let stmts: Vec<&Stmt> = match item {
+            Item::Stmt(stmt) => vec![stmt],
+            Item::Unsafe(block) => block.body.iter().collect(),
+        };
+        for stmt in stmts {
+            statement(cx, catalog, stmt);
+            super::replay::statement(catalog, stmt);
+        }
+    }
+}
+
+/// What a table name refers to.
+enum Found<'a> {
+    Known(&'a Table),
+    /// Declared `extern`, or raw SQL ran: nothing about it can be checked.
+    Outside,
+    /// Not there; the error is reported.
+    Missing,
+}
+
+impl<'a> Found<'a> {
+    fn known(self) -> Option<&'a Table> {
+        match self {
+            Found::Known(t) => Some(t),
+            Found::Outside | Found::Missing => None,
+        }
+    }
+}
+
+fn table<'a>(cx: &Ctxt, catalog: &'a Catalog, q: &QName) -> Found<'a> {
+    let key = Key::of(q);
+    if let Some(t) = catalog.table(&key) {
+        return Found::Known(t);
+    }
+    if catalog.is_external(&key) || catalog.after_raw {
+        return Found::Outside;
+    }
+    if let Some((_, what, version)) = catalog.gone.iter().rev().find(|(k, _, _)| *k == key) {
+        cx.error(
+            q.range(),
+            format!(
+                "table `{}` was {what} by migration {version}",
+                key.display()
+            ),
+        );
+        return Found::Missing;
+    }
+    let names: Vec<String> = catalog.tables.iter().map(|t| t.key.display()).collect();
+    cx.error(
+        q.range(),
+        format!(
+            "no table `{name}` in the schema the earlier migrations build{hint} (a table created outside these migrations is declared at the top of the set: `extern table {name};`)",
+            name = key.display(),
+            hint = hint(&key.display(), names.iter().map(String::as_str)),
+        ),
+    );
+    Found::Missing
+}
+
+/// Reports `column` missing from `table` (unless raw SQL may have added it).
+fn column(cx: &Ctxt, catalog: &Catalog, table: &Table, column: &Name) -> bool {
+    if table.column(&column.value).is_some() {
+        return true;
+    }
+    if !catalog.after_raw {
+        cx.error(
+            column.range(),
+            format!(
+                "table `{}` has no column `{}`{}",
+                table.key.display(),
+                column.value,
+                hint(&column.value, table.columns.iter().map(|c| c.name.as_str()))
+            ),
+        );
+    }
+    false
+}
+
+fn columns(cx: &Ctxt, catalog: &Catalog, table: &Table, names: &[Name]) {
+    for n in names {
+        column(cx, catalog, table, n);
+    }
+}
+
+/// The columns an expression on `table` reads (`col`, or `table.col`).
+fn expr_columns(cx: &Ctxt, catalog: &Catalog, table: &Table, e: &Expr) {
+    e.walk(&mut |e| {
+        if let ExprKind::Column(parts) = &e.kind {
+            match parts.as_slice() {
+                [c] => {
+                    column(cx, catalog, table, c);
+                }
+                [t, c] if t.value == table.key.name => {
+                    column(cx, catalog, table, c);
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
+    match &stmt.kind {
+        StmtKind::CreateTable(ct) => {
+            let key = Key::of(&ct.name);
+            if !ct.if_not_exists && catalog.table(&key).is_some() {
+                cx.error(
+                    ct.name.range(),
+                    format!("table `{}` already exists", key.display()),
+                );
+            }
+            for def in &ct.columns {
+                column_def(cx, catalog, def);
+            }
+            // Constraints over its own columns: the table as it will be.
+            let mut scratch = catalog.clone();
+            super::replay::statement(&mut scratch, stmt);
+            if let Some(t) = scratch.table(&key) {
+                for c in &ct.constraints {
+                    table_constraint(cx, &scratch, t, c);
+                }
+            }
+        }
+        StmtKind::DropTable {
+            if_exists, tables, ..
+        } => {
+            if !if_exists {
+                for t in tables {
+                    table(cx, catalog, t);
+                }
+            }
+        }
+        StmtKind::CreateIndex(ci) => {
+            if let Some(t) = table(cx, catalog, &ci.table).known() {
+                for k in &ci.keys {
+                    match &k.expr {
+                        IndexKeyExpr::Column(c) => {
+                            column(cx, catalog, t, c);
+                        }
+                        IndexKeyExpr::Expr(e) => expr_columns(cx, catalog, t, e),
+                    }
+                }
+                columns(cx, catalog, t, &ci.include);
+                if let Some(p) = &ci.predicate {
+                    expr_columns(cx, catalog, t, p);
+                }
+                if let Some(name) = &ci.name {
+                    let key = Key {
+                        schema: t.key.schema.clone(),
+                        name: name.value.clone(),
+                    };
+                    if !ci.if_not_exists && catalog.index(&key).is_some() {
+                        cx.error(
+                            name.range(),
+                            format!("index `{}` already exists", key.display()),
+                        );
+                    }
+                }
+            }
+        }
+        StmtKind::DropIndex {
+            if_exists, index, ..
+        } => {
+            if !if_exists {
+                index_exists(cx, catalog, index);
+            }
+        }
+        StmtKind::AlterTable { table: q, actions } => {
+            if let Some(t) = table(cx, catalog, q).known() {
+                for action in actions {
+                    alter(cx, catalog, t, &action.kind);
+                }
+            }
+        }
+        StmtKind::CreateEnum { name, .. } => {
+            if catalog.enum_type(&Key::of(name)).is_some() {
+                cx.error(
+                    name.range(),
+                    format!("type `{}` already exists", Key::of(name).display()),
+                );
+            }
+        }
+        StmtKind::AlterEnumAddValue {
+            name,
+            if_not_exists,
+            value,
+            position,
+        } => {
+            if let Some(e) = catalog.enum_type(&Key::of(name)) {
+                if !if_not_exists && e.values.contains(&value.value) {
+                    cx.error(
+                        crate::ast::Range::single(value.span),
+                        format!(
+                            "enum `{}` already has the value \"{}\"; write `add value if not exists` if that is expected",
+                            e.key.display(),
+                            value.value
+                        ),
+                    );
+                }
+                if let Some((_, other)) = position {
+                    if !e.values.contains(&other.value) && !catalog.after_raw {
+                        cx.error(
+                            crate::ast::Range::single(other.span),
+                            format!(
+                                "enum `{}` has no value \"{}\"{}",
+                                e.key.display(),
+                                other.value,
+                                hint(&other.value, e.values.iter().map(String::as_str))
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        StmtKind::CommentOn { target, .. } => match target {
+            CommentTarget::Table(q) => {
+                table(cx, catalog, q);
+            }
+            CommentTarget::Column {
+                table: q,
+                column: c,
+            } => {
+                if let Some(t) = table(cx, catalog, q).known() {
+                    column(cx, catalog, t, c);
+                }
+            }
+            CommentTarget::Index(q) => index_exists(cx, catalog, q),
+            CommentTarget::Type(_) => {}
+            CommentTarget::Constraint { name, table: q } => {
+                if let Some(t) = table(cx, catalog, q).known() {
+                    constraint_exists(cx, catalog, t, name);
+                }
+            }
+        },
+        StmtKind::Reindex { target, name, .. } => match target {
+            ReindexTarget::Index => index_exists(cx, catalog, name),
+            ReindexTarget::Table => {
+                table(cx, catalog, name);
+            }
+        },
+        StmtKind::VacuumFull { table: Some(q) } | StmtKind::LockTable { table: q, .. } => {
+            table(cx, catalog, q);
+        }
+        StmtKind::Cluster { table: q, .. } => {
+            table(cx, catalog, q);
+        }
+        StmtKind::Truncate { tables, .. } => {
+            for t in tables {
+                table(cx, catalog, t);
+            }
+        }
+        StmtKind::Backfill(b) => {
+            if let Some(t) = table(cx, catalog, &b.table).known() {
+                for a in &b.assignments {
+                    column(cx, catalog, t, &a.column);
+                    expr_columns(cx, catalog, t, &a.value);
+                }
+                if let Some(p) = &b.predicate {
+                    expr_columns(cx, catalog, t, p);
+                }
+                columns(cx, catalog, t, &b.by);
+                if b.by.is_empty() && !catalog.after_raw && !has_usable_key(catalog, t) {
+                    cx.error(
+                        b.table.range(),
+                        format!(
+                            "`{}` has no primary key and no unique index over NOT NULL columns, so the backfill has no key to walk its batches by; add a primary key first, or name a unique NOT NULL key with `by (..)`",
+                            t.key.display()
+                        ),
+                    );
+                }
+            }
+        }
+        StmtKind::Expand(e) => {
+            let Some(t) = table(cx, catalog, &e.table).known() else {
+                return;
+            };
+            match &e.op {
+                ExpandOp::AlterType {
+                    column: c, from, ..
+                } => {
+                    if let Some(col) = t.column(&c.value) {
+                        stated_type(cx, t, c, &col.ty, from);
+                        if col.generated {
+                            cx.error(
+                                c.range(),
+                                format!(
+                                    "`{}`.`{}` is a generated column: its values come from its expression, so there is nothing to copy to a new column; change the expression with `raw` instead",
+                                    t.key.display(),
+                                    c.value
+                                ),
+                            );
+                        }
+                    } else {
+                        column(cx, catalog, t, c);
+                    }
+                }
+                ExpandOp::RenameColumn { from, to } => {
+                    column(cx, catalog, t, from);
+                    column_free(cx, t, to);
+                }
+                ExpandOp::RenameTable { to } => table_free(cx, catalog, t, to),
+                ExpandOp::DropColumn { column: c } => {
+                    column(cx, catalog, t, c);
+                }
+                ExpandOp::DropTable => {}
+            }
+        }
+        StmtKind::Raw(_)
+        | StmtKind::VacuumFull { table: None }
+        | StmtKind::DropSchema { .. }
+        | StmtKind::DropDatabase { .. } => {}
+    }
+}
+
+fn alter(cx: &Ctxt, catalog: &Catalog, t: &Table, action: &AlterActionKind) {
+    match action {
+        AlterActionKind::AddColumn {
+            if_not_exists,
+            column: def,
+        } => {
+            if !if_not_exists && t.column(&def.name.value).is_some() {
+                cx.error(
+                    def.name.range(),
+                    format!(
+                        "table `{}` already has a column `{}`",
+                        t.key.display(),
+                        def.name.value
+                    ),
+                );
+            }
+            column_def(cx, catalog, def);
+        }
+        AlterActionKind::DropColumn {
+            if_exists,
+            column: c,
+            ..
+        } => {
+            if !if_exists {
+                column(cx, catalog, t, c);
+            }
+        }
+        AlterActionKind::AlterType {
+            column: c, from, ..
+        } => match (t.column(&c.value), from) {
+            (Some(col), Some(from)) => stated_type(cx, t, c, &col.ty, from),
+            (Some(_), None) => {}
+            (None, _) => {
+                column(cx, catalog, t, c);
+            }
+        },
+        AlterActionKind::SetDefault { column: c, .. }
+        | AlterActionKind::DropDefault { column: c }
+        | AlterActionKind::SetNotNull { column: c }
+        | AlterActionKind::DropNotNull { column: c } => {
+            column(cx, catalog, t, c);
+        }
+        AlterActionKind::RenameColumn { from, to } => {
+            column(cx, catalog, t, from);
+            column_free(cx, t, to);
+        }
+        AlterActionKind::RenameTo { to } => table_free(cx, catalog, t, to),
+        AlterActionKind::AddConstraint(c) => table_constraint(cx, catalog, t, c),
+        AlterActionKind::ValidateConstraint { name } => constraint_exists(cx, catalog, t, name),
+        AlterActionKind::DropConstraint {
+            if_exists, name, ..
+        } => {
+            if !if_exists {
+                constraint_exists(cx, catalog, t, name);
+            }
+        }
+    }
+}
+
+/// `from` as stated against the type the catalog knows.
+fn stated_type(cx: &Ctxt, t: &Table, c: &Name, known: &Type, from: &Type) {
+    if !crate::types::same(known, from) {
+        cx.error(
+            from.range,
+            format!(
+                "`{}`.`{}` is `{}` in the schema the earlier migrations build, not `{}`; write `from {}`",
+                t.key.display(),
+                c.value,
+                crate::types::display(known),
+                crate::types::display(from),
+                crate::types::display(known)
+            ),
+        );
+    }
+}
+
+fn column_free(cx: &Ctxt, t: &Table, to: &Name) {
+    if t.column(&to.value).is_some() {
+        cx.error(
+            to.range(),
+            format!(
+                "table `{}` already has a column `{}`",
+                t.key.display(),
+                to.value
+            ),
+        );
+    }
+}
+
+fn table_free(cx: &Ctxt, catalog: &Catalog, t: &Table, to: &Name) {
+    let key = Key {
+        schema: t.key.schema.clone(),
+        name: to.value.clone(),
+    };
+    if catalog.table(&key).is_some() {
+        cx.error(
+            to.range(),
+            format!("table `{}` already exists", key.display()),
+        );
+    }
+}
+
+fn column_def(cx: &Ctxt, catalog: &Catalog, def: &ColumnDef) {
+    known_type(cx, catalog, &def.ty);
+    for c in &def.constraints {
+        if let ColumnConstraintKind::References(target) = &c.kind {
+            foreign_key(
+                cx,
+                catalog,
+                std::slice::from_ref(&def.name),
+                &[def.ty.clone()],
+                target,
+            );
+        }
+    }
+}
+
+fn table_constraint(cx: &Ctxt, catalog: &Catalog, t: &Table, c: &TableConstraint) {
+    if let Some(name) = &c.name {
+        if t.constraint(&name.value).is_some() {
+            cx.error(
+                name.range(),
+                format!(
+                    "table `{}` already has a constraint `{}`",
+                    t.key.display(),
+                    name.value
+                ),
+            );
+        }
+    }
+    match &c.kind {
+        TableConstraintKind::Check(e) => expr_columns(cx, catalog, t, e),
+        TableConstraintKind::Unique {
+            columns: cols,
+            include,
+        }
+        | TableConstraintKind::PrimaryKey {
+            columns: cols,
+            include,
+        } => {
+            columns(cx, catalog, t, cols);
+            columns(cx, catalog, t, include);
+        }
+        TableConstraintKind::UniqueUsingIndex(index)
+        | TableConstraintKind::PrimaryKeyUsingIndex(index) => {
+            let key = Key {
+                schema: t.key.schema.clone(),
+                name: index.value.clone(),
+            };
+            match catalog.index(&key) {
+                Some(i) if i.table != t.key => cx.error(
+                    index.range(),
+                    format!(
+                        "index `{}` is on `{}`, not on `{}`",
+                        index.value,
+                        i.table.display(),
+                        t.key.display()
+                    ),
+                ),
+                Some(_) => {}
+                None if catalog.after_raw => {}
+                None => {
+                    let names: Vec<&str> = catalog
+                        .indexes
+                        .iter()
+                        .filter(|i| i.table == t.key)
+                        .map(|i| i.key.name.as_str())
+                        .collect();
+                    cx.error(
+                        index.range(),
+                        format!(
+                            "table `{}` has no index `{}`{}",
+                            t.key.display(),
+                            index.value,
+                            hint(&index.value, names)
+                        ),
+                    );
+                }
+            }
+        }
+        TableConstraintKind::ForeignKey {
+            columns: cols,
+            target,
+        } => {
+            columns(cx, catalog, t, cols);
+            let types: Option<Vec<Type>> = cols
+                .iter()
+                .map(|c| t.column(&c.value).map(|c| c.ty.clone()))
+                .collect();
+            if let Some(types) = types {
+                foreign_key(cx, catalog, cols, &types, target);
+            }
+        }
+        TableConstraintKind::Exclude { .. } => {}
+    }
+}
+
+/// The referenced side of a foreign key: the table and columns exist, carry a primary key or unique
+/// constraint (or a unique index), and have the referencing columns' types.
+fn foreign_key(
+    cx: &Ctxt,
+    catalog: &Catalog,
+    from: &[Name],
+    from_types: &[Type],
+    target: &ForeignKeyTarget,
+) {
+    let Some(p) = table(cx, catalog, &target.table).known() else {
+        return;
+    };
+    columns(cx, catalog, p, &target.columns);
+    let referenced: Vec<String> = if target.columns.is_empty() {
+        // `references p`: its primary key.
+        match p
+            .constraints
+            .iter()
+            .find(|c| c.kind == super::catalog::ConstraintKind::PrimaryKey)
+        {
+            Some(pk) => pk.columns.clone(),
+            None => {
+                if !catalog.after_raw {
+                    cx.error(
+                        target.table.range(),
+                        format!(
+                            "`{}` has no primary key for this foreign key to reference; name the referenced columns: `references {} (..)`",
+                            p.key.display(),
+                            p.key.display()
+                        ),
+                    );
+                }
+                return;
+            }
+        }
+    } else {
+        target.columns.iter().map(|c| c.value.clone()).collect()
+    };
+    if referenced.iter().any(|c| p.column(c).is_none()) {
+        return;
+    }
+    let unique_index = catalog.indexes.iter().any(|i| {
+        i.table == p.key
+            && i.unique
+            && !i.partial
+            && i.columns.iter().all(Option::is_some)
+            && super::catalog::same_set(
+                &i.columns.iter().flatten().cloned().collect::<Vec<_>>(),
+                &referenced,
+            )
+    });
+    if !p.has_unique_on(&referenced) && !unique_index && !catalog.after_raw {
+        cx.error(
+            target.table.range(),
+            format!(
+                "the referenced columns ({}) of `{}` carry no primary key or unique constraint, which a foreign key needs; add `unique ({})` to `{}` first",
+                referenced.join(", "),
+                p.key.display(),
+                referenced.join(", "),
+                p.key.display()
+            ),
+        );
+        return;
+    }
+    for ((name, ty), r) in from.iter().zip(from_types).zip(&referenced) {
+        let Some(rc) = p.column(r) else { continue };
+        if !crate::types::comparable_keys(ty, &rc.ty) {
+            cx.error(
+                name.range(),
+                format!(
+                    "`{}` is `{}` but the column it references, `{}`.`{}`, is `{}`; a foreign key needs the same type (or two integer types)",
+                    name.value,
+                    crate::types::display(ty),
+                    p.key.display(),
+                    r,
+                    crate::types::display(&rc.ty)
+                ),
+            );
+        }
+    }
+}
+
+fn index_exists(cx: &Ctxt, catalog: &Catalog, q: &QName) {
+    let key = Key::of(q);
+    if catalog.index(&key).is_some() || catalog.after_raw {
+        return;
+    }
+    let names: Vec<String> = catalog.indexes.iter().map(|i| i.key.display()).collect();
+    let hint = hint(&key.display(), names.iter().map(String::as_str));
+    // An index of a table declared `extern` is unknown: only a near miss is reported.
+    if !catalog.external.is_empty() && hint.is_empty() {
+        return;
+    }
+    cx.error(
+        q.range(),
+        format!(
+            "no index `{}` in the schema the earlier migrations build{hint}",
+            key.display()
+        ),
+    );
+}
+
+fn constraint_exists(cx: &Ctxt, catalog: &Catalog, t: &Table, name: &Name) {
+    if t.constraint(&name.value).is_some() || catalog.after_raw {
+        return;
+    }
+    // PostgreSQL named the unnamed ones (`<table>_<column>_check`, `_key`, `_fkey`, `_pkey`, and on 18
+    // `_not_null`): a name of that shape may be one of them.
+    let generated = ["_pkey", "_key", "_fkey", "_check", "_not_null", "_excl"]
+        .iter()
+        .any(|s| {
+            name.value
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .ends_with(s)
+        });
+    if generated && name.value.starts_with(&t.key.name) {
+        return;
+    }
+    let names: Vec<&str> = t
+        .constraints
+        .iter()
+        .filter_map(|c| c.name.as_deref())
+        .collect();
+    cx.error(
+        name.range(),
+        format!(
+            "table `{}` has no constraint `{}`{}",
+            t.key.display(),
+            name.value,
+            hint(&name.value, names)
+        ),
+    );
+}
+
+fn has_usable_key(catalog: &Catalog, t: &Table) -> bool {
+    let not_null = |c: &str| t.column(c).is_some_and(|c| c.not_null);
+    t.constraints
+        .iter()
+        .any(|c| c.kind == super::catalog::ConstraintKind::PrimaryKey)
+        || catalog.indexes.iter().any(|i| {
+            i.table == t.key
+                && i.unique
+                && !i.partial
+                && i.columns.iter().all(|c| c.as_deref().is_some_and(not_null))
+        })
+}
+
+/// A misspelt type: close to a built-in type or an enum of the set. Any other name may be an
+/// extension's type (`citext`, `geometry`), which the catalog cannot know.
+fn known_type(cx: &Ctxt, catalog: &Catalog, ty: &Type) {
+    if catalog.after_raw || ty.words.len() != 1 {
+        return;
+    }
+    let word = ty.words[0].as_str();
+    let key = Key {
+        schema: ty
+            .schema
+            .as_ref()
+            .map_or_else(|| "public".to_owned(), |s| s.value.clone()),
+        name: word.to_owned(),
+    };
+    if catalog.enum_type(&key).is_some() {
+        return;
+    }
+    if ty.schema.is_none() && crate::types::BUILTIN_NAMES.contains(&word) {
+        return;
+    }
+    let enums: Vec<String> = catalog.enums.iter().map(|e| e.key.display()).collect();
+    let candidates = crate::types::BUILTIN_NAMES
+        .iter()
+        .copied()
+        .filter(|_| ty.schema.is_none())
+        .chain(enums.iter().map(String::as_str));
+    // One edit only: extensions' types sit two edits from built-in ones (`citext`, `text`).
+    if let Some(near) = super::suggest::closest_within(&key.display(), candidates, 1) {
+        cx.error(
+            ty.range,
+            format!(
+                "unknown type `{}`; did you mean `{near}`?",
+                crate::types::display(ty)
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
