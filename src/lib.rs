@@ -197,8 +197,8 @@ pub use zerodown_runtime::{
     blockers::Blocker, BackfillProgress, BackfillStage, BackfillState, ConnectTarget, Drift, Error,
     Health, IndexBuildPhase, IndexBuildProgress, Interrupted, LockStrategy, MigrationId,
     MigrationReport, MigrationState, MigrationStatus, Migrator, PhaseKind, Plan, PlannedStep,
-    RunReport, Status, StepChange, StepError, StepErrorKind, StepEvent, StepOutcome, StepProgress,
-    StepReport, StopSignal, ThrottleReason, UnknownMigration, WorkUnit,
+    RunReport, SchemaDifference, Status, StepChange, StepError, StepErrorKind, StepEvent,
+    StepOutcome, StepProgress, StepReport, StopSignal, ThrottleReason, UnknownMigration, WorkUnit,
 };
 
 /// Retry policy and backoff of the runtime, for reference and tests.

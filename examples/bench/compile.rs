@@ -1,5 +1,6 @@
-//! Compile time: `cargo check` of a crate with 200 `migration!` invocations against the same crate
-//! with the SQL as plain string constants.
+//! Compile time: `cargo check` of a crate with 200 `migration!` invocations, and of one with the same
+//! 200 migrations in one `migrations!` set (checked against the schema it builds), against the same
+//! crate with the SQL as plain string constants.
 //!
 //! Both crates are generated under the scratch directory, depend on this workspace by path (without
 //! default features: the plan model only, as a crate holding only migrations would) and share one
@@ -44,6 +45,27 @@ fn strings_lib() -> String {
     src
 }
 
+/// The same 200 migrations as one `migrations!` set. `EDIT` marks the end of the newest migration,
+/// where an edit adds a statement.
+fn set_lib() -> String {
+    let mut src = String::from(
+        "//! The same 200 migrations as one `migrations!` set.\n\nzerodown::migrations! {\n",
+    );
+    for m in MIGRATIONS {
+        let table = format!("t{:04}", m.version);
+        src.push_str(&format!(
+            "    pub mod m{v:04}_{table} {{\n        create table {table} (\n            id bigint generated always as identity primary key,\n            name text not null,\n            created_at timestamptz not null default now()\n        );\n        create index {table}_name_idx on {table} (name);\n",
+            v = m.version
+        ));
+        if m.version == MIGRATIONS.len() as u64 {
+            src.push_str("        // EDIT\n");
+        }
+        src.push_str("    }\n");
+    }
+    src.push_str("}\n");
+    src
+}
+
 fn manifest(name: &str, workspace: &Path) -> String {
     format!(
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
@@ -80,19 +102,56 @@ impl Crate {
             .map_err(|e| format!("writing {}: {e}", path.display()))
     }
 
-    fn check(&self, target: &Path) -> Result<Duration, String> {
+    /// Edits the newest migration of a set: a statement that differs each time, so the macro's input
+    /// changes (a comment would not reach it).
+    fn edit_newest(&self, n: usize) -> Result<(), String> {
+        let path = self.dir.join("src/lib.rs");
+        let table = format!("t{:04}", MIGRATIONS.len());
+        let lib = self.lib.replace(
+            "// EDIT",
+            &format!("comment on table {table} is \"edit {n}\";"),
+        );
+        std::fs::write(&path, lib).map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
+    /// `cargo clean -p` of this crate only: its dependencies stay built.
+    fn clean(&self, target: &Path) -> Result<(), String> {
+        let name = format!(
+            "zd_bench_{}",
+            self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        );
+        let out = self
+            .cargo(target)
+            .args(["clean", "--offline", "--quiet", "-p", &name])
+            .output()
+            .map_err(|e| format!("running cargo clean: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`cargo clean -p {name}` failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    /// `cargo` in this crate's directory, with the shared target directory and none of the
+    /// environment `cargo run` gave this example.
+    fn cargo(&self, target: &Path) -> Command {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut cmd = Command::new(cargo);
-        cmd.args(["check", "--offline", "--quiet"])
-            .current_dir(&self.dir)
-            .env("CARGO_TARGET_DIR", target);
-        // `cargo run` describes this example to it; none of that is about the generated crate.
+        cmd.current_dir(&self.dir);
         for (key, _) in std::env::vars() {
             if key.starts_with("CARGO_") && key != "CARGO_HOME" {
                 cmd.env_remove(key);
             }
         }
         cmd.env("CARGO_TARGET_DIR", target);
+        cmd
+    }
+
+    fn check(&self, target: &Path) -> Result<Duration, String> {
+        let mut cmd = self.cargo(target);
+        cmd.args(["check", "--offline", "--quiet"]);
         let started = Instant::now();
         let out = cmd
             .output()
@@ -114,6 +173,11 @@ impl Crate {
 pub struct CompileMeasured {
     pub macro_incremental: Duration,
     pub strings_incremental: Duration,
+    /// The set crate after an edit of its newest migration.
+    pub set_incremental: Duration,
+    /// The set crate checked from clean (its dependencies built): the median of `reps` checks after
+    /// `cargo clean -p` of the crate.
+    pub set_clean: Duration,
     pub samples: usize,
 }
 
@@ -133,6 +197,12 @@ pub fn bench(reps: usize, scratch: &Path) -> Result<CompileMeasured, String> {
         strings_lib(),
         workspace,
     )?;
+    let with_set = Crate::create(
+        base.join("with_set"),
+        "zd_bench_with_set",
+        set_lib(),
+        workspace,
+    )?;
 
     // Cold: the first also builds the shared dependencies (nothing to do when an earlier run did).
     let strings_cold = with_strings.check(&target)?;
@@ -143,22 +213,33 @@ pub fn bench(reps: usize, scratch: &Path) -> Result<CompileMeasured, String> {
         macro_cold.as_secs_f64()
     );
 
-    let (mut m, mut s) = (Vec::new(), Vec::new());
+    let set_cold = with_set.check(&target)?;
+    println!("  first check of the set: {:.2} s", set_cold.as_secs_f64());
+
+    let (mut m, mut s, mut set, mut clean) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for rep in 0..reps {
         with_macro.edit(rep)?;
         m.push(with_macro.check(&target)?);
         with_strings.edit(rep)?;
         s.push(with_strings.check(&target)?);
+        with_set.edit_newest(rep)?;
+        set.push(with_set.check(&target)?);
+        with_set.clean(&target)?;
+        clean.push(with_set.check(&target)?);
         println!(
-            "  edit {}: with macro {:.3} s, with strings {:.3} s",
+            "  edit {}: with macro {:.3} s, with strings {:.3} s, set (newest migration edited) {:.3} s, set from clean {:.3} s",
             rep + 1,
             m[rep].as_secs_f64(),
-            s[rep].as_secs_f64()
+            s[rep].as_secs_f64(),
+            set[rep].as_secs_f64(),
+            clean[rep].as_secs_f64()
         );
     }
     Ok(CompileMeasured {
         macro_incremental: crate::median(&mut m),
         strings_incremental: crate::median(&mut s),
+        set_incremental: crate::median(&mut set),
+        set_clean: crate::median(&mut clean),
         samples: reps,
     })
 }

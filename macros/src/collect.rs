@@ -60,9 +60,14 @@ pub fn migrations(tokens: TokenStream) -> TokenStream {
         listed.push((input.version, input.ident));
     }
     let idents = listed.iter().map(|(_, ident)| ident);
+    let schema = crate::schema::literal(&catalog);
     out.extend(quote! {
         /// Every migration of this set, in version order: give it to `Migrator::new`.
         pub static MIGRATIONS: &[&::zerodown::__private::Migration] = &[#(&#idents::MIGRATION),*];
+        /// The schema these migrations build, as the compiler replayed it: what the database holds
+        /// once every migration ran and was completed.
+        #[allow(clippy::all, clippy::pedantic)]
+        pub static SCHEMA: ::zerodown::__private::Schema = #schema;
     });
     out
 }

@@ -49,6 +49,46 @@ pub fn comparable_keys(a: &Type, b: &Type) -> bool {
             || (["text", "varchar"].contains(&ba.as_str()) && ["text", "varchar"].contains(&bb.as_str())))
 }
 
+/// The type as PostgreSQL's `format_type` spells it for a column of the `public` schema:
+/// `integer`, `character varying(20)`, `timestamp(3) with time zone`, `numeric(10,2)`, `app.mood`,
+/// `text[]` (an array shows one `[]` whatever its dimensions).
+pub fn format_type(ty: &Type) -> String {
+    let c = Canonical::of(ty);
+    let params = |p: &[u64]| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            let p: Vec<String> = p.iter().map(u64::to_string).collect();
+            format!("({})", p.join(","))
+        }
+    };
+    let p = params(&c.params);
+    let base = match c.base.as_str() {
+        "int4" | "serial" | "serial4" => "integer".to_owned(),
+        "int8" | "bigserial" | "serial8" => "bigint".to_owned(),
+        "int2" | "smallserial" | "serial2" => "smallint".to_owned(),
+        "float4" => "real".to_owned(),
+        "float8" => "double precision".to_owned(),
+        "bool" => "boolean".to_owned(),
+        "varchar" => format!("character varying{p}"),
+        "bpchar" => format!("character{p}"),
+        "varbit" => format!("bit varying{p}"),
+        "timestamptz" => format!("timestamp{p} with time zone"),
+        "timestamp" => format!("timestamp{p} without time zone"),
+        "timetz" => format!("time{p} with time zone"),
+        "time" => format!("time{p} without time zone"),
+        other => match other.strip_prefix("public.") {
+            Some(unqualified) => format!("{unqualified}{p}"),
+            None => format!("{other}{p}"),
+        },
+    };
+    if ty.array_dims > 0 {
+        format!("{base}[]")
+    } else {
+        base
+    }
+}
+
 /// The one-word names of PostgreSQL's built-in types (and of the `serial` pseudo-types), for telling
 /// a misspelt type from an extension's.
 pub const BUILTIN_NAMES: &[&str] = &[

@@ -24,6 +24,8 @@ mod history;
 #[cfg(feature = "executor")]
 mod index_progress;
 #[cfg(feature = "executor")]
+mod live_schema;
+#[cfg(feature = "executor")]
 pub mod localdb;
 #[cfg(feature = "executor")]
 mod lookahead;
@@ -60,6 +62,8 @@ pub use connect::ConnectTarget;
 pub use error::{Drift, Error, Interrupted, StepChange, StepError, StepErrorKind};
 #[cfg(feature = "executor")]
 pub use index_progress::{IndexBuildPhase, IndexBuildProgress, WorkUnit};
+#[cfg(feature = "executor")]
+pub use live_schema::SchemaDifference;
 #[cfg(feature = "executor")]
 pub use lookahead::LockStrategy;
 #[cfg(feature = "executor")]

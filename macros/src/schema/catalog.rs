@@ -71,8 +71,10 @@ pub(crate) struct Column {
     pub name: String,
     pub ty: Type,
     pub not_null: bool,
-    /// `generated .. as identity`.
-    pub identity: bool,
+    /// The default, rendered as SQL.
+    pub default: Option<String>,
+    /// `generated always as identity` (`Some(true)`) or `by default` (`Some(false)`).
+    pub identity: Option<bool>,
     /// `generated always as (..) stored`.
     pub generated: bool,
 }
@@ -92,8 +94,12 @@ pub(crate) struct Constraint {
 pub(crate) enum ConstraintKind {
     PrimaryKey,
     Unique,
-    Check,
-    ForeignKey { table: Key, columns: Vec<String> },
+    /// With its expression, rendered.
+    Check(String),
+    ForeignKey {
+        table: Key,
+        columns: Vec<String>,
+    },
 }
 
 /// An index, built by `create index` or behind a primary key or unique constraint.
@@ -107,6 +113,8 @@ pub(crate) struct Index {
     pub unique: bool,
     /// `where ..`: not usable as a key.
     pub partial: bool,
+    /// What follows `ON table` in its `CREATE INDEX`, rendered.
+    pub definition: String,
 }
 
 /// An enum type created by the set.

@@ -140,7 +140,7 @@ fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
             super::replay::statement(&mut scratch, stmt);
             if let Some(t) = scratch.table(&key) {
                 for c in &ct.constraints {
-                    table_constraint(cx, &scratch, t, c);
+                    table_constraint(cx, &scratch, t, c, false);
                 }
             }
         }
@@ -382,7 +382,7 @@ fn alter(cx: &Ctxt, catalog: &Catalog, t: &Table, action: &AlterActionKind) {
             column_free(cx, t, to);
         }
         AlterActionKind::RenameTo { to } => table_free(cx, catalog, t, to),
-        AlterActionKind::AddConstraint(c) => table_constraint(cx, catalog, t, c),
+        AlterActionKind::AddConstraint(c) => table_constraint(cx, catalog, t, c, true),
         AlterActionKind::ValidateConstraint { name } => constraint_exists(cx, catalog, t, name),
         AlterActionKind::DropConstraint {
             if_exists, name, ..
@@ -452,8 +452,9 @@ fn column_def(cx: &Ctxt, catalog: &Catalog, def: &ColumnDef) {
     }
 }
 
-fn table_constraint(cx: &Ctxt, catalog: &Catalog, t: &Table, c: &TableConstraint) {
-    if let Some(name) = &c.name {
+/// `is_new`: the constraint is added to `t` (not part of the `create table` that `t` already holds).
+fn table_constraint(cx: &Ctxt, catalog: &Catalog, t: &Table, c: &TableConstraint, is_new: bool) {
+    if let Some(name) = c.name.as_ref().filter(|_| is_new) {
         if t.constraint(&name.value).is_some() {
             cx.error(
                 name.range(),

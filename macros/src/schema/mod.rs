@@ -15,10 +15,12 @@
 
 mod catalog;
 mod check;
+mod export;
 mod replay;
 mod suggest;
 
 pub(crate) use catalog::{Catalog, Key};
+pub(crate) use export::literal;
 
 use crate::ast::MigrationInput;
 use crate::ctxt::Ctxt;

@@ -43,6 +43,7 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
                             .collect(),
                         unique: ci.unique,
                         partial: ci.predicate.is_some(),
+                        definition: index_definition(ci),
                     });
                 }
             }
@@ -178,7 +179,22 @@ fn alter(catalog: &mut Catalog, key: &mut Key, action: &AlterActionKind) {
                 c.not_null = not_null;
             }
         }
-        AlterActionKind::SetDefault { .. } | AlterActionKind::DropDefault { .. } => {}
+        AlterActionKind::SetDefault { column, expr } => {
+            if let Some(c) = catalog
+                .table_mut(key)
+                .and_then(|t| t.column_mut(&column.value))
+            {
+                c.default = Some(crate::render::default_expr(expr));
+            }
+        }
+        AlterActionKind::DropDefault { column } => {
+            if let Some(c) = catalog
+                .table_mut(key)
+                .and_then(|t| t.column_mut(&column.value))
+            {
+                c.default = None;
+            }
+        }
         AlterActionKind::RenameColumn { from, to } => rename_column(catalog, key, from, to),
         AlterActionKind::RenameTo { to } => rename_table(catalog, key, to),
         AlterActionKind::AddConstraint(c) => add_constraint(catalog, key, c),
@@ -219,7 +235,8 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
         name: def.name.value.clone(),
         ty: def.ty.clone(),
         not_null: serial,
-        identity: false,
+        default: None,
+        identity: None,
         generated: false,
     };
     let mut constraints = Vec::new();
@@ -228,9 +245,12 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
         let columns = vec![def.name.value.clone()];
         match &c.kind {
             ColumnConstraintKind::NotNull => column.not_null = true,
-            ColumnConstraintKind::Null | ColumnConstraintKind::Default(_) => {}
-            ColumnConstraintKind::Identity { .. } => {
-                column.identity = true;
+            ColumnConstraintKind::Null => {}
+            ColumnConstraintKind::Default(e) => {
+                column.default = Some(crate::render::default_expr(e));
+            }
+            ColumnConstraintKind::Identity { always } => {
+                column.identity = Some(*always);
                 column.not_null = true;
             }
             ColumnConstraintKind::GeneratedStored(_) => column.generated = true,
@@ -241,8 +261,8 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
             ColumnConstraintKind::Unique => {
                 constraints.push((name, ConstraintKind::Unique, columns))
             }
-            ColumnConstraintKind::Check(_) => {
-                constraints.push((name, ConstraintKind::Check, columns))
+            ColumnConstraintKind::Check(e) => {
+                constraints.push((name, ConstraintKind::Check(crate::render::expr(e)), columns))
             }
             ColumnConstraintKind::References(target) => constraints.push((
                 name,
@@ -253,6 +273,14 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
                 columns,
             )),
         }
+    }
+    if serial {
+        // The owned sequence PostgreSQL creates and names.
+        let sequence = match key.schema.as_str() {
+            "public" => format!("{}_{}_seq", key.name, column.name),
+            schema => format!("{schema}.{}_{}_seq", key.name, column.name),
+        };
+        column.default = Some(format!("nextval('{sequence}'::regclass)"));
     }
     table.columns.retain(|c| c.name != column.name);
     table.columns.push(column);
@@ -266,7 +294,11 @@ fn add_constraint(catalog: &mut Catalog, key: &Key, c: &TableConstraint) {
     let validated = c.not_valid.is_none();
     let names = |cols: &[Name]| cols.iter().map(|c| c.value.clone()).collect::<Vec<_>>();
     let (kind, columns, using) = match &c.kind {
-        TableConstraintKind::Check(_) => (ConstraintKind::Check, Vec::new(), None),
+        TableConstraintKind::Check(e) => (
+            ConstraintKind::Check(crate::render::expr(e)),
+            Vec::new(),
+            None,
+        ),
         TableConstraintKind::Unique { columns, .. } => {
             (ConstraintKind::Unique, names(columns), None)
         }
@@ -287,7 +319,10 @@ fn add_constraint(catalog: &mut Catalog, key: &Key, c: &TableConstraint) {
             names(columns),
             None,
         ),
-        TableConstraintKind::Exclude { .. } => (ConstraintKind::Check, Vec::new(), None),
+        // Kept as a check: the catalog models no exclusion constraints.
+        TableConstraintKind::Exclude { .. } => {
+            (ConstraintKind::Check(String::new()), Vec::new(), None)
+        }
     };
     push_constraint(catalog, key, name, kind, columns, validated, using);
 }
@@ -297,7 +332,7 @@ fn add_constraint(catalog: &mut Catalog, key: &Key, c: &TableConstraint) {
 fn push_constraint(
     catalog: &mut Catalog,
     key: &Key,
-    name: Option<String>,
+    mut name: Option<String>,
     kind: ConstraintKind,
     mut columns: Vec<String>,
     validated: bool,
@@ -320,10 +355,13 @@ fn push_constraint(
             }
         }
     } else if with_index {
+        // PostgreSQL names an unnamed key `<table>_pkey` or `<table>_<columns>_key`, and its index
+        // after it.
         let index_name = name.clone().unwrap_or_else(|| match kind {
             ConstraintKind::PrimaryKey => format!("{}_pkey", key.name),
             _ => format!("{}_{}_key", key.name, columns.join("_")),
         });
+        name = Some(index_name.clone());
         catalog.indexes.push(Index {
             key: Key {
                 schema: key.schema.clone(),
@@ -333,6 +371,14 @@ fn push_constraint(
             columns: columns.iter().cloned().map(Some).collect(),
             unique: true,
             partial: false,
+            definition: format!(
+                "USING btree ({})",
+                columns
+                    .iter()
+                    .map(|c| crate::render::quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     let Some(table) = catalog.table_mut(key) else {
@@ -443,4 +489,22 @@ fn drop_table(catalog: &mut Catalog, key: &Key, what: &str) {
     catalog
         .gone
         .push((key.clone(), what.to_owned(), catalog.version));
+}
+
+/// `USING method (keys) INCLUDE (..) WHERE ..`, as PostgreSQL's `pg_get_indexdef` writes what
+/// follows the table (`USING btree` when no method is written).
+fn index_definition(ci: &crate::ast::CreateIndex) -> String {
+    let method = ci.method.as_ref().map_or("btree", |m| m.value.as_str());
+    let keys: Vec<String> = ci.keys.iter().map(crate::render::index_key).collect();
+    let mut out = format!("USING {method} ({})", keys.join(", "));
+    if !ci.include.is_empty() {
+        out.push_str(&format!(
+            " INCLUDE ({})",
+            crate::render::column_list(&ci.include)
+        ));
+    }
+    if let Some(p) = &ci.predicate {
+        out.push_str(&format!(" WHERE {}", crate::render::expr(p)));
+    }
+    out
 }

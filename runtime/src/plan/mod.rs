@@ -12,6 +12,7 @@ mod checksum;
 mod lock;
 mod names;
 pub mod phased;
+pub mod schema;
 mod settings;
 mod step;
 mod undo;
