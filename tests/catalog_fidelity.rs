@@ -9,7 +9,7 @@ mod common;
 mod version_gate;
 
 use sqlx::Connection;
-use zerodown::Migrator;
+use zerodown::{Error, Migrator};
 
 mod set {
     zerodown::migrations! {
@@ -82,6 +82,35 @@ mod set {
         pub mod m0008_after {
             drop index concurrently orders_user_idx;
             alter table legacy_events add column seen bool;
+        }
+    }
+}
+
+mod drifted {
+    zerodown::migrations! {
+        pub mod m0001_accounts {
+            create table accounts (id bigint primary key, email text, plan text);
+            create table audit (id bigint primary key, what text);
+        }
+        /// Touches `accounts` only.
+        pub mod m0002_accounts_note {
+            alter table accounts add column note text;
+            create index concurrently accounts_plan_idx on accounts (plan);
+        }
+    }
+}
+
+mod mid_change {
+    zerodown::migrations! {
+        pub mod m0001_users {
+            create table users (id bigint primary key, nickname text);
+        }
+        pub mod m0002_rename {
+            expand alter table users rename column nickname to display_name;
+        }
+        /// Another column of the same table, while the rename waits for `complete`.
+        pub mod m0003_users_note {
+            alter table users add column note text;
         }
     }
 }
@@ -166,4 +195,103 @@ fn the_schema_prints_as_ddl() {
     ] {
         assert!(ddl.contains(expected), "{expected}\nnot in:\n{ddl}");
     }
+}
+
+#[tokio::test]
+async fn a_table_changed_by_hand_stops_the_migration_that_changes_it_before_it_starts() {
+    let db = common::fresh_database("catalog_changed_by_hand").await;
+    let options = db.inner.connect_options();
+    let all = drifted::MIGRATIONS;
+    Migrator::new(&all[..1])
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap();
+    let m2 = all[1];
+    assert_eq!(
+        m2.expected_tables
+            .iter()
+            .map(|t| t.name)
+            .collect::<Vec<_>>(),
+        ["accounts"]
+    );
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(
+        "ALTER TABLE accounts ALTER COLUMN email TYPE varchar(50);
+         CREATE INDEX accounts_by_hand_idx ON accounts (email);
+         ALTER TABLE audit ADD COLUMN at timestamptz",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let err = Migrator::new(all).unwrap().run(&options).await.unwrap_err();
+    let Error::SchemaMismatch {
+        migration,
+        differences,
+    } = &err
+    else {
+        panic!("expected SchemaMismatch, got {err}")
+    };
+    assert_eq!(migration.version, 2);
+    let lines: Vec<String> = differences.iter().map(ToString::to_string).collect();
+    // `audit` changed too, but migration 2 does not touch it.
+    assert_eq!(
+        lines,
+        [
+            "column accounts.email: the migrations make it text, the database has character varying(50)",
+            "index accounts_by_hand_idx on accounts: in the database (index (email)), not made by the migrations",
+        ]
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("nothing of migration 2 `accounts_note` was run"),
+        "{text}"
+    );
+    assert!(text.contains("`--no-schema-check`"), "{text}");
+    // Nothing of migration 2 ran or was recorded.
+    let note: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'note'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(note, 0);
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM zerodown_migrations WHERE version = 2")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(recorded, 0);
+
+    // Intended: the check can be skipped.
+    Migrator::new(all)
+        .unwrap()
+        .verify_schema(false)
+        .run(&options)
+        .await
+        .unwrap();
+    let note: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'note'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(note, 1);
+    conn.close().await.unwrap();
+}
+
+/// The tables a migration expects are as after `complete` of the migrations before it: a table that
+/// an expand left mid-change is not compared (it differs until `complete`), and after `complete` the
+/// whole set matches.
+#[tokio::test]
+async fn a_table_mid_change_is_not_compared_until_complete() {
+    let db = common::fresh_database("catalog_mid_change").await;
+    let options = db.inner.connect_options();
+    let migrator = Migrator::new(mid_change::MIGRATIONS).unwrap();
+    let report = migrator.run(&options).await.unwrap();
+    assert_eq!(report.migrations.len(), 3, "{report}");
+    migrator.complete(&options).await.unwrap();
+    let differences = mid_change::SCHEMA.differences(&options).await.unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
 }

@@ -60,7 +60,7 @@ pub fn migrations(tokens: TokenStream) -> TokenStream {
         listed.push((input.version, input.ident));
     }
     let idents = listed.iter().map(|(_, ident)| ident);
-    let schema = crate::schema::literal(&catalog);
+    let schema = crate::schema::schema_literal(&crate::schema::schema(&catalog));
     out.extend(quote! {
         /// Every migration of this set, in version order: give it to `Migrator::new`.
         pub static MIGRATIONS: &[&::zerodown::__private::Migration] = &[#(&#idents::MIGRATION),*];

@@ -47,12 +47,15 @@ pub(crate) fn one(tokens: TokenStream, schema: Option<&mut crate::schema::Catalo
     if !cx.has_errors() {
         check::check(&cx, &input, &settings);
     }
+    let mut expected = Vec::new();
     if let Some(catalog) = schema {
+        expected = crate::schema::expected_tables(catalog, &input);
         crate::schema::check_and_apply(&cx, catalog, &input);
     }
     let tokens = match cx.check() {
         Ok(()) => {
-            let migration = lower::lower(&input, settings);
+            let mut migration = lower::lower(&input, settings);
+            migration.expected_tables = lower::leak_slice(expected);
             module(&input, &migration)
         }
         Err(err) => {
@@ -107,6 +110,7 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
         undo,
         touches,
         chosen_names,
+        expected_tables,
         checksum,
         legacy_checksums,
     } = m;
@@ -120,6 +124,7 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
         let ChosenName { step, table, name } = c;
         quote! { ::zerodown::__private::ChosenName { step: #step, table: #table, name: #name } }
     });
+    let expected_tables = expected_tables.iter().map(crate::schema::table_literal);
     let legacy_checksums = legacy_checksums.iter().map(|c| {
         let bytes = c.0;
         quote! { ::zerodown::__private::Checksum([#(#bytes),*]) }
@@ -136,6 +141,7 @@ pub(crate) fn migration_literal(m: &Migration) -> TokenStream {
             undo: #undo,
             touches: &[#(#touches),*],
             chosen_names: &[#(#chosen_names),*],
+            expected_tables: &[#(#expected_tables),*],
             checksum: ::zerodown::__private::Checksum([#(#bytes),*]),
             legacy_checksums: &[#(#legacy_checksums),*],
         }

@@ -35,6 +35,7 @@ pub fn module(input: &MigrationInput) -> TokenStream {
                 undo: ::zerodown::__private::Undo::NONE,
                 touches: &[],
                 chosen_names: &[],
+                expected_tables: &[],
                 checksum: ::zerodown::__private::Checksum([0; 32]),
                 legacy_checksums: &[],
             };

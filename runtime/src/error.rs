@@ -173,6 +173,21 @@ pub enum Error {
         objects: Vec<String>,
     },
 
+    /// The tables a migration changes differ from what the migrations before it in its set built
+    /// (a column, constraint or index changed by hand, or by SQL outside the migrations): the
+    /// migration's plan was made for the schema the set describes, so nothing of it was run.
+    /// Migrations before it were applied.
+    #[error(
+        "the database differs from the schema the migrations before {migration} build, on the tables it changes: {}; nothing of {migration} was run (the migrations before it were applied); make the database match the migrations again, or put the change in a migration before this one; if the difference is intended, run with `--no-schema-check` (`Migrator::verify_schema(false)`)",
+        differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    SchemaMismatch {
+        /// The migration that was not run.
+        migration: MigrationId,
+        /// How the database differs.
+        differences: Vec<crate::live_schema::SchemaDifference>,
+    },
+
     /// A migration's rollback was interrupted (or is running); nothing else runs until it finishes.
     #[error("{migration} is being rolled back (a rollback was interrupted or is running); nothing was run; finish it with `migrate rollback {}` (`Migrator::rollback`)", migration.version)]
     RollingBack {

@@ -171,6 +171,30 @@ impl Schema {
     }
 }
 
+/// How the `tables` a migration expects differ from the database, on a connection already open.
+/// Objects on other tables are not looked at.
+pub(crate) async fn table_differences(
+    conn: &mut PgConnection,
+    tables: &[&TableSchema],
+) -> Result<Vec<SchemaDifference>, sqlx::Error> {
+    let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema).collect();
+    schemas.sort_unstable();
+    schemas.dedup();
+    let live = read_tables(conn, &schemas).await?;
+    let mut out = Vec::new();
+    for t in tables {
+        match live.get(&format!("{}.{}", t.schema, t.name)) {
+            None => out.push(SchemaDifference {
+                object: format!("table {}", display(t.schema, t.name)),
+                expected: Some(format!("{} columns", t.columns.len())),
+                found: None,
+            }),
+            Some(l) => compare_table(t, l, &mut out),
+        }
+    }
+    Ok(out)
+}
+
 /// zerodown's own history tables (any name the migrator may be given ends like these).
 fn is_history_table(name: &str) -> bool {
     name.starts_with("zerodown_migrations") || name.starts_with("_sqlx_migrations")

@@ -125,6 +125,8 @@ pub struct Migrator {
     applied: Option<AppliedSink>,
     stop: Option<StopSignal>,
     health: Option<HealthCheck>,
+    /// Compare the tables a migration changes with what it expects before it starts.
+    verify_schema: bool,
     /// `complete_only`: the one migration whose contract phase to apply.
     only_contract: Option<u64>,
 }
@@ -284,6 +286,7 @@ impl Migrator {
             jitter_seed: None,
             progress: None,
             health: None,
+            verify_schema: true,
             only_contract: None,
             steps: None,
             applied: None,
@@ -369,6 +372,15 @@ impl Migrator {
     /// binary during a rollout).
     pub fn ignore_missing(mut self, ignore: bool) -> Migrator {
         self.ignore_missing = ignore;
+        self
+    }
+
+    /// Whether `run` compares the tables a migration changes with what the migrations before it in
+    /// its set built (`Migration::expected_tables`, from `migrations!`) before the migration starts,
+    /// and refuses on a difference ([`Error::SchemaMismatch`]). Default `true`; turn it off for a
+    /// difference that is intended (the command line's `--no-schema-check`).
+    pub fn verify_schema(mut self, verify: bool) -> Migrator {
+        self.verify_schema = verify;
         self
     }
 
@@ -666,6 +678,7 @@ impl Migrator {
             new: false,
             afresh: false,
             steps,
+            expected: Vec::new(),
         };
         let mut rng = match self.jitter_seed {
             Some(seed) => SplitMix64::new(seed),
@@ -687,6 +700,7 @@ impl Migrator {
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
             health: self.health.as_ref(),
+            verify_schema: self.verify_schema,
         };
         let result = executor.run(&work).await;
         executor.close().await;
@@ -1106,6 +1120,7 @@ impl Migrator {
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
             health: self.health.as_ref(),
+            verify_schema: self.verify_schema,
         };
         let mut result = Ok(());
         for w in &work {
@@ -1307,6 +1322,7 @@ impl Migrator {
                         new: true,
                         afresh: history.rolled_back.contains_key(&m.version),
                         steps: pending(true),
+                        expected: expected_now(m, &waiting),
                     });
                     if m.has_contract() {
                         waiting.push(m);
@@ -1327,6 +1343,11 @@ impl Migrator {
                         new,
                         afresh: new,
                         steps: pending(new),
+                        expected: if new {
+                            expected_now(m, &waiting)
+                        } else {
+                            Vec::new()
+                        },
                     });
                     if m.has_contract() {
                         waiting.push(m);
@@ -1339,6 +1360,7 @@ impl Migrator {
                         new: false,
                         afresh: false,
                         steps: pending(false),
+                        expected: Vec::new(),
                     });
                 }
                 _ => {}
@@ -1493,6 +1515,26 @@ struct Decision {
     stop: Option<Error>,
     /// Pending migrations older than the newest recorded one (refused unless allowed).
     out_of_order: BTreeSet<u64>,
+}
+
+/// The tables `m` expects ([`Migration::expected_tables`]) that can be compared with the database when
+/// it starts: not those a migration `waiting` for `complete` has mid-change (the expected tables are
+/// as after `complete`).
+fn expected_now(
+    m: &'static Migration,
+    waiting: &[&'static Migration],
+) -> Vec<&'static crate::plan::schema::TableSchema> {
+    m.expected_tables
+        .iter()
+        .filter(|t| {
+            let table = format!("{}.{}", t.schema, t.name);
+            !waiting.iter().any(|w| {
+                w.touches
+                    .iter()
+                    .any(|o| *o == table || o.starts_with(&format!("{table}.")))
+            })
+        })
+        .collect()
 }
 
 async fn close(conn: PgConnection) {

@@ -146,6 +146,10 @@ pub struct RunArgs {
     /// branches merged); only when their order does not matter.
     #[arg(long)]
     pub allow_out_of_order: bool,
+    /// Do not compare the tables a migration changes with what the migrations before it built
+    /// (migrations declared with `migrations!`); for a difference that is intended.
+    #[arg(long)]
+    pub no_schema_check: bool,
 }
 
 /// Options of `plan`.
@@ -397,7 +401,8 @@ impl MigrateCommand {
                 let migrator = console
                     .progress
                     .attach(with_lock_wait(migrator, args.lock_wait))
-                    .allow_out_of_order(args.allow_out_of_order);
+                    .allow_out_of_order(args.allow_out_of_order)
+                    .verify_schema(!args.no_schema_check);
                 let which = if args.complete {
                     Apply::RunAndComplete
                 } else {

@@ -90,7 +90,8 @@ impl Exit {
             Error::Drift(_)
             | Error::OutOfOrder { .. }
             | Error::HistoryLost { .. }
-            | Error::MissingFromBinary { .. } => Exit::Drift,
+            | Error::MissingFromBinary { .. }
+            | Error::SchemaMismatch { .. } => Exit::Drift,
             Error::LockTimeout { .. } => Exit::Locked,
             Error::ServerTooOld { .. } | Error::Unsupported { .. } => Exit::Incompatible,
             Error::MidChange { .. } | Error::RollingBack { .. } => Exit::MidChange,

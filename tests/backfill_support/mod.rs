@@ -187,6 +187,7 @@ pub fn migration(version: u64, name: &str, expand: Vec<Step>) -> &'static Migrat
         undo: Undo::NONE,
         touches: &[],
         chosen_names: &[],
+        expected_tables: &[],
         checksum: Checksum([0; 32]),
         legacy_checksums: &[],
     };

@@ -127,6 +127,7 @@ fn lower_with(input: &MigrationInput, settings: Settings, names: HelperNames) ->
         undo,
         touches: leak_slice(touches.into_iter().map(leak_str).collect()),
         chosen_names: leak_slice(chosen_names),
+        expected_tables: &[],
         checksum: Checksum([0; 32]),
         legacy_checksums: &[],
     };
@@ -215,11 +216,11 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
 }
 
 /// A `'static` copy of `s` (see the module docs for why leaking is fine here).
-fn leak_str(s: String) -> &'static str {
+pub(crate) fn leak_str(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
 /// A `'static` copy of `items`.
-fn leak_slice<T>(items: Vec<T>) -> &'static [T] {
+pub(crate) fn leak_slice<T>(items: Vec<T>) -> &'static [T] {
     Box::leak(items.into_boxed_slice())
 }

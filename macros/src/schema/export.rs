@@ -1,92 +1,222 @@
-//! The catalog after the last migration as the runtime's `plan::schema::Schema` literal, the
-//! `SCHEMA` static of a set.
+//! The catalog as the runtime's `plan::schema` values, and those values as literals: the `SCHEMA`
+//! static of a set (the catalog after its last migration), and each migration's
+//! `expected_tables` (the tables it changes, as the migrations before it left them).
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use zerodown_runtime::plan::schema::{
+    ColumnSchema, ConstraintKindSchema, ConstraintSchema, EnumSchema, Identity, IndexSchema,
+    Schema, TableSchema,
+};
 
-use super::catalog::{Catalog, ConstraintKind, Key};
+use super::catalog::{Catalog, ConstraintKind, Key, Table};
+use crate::ast::{Item, MigrationInput};
+use crate::lower::{leak_slice, leak_str};
 
-/// `::zerodown::__private::Schema { .. }` describing `catalog`.
-pub(crate) fn literal(catalog: &Catalog) -> TokenStream {
-    let tables = catalog.tables.iter().map(|t| {
-        let (schema, name) = (&t.key.schema, &t.key.name);
-        let columns = t.columns.iter().map(|c| {
-            let name = &c.name;
-            let ty = crate::types::format_type(&c.ty);
-            let not_null = c.not_null;
-            let default = option(c.default.as_deref());
-            let identity = match c.identity {
-                None => quote!(::zerodown::__private::Identity::None),
-                Some(true) => quote!(::zerodown::__private::Identity::Always),
-                Some(false) => quote!(::zerodown::__private::Identity::ByDefault),
-            };
-            quote! {
-                ::zerodown::__private::ColumnSchema {
-                    name: #name, ty: #ty, not_null: #not_null, default: #default, identity: #identity,
+/// The whole catalog.
+pub(crate) fn schema(catalog: &Catalog) -> Schema {
+    Schema {
+        tables: leak_slice(catalog.tables.iter().map(|t| table(catalog, t)).collect()),
+        enums: leak_slice(
+            catalog
+                .enums
+                .iter()
+                .map(|e| EnumSchema {
+                    schema: leak_str(e.key.schema.clone()),
+                    name: leak_str(e.key.name.clone()),
+                    values: leak_slice(e.values.iter().cloned().map(leak_str).collect()),
+                })
+                .collect(),
+        ),
+        external: leak_slice(
+            catalog
+                .external
+                .iter()
+                .map(|k| leak_str(qualified(k)))
+                .collect(),
+        ),
+        after_raw: catalog.after_raw,
+    }
+}
+
+/// The tables `input` changes that the catalog knows, as it knows them before `input`. Empty after
+/// raw SQL, when the catalog cannot vouch for anything.
+pub(crate) fn expected_tables(catalog: &Catalog, input: &MigrationInput) -> Vec<TableSchema> {
+    if catalog.after_raw {
+        return Vec::new();
+    }
+    let mut keys: Vec<Key> = Vec::new();
+    for item in &input.body {
+        let stmts = match item {
+            Item::Stmt(stmt) => vec![stmt],
+            Item::Unsafe(block) => block.body.iter().collect(),
+        };
+        for stmt in stmts {
+            for touched in crate::touches::of_stmt(stmt) {
+                let mut parts = touched.splitn(3, '.');
+                let (Some(schema), Some(name)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                let key = Key {
+                    schema: schema.to_owned(),
+                    name: name.to_owned(),
+                };
+                if !keys.contains(&key) {
+                    keys.push(key);
                 }
-            }
-        });
-        let constraints = t.constraints.iter().map(|c| {
-            let name = option(c.name.as_deref());
-            let kind = match &c.kind {
-                ConstraintKind::PrimaryKey => {
-                    quote!(::zerodown::__private::ConstraintKindSchema::PrimaryKey)
-                }
-                ConstraintKind::Unique => quote!(::zerodown::__private::ConstraintKindSchema::Unique),
-                ConstraintKind::Check(expr) => {
-                    quote!(::zerodown::__private::ConstraintKindSchema::Check(#expr))
-                }
-                ConstraintKind::ForeignKey { table, columns } => {
-                    let table = qualified(table);
-                    quote! {
-                        ::zerodown::__private::ConstraintKindSchema::ForeignKey {
-                            table: #table, columns: &[#(#columns),*],
-                        }
-                    }
-                }
-            };
-            let columns = &c.columns;
-            let validated = c.validated;
-            quote! {
-                ::zerodown::__private::ConstraintSchema {
-                    name: #name, kind: #kind, columns: &[#(#columns),*], validated: #validated,
-                }
-            }
-        });
-        let indexes = catalog.indexes.iter().filter(|i| i.table == t.key).map(|i| {
-            let name = &i.key.name;
-            let columns = i.columns.iter().map(|c| option(c.as_deref()));
-            let (unique, partial, definition) = (i.unique, i.partial, &i.definition);
-            quote! {
-                ::zerodown::__private::IndexSchema {
-                    name: #name, columns: &[#(#columns),*], unique: #unique, partial: #partial,
-                    definition: #definition,
-                }
-            }
-        });
-        quote! {
-            ::zerodown::__private::TableSchema {
-                schema: #schema, name: #name,
-                columns: &[#(#columns),*],
-                constraints: &[#(#constraints),*],
-                indexes: &[#(#indexes),*],
             }
         }
-    });
-    let enums = catalog.enums.iter().map(|e| {
-        let (schema, name, values) = (&e.key.schema, &e.key.name, &e.values);
+    }
+    keys.iter()
+        .filter_map(|k| catalog.table(k))
+        .map(|t| table(catalog, t))
+        .collect()
+}
+
+fn table(catalog: &Catalog, t: &Table) -> TableSchema {
+    TableSchema {
+        schema: leak_str(t.key.schema.clone()),
+        name: leak_str(t.key.name.clone()),
+        columns: leak_slice(
+            t.columns
+                .iter()
+                .map(|c| ColumnSchema {
+                    name: leak_str(c.name.clone()),
+                    ty: leak_str(crate::types::format_type(&c.ty)),
+                    not_null: c.not_null,
+                    default: c.default.clone().map(leak_str),
+                    identity: match c.identity {
+                        None => Identity::None,
+                        Some(true) => Identity::Always,
+                        Some(false) => Identity::ByDefault,
+                    },
+                })
+                .collect(),
+        ),
+        constraints: leak_slice(
+            t.constraints
+                .iter()
+                .map(|c| ConstraintSchema {
+                    name: c.name.clone().map(leak_str),
+                    kind: match &c.kind {
+                        ConstraintKind::PrimaryKey => ConstraintKindSchema::PrimaryKey,
+                        ConstraintKind::Unique => ConstraintKindSchema::Unique,
+                        ConstraintKind::Check(expr) => {
+                            ConstraintKindSchema::Check(leak_str(expr.clone()))
+                        }
+                        ConstraintKind::ForeignKey { table, columns } => {
+                            ConstraintKindSchema::ForeignKey {
+                                table: leak_str(qualified(table)),
+                                columns: leak_slice(
+                                    columns.iter().cloned().map(leak_str).collect(),
+                                ),
+                            }
+                        }
+                    },
+                    columns: leak_slice(c.columns.iter().cloned().map(leak_str).collect()),
+                    validated: c.validated,
+                })
+                .collect(),
+        ),
+        indexes: leak_slice(
+            catalog
+                .indexes
+                .iter()
+                .filter(|i| i.table == t.key)
+                .map(|i| IndexSchema {
+                    name: leak_str(i.key.name.clone()),
+                    columns: leak_slice(
+                        i.columns.iter().map(|c| c.clone().map(leak_str)).collect(),
+                    ),
+                    unique: i.unique,
+                    partial: i.partial,
+                    definition: leak_str(i.definition.clone()),
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// `::zerodown::__private::Schema { .. }`.
+pub(crate) fn schema_literal(s: &Schema) -> TokenStream {
+    let tables = s.tables.iter().map(table_literal);
+    let enums = s.enums.iter().map(|e| {
+        let (schema, name, values) = (e.schema, e.name, e.values);
         quote! {
             ::zerodown::__private::EnumSchema { schema: #schema, name: #name, values: &[#(#values),*] }
         }
     });
-    let external = catalog.external.iter().map(qualified);
-    let after_raw = catalog.after_raw;
+    let external = s.external;
+    let after_raw = s.after_raw;
     quote! {
         ::zerodown::__private::Schema {
             tables: &[#(#tables),*],
             enums: &[#(#enums),*],
             external: &[#(#external),*],
             after_raw: #after_raw,
+        }
+    }
+}
+
+/// `::zerodown::__private::TableSchema { .. }`.
+pub(crate) fn table_literal(t: &TableSchema) -> TokenStream {
+    let (schema, name) = (t.schema, t.name);
+    let columns = t.columns.iter().map(|c| {
+        let (name, ty, not_null) = (c.name, c.ty, c.not_null);
+        let default = option(c.default);
+        let identity = match c.identity {
+            Identity::None => quote!(::zerodown::__private::Identity::None),
+            Identity::Always => quote!(::zerodown::__private::Identity::Always),
+            Identity::ByDefault => quote!(::zerodown::__private::Identity::ByDefault),
+        };
+        quote! {
+            ::zerodown::__private::ColumnSchema {
+                name: #name, ty: #ty, not_null: #not_null, default: #default, identity: #identity,
+            }
+        }
+    });
+    let constraints = t.constraints.iter().map(|c| {
+        let name = option(c.name);
+        let kind = match c.kind {
+            ConstraintKindSchema::PrimaryKey => {
+                quote!(::zerodown::__private::ConstraintKindSchema::PrimaryKey)
+            }
+            ConstraintKindSchema::Unique => {
+                quote!(::zerodown::__private::ConstraintKindSchema::Unique)
+            }
+            ConstraintKindSchema::Check(expr) => {
+                quote!(::zerodown::__private::ConstraintKindSchema::Check(#expr))
+            }
+            ConstraintKindSchema::ForeignKey { table, columns } => quote! {
+                ::zerodown::__private::ConstraintKindSchema::ForeignKey {
+                    table: #table, columns: &[#(#columns),*],
+                }
+            },
+        };
+        let (columns, validated) = (c.columns, c.validated);
+        quote! {
+            ::zerodown::__private::ConstraintSchema {
+                name: #name, kind: #kind, columns: &[#(#columns),*], validated: #validated,
+            }
+        }
+    });
+    let indexes = t.indexes.iter().map(|i| {
+        let name = i.name;
+        let columns = i.columns.iter().map(|c| option(*c));
+        let (unique, partial, definition) = (i.unique, i.partial, i.definition);
+        quote! {
+            ::zerodown::__private::IndexSchema {
+                name: #name, columns: &[#(#columns),*], unique: #unique, partial: #partial,
+                definition: #definition,
+            }
+        }
+    });
+    quote! {
+        ::zerodown::__private::TableSchema {
+            schema: #schema, name: #name,
+            columns: &[#(#columns),*],
+            constraints: &[#(#constraints),*],
+            indexes: &[#(#indexes),*],
         }
     }
 }

@@ -20,7 +20,7 @@ mod replay;
 mod suggest;
 
 pub(crate) use catalog::{Catalog, Key};
-pub(crate) use export::literal;
+pub(crate) use export::{expected_tables, schema, schema_literal, table_literal};
 
 use crate::ast::MigrationInput;
 use crate::ctxt::Ctxt;

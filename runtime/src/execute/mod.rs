@@ -46,6 +46,8 @@ pub(crate) struct Work {
     pub(crate) afresh: bool,
     /// Steps not recorded done, in order, with their recorded state.
     pub(crate) steps: Vec<(usize, StepState)>,
+    /// For a migration not started yet: the tables to compare with the database before it starts.
+    pub(crate) expected: Vec<&'static crate::plan::schema::TableSchema>,
 }
 
 /// Runs [`Work`] on the migrator's connections.
@@ -74,6 +76,8 @@ pub(crate) struct Executor<'a> {
     pub(crate) stop: Option<&'a StopSignal>,
     /// The application's health callback, asked before every backfill batch.
     pub(crate) health: Option<&'a crate::backfill::pace::HealthCheck>,
+    /// Compare the tables a migration expects with the database before it starts.
+    pub(crate) verify_schema: bool,
 }
 
 /// Logs a step's failure, records it on the step's history row, and returns it as the run's error.
@@ -182,6 +186,21 @@ impl Executor<'_> {
         let start_in_step = work.new
             && !work.afresh
             && work.steps.first().is_some_and(|&(first, _)| in_step(first));
+        // A migration not started yet: its tables must be as the migrations before it left them.
+        if work.new && self.verify_schema && !work.expected.is_empty() {
+            let differences = crate::live_schema::table_differences(self.control, &work.expected)
+                .await
+                .map_err(Error::db(format!(
+                    "comparing the tables migration {} changes with what it expects",
+                    m.version
+                )))?;
+            if !differences.is_empty() {
+                return Err(Error::SchemaMismatch {
+                    migration: MigrationId::of(m),
+                    differences,
+                });
+            }
+        }
         if work.new && !start_in_step {
             history::begin_migration(self.control, self.tables, m)
                 .await

@@ -58,6 +58,11 @@ pub struct Migration {
     /// Constraints the expand steps create under names the macro chose, checked free on their tables
     /// before the migration starts. Derived from the steps, so not hashed.
     pub chosen_names: &'static [ChosenName],
+    /// The existing tables the migration changes, as the migrations before it in its set left them
+    /// (`migrations!` only; empty for a lone `migration!`, and after raw SQL in the set). Before the
+    /// migration starts, the runtime compares them with the database and refuses on a difference (a
+    /// column or index changed by hand). Derived from the set, so not hashed.
+    pub expected_tables: &'static [schema::TableSchema],
     /// SHA-256 of the generated plan, computed at compile time by the macro.
     pub checksum: Checksum,
     /// The checksums earlier zerodown versions gave this same migration, where they differ from

@@ -53,6 +53,7 @@ pub fn migration(
         undo: Undo::NONE,
         touches: &[],
         chosen_names: &[],
+        expected_tables: &[],
         checksum: Checksum([0; 32]),
         legacy_checksums: &[],
     };
