@@ -49,6 +49,31 @@ pub(crate) async fn simple(conn: &mut PgConnection, sql: &str) -> Result<(), sql
     sqlx::Executor::execute(conn, sql).await.map(drop)
 }
 
+/// Sends `statements` as one simple query (one round trip) and, when one fails, returns its index
+/// with the error: the server runs them in order, reports each completed one, and stops at the first
+/// error. Inside a transaction block, as the statements of a transactional step are.
+pub(crate) async fn simple_all(
+    conn: &mut PgConnection,
+    statements: &[&str],
+) -> Result<(), (usize, sqlx::Error)> {
+    if let [one] = statements {
+        return simple(conn, one).await.map_err(|e| (0, e));
+    }
+    let joined = statements.join(";\n");
+    let mut stream = sqlx::Executor::fetch_many(conn, joined.as_str());
+    let mut completed = 0;
+    loop {
+        let next =
+            std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await;
+        match next {
+            None => return Ok(()),
+            Some(Ok(sqlx::Either::Left(_))) => completed += 1,
+            Some(Ok(sqlx::Either::Right(_))) => {}
+            Some(Err(e)) => return Err((completed.min(statements.len() - 1), e)),
+        }
+    }
+}
+
 /// Whether `e` means the connection is gone (and with it the session's advisory locks): an I/O or
 /// protocol error, or SQLSTATE class 08 (connection exception) or 57P01-57P03 (the backend was
 /// terminated or the server is shutting down).

@@ -674,12 +674,14 @@ async fn insert_steps(
 ///
 /// Unlike [`begin_migration`] it never deletes or overwrites: a row that appeared since the history
 /// was read (a runner that lost the lock committing late) is left alone, and the step's
-/// [`lock_step`] then sees what that runner recorded.
+/// [`lock_step`] then sees what that runner recorded. Returns whether it inserted the row of `step`:
+/// then the row is this transaction's (locked by it, pending) and needs no [`lock_step`].
 pub(crate) async fn record_start_in_step(
     conn: &mut PgConnection,
     t: &Tables,
     m: &Migration,
-) -> Result<(), sqlx::Error> {
+    step: StepKey,
+) -> Result<bool, sqlx::Error> {
     let rows = StepRows::of(m, &|_, _| "pending");
     // One statement: both inserts wait for a concurrent transaction inserting the same keys, then
     // do nothing.
@@ -688,18 +690,23 @@ pub(crate) async fn record_start_in_step(
              INSERT INTO {} (version, name, description, checksum, state, zerodown_version)
              VALUES ($1, $8, $9, $10, 'expanding', $11)
              ON CONFLICT (version) DO NOTHING)
-         {}",
+         {} RETURNING phase, step_index",
         t.migrations,
         StepRows::sql(t, "DO NOTHING")
     );
-    rows.bind(m.version, sqlx::query(&sql))
+    let inserted = rows
+        .bind(m.version, sqlx::query(&sql))
         .bind(m.name)
         .bind(m.description)
         .bind(m.checksum.to_hex())
         .bind(env!("CARGO_PKG_VERSION"))
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    Ok(())
+    Ok(inserted.iter().any(|row| {
+        use sqlx::Row;
+        row.get::<String, _>(0) == step.phase.as_str()
+            && row.get::<i32, _>(1) as usize == step.index
+    }))
 }
 
 /// A step's key.

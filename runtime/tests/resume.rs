@@ -38,6 +38,47 @@ async fn wait_until(db: &TestDb, sql: &str, within: Duration) {
     }
 }
 
+/// A step's statements go to the server in one round trip; the error still names the statement that
+/// failed (the second of three here), and nothing of the step is kept.
+#[tokio::test]
+async fn a_failing_statement_in_the_middle_of_a_step_is_named() {
+    support::init_tracing();
+    let db = fresh_database("resume_middle_statement").await;
+    db.exec("CREATE TABLE effects (id serial PRIMARY KEY, note text)")
+        .await;
+    let m = migration(
+        1,
+        "middle",
+        settings(),
+        vec![tx(
+            "three statements",
+            &[
+                "INSERT INTO effects (note) VALUES ('a')",
+                "INSERT INTO effects (id, note) VALUES (1, 'duplicate')",
+                "INSERT INTO effects (note) VALUES ('c')",
+            ],
+            LockLevel::RowExclusive,
+            &["\"effects\""],
+        )],
+        vec![],
+    );
+    let err = Migrator::new(&[m])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .unwrap_err();
+    let Error::Step(step) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(step.sqlstate.as_deref(), Some("23505"), "{err}");
+    assert_eq!(
+        step.sql,
+        "INSERT INTO effects (id, note) VALUES (1, 'duplicate')"
+    );
+    let kept: i64 = db.scalar("SELECT count(*) FROM effects").await;
+    assert_eq!(kept, 0);
+}
+
 #[tokio::test]
 async fn permanent_failure_then_fix_resumes_at_the_failed_step() {
     support::init_tracing();

@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection};
 use super::index::{self, IndexState};
 use super::partitioned;
 use super::postcondition;
-use crate::connect::simple;
+use crate::connect::{simple, simple_all};
 use crate::history::{self, RowState, StepKey, StepState, Tables};
 use crate::plan::{Migration, Step, StepKind};
 use crate::session;
@@ -171,19 +171,21 @@ pub(crate) async fn transactional(
         .await
         .map_err(|e| AttemptError::new(e, &begin))?;
     let result = async {
+        // A step row this transaction inserted is locked by it, and pending: no other session can
+        // have applied the step, so it needs no look at the row (one round trip fewer).
+        let mut inserted = false;
         if let Some(m) = in_step.start {
-            history::record_start_in_step(&mut tx, tables, m)
+            inserted = history::record_start_in_step(&mut tx, tables, m, key)
                 .await
                 .map_err(|e| AttemptError::new(e, "recording the start of the migration"))?;
         }
-        if done_by_another(&mut tx, tables, key).await? {
+        if !inserted && done_by_another(&mut tx, tables, key).await? {
             return Ok(Settled::AlreadyDone);
         }
-        for sql in step.statements {
-            simple(&mut tx, sql)
-                .await
-                .map_err(|e| AttemptError::new(e, sql))?;
-        }
+        // All statements in one round trip; an error still names its statement.
+        simple_all(&mut tx, step.statements)
+            .await
+            .map_err(|(i, e)| AttemptError::new(e, step.statements[i]))?;
         let holds = postcondition::holds(&mut tx, step.postcondition)
             .await
             .map_err(|e| AttemptError::new(e, "checking the step's postcondition"))?;
