@@ -809,6 +809,43 @@ pub(crate) async fn mark_done_with_state(
     Ok(())
 }
 
+/// [`mark_done`], or with `finish` [`mark_done_with_state`], as one statement with its values
+/// written in (integers and the fixed names of phases and states, nothing from the user), so it can
+/// go to the server with the step's own statements in one simple query.
+pub(crate) fn done_inline(
+    t: &Tables,
+    k: StepKey,
+    duration: Duration,
+    uncounted: u32,
+    finish: Option<(RowState, Duration)>,
+) -> String {
+    let mut sql = match finish {
+        None => done_sql(t),
+        Some((state, _)) => format!(
+            "WITH done AS ({}) {}",
+            done_sql(t),
+            state_sql(t, state, "$6", "$7")
+        ),
+    };
+    let (state, ran) = finish.map_or((String::new(), 0), |(state, ran)| {
+        (format!("'{}'", state.as_str()), ran.as_millis() as i64)
+    });
+    let values = [
+        as_i64(k.version).to_string(),
+        format!("'{}'", k.phase.as_str()),
+        (k.index as i32).to_string(),
+        (duration.as_millis() as i64).to_string(),
+        (uncounted as i32).to_string(),
+        state,
+        ran.to_string(),
+    ];
+    // `$7` first: no placeholder here has two digits, so `$1` never matches the start of another.
+    for (i, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), value);
+    }
+    sql
+}
+
 /// Marks step (`$1` version, `$2` phase, `$3` index) done after `$4` ms, counting `$5` attempts.
 fn done_sql(t: &Tables) -> String {
     format!(
@@ -1115,4 +1152,38 @@ pub(crate) async fn memo(
     .fetch_optional(conn)
     .await?;
     Ok(memo.flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inline_done_statement_has_every_value_written_in() {
+        let t = Tables::new("public", "zerodown_migrations");
+        let key = StepKey {
+            version: 12,
+            phase: PhaseKind::Expand,
+            index: 3,
+        };
+        let sql = done_inline(
+            &t,
+            key,
+            Duration::from_millis(250),
+            2,
+            Some((RowState::Completed, Duration::from_millis(1234))),
+        );
+        assert!(!sql.contains('$'), "{sql}");
+        for part in [
+            "duration_ms = 250",
+            "attempts = attempts + 2",
+            "WHERE version = 12 AND phase = 'expand' AND step_index = 3",
+            "SET state = 'completed'",
+            "duration_ms = duration_ms + 1234",
+        ] {
+            assert!(sql.contains(part), "{part} not in {sql}");
+        }
+        let sql = done_inline(&t, key, Duration::from_millis(5), 0, None);
+        assert!(!sql.contains('$') && !sql.contains("WITH done"), "{sql}");
+    }
 }

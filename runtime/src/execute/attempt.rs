@@ -182,7 +182,23 @@ pub(crate) async fn transactional(
         if !inserted && done_by_another(&mut tx, tables, key).await? {
             return Ok(Settled::AlreadyDone);
         }
-        // All statements in one round trip; an error still names its statement.
+        // All statements in one round trip, and the history update with them when there is no
+        // postcondition to check in between; an error still names its statement.
+        if step.postcondition == crate::plan::Postcondition::None {
+            let finish = in_step
+                .finish
+                .map(|(state, since)| (state, since.elapsed()));
+            let done = history::done_inline(tables, key, elapsed, in_step.attempts, finish);
+            let mut all: Vec<&str> = step.statements.to_vec();
+            all.push(&done);
+            simple_all(&mut tx, &all)
+                .await
+                .map_err(|(i, e)| match step.statements.get(i) {
+                    Some(sql) => AttemptError::new(e, sql),
+                    None => AttemptError::new(e, "recording the step as done"),
+                })?;
+            return Ok(Settled::Ran);
+        }
         simple_all(&mut tx, step.statements)
             .await
             .map_err(|(i, e)| AttemptError::new(e, step.statements[i]))?;
