@@ -1942,3 +1942,78 @@ async fn rollback_undoes_an_interrupted_plain_migration() {
     assert!(index, "nothing was undone");
     println!("{transcript}");
 }
+
+/// `plan --offline` and `show` need no database: no `--database-url`, nothing connects.
+#[tokio::test]
+async fn plan_offline_and_show_need_no_database() {
+    let set: &[&'static Migration] = &[
+        &m0001_products::MIGRATION,
+        &m0002_products_name_index::MIGRATION,
+        &m0003_products_title::MIGRATION,
+    ];
+    let o = cli(set, &["migrate", "plan", "--offline"]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.err);
+    assert!(
+        o.out.starts_with(
+            "-- offline: what `run` executes on a database where none of these migrations ran\n"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out.contains(
+            "CREATE INDEX CONCURRENTLY \"products_name_idx\" ON \"products\" (\"name\");"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(
+        o.out
+            .contains("-- migration 3 `products_title`, expand step 1 of"),
+        "{}",
+        o.out
+    );
+
+    let o = cli(set, &["migrate", "show", "3"]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.err);
+    assert!(
+        o.out.starts_with("-- migration 3 `products_title`\n"),
+        "{}",
+        o.out
+    );
+    assert!(o.out.contains("-- `run` executes:\n"), "{}", o.out);
+    assert!(
+        o.out.contains(
+            "-- `complete` executes, once no instance of the old application version runs:\n"
+        ),
+        "{}",
+        o.out
+    );
+    assert!(o.out.contains("lock_timeout"), "{}", o.out);
+
+    let o = cli(set, &["migrate", "show", "3", "--json"]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.err);
+    let doc = o.json();
+    assert_eq!(doc["command"], "show");
+    assert!(
+        doc["run"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{doc}"
+    );
+    assert!(
+        doc["complete"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{doc}"
+    );
+
+    let o = cli(set, &["migrate", "show", "9"]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.err
+            .contains("this binary has no migration 9; its versions: 1, 2, 3"),
+        "{}",
+        o.err
+    );
+}

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plan::{LockLevel, Postcondition, Step, StepKind, Transaction};
+use crate::plan::{LockLevel, Migration, Postcondition, Step, StepKind, Transaction};
 use crate::status::{MigrationId, PhaseKind};
 use crate::timeout::{human, human_ms, lock_timeout_for_attempt};
 
@@ -133,6 +133,54 @@ impl Plan {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// Every step of `phase` of `migrations`, without a database: what `run` (`PhaseKind::Expand`)
+    /// or `complete` (`PhaseKind::Contract`) executes on a database where none of them ran. The SQL
+    /// of expand/contract steps derived from the catalog at run time is described, not shown.
+    pub fn offline(migrations: &[&Migration], phase: PhaseKind) -> Plan {
+        let steps = migrations
+            .iter()
+            .flat_map(|&m| {
+                let steps = phase.steps(m);
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(move |(index, step)| PlannedStep {
+                        id: MigrationId::of(m),
+                        phase,
+                        index,
+                        total: steps.len(),
+                        step,
+                        resumes: false,
+                    })
+            })
+            .collect();
+        Plan { steps }
+    }
+}
+
+/// The migration as reviewable SQL: every step of its expand phase (what `run` executes) and, for an
+/// expand/contract migration, of its contract phase (what `complete` executes), with locks, timeouts
+/// and transaction boundaries; no database needed.
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "-- {}", MigrationId::of(self))?;
+        if !self.description.is_empty() {
+            for line in self.description.lines() {
+                writeln!(f, "-- {line}")?;
+            }
+        }
+        writeln!(f, "-- `run` executes:")?;
+        write!(f, "{}", Plan::offline(&[self], PhaseKind::Expand))?;
+        if self.has_contract() {
+            writeln!(
+                f,
+                "\n-- `complete` executes, once no instance of the old application version runs:"
+            )?;
+            write!(f, "{}", Plan::offline(&[self], PhaseKind::Contract))?;
+        }
+        Ok(())
     }
 }
 

@@ -64,8 +64,12 @@ pub enum MigrateCommand {
     /// `--check`, also non-zero when a migration failed or was interrupted (1) or a recorded one is
     /// missing from this binary (4).
     Status(StatusArgs),
-    /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute.
+    /// Dry run: print the exact SQL, locks and timeouts of what `run` (or `complete`) would execute;
+    /// with `--offline`, of every migration, without a database.
     Plan(PlanArgs),
+    /// Print one migration's plan, without a database: every step of what `run` and `complete`
+    /// execute for it, with locks, timeouts and transactions.
+    Show(ShowArgs),
     /// Undo a migration that stopped part-way (the inverses of its committed steps), or the expand
     /// phase of an expand/contract migration that was not completed; deploy the previous
     /// application version first.
@@ -160,6 +164,19 @@ pub struct PlanArgs {
     /// Show what `complete` would execute instead of `run`.
     #[arg(long)]
     pub complete: bool,
+    /// Without a database: every step of every migration of this binary, as on a database where
+    /// none ran (the SQL expand/contract steps derive from the catalog is described, not shown).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Options of `show`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The migration to show (`12` for `m0012_...`).
+    pub version: u64,
 }
 
 /// Options of `rollback`.
@@ -258,6 +275,7 @@ impl MigrateCommand {
             MigrateCommand::Complete(_) => "complete",
             MigrateCommand::Status(_) => "status",
             MigrateCommand::Plan(_) => "plan",
+            MigrateCommand::Show(_) => "show",
             MigrateCommand::Rollback(_) => "rollback",
             MigrateCommand::Baseline(_) => "baseline",
             MigrateCommand::AcceptDrift(_) => "accept-drift",
@@ -271,6 +289,7 @@ impl MigrateCommand {
             MigrateCommand::Complete(a) => &a.connect,
             MigrateCommand::Status(a) => &a.connect,
             MigrateCommand::Plan(a) => &a.connect,
+            MigrateCommand::Show(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
             MigrateCommand::Baseline(a) => &a.connect,
             MigrateCommand::AcceptDrift(a) => &a.connect,
@@ -347,6 +366,14 @@ impl MigrateCommand {
 
     async fn dispatch(&self, migrator: Migrator, mut console: Console) -> Exit {
         let command = self.name();
+        // What needs no database.
+        match self {
+            MigrateCommand::Plan(args) if args.offline => {
+                return offline_plan(&migrator, args.complete, &mut console)
+            }
+            MigrateCommand::Show(args) => return show(&migrator, args.version, &mut console),
+            _ => {}
+        }
         let Some(url) = self.connect_args().database_url.as_deref() else {
             return usage(
                 &mut console,
@@ -397,6 +424,8 @@ impl MigrateCommand {
             MigrateCommand::Plan(args) => {
                 plan(&migrator, &options, &database, args.complete, &mut console).await
             }
+            // Needs no database: handled above.
+            MigrateCommand::Show(args) => Ok(show(&migrator, args.version, &mut console)),
             MigrateCommand::Run(args) => {
                 let migrator = console
                     .progress
@@ -647,6 +676,76 @@ async fn plan(
         ));
     }
     Ok(Exit::Success)
+}
+
+/// `plan --offline`: the plan of every migration, as on a database where none ran.
+fn offline_plan(migrator: &Migrator, complete: bool, console: &mut Console) -> Exit {
+    let (phase, what) = if complete {
+        (PhaseKind::Contract, "complete")
+    } else {
+        (PhaseKind::Expand, "run")
+    };
+    let plan = zerodown_runtime::Plan::offline(migrator.migrations(), phase);
+    if console.json {
+        console.print_json(&json::document(
+            "plan",
+            None,
+            Exit::Success,
+            json::plan(phase.as_str(), &plan),
+        ));
+    } else {
+        console.print(&format!(
+            "-- offline: what `{what}` executes on a database where none of these migrations ran\n{plan}"
+        ));
+    }
+    Exit::Success
+}
+
+/// `show VERSION`: one migration's plan, without a database.
+fn show(migrator: &Migrator, version: u64, console: &mut Console) -> Exit {
+    let Some(m) = migrator.migrations().iter().find(|m| m.version == version) else {
+        let known: Vec<String> = migrator
+            .migrations()
+            .iter()
+            .map(|m| m.version.to_string())
+            .collect();
+        return usage(
+            console,
+            "show",
+            &format!(
+                "this binary has no migration {version}; its versions: {}",
+                known.join(", ")
+            ),
+        );
+    };
+    if console.json {
+        let mut phases = serde_json::Map::new();
+        phases.insert(
+            "run".to_owned(),
+            json::plan(
+                "expand",
+                &zerodown_runtime::Plan::offline(&[*m], PhaseKind::Expand),
+            ),
+        );
+        if m.has_contract() {
+            phases.insert(
+                "complete".to_owned(),
+                json::plan(
+                    "contract",
+                    &zerodown_runtime::Plan::offline(&[*m], PhaseKind::Contract),
+                ),
+            );
+        }
+        console.print_json(&json::document(
+            "show",
+            None,
+            Exit::Success,
+            Value::Object(phases),
+        ));
+    } else {
+        console.print(&m.to_string());
+    }
+    Exit::Success
 }
 
 /// The two commands that apply phases.

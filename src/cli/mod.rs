@@ -15,7 +15,7 @@ use clap::Parser;
 
 pub use command::{
     AcceptDriftArgs, BaselineArgs, CompleteArgs, ConnectArgs, MigrateCommand, PlanArgs,
-    RollbackArgs, RunArgs, StatusArgs,
+    RollbackArgs, RunArgs, ShowArgs, StatusArgs,
 };
 pub use exit::Exit;
 
