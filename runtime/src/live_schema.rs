@@ -381,6 +381,20 @@ fn same_set(a: &[String], b: &[String]) -> bool {
     a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
+/// (table, name, contype, columns, referenced table, referenced columns, validated).
+type ConstraintRow = (
+    String,
+    String,
+    String,
+    Vec<String>,
+    Option<String>,
+    Vec<String>,
+    bool,
+);
+
+/// (table, name, key columns (`None` for an expression), unique, partial).
+type IndexRow = (String, String, Vec<Option<String>>, bool, bool);
+
 /// Tables, their columns, constraints and indexes in `schemas`, keyed `schema.name`.
 async fn read_tables(
     conn: &mut PgConnection,
@@ -427,7 +441,7 @@ async fn read_tables(
         }
     }
     // `contype` 'n' (PostgreSQL 18's catalogued NOT NULL) is the column's `NOT NULL`, compared above.
-    let constraints: Vec<(String, String, String, Vec<String>, Option<String>, Vec<String>, bool)> =
+    let constraints: Vec<ConstraintRow> =
         sqlx::query_as(
             "SELECT n.nspname || '.' || c.relname, con.conname::text, con.contype::text,
                     coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
@@ -460,7 +474,7 @@ async fn read_tables(
             });
         }
     }
-    let indexes: Vec<(String, String, Vec<Option<String>>, bool, bool)> = sqlx::query_as(
+    let indexes: Vec<IndexRow> = sqlx::query_as(
         "SELECT n.nspname || '.' || c.relname, ic.relname::text,
                 (SELECT array_agg(a.attname::text ORDER BY k.i)
                    FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)

@@ -445,7 +445,7 @@ fn column_def(cx: &Ctxt, catalog: &Catalog, def: &ColumnDef) {
                 cx,
                 catalog,
                 std::slice::from_ref(&def.name),
-                &[def.ty.clone()],
+                std::slice::from_ref(&def.ty),
                 target,
             );
         }
