@@ -2017,3 +2017,81 @@ async fn plan_offline_and_show_need_no_database() {
         o.err
     );
 }
+
+mod set {
+    zerodown::migrations! {
+        pub mod m0001_shop {
+            create table customers (id bigint primary key, email text not null);
+            create index customers_email_idx on customers (email);
+        }
+    }
+}
+
+/// `schema` prints the set's schema without a database; `schema --check` compares a database with it
+/// (exit 4 and each difference when they differ); without a schema the command says how to give one.
+#[tokio::test]
+async fn schema_prints_the_set_and_checks_a_database() {
+    let with_schema = || {
+        Migrator::new(set::MIGRATIONS)
+            .unwrap()
+            .with_schema(&set::SCHEMA)
+    };
+    let o = cli_with(with_schema(), &["migrate", "schema"]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.err);
+    assert!(
+        o.out.contains("CREATE TABLE \"customers\" (\n    \"id\" bigint NOT NULL,\n    \"email\" text NOT NULL,"),
+        "{}",
+        o.out
+    );
+
+    let db = common::fresh_database("cli_schema").await;
+    let url = db.inner.url();
+    let o = cli_with(with_schema(), &["migrate", "run", "--database-url", url]).await;
+    assert_eq!(o.exit, Exit::Success, "{}", o.err);
+    let o = cli_with(
+        with_schema(),
+        &["migrate", "schema", "--check", "--database-url", url],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(
+        o.out
+            .contains("the database matches the schema the migrations build"),
+        "{}",
+        o.out
+    );
+
+    let mut conn = db.connect().await;
+    sqlx::raw_sql("ALTER TABLE customers ADD COLUMN phone text")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let o = cli_with(
+        with_schema(),
+        &[
+            "migrate",
+            "schema",
+            "--check",
+            "--database-url",
+            url,
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Drift, "{}{}", o.out, o.err);
+    assert_eq!(
+        o.json()["differences"],
+        serde_json::json!([
+            "column customers.phone: in the database (text), not made by the migrations"
+        ])
+    );
+
+    let o = cli(set::MIGRATIONS, &["migrate", "schema"]).await;
+    assert_eq!(o.exit, Exit::Usage);
+    assert!(
+        o.err
+            .contains("`Migrator::new(MIGRATIONS)?.with_schema(&SCHEMA)`"),
+        "{}",
+        o.err
+    );
+}

@@ -127,6 +127,8 @@ pub struct Migrator {
     health: Option<HealthCheck>,
     /// Compare the tables a migration changes with what it expects before it starts.
     verify_schema: bool,
+    /// The schema the migrations build (a `migrations!` set's `SCHEMA`), for `migrate schema`.
+    schema: Option<&'static crate::plan::schema::Schema>,
     /// `complete_only`: the one migration whose contract phase to apply.
     only_contract: Option<u64>,
 }
@@ -287,6 +289,7 @@ impl Migrator {
             progress: None,
             health: None,
             verify_schema: true,
+            schema: None,
             only_contract: None,
             steps: None,
             applied: None,
@@ -490,6 +493,19 @@ impl Migrator {
     /// The migrations, in order.
     pub fn migrations(&self) -> &[&'static Migration] {
         &self.migrations
+    }
+
+    /// The schema the migrations build: the `SCHEMA` that `migrations!` generates next to
+    /// `MIGRATIONS`. The command line's `migrate schema` prints it and, with `--check`, compares a
+    /// database with it.
+    pub fn with_schema(mut self, schema: &'static crate::plan::schema::Schema) -> Migrator {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// The schema given with [`with_schema`](Migrator::with_schema), if any.
+    pub fn schema(&self) -> Option<&'static crate::plan::schema::Schema> {
+        self.schema
     }
 
     /// Applies the expand phase of every pending migration (and resumes interrupted ones), in order.

@@ -70,6 +70,9 @@ pub enum MigrateCommand {
     /// Print one migration's plan, without a database: every step of what `run` and `complete`
     /// execute for it, with locks, timeouts and transactions.
     Show(ShowArgs),
+    /// Print the schema the migrations build as SQL DDL, without a database (the binary must give
+    /// its migrator the `SCHEMA` of its `migrations!` set); with `--check`, compare a database with it.
+    Schema(SchemaArgs),
     /// Undo a migration that stopped part-way (the inverses of its committed steps), or the expand
     /// phase of an expand/contract migration that was not completed; deploy the previous
     /// application version first.
@@ -168,6 +171,17 @@ pub struct PlanArgs {
     /// none ran (the SQL expand/contract steps derive from the catalog is described, not shown).
     #[arg(long)]
     pub offline: bool,
+}
+
+/// Options of `schema`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SchemaArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Compare the database (`--database-url`) with the schema instead of printing it: exits 4 and
+    /// lists each difference, both ways, when they differ.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Options of `show`.
@@ -276,6 +290,7 @@ impl MigrateCommand {
             MigrateCommand::Status(_) => "status",
             MigrateCommand::Plan(_) => "plan",
             MigrateCommand::Show(_) => "show",
+            MigrateCommand::Schema(_) => "schema",
             MigrateCommand::Rollback(_) => "rollback",
             MigrateCommand::Baseline(_) => "baseline",
             MigrateCommand::AcceptDrift(_) => "accept-drift",
@@ -290,6 +305,7 @@ impl MigrateCommand {
             MigrateCommand::Status(a) => &a.connect,
             MigrateCommand::Plan(a) => &a.connect,
             MigrateCommand::Show(a) => &a.connect,
+            MigrateCommand::Schema(a) => &a.connect,
             MigrateCommand::Rollback(a) => &a.connect,
             MigrateCommand::Baseline(a) => &a.connect,
             MigrateCommand::AcceptDrift(a) => &a.connect,
@@ -372,6 +388,9 @@ impl MigrateCommand {
                 return offline_plan(&migrator, args.complete, &mut console)
             }
             MigrateCommand::Show(args) => return show(&migrator, args.version, &mut console),
+            MigrateCommand::Schema(args) if !args.check => {
+                return print_schema(&migrator, &mut console)
+            }
             _ => {}
         }
         let Some(url) = self.connect_args().database_url.as_deref() else {
@@ -426,6 +445,12 @@ impl MigrateCommand {
             }
             // Needs no database: handled above.
             MigrateCommand::Show(args) => Ok(show(&migrator, args.version, &mut console)),
+            MigrateCommand::Schema(args) if !args.check => {
+                Ok(print_schema(&migrator, &mut console))
+            }
+            MigrateCommand::Schema(_) => {
+                check_schema(&migrator, &options, &database, &mut console).await
+            }
             MigrateCommand::Run(args) => {
                 let migrator = console
                     .progress
@@ -699,6 +724,63 @@ fn offline_plan(migrator: &Migrator, complete: bool, console: &mut Console) -> E
         ));
     }
     Exit::Success
+}
+
+const NO_SCHEMA: &str = "this binary's migrator has no schema: declare the migrations with `zerodown::migrations!` and give the migrator the set's schema, `Migrator::new(MIGRATIONS)?.with_schema(&SCHEMA)`, then `zerodown::cli::main_with(migrator)`";
+
+/// `schema`: the schema the migrations build, as SQL DDL.
+fn print_schema(migrator: &Migrator, console: &mut Console) -> Exit {
+    let Some(schema) = migrator.schema() else {
+        return usage(console, "schema", NO_SCHEMA);
+    };
+    if console.json {
+        console.print_json(&json::document(
+            "schema",
+            None,
+            Exit::Success,
+            json!({ "ddl": schema.to_string() }),
+        ));
+    } else {
+        console.print(&schema.to_string());
+    }
+    Exit::Success
+}
+
+/// `schema --check`: how the database differs from the schema the migrations build.
+async fn check_schema(
+    migrator: &Migrator,
+    options: &PgConnectOptions,
+    database: &str,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let Some(schema) = migrator.schema() else {
+        return Ok(usage(console, "schema", NO_SCHEMA));
+    };
+    let differences = schema.differences(options).await?;
+    let exit = if differences.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Drift
+    };
+    let lines: Vec<String> = differences.iter().map(ToString::to_string).collect();
+    if console.json {
+        console.print_json(&json::document(
+            "schema",
+            Some(database),
+            exit,
+            json!({ "differences": lines }),
+        ));
+    } else if lines.is_empty() {
+        console.print(&format!(
+            "-- database: {database}\nthe database matches the schema the migrations build\n"
+        ));
+    } else {
+        console.print(&format!(
+            "-- database: {database}\nthe database differs from the schema the migrations build:\n{}\n",
+            lines.join("\n")
+        ));
+    }
+    Ok(exit)
 }
 
 /// `show VERSION`: one migration's plan, without a database.

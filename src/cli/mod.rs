@@ -15,7 +15,7 @@ use clap::Parser;
 
 pub use command::{
     AcceptDriftArgs, BaselineArgs, CompleteArgs, ConnectArgs, MigrateCommand, PlanArgs,
-    RollbackArgs, RunArgs, ShowArgs, StatusArgs,
+    RollbackArgs, RunArgs, SchemaArgs, ShowArgs, StatusArgs,
 };
 pub use exit::Exit;
 
