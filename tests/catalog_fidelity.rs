@@ -37,6 +37,7 @@ mod set {
                 line int not null,
                 qty smallint not null default 1,
                 sku text,
+                discount int check (discount <= qty),
                 primary key (order_id, line)
             );
             create index orders_user_idx on orders (user_id);

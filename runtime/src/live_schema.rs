@@ -282,7 +282,7 @@ fn compare_table(t: &TableSchema, l: &LiveTable, out: &mut Vec<SchemaDifference>
             Some(name) => l.constraints.iter().find(|lc| lc.name == name),
             None => l.constraints.iter().find(|lc| {
                 lc.kind == kind
-                    && same_set(&lc.columns, &columns)
+                    && (kind == "c" || same_set(&lc.columns, &columns))
                     && !matched.contains(&lc.name.as_str())
             }),
         };
@@ -300,11 +300,12 @@ fn compare_table(t: &TableSchema, l: &LiveTable, out: &mut Vec<SchemaDifference>
             continue;
         };
         matched.push(&lc.name);
-        // A table-level check names no columns in the catalog; PostgreSQL lists those it reads.
-        let live_columns = if kind == "c" && columns.is_empty() {
-            Vec::new()
+        // PostgreSQL lists the columns a check reads; the catalog, the column it was declared on (or
+        // none): checks are compared by name, kind and validity only.
+        let (live_columns, columns) = if kind == "c" {
+            (Vec::new(), Vec::new())
         } else {
-            lc.columns.clone()
+            (lc.columns.clone(), columns)
         };
         let mut same =
             lc.kind == kind && lc.validated == c.validated && same_set(&live_columns, &columns);
