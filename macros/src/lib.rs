@@ -17,6 +17,8 @@ mod parse;
 mod render;
 mod rules;
 mod schema;
+#[cfg(test)]
+mod test_corpus;
 mod touches;
 mod types;
 mod volatility;
