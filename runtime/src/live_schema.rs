@@ -475,20 +475,30 @@ async fn read_tables(
             });
         }
     }
-    let indexes: Vec<IndexRow> = sqlx::query_as(
+    // The key columns come first in `indkey`; `indnkeyatts` (11+) counts them, before 11 every
+    // column is a key column.
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut *conn)
+        .await?;
+    let keys = if version >= 110_000 {
+        "x.indnkeyatts"
+    } else {
+        "x.indnatts"
+    };
+    let indexes: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT n.nspname || '.' || c.relname, ic.relname::text,
                 (SELECT array_agg(a.attname::text ORDER BY k.i)
                    FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)
                    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-                  WHERE k.i <= x.indnkeyatts),
+                  WHERE k.i <= {keys}),
                 x.indisunique, x.indpred IS NOT NULL
            FROM pg_index x
            JOIN pg_class c ON c.oid = x.indrelid
            JOIN pg_class ic ON ic.oid = x.indexrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ANY($1)
-          ORDER BY 1, 2",
-    )
+          ORDER BY 1, 2"
+    ))
     .bind(schemas)
     .fetch_all(&mut *conn)
     .await?;

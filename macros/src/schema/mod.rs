@@ -16,6 +16,7 @@
 mod catalog;
 mod check;
 mod export;
+mod raw_effect;
 mod replay;
 mod suggest;
 
