@@ -112,12 +112,14 @@ fn is_history(name: &str) -> bool {
 }
 
 async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
-    let mut live = Live::default();
-    live.extensions = sqlx::query_scalar(
-        "SELECT extname::text FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut live = Live {
+        extensions: sqlx::query_scalar(
+            "SELECT extname::text FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await?,
+        ..Live::default()
+    };
     let enums: Vec<(String, String, Vec<String>)> = sqlx::query_as(&format!(
         "SELECT n.nspname::text, t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid

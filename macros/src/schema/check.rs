@@ -697,15 +697,15 @@ fn known_type(cx: &Ctxt, catalog: &Catalog, ty: &Type) {
     if catalog.enum_type(&key).is_some() {
         return;
     }
-    if ty.schema.is_none() && crate::types::BUILTIN_NAMES.contains(&word) {
+    if ty.schema.is_none() && crate::types::builtin_names().any(|b| b == word) {
         return;
     }
     let enums: Vec<String> = catalog.enums.iter().map(|e| e.key.display()).collect();
-    let candidates = crate::types::BUILTIN_NAMES
-        .iter()
-        .copied()
-        .filter(|_| ty.schema.is_none())
-        .chain(enums.iter().map(String::as_str));
+    let builtin: Vec<&str> = match ty.schema {
+        None => crate::types::builtin_names().collect(),
+        Some(_) => Vec::new(),
+    };
+    let candidates = builtin.into_iter().chain(enums.iter().map(String::as_str));
     // One edit only: extensions' types sit two edits from built-in ones (`citext`, `text`).
     if let Some(near) = super::suggest::closest_within(&key.display(), candidates, 1) {
         cx.error(
