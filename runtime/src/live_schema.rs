@@ -108,7 +108,7 @@ impl Schema {
         schemas.push("public");
         schemas.sort_unstable();
         schemas.dedup();
-        let live = read_tables(conn, &schemas).await?;
+        let live = read_tables(conn, &schemas, None).await?;
         let enums = read_enums(conn, &schemas).await?;
         let mut out = Vec::new();
         for t in self.tables {
@@ -180,7 +180,11 @@ pub(crate) async fn table_differences(
     let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema).collect();
     schemas.sort_unstable();
     schemas.dedup();
-    let live = read_tables(conn, &schemas).await?;
+    let only: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    let live = read_tables(conn, &schemas, Some(&only)).await?;
     let mut out = Vec::new();
     for t in tables {
         match live.get(&format!("{}.{}", t.schema, t.name)) {
@@ -400,13 +404,18 @@ type IndexRow = (String, String, Vec<Option<String>>, bool, bool);
 async fn read_tables(
     conn: &mut PgConnection,
     schemas: &[&str],
+    only: Option<&[String]>,
 ) -> Result<BTreeMap<String, LiveTable>, sqlx::Error> {
+    // Only the tables asked for (a migration's expected tables), else every table of `schemas`.
+    let only: Option<Vec<String>> = only.map(<[String]>::to_vec);
     let mut tables: BTreeMap<String, LiveTable> = BTreeMap::new();
     let tables_sql = "SELECT n.nspname || '.' || c.relname
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND NOT c.relispartition";
+          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND NOT c.relispartition
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))";
     let names: Vec<String> = sqlx::query_scalar(tables_sql)
         .bind(schemas)
+        .bind(&only)
         .fetch_all(&mut *conn)
         .await?;
     for name in names {
@@ -419,9 +428,11 @@ async fn read_tables(
            JOIN pg_class c ON c.oid = a.attrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
           ORDER BY 1, a.attnum",
     )
     .bind(schemas)
+    .bind(&only)
     .fetch_all(&mut *conn)
     .await?;
     for (table, name, ty, not_null, identity) in columns {
@@ -458,9 +469,11 @@ async fn read_tables(
                JOIN pg_class c ON c.oid = con.conrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'c', 'f', 'x')
+                AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
               ORDER BY 1, 2",
         )
         .bind(schemas)
+        .bind(&only)
         .fetch_all(&mut *conn)
         .await?;
     for (table, name, kind, columns, references, referenced_columns, validated) in constraints {
@@ -497,9 +510,11 @@ async fn read_tables(
            JOIN pg_class ic ON ic.oid = x.indexrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ANY($1)
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
           ORDER BY 1, 2"
     ))
     .bind(schemas)
+    .bind(&only)
     .fetch_all(&mut *conn)
     .await?;
     for (table, name, columns, unique, partial) in indexes {
