@@ -106,6 +106,21 @@ const MORE_BUILTIN: &[&str] = &[
     "pg_snapshot",
     "txid_snapshot",
     "jsonpath",
+    "xid",
+    "xid8",
+    "cid",
+    "tid",
+    "regnamespace",
+    "regrole",
+    "regconfig",
+    "regdictionary",
+    "regoper",
+    "regoperator",
+    "regprocedure",
+    "regcollation",
+    "int2vector",
+    "oidvector",
+    "refcursor",
 ];
 
 /// The one-word names of PostgreSQL's built-in types (and of the `serial` pseudo-types).
