@@ -65,6 +65,14 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// A foreign key declared on an added column without a default: its NULLs are not validated.
+    pub mod m0001_inline_fk {
+        set target_postgres = 10;
+        alter table items add column parent_id bigint references items (id);
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -724,4 +732,74 @@ fn plans_with_renamed_helper_checks_keep_their_earlier_checksum_as_legacy() {
     assert_eq!(legacy, [NOT_NULL_CHECKSUM_BEFORE_THE_RENAME]);
     // A plan without helper checks has no legacy checksum.
     assert!(m0001_reindex::MIGRATION.legacy_checksums.is_empty());
+}
+
+/// The message PostgreSQL logs at `DEBUG1` when it checks the rows of a foreign key.
+const VALIDATING_FK: &str = "validating foreign key constraint";
+
+#[tokio::test]
+async fn an_added_column_with_references_and_no_default_checks_no_row_on_every_version() {
+    let db = common::fresh_database("ver_inline_fk").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    let notices = Notices::default();
+    let _guard = tracing::subscriber::set_default(notices.clone());
+
+    // PostgreSQL itself: a default gives every row a value to check; no default, nothing to check.
+    exec(
+        &mut conn,
+        "CREATE TABLE raw_items AS SELECT * FROM items; ALTER TABLE raw_items ADD PRIMARY KEY (id)",
+    )
+    .await;
+    exec(&mut conn, "SET client_min_messages = debug1").await;
+    notices.take();
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ADD COLUMN a bigint DEFAULT 1 REFERENCES raw_items (id)",
+    )
+    .await;
+    let seen = notices.take();
+    assert!(
+        seen.iter().any(|m| m.contains(VALIDATING_FK)),
+        "on {version}: {seen:?}"
+    );
+    exec(
+        &mut conn,
+        "ALTER TABLE raw_items ADD COLUMN b bigint REFERENCES raw_items (id)",
+    )
+    .await;
+    let seen = notices.take();
+    assert!(
+        !seen.iter().any(|m| m.contains(VALIDATING_FK)),
+        "on {version}: {seen:?}"
+    );
+    exec(&mut conn, "RESET client_min_messages").await;
+
+    // zerodown's plan: one short step, no validation, the foreign key valid and enforced.
+    let m: &'static Migration = &m0001_inline_fk::MIGRATION;
+    assert_eq!(m.expand.steps.len(), 1);
+    assert_eq!(m.expand.steps[0].lock, zerodown::LockLevel::AccessExclusive);
+    let options: PgConnectOptions = db
+        .inner
+        .connect_options()
+        .options([("client_min_messages", "debug1")]);
+    Migrator::new(&[m]).unwrap().run(&options).await.unwrap();
+    let seen = notices.take();
+    assert!(
+        !seen.iter().any(|m| m.contains(VALIDATING_FK)),
+        "on {version}: {seen:?}"
+    );
+    let valid: bool = scalar(
+        &mut conn,
+        "SELECT convalidated FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'f'",
+    )
+    .await;
+    assert!(valid);
+    let err = sqlx::raw_sql("UPDATE items SET parent_id = -1 WHERE id = 1")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("foreign key"), "{err}");
+    conn.close().await.unwrap();
 }

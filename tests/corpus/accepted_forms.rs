@@ -52,6 +52,7 @@ zerodown::migrations! {
         alter table users add column bio text;
         alter table users add column active boolean not null default true;
         alter table users add column created_at timestamptz default now();
+        alter table events add column parent_id bigint references events (id);
         alter table users alter column bio set default "";
         alter table users alter column bio drop default;
         alter table users alter column nickname type text from text;

@@ -171,8 +171,9 @@ fn inline_constraint(
                 ),
             );
         }
-        // add column org_id bigint references orgs (id);
-        ColumnConstraintKind::References(target) => {
+        // add column org_id bigint references orgs (id): a new column holds only NULLs, which
+        // PostgreSQL does not validate, so without a default nothing is scanned; with one, every row is.
+        ColumnConstraintKind::References(target) if has_value => {
             let name = name_or("fkey");
             let cols = if target.columns.is_empty() {
                 String::new()
@@ -186,9 +187,10 @@ fn inline_constraint(
                 Rule::ForeignKeyWithoutNotValid,
                 k.range,
                 format_args!(
-                    "inline `references` on an added column checks every row of `{t}` while blocking writes \
-                     to `{t}` and `{}`; add the column, then `add constraint {name} foreign key ({c}) \
-                     references {}{cols} not valid` and `validate constraint {name}`",
+                    "inline `references` on an added column with a value checks every row of `{t}` while \
+                     blocking writes to `{t}` and `{}`; add the column without a default (its NULLs are not \
+                     checked), or add it, then `add constraint {name} foreign key ({c}) references {}{cols} \
+                     not valid` and `validate constraint {name}`",
                     show(&target.table),
                     show(&target.table),
                 ),

@@ -473,8 +473,17 @@ fn add_column_shapes() {
             ),
             add("f", "text", vec![ColumnConstraintKind::Unique]),
             add("g", "bigint", vec![ColumnConstraintKind::PrimaryKey]),
+            // With a default, its values are validated; without one (h2), nothing is.
             add(
                 "h",
+                "bigint",
+                vec![
+                    ColumnConstraintKind::Default(num("1")),
+                    ColumnConstraintKind::References(fk_target("orgs", &["id"])),
+                ],
+            ),
+            add(
+                "h2",
                 "bigint",
                 vec![ColumnConstraintKind::References(fk_target("orgs", &["id"]))],
             ),

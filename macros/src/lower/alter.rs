@@ -254,7 +254,9 @@ fn add_column(
             | ColumnConstraintKind::Unique
             | ColumnConstraintKind::PrimaryKey => scans = true,
             ColumnConstraintKind::References(target) => {
-                scans = true;
+                // Only values are validated: a column added without one holds NULLs, and nothing is
+                // scanned.
+                scans |= default.is_some();
                 // The foreign key also adds triggers on the referenced table.
                 lowered = lowered.lock_on(LockLevel::ShareRowExclusive, cx.existing(&target.table));
             }

@@ -20,7 +20,7 @@ fn create_schema() {
 #[test]
 fn online_changes() {
     let input = parses_cleanly(&crate::test_corpus::migration("m0002_online_changes"));
-    assert_eq!(input.body.len(), 22);
+    assert_eq!(input.body.len(), 23);
     let Item::Stmt(last) = input.body.last().unwrap() else {
         panic!()
     };

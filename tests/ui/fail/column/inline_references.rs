@@ -1,6 +1,6 @@
 zerodown::migration! {
     pub mod m0001_inline_references {
-        alter table users add column org_id bigint references orgs (id);
+        alter table users add column org_id bigint default 1 references orgs (id);
     }
 }
 
