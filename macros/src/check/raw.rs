@@ -171,8 +171,8 @@ fn judge_op(ck: &mut Checker, allow: &mut Allow, op: &Op, which: &str, sql: Rang
             Finding::Gate(form, version) if ck.target < PgVersion(version) => ck.error(
                 sql,
                 format_args!(
-                    "{which}: {form} need PostgreSQL {version} and the target is {}; raise {} if every \
-                     server runs {version} or newer",
+                    "{which}: {form} is PostgreSQL {version} syntax and the target is {}; raise {} if \
+                     every server runs {version} or newer",
                     ck.target,
                     target_setting(version)
                 ),
@@ -214,5 +214,179 @@ fn snippet(stmt: &str) -> String {
         format!("{cut}...")
     } else {
         one_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ctxt::Ctxt;
+    use crate::{check, parse};
+
+    /// The messages of checking `body` in a migration with `set target_postgres = target;`.
+    fn errors(target: u32, body: &str) -> Vec<String> {
+        let src = format!("pub mod m0001_test {{ set target_postgres = {target}; {body} }}");
+        let cx = Ctxt::new();
+        let input = parse::parse_migration(&cx, src.parse().unwrap()).unwrap();
+        let settings = parse::resolve_settings(&cx, &input.settings);
+        check::check(&cx, &input, &settings);
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn statements_are_judged_by_the_dsl_rules() {
+        let e = errors(
+            12,
+            r#"raw(reason = "move it") "alter table t set tablespace fast";"#,
+        );
+        assert_eq!(
+            e,
+            ["`alter table t set tablespace fast`: `set tablespace` rewrites `t` under ACCESS EXCLUSIVE, \
+              blocking reads and writes for the whole copy [rule: table_rewrite]"]
+        );
+        // Several statements: the message says which.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = access_exclusive) "select 1; refresh materialized view mv";"#,
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("statement 2 (`refresh materialized view mv`): "),
+            "{e:?}"
+        );
+        assert!(e[0].ends_with("[rule: refresh_not_concurrent]"), "{e:?}");
+    }
+
+    #[test]
+    fn allow_on_the_raw_or_an_unsafe_block_overrides() {
+        let ok = [
+            r#"raw(reason = "idle table", allow = [table_rewrite]) "alter table t set unlogged";"#,
+            r#"unsafe(reason = "idle table", allow = [table_rewrite]) { raw(reason = "x") "alter table t set unlogged"; }"#,
+            r#"raw(reason = "x", allow = [drop_column, rename_column]) "alter table t drop column a, rename b to c";"#,
+        ];
+        for body in ok {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+        // An allowed rule nothing breaks.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [table_rewrite]) "select 1";"#,
+        );
+        assert_eq!(
+            e,
+            ["rule `table_rewrite` is allowed but nothing in this `raw` SQL breaks it; remove it from `allow`"]
+        );
+        // Unknown and unoverridable names.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [raw_transaction_control]) "select 1";"#,
+        );
+        assert!(
+            e[0].starts_with("rule `raw_transaction_control` cannot be overridden"),
+            "{e:?}"
+        );
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [table_rewrit]) "select 1";"#,
+        );
+        assert!(e[0].contains("did you mean `table_rewrite`?"), "{e:?}");
+    }
+
+    #[test]
+    fn tables_created_in_the_migration_are_not_live() {
+        let bodies = [
+            r#"create table n (a int); raw(reason = "x") "create index n_a on n (a)";"#,
+            r#"raw(reason = "x") "create table n (a int)"; raw(reason = "x") "create index n_a on n (a); alter table n alter column a set not null";"#,
+        ];
+        for body in bodies {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+        // `if not exists` may meet a live table.
+        let e = errors(
+            12,
+            r#"raw(reason = "x") "create table if not exists n (a int)"; raw(reason = "x") "create index n_a on n (a)";"#,
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].ends_with("[rule: index_not_concurrent]"), "{e:?}");
+    }
+
+    #[test]
+    fn declared_lock_must_not_be_weaker_than_the_inferred_one() {
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = row_exclusive) "alter table t add column a int";"#,
+        );
+        assert_eq!(
+            e,
+            ["`lock = row_exclusive` is weaker than the ACCESS EXCLUSIVE lock this SQL takes on PostgreSQL 12; \
+              write `lock = access_exclusive` (or leave `lock` out: the step then counts as ACCESS EXCLUSIVE)"]
+        );
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = share_update_exclusive) "refresh materialized view concurrently mv";"#,
+        );
+        assert!(
+            e[0].starts_with("`lock = share_update_exclusive` is weaker than the EXCLUSIVE lock"),
+            "{e:?}"
+        );
+        // The lock of `alter index .. rename` depends on the version.
+        let body =
+            r#"raw(reason = "x", lock = share_update_exclusive) "alter index i rename to j";"#;
+        assert_eq!(errors(12, body), Vec::<String>::new());
+        assert_eq!(errors(11, body).len(), 1);
+        let ok = [
+            r#"raw(reason = "x", lock = share_update_exclusive, no_transaction) "create index concurrently i on t (a)";"#,
+            r#"raw(reason = "x", lock = row_exclusive) "insert into t values (1); update t set a = 2";"#,
+            r#"raw(reason = "x", lock = access_share) "select pg_sleep(1)";"#,
+            r#"raw(reason = "x", lock = none) "create function f() returns int language sql as $$ select 1 $$";"#,
+            r#"raw(reason = "x", lock = exclusive) "refresh materialized view concurrently mv";"#,
+        ];
+        for body in ok {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+    }
+
+    #[test]
+    fn syntax_of_newer_versions_is_an_error_no_override_silences() {
+        let body =
+            r#"raw(reason = "x", no_transaction) "alter table p detach partition c concurrently";"#;
+        let e = errors(13, body);
+        assert_eq!(
+            e,
+            ["`alter table p detach partition c concurrently`: `detach partition .. concurrently` is \
+              PostgreSQL 14 syntax and the target is PostgreSQL 13; raise `set target_postgres = 14;` if \
+              every server runs 14 or newer"]
+        );
+        assert_eq!(errors(14, body), Vec::<String>::new());
+        let e = errors(
+            17,
+            r#"raw(reason = "x") "alter table t add constraint t_a_nn not null a not valid";"#,
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e.iter().all(|m| m.contains("is PostgreSQL 18 syntax")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unreadable_sql_is_located_and_can_be_allowed() {
+        let e = errors(
+            12,
+            "raw(reason = \"x\") \"select 1;\n  select from where\";",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "cannot read statement 2 (`select from where`) at line 2, column 15 of the SQL: "
+            ),
+            "{e:?}"
+        );
+        assert!(e[0].ends_with("[rule: raw_unparsed]"), "{e:?}");
+        // Allowed: the declared lock is then taken at its word.
+        let body = r#"raw(reason = "x", lock = row_exclusive, allow = [raw_unparsed]) "select from where";"#;
+        assert_eq!(errors(12, body), Vec::<String>::new());
     }
 }

@@ -316,11 +316,13 @@ fn constraint(w: &mut W) -> Result<OpKind, String> {
         }
         Some("exclude") => ConstraintKind::Exclusion,
         Some("not") if w.eat("null") => ConstraintKind::NotNull,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "expected `check`, `foreign key`, `unique`, `primary key`, `exclude` or `not null` in \
                  `add constraint`, found `{}`",
             other.unwrap_or("..")
-        )),
+        ))
+        }
     };
     let not_valid =
         w.t.ends_with(&[Tok::Word("not".into()), Tok::Word("valid".into())]);
