@@ -375,18 +375,19 @@ mod tests {
     fn unreadable_sql_is_located_and_can_be_allowed() {
         let e = errors(
             12,
-            "raw(reason = \"x\") \"select 1;\n  select from where\";",
+            "raw(reason = \"x\") \"select 1;\n  update t set a = = 1\";",
         );
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(
             e[0].starts_with(
-                "cannot read statement 2 (`select from where`) at line 2, column 15 of the SQL: "
+                "cannot read statement 2 (`update t set a = = 1`) at line 2, column 20 of the SQL: \
+                 Expected: an expression, found: =; "
             ),
             "{e:?}"
         );
         assert!(e[0].ends_with("[rule: raw_unparsed]"), "{e:?}");
         // Allowed: the declared lock is then taken at its word.
-        let body = r#"raw(reason = "x", lock = row_exclusive, allow = [raw_unparsed]) "select from where";"#;
+        let body = r#"raw(reason = "x", lock = row_exclusive, allow = [raw_unparsed]) "update t set a = = 1";"#;
         assert_eq!(errors(12, body), Vec::<String>::new());
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn judge(op: &Op, target: PgVersion) -> Vec<Finding> {
         ),
         OpKind::RefreshMaterializedView { concurrently: false } => rule(
             Rule::RefreshNotConcurrent,
-            format!("`refresh materialized view {t}` holds ACCESS EXCLUSIVE while it recomputes, blocking readers; write `refresh materialized view concurrently` (it needs a unique index on the view)"),
+            format!("refreshing `{t}` holds ACCESS EXCLUSIVE on it while the query runs, blocking its readers; write `refresh materialized view concurrently {t}` with `lock = exclusive` (it needs a unique index on the view)"),
         ),
         OpKind::AttachPartition if target < PgVersion(12) => rule(
             Rule::AttachPartitionBeforePg12,

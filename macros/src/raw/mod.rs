@@ -3,8 +3,9 @@
 //!
 //! - `split`: statements and transaction control, lexically (quotes, comments, `$$` bodies);
 //! - `tokens`: sqlparser's tokenizer, reduced to words and brackets;
-//! - `words`: the forms sqlparser 0.64 does not represent (`alter table` and `alter index` in full,
-//!   `vacuum`, `analyze`, `cluster`, `reindex`, `drop index`, `do`, ...), read from tokens;
+//! - `words`: the forms sqlparser 0.60 does not represent (`alter table` and `alter index` in full,
+//!   `vacuum`, `analyze`, `cluster`, `reindex`, `drop index`, `lock`, `refresh`, `do`, ...), and
+//!   `create table`/`create index` when sqlparser rejects them, read from tokens;
 //! - `ast`: everything else, from sqlparser's AST (`PostgreSqlDialect`);
 //! - `model`: the [`Op`]s both readers produce; `classify` judges them, `lock` infers their locks.
 //!
@@ -73,25 +74,32 @@ fn statement(sql: &str) -> Result<Vec<Op>, (String, u64, u64)> {
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
         Ok(stmts) => Ok(stmts.iter().flat_map(ast::read).collect()),
         Err(e) => {
-            if tokens::leading_words(&toks) == ("create", "table") {
-                if let Some(op) = words::create_table_virtual(&toks) {
-                    return Ok(vec![op]);
-                }
-            }
-            Err(located(e))
+            let fallback = match tokens::leading_words(&toks) {
+                ("create", "index" | "unique") => words::create_index(&toks),
+                ("create", _) => words::create_table(&toks),
+                _ => None,
+            };
+            fallback.map(|op| vec![op]).ok_or_else(|| located(e, sql))
         }
     }
 }
 
 /// sqlparser puts the position in the message: "sql parser error: Expected: .., found: x at Line: 1,
-/// Column: 8".
-fn located(e: ParserError) -> (String, u64, u64) {
+/// Column: 8"; an error at the end ("found: EOF") has none, so it points after the statement's last
+/// character.
+fn located(e: ParserError, sql: &str) -> (String, u64, u64) {
     let text = match e {
         ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
         ParserError::RecursionLimitExceeded => "the statement nests too deeply".to_owned(),
     };
+    let text = text
+        .strip_prefix("sql parser error: ")
+        .map_or(text.clone(), str::to_owned);
     let Some(at) = text.rfind(" at Line: ") else {
-        return (text, 1, 1);
+        let body = sql.trim_end();
+        let line = body.matches('\n').count() as u64 + 1;
+        let last = body.rsplit('\n').next().unwrap_or("");
+        return (text, line, last.chars().count() as u64 + 1);
     };
     let mut numbers = text[at..]
         .split(|c: char| !c.is_ascii_digit())

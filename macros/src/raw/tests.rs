@@ -123,6 +123,16 @@ fn rewrites_and_scans_under_blocking_locks() {
             AccessExclusive,
         ),
         ("lock table t in share mode", &["lock_table"], Share),
+        (
+            "lock a, only b",
+            &["lock_table", "lock_table"],
+            AccessExclusive,
+        ),
+        (
+            "create index i on only t (a)",
+            &["index_not_concurrent"],
+            Share,
+        ),
         ("truncate t", &["truncate"], AccessExclusive),
         (
             "alter table t add column c serial",
@@ -360,9 +370,13 @@ fn unreadable_statements_are_located() {
     let sql = "select 1;\n  alter table t frobnicate;";
     let e = verdict(sql, 12).unwrap_err();
     assert_eq!(e, "unknown `alter table` action `frobnicate` at 2:3");
-    let sql = "insert into t values (1);\nselect from where";
+    let sql = "insert into t values (1);\nupdate t set a = = 1";
     let e = verdict(sql, 12).unwrap_err();
-    assert!(e.ends_with("at 2:13"), "{e}");
+    assert!(e.ends_with("at 2:18"), "{e}");
+    // An error at the end of the statement points there.
+    let sql = "select 1;\n  insert into t values (1, 2";
+    let e = verdict(sql, 12).unwrap_err();
+    assert!(e.ends_with("found: EOF at 2:29"), "{e}");
     let sql = "create tabel t (a int)";
     let e = verdict(sql, 12).unwrap_err();
     assert!(e.ends_with("at 1:8"), "{e}");

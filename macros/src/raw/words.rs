@@ -1,5 +1,5 @@
 //! The word recogniser: reads, from sqlparser's tokens, the statements whose PostgreSQL forms sqlparser
-//! 0.64's grammar does not represent, so they are judged instead of being "unreadable":
+//! 0.60's grammar does not represent, so they are judged instead of being "unreadable":
 //!
 //! - `alter table` and `alter index`: sqlparser lacks `set tablespace`, `set schema`, `set access
 //!   method`, `set without cluster`, `cluster on`, `alter column .. set statistics|storage|compression|
@@ -8,7 +8,9 @@
 //!   table` is read here, action by action (split at top-level commas);
 //! - `vacuum` with options or `analyze`, `analyze`, `cluster`, `reindex`, `drop index concurrently`,
 //!   `do`, `create statistics`, `alter sequence`: missing or Redshift-flavoured in sqlparser;
-//! - `create table` with a virtual generated column (18), when sqlparser rejects it.
+//! - `lock` and `refresh materialized view` (not in sqlparser 0.60);
+//! - `create table` and `create index` when sqlparser rejects them (`partition of`, `unlogged`,
+//!   virtual generated columns, `on only`).
 //!
 //! Only the words that decide a verdict are read (an expression or a type is skipped as a balanced
 //! group), and an action that is none of PostgreSQL's is an error, as the parser's would be.
@@ -54,36 +56,125 @@ pub(crate) fn read(toks: &[Tok]) -> Option<Result<Vec<Op>, String>> {
             None,
         )]),
         "create" if w.eat("statistics") => Ok(vec![Op::new(OpKind::Maintenance, None)]),
+        "lock" => Ok(lock(&mut w)),
+        "refresh" if w.eat_all(&["materialized", "view"]) => {
+            let concurrently = w.eat("concurrently");
+            Ok(vec![Op::new(
+                OpKind::RefreshMaterializedView { concurrently },
+                w.name(),
+            )])
+        }
         _ => return None,
     })
 }
 
-/// `create table` that sqlparser rejected: read only when it has a virtual generated column, the
-/// PostgreSQL 18 form sqlparser lacks; anything else stays unreadable.
-pub(crate) fn create_table_virtual(toks: &[Tok]) -> Option<Op> {
+/// `lock [table] [only] name, .. [in MODE mode] [nowait]`; without a mode, `ACCESS EXCLUSIVE`.
+fn lock(w: &mut W) -> Vec<Op> {
+    w.eat("table");
+    let mut names = Vec::new();
+    loop {
+        w.eat("only");
+        if let Some(name) = w.name() {
+            names.push(name);
+        }
+        if !w.eat(Tok::Comma) {
+            break;
+        }
+    }
+    let mut level = LockLevel::AccessExclusive;
+    if w.eat("in") {
+        let mut mode = Vec::new();
+        while let Some(word) = w.word() {
+            if word == "mode" {
+                break;
+            }
+            mode.push(word);
+        }
+        level = match mode.join(" ").as_str() {
+            "access share" => LockLevel::AccessShare,
+            "row share" => LockLevel::RowShare,
+            "row exclusive" => LockLevel::RowExclusive,
+            "share update exclusive" => LockLevel::ShareUpdateExclusive,
+            "share" => LockLevel::Share,
+            "share row exclusive" => LockLevel::ShareRowExclusive,
+            "exclusive" => LockLevel::Exclusive,
+            _ => LockLevel::AccessExclusive,
+        };
+    }
+    names
+        .into_iter()
+        .map(|n| Op::new(OpKind::LockTable(level), Some(n)))
+        .collect()
+}
+
+/// `create [unique] index [concurrently] [if not exists] [name] on [only] table ..` that sqlparser
+/// rejected (it lacks `on only`, and some index options).
+pub(crate) fn create_index(toks: &[Tok]) -> Option<Op> {
     let mut w = W { t: toks, i: 0 };
     if !w.eat("create") {
         return None;
     }
-    w.skip_words(&["temp", "temporary", "unlogged"]);
+    w.eat("unique");
+    if !w.eat("index") {
+        return None;
+    }
+    let concurrently = w.eat("concurrently");
+    w.eat_all(&["if", "not", "exists"]);
+    if !w.eat("on") {
+        w.name();
+        if !w.eat("on") {
+            return None;
+        }
+    }
+    w.eat("only");
+    let table = w.name()?;
+    let words = |seq: &[&str]| {
+        toks.windows(seq.len()).any(|win| {
+            win.iter()
+                .zip(seq)
+                .all(|(t, s)| *t == Tok::Word((*s).to_owned()))
+        })
+    };
+    Some(Op::new(
+        OpKind::CreateIndex {
+            concurrently,
+            include: words(&["include"]),
+            nulls_not_distinct: words(&["nulls", "not", "distinct"]),
+        },
+        Some(table),
+    ))
+}
+
+/// `create table` that sqlparser rejected (sqlparser 0.60 lacks `partition of`, `unlogged` and
+/// virtual generated columns): read leniently, since a new table serves no traffic and a mistake in
+/// it fails harmlessly at run time; only what the verdict needs is taken from it.
+pub(crate) fn create_table(toks: &[Tok]) -> Option<Op> {
+    let mut w = W { t: toks, i: 0 };
+    if !w.eat("create") {
+        return None;
+    }
+    w.skip_words(&["global", "local", "temp", "temporary", "unlogged"]);
     if !w.eat("table") {
         return None;
     }
     let if_not_exists = w.eat_all(&["if", "not", "exists"]);
-    let table = w.name();
+    let table = w.name()?;
+    let partition_of = if w.eat_all(&["partition", "of"]) {
+        w.name()
+    } else {
+        None
+    };
     let (stored, virtual_) = generated_columns(toks);
-    virtual_.then(|| {
-        Op::new(
-            OpKind::CreateTable {
-                if_not_exists,
-                partition_of: None,
-                references: toks.contains(&Tok::Word("references".into())),
-                stored_generated: stored,
-                virtual_generated: true,
-            },
-            table,
-        )
-    })
+    Some(Op::new(
+        OpKind::CreateTable {
+            if_not_exists,
+            partition_of,
+            references: toks.contains(&Tok::Word("references".into())),
+            stored_generated: stored,
+            virtual_generated: virtual_,
+        },
+        Some(table),
+    ))
 }
 
 /// Whether `toks` has `generated always as (..) stored`, and `.. as (..)` virtual (or bare).
