@@ -157,15 +157,15 @@ fn gates(op: &Op, out: &mut Vec<Finding>) {
             ..
         } => {
             if *include {
-                gate("index `include` columns", 11);
+                gate("an index `include` list", 11);
             }
             if *nulls_not_distinct {
                 gate("`nulls not distinct`", 15);
             }
         }
         OpKind::AddColumn(c) => match c.generated {
-            Some(Generated::Virtual) => gate("virtual generated columns", 18),
-            Some(Generated::Stored) => gate("stored generated columns", 12),
+            Some(Generated::Virtual) => gate("a virtual generated column", 18),
+            Some(Generated::Stored) => gate("a stored generated column", 12),
             None => {}
         },
         OpKind::CreateTable {
@@ -174,21 +174,23 @@ fn gates(op: &Op, out: &mut Vec<Finding>) {
             ..
         } => {
             if *stored_generated {
-                gate("stored generated columns", 12);
+                gate("a stored generated column", 12);
             }
             if *virtual_generated {
-                gate("virtual generated columns", 18);
+                gate("a virtual generated column", 18);
             }
         }
         OpKind::AddConstraint {
             kind: ConstraintKind::NotNull,
             not_valid,
-        } => {
-            gate("`add constraint .. not null`", 18);
+        } => gate(
             if *not_valid {
-                gate("`not null .. not valid`", 18);
-            }
-        }
+                "`add constraint .. not null .. not valid`"
+            } else {
+                "`add constraint .. not null`"
+            },
+            18,
+        ),
         OpKind::SetAccessMethod => gate("`set access method`", 15),
         OpKind::Write { merge: true } => gate("`merge`", 15),
         _ => {}
