@@ -10,8 +10,8 @@
 //! - `model`: the [`Op`]s both readers produce; `classify` judges them, `lock` infers their locks.
 //!
 //! Why sqlparser: it is pure Rust (users need no libclang or C toolchain, unlike `pg_query`, which
-//! builds PostgreSQL's own parser from C), and costs about 9 s of a clean debug build. Its gaps are
-//! listed in `words`.
+//! builds PostgreSQL's own parser from C); it adds about 7 s to a clean debug build of the macro crate
+//! (ARCHITECTURE.md has the figures). Its gaps are listed in `words`.
 
 mod ast;
 pub(crate) mod classify;
