@@ -205,6 +205,10 @@ pub use zerodown_runtime::{
 #[cfg(feature = "runtime")]
 pub use zerodown_runtime::retry;
 
+/// Adopting zerodown on a database that already has a schema: a baseline migration written from it.
+#[cfg(feature = "runtime")]
+pub use zerodown_runtime::adopt;
+
 #[cfg(feature = "cli")]
 pub mod cli;
 

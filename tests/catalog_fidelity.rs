@@ -37,6 +37,7 @@ mod set {
                 line int not null,
                 qty smallint not null default 1,
                 sku text,
+                discount int check (discount <= qty),
                 primary key (order_id, line)
             );
             create index orders_user_idx on orders (user_id);
@@ -202,6 +203,9 @@ async fn a_table_changed_by_hand_stops_the_migration_that_changes_it_before_it_s
     let db = common::fresh_database("catalog_changed_by_hand").await;
     let options = db.inner.connect_options();
     let all = drifted::MIGRATIONS;
+    if version_gate::refused_as_too_new(&options, all).await {
+        return;
+    }
     Migrator::new(&all[..1])
         .unwrap()
         .run(&options)
@@ -288,6 +292,9 @@ async fn a_table_changed_by_hand_stops_the_migration_that_changes_it_before_it_s
 async fn a_table_mid_change_is_not_compared_until_complete() {
     let db = common::fresh_database("catalog_mid_change").await;
     let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, mid_change::MIGRATIONS).await {
+        return;
+    }
     let migrator = Migrator::new(mid_change::MIGRATIONS).unwrap();
     let report = migrator.run(&options).await.unwrap();
     assert_eq!(report.migrations.len(), 3, "{report}");

@@ -13,4 +13,6 @@ export DATABASE_URL="${server%/*}/$db"
 # Share the repository's build directory: most dependencies are built already.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-../../target}
 cargo run -q -p shop-migrations --bin migrate -- run --complete
+# The database now matches the schema the migrations build (exit 4 and the differences otherwise).
+cargo run -q -p shop-migrations --bin migrate -- schema --check
 cargo test -p shop-app

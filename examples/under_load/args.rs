@@ -15,14 +15,19 @@ pub enum RunKind {
     ZerodownQueue,
     /// The changes through `zerodown::Migrator::run` then `complete` (default: look before queueing).
     Zerodown,
+    /// As [`RunKind::Zerodown`], with the application's health callback
+    /// (`Migrator::backfill_health`): backfills pause while the application's recent p99 is above
+    /// 1.5 times the baseline's.
+    ZerodownHealth,
 }
 
 impl RunKind {
-    pub const ALL: [RunKind; 4] = [
+    pub const ALL: [RunKind; 5] = [
         RunKind::Baseline,
         RunKind::Naive,
         RunKind::ZerodownQueue,
         RunKind::Zerodown,
+        RunKind::ZerodownHealth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +36,7 @@ impl RunKind {
             RunKind::Naive => "naive",
             RunKind::ZerodownQueue => "zerodown-queue",
             RunKind::Zerodown => "zerodown",
+            RunKind::ZerodownHealth => "zerodown-health",
         }
     }
 
@@ -41,6 +47,7 @@ impl RunKind {
             RunKind::Naive => "naive SQL",
             RunKind::ZerodownQueue => "zerodown, queueing for locks (earlier versions)",
             RunKind::Zerodown => "zerodown (looks before queueing)",
+            RunKind::ZerodownHealth => "zerodown, backfills throttled on the application's p99",
         }
     }
 }
@@ -172,7 +179,7 @@ impl Args {
                         let kind = RunKind::ALL
                             .into_iter()
                             .find(|k| k.name() == name)
-                            .ok_or_else(|| format!("unknown run `{name}`; choose from baseline, naive, zerodown-queue, zerodown"))?;
+                            .ok_or_else(|| format!("unknown run `{name}`; choose from baseline, naive, zerodown-queue, zerodown, zerodown-health"))?;
                         if !runs.contains(&kind) {
                             runs.push(kind);
                         }

@@ -85,7 +85,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let mut outcomes = Vec::new();
     let mut timelines = Vec::new();
     for &kind in &args.runs {
-        let (outcome, timeline) = one_run(kind, &args, &recorder).await?;
+        // The health callback's limit: 1.5 times the baseline's p99 when this invocation measured it.
+        let baseline_p99 = outcomes
+            .iter()
+            .find(|o: &&RunOutcome| o.kind == RunKind::Baseline)
+            .map(|o| o.summary.p99);
+        let (outcome, timeline) = one_run(kind, &args, &recorder, baseline_p99).await?;
         outcomes.push(outcome);
         timelines.push(timeline);
     }
@@ -193,6 +198,7 @@ async fn one_run(
     kind: RunKind,
     args: &Args,
     recorder: &Recorder,
+    baseline_p99: Option<Duration>,
 ) -> Result<(RunOutcome, Timeline), Box<dyn Error>> {
     println!("\n== {}", kind.title());
     let db = zerodown::localdb::fresh_database(&format!("under_load_{}", kind.name())).await?;
@@ -230,9 +236,26 @@ async fn one_run(
         },
         RunKind::Naive => naive(&options, t0).await,
         RunKind::ZerodownQueue => {
-            through_zerodown(&options, recorder, t0, LockStrategy::Queue).await
+            through_zerodown(&options, recorder, t0, LockStrategy::Queue, None).await
         }
-        RunKind::Zerodown => through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT).await,
+        RunKind::Zerodown => {
+            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, None).await
+        }
+        RunKind::ZerodownHealth => {
+            // Without a baseline in this invocation: the baseline p99 of the committed page.
+            let limit = baseline_p99
+                .unwrap_or(Duration::from_micros(2280))
+                .mul_f64(1.5);
+            println!(
+                "  backfills pause while the application's p99 over 500 ms is above {}",
+                dur(limit)
+            );
+            let health = Health {
+                probe: work.probe(),
+                limit,
+            };
+            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, Some(health)).await
+        }
     };
     let migration_end = Instant::now();
     let long_read = match long.await {
@@ -369,18 +392,29 @@ async fn naive(options: &PgConnectOptions, t0: Instant) -> Applied {
     }
 }
 
+/// The application's health, as a backfill callback sees it.
+struct Health {
+    probe: workload::Probe,
+    /// Healthy while the recent p99 is at most this.
+    limit: Duration,
+}
+
 /// The changes through `Migrator::run`, then `complete` (contract phases).
 async fn through_zerodown(
     options: &PgConnectOptions,
     recorder: &Recorder,
     t0: Instant,
     strategy: LockStrategy,
+    health: Option<Health>,
 ) -> Applied {
     recorder.take_marks(t0);
     let result = async {
-        let migrator = Migrator::new(&changes::migrations())?
+        let mut migrator = Migrator::new(&changes::migrations())?
             .application_name("under_load zerodown")
             .lock_strategy(strategy);
+        if let Some(Health { probe, limit }) = health {
+            migrator = migrator.backfill_health(move || probe.recent_p99() <= limit);
+        }
         let ran = migrator.run(options).await?;
         let completed = migrator.complete(options).await?;
         Ok::<_, zerodown::Error>(format!("{ran}{completed}"))

@@ -134,10 +134,12 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
     let limit = lock_timeout + Duration::from_millis(100);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let mut out = Vec::new();
-    for zd in runs
-        .iter()
-        .filter(|r| matches!(r.kind, RunKind::Zerodown | RunKind::ZerodownQueue))
-    {
+    for zd in runs.iter().filter(|r| {
+        matches!(
+            r.kind,
+            RunKind::Zerodown | RunKind::ZerodownQueue | RunKind::ZerodownHealth
+        )
+    }) {
         let z = &zd.summary;
         let name = zd.kind.name();
         let ratio = z.throughput / base.summary.throughput.max(1e-9);
@@ -153,7 +155,8 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
             dur(limit),
             verdict(z.max <= limit)
         ));
-        if zd.kind == RunKind::Zerodown {
+        let looks_first = matches!(zd.kind, RunKind::Zerodown | RunKind::ZerodownHealth);
+        if looks_first {
             let tight = Duration::from_millis(200);
             out.push(format!(
                 "{name}: max latency: {} (target <= 200 ms): {}",
@@ -173,7 +176,7 @@ pub fn targets(runs: &[RunOutcome], lock_timeout: Duration) -> Vec<String> {
                 verdict(z.p99 <= base.summary.p99 * 3)
             ));
         }
-        if zd.kind == RunKind::Zerodown {
+        if looks_first {
             for b in &zd.backfills {
                 out.push(format!(
                     "{name}: application p99 during \"{}\" ({:.0} rows/s): {} (target <= 1.5 x baseline p99 {}): {}",

@@ -101,6 +101,34 @@ struct Shared {
     next: AtomicU64,
     /// No request arriving at or after this offset (µs since `t0`) is taken.
     stop_us: AtomicU64,
+    /// Requests answered lately, for [`Workload::probe`]: (answered at, latency).
+    recent: std::sync::Mutex<std::collections::VecDeque<(Instant, Duration)>>,
+}
+
+/// How long [`Probe`] looks back.
+const RECENT: Duration = Duration::from_millis(500);
+
+/// The application's view of its own latency, as a service would keep it for its health check: the
+/// p99 of the requests answered in the last 500 ms.
+#[derive(Clone)]
+pub struct Probe(Arc<Shared>);
+
+impl Probe {
+    /// The p99 of the requests answered in the last 500 ms (zero when none were).
+    pub fn recent_p99(&self) -> Duration {
+        let recent = self.0.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let since = Instant::now() - RECENT;
+        let mut latencies: Vec<Duration> = recent
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, l)| *l)
+            .collect();
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        latencies.sort_unstable();
+        latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)]
+    }
 }
 
 /// A running workload.
@@ -148,6 +176,7 @@ impl Workload {
             rate: config.rate,
             next: AtomicU64::new(0),
             stop_us: AtomicU64::new(u64::MAX),
+            recent: Default::default(),
         });
         let mut conns = Vec::with_capacity(config.connections);
         for _ in 0..config.connections {
@@ -165,6 +194,11 @@ impl Workload {
             })
             .collect();
         Ok(Workload { shared, workers })
+    }
+
+    /// The application's recent latency, for a backfill health callback.
+    pub fn probe(&self) -> Probe {
+        Probe(self.shared.clone())
     }
 
     /// Takes no request arriving at or after `at`.
@@ -299,6 +333,14 @@ async fn worker(
                 outcome
             }
         };
+        {
+            let mut recent = shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            recent.push_back((now, latency));
+            while recent.front().is_some_and(|(at, _)| *at + RECENT < now) {
+                recent.pop_front();
+            }
+        }
         rec.ops.push(Op {
             arrival,
             latency,

@@ -74,7 +74,7 @@ pub fn migrations(tokens: TokenStream) -> TokenStream {
 
 /// The invocation's `extern table ..;` declarations and its `mod` items, each item with its
 /// attributes and doc comments.
-fn split(tokens: TokenStream) -> syn::Result<(Vec<TokenStream>, Vec<TokenStream>)> {
+pub(crate) fn split(tokens: TokenStream) -> syn::Result<(Vec<TokenStream>, Vec<TokenStream>)> {
     let mut externs = Vec::new();
     let mut items = Vec::new();
     let mut current: Vec<TokenTree> = Vec::new();

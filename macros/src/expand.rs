@@ -43,14 +43,18 @@ pub(crate) fn one(tokens: TokenStream, schema: Option<&mut crate::schema::Catalo
             input: None,
         };
     };
+    let mut input = input;
     let settings = parse::resolve_settings(&cx, &input.settings);
-    if !cx.has_errors() {
-        check::check(&cx, &input, &settings);
-    }
+    let parsed = !cx.has_errors();
+    // The catalog first: it fills in what it knows (a column's current type) before the rules
+    // judge the statements.
     let mut expected = Vec::new();
     if let Some(catalog) = schema {
         expected = crate::schema::expected_tables(catalog, &input);
-        crate::schema::check_and_apply(&cx, catalog, &input);
+        crate::schema::check_and_apply(&cx, catalog, &mut input);
+    }
+    if parsed {
+        check::check(&cx, &input, &settings);
     }
     let tokens = match cx.check() {
         Ok(()) => {

@@ -18,6 +18,8 @@ mod raw;
 mod render;
 mod rules;
 mod schema;
+#[cfg(test)]
+mod test_corpus;
 mod touches;
 mod types;
 mod volatility;

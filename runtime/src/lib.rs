@@ -8,6 +8,9 @@
 pub mod plan;
 
 #[cfg(feature = "executor")]
+pub mod adopt;
+
+#[cfg(feature = "executor")]
 mod advisory;
 #[cfg(feature = "executor")]
 pub mod backfill;

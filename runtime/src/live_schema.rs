@@ -108,7 +108,7 @@ impl Schema {
         schemas.push("public");
         schemas.sort_unstable();
         schemas.dedup();
-        let live = read_tables(conn, &schemas).await?;
+        let live = read_tables(conn, &schemas, None).await?;
         let enums = read_enums(conn, &schemas).await?;
         let mut out = Vec::new();
         for t in self.tables {
@@ -180,7 +180,11 @@ pub(crate) async fn table_differences(
     let mut schemas: Vec<&str> = tables.iter().map(|t| t.schema).collect();
     schemas.sort_unstable();
     schemas.dedup();
-    let live = read_tables(conn, &schemas).await?;
+    let only: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    let live = read_tables(conn, &schemas, Some(&only)).await?;
     let mut out = Vec::new();
     for t in tables {
         match live.get(&format!("{}.{}", t.schema, t.name)) {
@@ -282,7 +286,7 @@ fn compare_table(t: &TableSchema, l: &LiveTable, out: &mut Vec<SchemaDifference>
             Some(name) => l.constraints.iter().find(|lc| lc.name == name),
             None => l.constraints.iter().find(|lc| {
                 lc.kind == kind
-                    && same_set(&lc.columns, &columns)
+                    && (kind == "c" || same_set(&lc.columns, &columns))
                     && !matched.contains(&lc.name.as_str())
             }),
         };
@@ -300,11 +304,12 @@ fn compare_table(t: &TableSchema, l: &LiveTable, out: &mut Vec<SchemaDifference>
             continue;
         };
         matched.push(&lc.name);
-        // A table-level check names no columns in the catalog; PostgreSQL lists those it reads.
-        let live_columns = if kind == "c" && columns.is_empty() {
-            Vec::new()
+        // PostgreSQL lists the columns a check reads; the catalog, the column it was declared on (or
+        // none): checks are compared by name, kind and validity only.
+        let (live_columns, columns) = if kind == "c" {
+            (Vec::new(), Vec::new())
         } else {
-            lc.columns.clone()
+            (lc.columns.clone(), columns)
         };
         let mut same =
             lc.kind == kind && lc.validated == c.validated && same_set(&live_columns, &columns);
@@ -399,13 +404,18 @@ type IndexRow = (String, String, Vec<Option<String>>, bool, bool);
 async fn read_tables(
     conn: &mut PgConnection,
     schemas: &[&str],
+    only: Option<&[String]>,
 ) -> Result<BTreeMap<String, LiveTable>, sqlx::Error> {
+    // Only the tables asked for (a migration's expected tables), else every table of `schemas`.
+    let only: Option<Vec<String>> = only.map(<[String]>::to_vec);
     let mut tables: BTreeMap<String, LiveTable> = BTreeMap::new();
     let tables_sql = "SELECT n.nspname || '.' || c.relname
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND NOT c.relispartition";
+          WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND NOT c.relispartition
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))";
     let names: Vec<String> = sqlx::query_scalar(tables_sql)
         .bind(schemas)
+        .bind(&only)
         .fetch_all(&mut *conn)
         .await?;
     for name in names {
@@ -418,9 +428,11 @@ async fn read_tables(
            JOIN pg_class c ON c.oid = a.attrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
           ORDER BY 1, a.attnum",
     )
     .bind(schemas)
+    .bind(&only)
     .fetch_all(&mut *conn)
     .await?;
     for (table, name, ty, not_null, identity) in columns {
@@ -457,9 +469,11 @@ async fn read_tables(
                JOIN pg_class c ON c.oid = con.conrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname = ANY($1) AND con.contype IN ('p', 'u', 'c', 'f', 'x')
+                AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
               ORDER BY 1, 2",
         )
         .bind(schemas)
+        .bind(&only)
         .fetch_all(&mut *conn)
         .await?;
     for (table, name, kind, columns, references, referenced_columns, validated) in constraints {
@@ -474,21 +488,33 @@ async fn read_tables(
             });
         }
     }
-    let indexes: Vec<IndexRow> = sqlx::query_as(
+    // The key columns come first in `indkey`; `indnkeyatts` (11+) counts them, before 11 every
+    // column is a key column.
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut *conn)
+        .await?;
+    let keys = if version >= 110_000 {
+        "x.indnkeyatts"
+    } else {
+        "x.indnatts"
+    };
+    let indexes: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT n.nspname || '.' || c.relname, ic.relname::text,
                 (SELECT array_agg(a.attname::text ORDER BY k.i)
                    FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)
                    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum AND k.attnum > 0
-                  WHERE k.i <= x.indnkeyatts),
+                  WHERE k.i <= {keys}),
                 x.indisunique, x.indpred IS NOT NULL
            FROM pg_index x
            JOIN pg_class c ON c.oid = x.indrelid
            JOIN pg_class ic ON ic.oid = x.indexrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = ANY($1)
-          ORDER BY 1, 2",
-    )
+            AND ($2::text[] IS NULL OR n.nspname || '.' || c.relname = ANY($2))
+          ORDER BY 1, 2"
+    ))
     .bind(schemas)
+    .bind(&only)
     .fetch_all(&mut *conn)
     .await?;
     for (table, name, columns, unique, partial) in indexes {

@@ -78,7 +78,8 @@ pub enum MigrateCommand {
     /// application version first.
     Rollback(RollbackArgs),
     /// Record every migration up to VERSION as applied without running it, for a database whose
-    /// schema already has them (made before zerodown, or whose history was lost).
+    /// schema already has them (made before zerodown, or whose history was lost); with `--write`,
+    /// print a migration that recreates the database's schema instead (adopting zerodown).
     Baseline(BaselineArgs),
     /// Record this binary's plan of migration VERSION, changed after some of its steps committed, as
     /// its plan: steps already done are not run again, the others run with the new plan at the next
@@ -214,8 +215,13 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_wait: Option<Duration>,
     /// The newest migration the schema already has (`12` for `m0012_...`): it and every migration
-    /// before it are recorded as applied.
-    pub version: u64,
+    /// before it are recorded as applied. With `--write`, the version of the migration to write
+    /// (default 1).
+    pub version: Option<u64>,
+    /// Write a migration that recreates the database's schema, on stdout, instead of recording
+    /// anything: the first migration of a `migrations!` set for a database that has a schema already.
+    #[arg(long)]
+    pub write: bool,
 }
 
 /// Options of `accept-drift`.
@@ -480,10 +486,20 @@ impl MigrateCommand {
                     .attach(with_lock_wait(migrator, args.lock_wait));
                 rollback(&migrator, &options, &database, args.version, &mut console).await
             }
-            MigrateCommand::Baseline(args) => {
-                let migrator = with_lock_wait(migrator, args.lock_wait);
-                baseline(&migrator, &options, &database, args.version, &mut console).await
+            MigrateCommand::Baseline(args) if args.write => {
+                write_baseline(&options, args.version.unwrap_or(1), &mut console).await
             }
+            MigrateCommand::Baseline(args) => match args.version {
+                Some(version) => {
+                    let migrator = with_lock_wait(migrator, args.lock_wait);
+                    baseline(&migrator, &options, &database, version, &mut console).await
+                }
+                None => Ok(usage(
+                    &mut console,
+                    "baseline",
+                    "name the newest migration the schema already has: `baseline VERSION`; or write a migration from the database's schema with `baseline --write`",
+                )),
+            },
             MigrateCommand::AcceptDrift(args) => {
                 let migrator = with_lock_wait(migrator, args.lock_wait);
                 accept_drift(&migrator, &options, &database, args.version, &mut console).await
@@ -781,6 +797,27 @@ async fn check_schema(
         ));
     }
     Ok(exit)
+}
+
+/// `baseline --write`: a migration that recreates the database's schema, on stdout.
+async fn write_baseline(
+    options: &PgConnectOptions,
+    version: u64,
+    console: &mut Console,
+) -> Result<Exit, Error> {
+    let module = format!("m{version:04}_baseline");
+    let text = zerodown_runtime::adopt::baseline_migration(options, &module).await?;
+    if console.json {
+        console.print_json(&json::document(
+            "baseline",
+            None,
+            Exit::Success,
+            json!({ "migration": text }),
+        ));
+    } else {
+        console.print(&text);
+    }
+    Ok(Exit::Success)
 }
 
 /// `show VERSION`: one migration's plan, without a database.

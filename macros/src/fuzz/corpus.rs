@@ -126,7 +126,7 @@ pub(super) const HOSTILE: &[&str] = &[
     "pub mod m0001_x { create table t (a int default cast(1 as)); }",
 ];
 
-/// Every `migration!` input in the workspace's tests.
+/// Every `migration!` input in the workspace's tests, and every migration of a `migrations!` set.
 pub(super) fn load() -> Corpus {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -165,7 +165,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Finds `migration ! { .. }` (at any depth) and gathers identifiers and literals.
+/// Finds `migration ! { .. }` and the items of `migrations ! { .. }` (at any depth) and gathers
+/// identifiers and literals.
 fn collect(tokens: TokenStream, corpus: &mut Corpus) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, tt) in tokens.iter().enumerate() {
@@ -177,6 +178,14 @@ fn collect(tokens: TokenStream, corpus: &mut Corpus) {
                 if let (true, Some(TokenTree::Group(g))) = (is_invocation, tokens.get(i + 2)) {
                     if g.delimiter() != Delimiter::None {
                         corpus.entries.push(g.stream());
+                    }
+                }
+                // A `migrations!` set: each of its items is an input too.
+                let is_set = ident == "migrations"
+                    && matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!');
+                if let (true, Some(TokenTree::Group(g))) = (is_set, tokens.get(i + 2)) {
+                    if let Ok((_, items)) = crate::collect::split(g.stream()) {
+                        corpus.entries.extend(items);
                     }
                 }
             }

@@ -17,3 +17,4 @@ pub use ddl::{
 pub use expr::{default_expr, expr};
 pub use ident::{quote_ident, quote_literal, render_qname};
 pub use ty::render_type;
+pub(crate) use ty::BUILTIN as BUILTIN_TYPES;

@@ -7,7 +7,7 @@ use super::ident::quote_ident;
 /// Built-in type names PostgreSQL's grammar knows, as their lowercase words joined by one space. These
 /// render unquoted: several (`integer`, `double precision`, `character varying`, `timestamp with time
 /// zone` ...) are grammar, not catalog names, and would not resolve quoted.
-const BUILTIN: &[&str] = &[
+pub(crate) const BUILTIN: &[&str] = &[
     "int",
     "integer",
     "int2",

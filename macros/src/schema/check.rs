@@ -18,16 +18,43 @@ use super::suggest::hint;
 
 /// Checks every statement of `input` against `catalog`, applying each to it after its check, so a
 /// statement sees what the ones before it in the same migration did.
-pub(crate) fn migration(cx: &Ctxt, catalog: &mut Catalog, input: &MigrationInput) {
+pub(crate) fn migration(cx: &Ctxt, catalog: &mut Catalog, input: &mut MigrationInput) {
     catalog.version = input.version;
-    for item in &input.body {
-        let stmts: Vec<&Stmt> = match item {
+    for item in &mut input.body {
+        let stmts: Vec<&mut Stmt> = match item {
             Item::Stmt(stmt) => vec![stmt],
-            Item::Unsafe(block) => block.body.iter().collect(),
+            Item::Unsafe(block) => block.body.iter_mut().collect(),
         };
         for stmt in stmts {
+            fill_current_types(catalog, stmt);
             statement(cx, catalog, stmt);
             super::replay::statement(catalog, stmt);
+        }
+    }
+}
+
+/// `alter column c type T` without `from`: the catalog knows the current type, so the rules can tell
+/// whether the change rewrites the table (the type stated is checked against it otherwise).
+fn fill_current_types(catalog: &Catalog, stmt: &mut Stmt) {
+    let StmtKind::AlterTable { table, actions } = &mut stmt.kind else {
+        return;
+    };
+    let Some(t) = catalog.table(&Key::of(table)) else {
+        return;
+    };
+    for action in actions {
+        if let AlterActionKind::AlterType {
+            column, ty, from, ..
+        } = &mut action.kind
+        {
+            if from.is_none() {
+                if let Some(c) = t.column(&column.value) {
+                    let mut known = c.ty.clone();
+                    // Errors about it point at the new type, the tokens written.
+                    known.range = ty.range;
+                    *from = Some(known);
+                }
+            }
         }
     }
 }
@@ -697,15 +724,15 @@ fn known_type(cx: &Ctxt, catalog: &Catalog, ty: &Type) {
     if catalog.enum_type(&key).is_some() {
         return;
     }
-    if ty.schema.is_none() && crate::types::BUILTIN_NAMES.contains(&word) {
+    if ty.schema.is_none() && crate::types::builtin_names().any(|b| b == word) {
         return;
     }
     let enums: Vec<String> = catalog.enums.iter().map(|e| e.key.display()).collect();
-    let candidates = crate::types::BUILTIN_NAMES
-        .iter()
-        .copied()
-        .filter(|_| ty.schema.is_none())
-        .chain(enums.iter().map(String::as_str));
+    let builtin: Vec<&str> = match ty.schema {
+        None => crate::types::builtin_names().collect(),
+        Some(_) => Vec::new(),
+    };
+    let candidates = builtin.into_iter().chain(enums.iter().map(String::as_str));
     // One edit only: extensions' types sit two edits from built-in ones (`citext`, `text`).
     if let Some(near) = super::suggest::closest_within(&key.display(), candidates, 1) {
         cx.error(

@@ -16,6 +16,7 @@
 mod catalog;
 mod check;
 mod export;
+mod raw_effect;
 mod replay;
 mod suggest;
 
@@ -25,8 +26,9 @@ pub(crate) use export::{expected_tables, schema, schema_literal, table_literal};
 use crate::ast::MigrationInput;
 use crate::ctxt::Ctxt;
 
-/// Checks `input` against `catalog`, recording errors in `cx`, and applies it to the catalog (best
-/// effort, errors or not).
-pub(crate) fn check_and_apply(cx: &Ctxt, catalog: &mut Catalog, input: &MigrationInput) {
+/// Checks `input` against `catalog`, recording errors in `cx`, fills in what the catalog knows and
+/// the statement left out (the current type of `alter column .. type`), and applies it to the catalog
+/// (best effort, errors or not).
+pub(crate) fn check_and_apply(cx: &Ctxt, catalog: &mut Catalog, input: &mut MigrationInput) {
     check::migration(cx, catalog, input);
 }

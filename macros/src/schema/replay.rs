@@ -88,7 +88,11 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
                 }
             }
         }
-        StmtKind::Raw(_) => catalog.after_raw = true,
+        StmtKind::Raw(raw) => {
+            if !super::raw_effect::leaves_catalog_alone(&raw.sql.value) {
+                catalog.after_raw = true;
+            }
+        }
         StmtKind::DropSchema { name, .. } => {
             let schema = name.value.clone();
             let dropped: Vec<Key> = catalog

@@ -1,7 +1,10 @@
 //! The shop's migrations: a crate of their own, so the `migrate` binary builds without a database
 //! (the application's `sqlx::query!` calls need a migrated one to compile).
+//!
+//! One `migrations!` set: it generates `MIGRATIONS` (in order, none forgotten) and `SCHEMA`, and
+//! checks each migration against the schema the ones before it build.
 
-zerodown::migration! {
+zerodown::migrations! {
     /// Products.
     pub mod m0001_products {
         create table products (
@@ -11,16 +14,12 @@ zerodown::migration! {
         );
         create unique index products_sku_idx on products (sku);
     }
-}
 
-zerodown::migration! {
     /// Prices, in cents.
     pub mod m0002_products_price {
         alter table products add column price_cents bigint not null default 0;
     }
-}
 
-zerodown::migration! {
     /// `name` becomes `title` across two deploys: `run` adds `title` kept in sync with `name`,
     /// `complete` drops `name` once no instance of the previous version runs.
     pub mod m0003_products_title {
@@ -28,9 +27,7 @@ zerodown::migration! {
     }
 }
 
-/// Every migration, in version order.
-pub static MIGRATIONS: &[&zerodown::Migration] = &[
-    &m0001_products::MIGRATION,
-    &m0002_products_price::MIGRATION,
-    &m0003_products_title::MIGRATION,
-];
+/// The migrator of the set, with its schema (for `migrate schema`).
+pub fn migrator() -> Result<zerodown::Migrator, zerodown::Error> {
+    Ok(zerodown::Migrator::new(MIGRATIONS)?.with_schema(&SCHEMA))
+}

@@ -250,3 +250,31 @@ fn the_set_lists_every_migration_in_order() {
         "{out}"
     );
 }
+
+#[test]
+fn the_current_type_may_be_left_out_where_the_catalog_knows_it() {
+    // A free change: accepted without `from`.
+    assert_eq!(
+        with_base("alter table orders alter column total type numeric(14, 2);"),
+        Vec::<String>::new()
+    );
+    // A rewriting one: the rule speaks of the type the catalog knows.
+    let e = with_base("alter table users alter column email type int;");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("changing column `email` from `text` to `int` rewrites `users`"),
+        "{e:?}"
+    );
+    // A lone `migration!` has no catalog: the current type must be stated, as before.
+    let tokens: proc_macro2::TokenStream =
+        "pub mod m0002_x { alter table orders alter column total type numeric(14, 2); }"
+            .parse()
+            .unwrap();
+    let mut out = Vec::new();
+    collect(crate::expand::migration(tokens), &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].contains("without the current type of `total`"),
+        "{out:?}"
+    );
+}

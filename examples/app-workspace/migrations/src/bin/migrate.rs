@@ -2,5 +2,11 @@
 //! application version rolls out (`run`) and after the old one is gone (`complete`).
 
 fn main() -> std::process::ExitCode {
-    zerodown::cli::main(migrations::MIGRATIONS)
+    match migrations::migrator() {
+        Ok(migrator) => zerodown::cli::main_with(migrator),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
