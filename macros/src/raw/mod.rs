@@ -76,7 +76,7 @@ fn statement(sql: &str) -> Result<Vec<Op>, (String, u64, u64)> {
         Err(e) => {
             let fallback = match tokens::leading_words(&toks) {
                 ("create", "index" | "unique") => words::create_index(&toks),
-                ("create", _) => words::create_table(&toks),
+                ("create", _) => words::create_table(&toks).or_else(|| words::create_object(&toks)),
                 _ => None,
             };
             fallback.map(|op| vec![op]).ok_or_else(|| located(e, sql))

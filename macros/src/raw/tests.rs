@@ -276,6 +276,13 @@ fn safe_forms_break_no_rule_and_infer_their_lock() {
         ("alter type mood add value 'c'", None),
         ("create view v as select * from t", AccessShare),
         ("do $$ begin perform 1; end $$", AccessExclusive),
+        // As PostgreSQL deparses them (`pg_get_functiondef`, `pg_get_triggerdef`): what `migrate
+        // baseline` writes.
+        ("CREATE OR REPLACE FUNCTION public.f(a integer) RETURNS TABLE(x integer, y text) LANGUAGE sql STABLE SECURITY DEFINER SET search_path TO 'public' AS $function$ select 1, 'a' $function$", None),
+        ("CREATE OR REPLACE FUNCTION public.g() RETURNS void LANGUAGE plpgsql STRICT COST 10 AS $function$ begin end $function$", None),
+        ("CREATE OR REPLACE PROCEDURE public.p() LANGUAGE plpgsql AS $procedure$ begin commit; end $procedure$", None),
+        ("CREATE SEQUENCE public.s START WITH 1 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1", None),
+        ("CREATE TRIGGER t AFTER UPDATE OF a ON public.x FOR EACH ROW WHEN ((old.a IS DISTINCT FROM new.a)) EXECUTE FUNCTION f()", ShareRowExclusive),
         ("grant select on t to reader", AccessExclusive),
     ];
     for (sql, level) in cases {

@@ -10,7 +10,8 @@
 //!   `do`, `create statistics`, `alter sequence`: missing or Redshift-flavoured in sqlparser;
 //! - `lock` and `refresh materialized view` (not in sqlparser 0.60);
 //! - `create table` and `create index` when sqlparser rejects them (`partition of`, `unlogged`,
-//!   virtual generated columns, `on only`).
+//!   virtual generated columns, `on only`), and the `create` statements of objects no query uses yet
+//!   (functions, procedures, triggers, views, sequences, ..., as `pg_get_functiondef` writes them).
 //!
 //! Only the words that decide a verdict are read (an expression or a type is skipped as a balanced
 //! group), and an action that is none of PostgreSQL's is an error, as the parser's would be.
@@ -105,6 +106,35 @@ fn lock(w: &mut W) -> Vec<Op> {
         .into_iter()
         .map(|n| Op::new(OpKind::LockTable(level), Some(n)))
         .collect()
+}
+
+/// `create [or replace] function|procedure|trigger|view|sequence|..` that sqlparser rejected (0.60
+/// lacks `create procedure`, and function options such as `security definer` and `cost`, which
+/// PostgreSQL's own `pg_get_functiondef` writes): these only add objects no query uses yet, and their
+/// bodies are opaque to every reader, so they are taken by their first words, with their lock.
+pub(crate) fn create_object(toks: &[Tok]) -> Option<Op> {
+    let mut w = W { t: toks, i: 0 };
+    if !w.eat("create") {
+        return None;
+    }
+    w.eat_all(&["or", "replace"]);
+    w.skip_words(&[
+        "constraint",
+        "temp",
+        "temporary",
+        "recursive",
+        "trusted",
+        "procedural",
+    ]);
+    let kind = match w.word()?.as_str() {
+        "function" | "procedure" | "aggregate" | "sequence" | "extension" | "type" | "domain"
+        | "schema" | "collation" | "operator" | "cast" | "language" | "policy" | "publication"
+        | "role" | "user" => OpKind::Catalog,
+        "trigger" => OpKind::CreateTrigger,
+        "view" | "materialized" => OpKind::CreateView,
+        _ => return None,
+    };
+    Some(Op::new(kind, None))
 }
 
 /// `create [unique] index [concurrently] [if not exists] [name] on [only] table ..` that sqlparser
