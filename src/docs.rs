@@ -31,6 +31,8 @@ macro_rules! links {
          [rules.md#new_enum_value_used]: crate::docs::rules#new_enum_value_used\n\
          [rules.md#drop_table]: crate::docs::rules#drop_table\n\
          [rules.md#raw_without_reason]: crate::docs::rules#raw_without_reason\n\
+         [rules.md#raw-sql]: crate::docs::rules#raw-sql\n\
+         [rules.md#raw_unparsed]: crate::docs::rules#raw_unparsed\n\
          [rules.md#raw_transaction_control]: crate::docs::rules#raw_transaction_control\n\
          [rules.md#maintenance-commands]: crate::docs::rules#maintenance-commands\n\
          [rules.md#backfill_volatile_without_where]: crate::docs::rules#backfill_volatile_without_where\n\

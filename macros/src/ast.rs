@@ -361,6 +361,8 @@ pub struct RawSql {
     pub lock: Option<(zerodown_runtime::plan::LockLevel, Range)>,
     /// `no_transaction`: run alone, outside a transaction (then it must be a single statement).
     pub no_transaction: bool,
+    /// `allow = [rule, ..]`: the rules this SQL may break, as in `unsafe(.., allow = [..])`.
+    pub allow: Vec<Name>,
     pub sql: Str,
 }
 

@@ -14,6 +14,7 @@ mod fallback;
 mod fuzz;
 mod lower;
 mod parse;
+mod raw;
 mod render;
 mod rules;
 mod schema;

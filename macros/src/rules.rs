@@ -69,6 +69,20 @@ rules! {
     ForeignKeyWithoutNotValid => "foreign_key_without_not_valid",
     /// An exclusion constraint on an existing table.
     ExclusionConstraint => "exclusion_constraint",
+    /// Raw SQL that rewrites a table under `ACCESS EXCLUSIVE` with no DSL counterpart: `alter table ..
+    /// set tablespace|logged|unlogged|access method`, `alter index .. set tablespace`, `alter column ..
+    /// set expression`.
+    TableRewrite => "table_rewrite",
+    /// Raw `alter column .. set not null` or `add constraint .. not null` without `not valid`: a scan
+    /// under `ACCESS EXCLUSIVE` (the DSL's `set not null` uses the online recipe instead).
+    SetNotNullScan => "set_not_null_scan",
+    /// Raw `refresh materialized view` without `concurrently`: `ACCESS EXCLUSIVE` for the whole refresh.
+    RefreshNotConcurrent => "refresh_not_concurrent",
+    /// Raw `alter table .. attach partition` when the target is older than PostgreSQL 12: the parent is
+    /// locked `ACCESS EXCLUSIVE` while the partition is scanned.
+    AttachPartitionBeforePg12 => "attach_partition_before_pg12",
+    /// A raw statement zerodown's SQL parser cannot read, so no rule could judge it.
+    RawUnparsed => "raw_unparsed",
     /// `rename column`.
     RenameColumn => "rename_column",
     /// `alter table ... rename to`.

@@ -208,6 +208,7 @@ pub(crate) fn raw(reason: Option<&str>, sql: &str, no_transaction: bool) -> Stmt
         reason: reason.map(string),
         lock: None,
         no_transaction,
+        allow: Vec::new(),
         sql: string(sql),
     })
 }

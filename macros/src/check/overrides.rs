@@ -46,8 +46,14 @@ pub(super) fn header(cx: &Ctxt, block: &UnsafeBlock) -> Vec<(Rule, Name)> {
         );
     }
 
+    allowed(cx, &block.allow)
+}
+
+/// The rules named in an `allow = [..]` list (of `unsafe` or `raw`), reporting unknown, unoverridable
+/// and repeated names.
+pub(super) fn allowed(cx: &Ctxt, names: &[Name]) -> Vec<(Rule, Name)> {
     let mut allowed: Vec<(Rule, Name)> = Vec::new();
-    for name in &block.allow {
+    for name in names {
         match Rule::from_name(&name.value) {
             // allow = [index_not_concurent]
             None => cx.error(name.range(), unknown_rule(&name.value)),

@@ -1,18 +1,22 @@
-//! `raw(reason = "..") "SQL"`: the opaque escape hatch. It needs a reason (`raw_without_reason`) and
-//! must not control transactions itself (`raw_transaction_control`), since the runtime wraps each step
-//! in its own transaction and records progress in it; neither rule can be overridden.
+//! `raw(reason = "..") "SQL"`: the escape hatch. It needs a reason (`raw_without_reason`) and must not
+//! control transactions itself (`raw_transaction_control`), since the runtime wraps each step in its
+//! own transaction and records progress in it; neither rule can be overridden.
 //!
-//! The SQL is not parsed, only scanned: a statement starts at the beginning of the string or after a
-//! `;`, ignoring whitespace and `--`/`/* */` comments, and its first word is compared with the
-//! transaction-control commands. String literals, quoted identifiers and dollar-quoted bodies are
-//! skipped whole, so nothing inside a `$$ .. $$` function body is flagged: there `begin`/`end` are
-//! PL/pgSQL block keywords, and a procedure that commits only does so when called. The one thing this
-//! lets through is a `do $$ .. commit; .. $$` block: in a transactional step PostgreSQL itself rejects
-//! it ("invalid transaction termination"), and in a `no_transaction` step it commits its own batches,
-//! which is what such a block is for. SQL-standard bodies (`begin atomic .. end`) are skipped too.
+//! Each statement is read with a PostgreSQL grammar (`crate::raw`) and judged by the DSL's rules for the
+//! same change on the target version: a broken rule is reported unless the `raw`'s own `allow = [..]`
+//! or an enclosing `unsafe` block allows it; syntax the target lacks is an error; a statement that
+//! cannot be read is `raw_unparsed`. The strongest lock of the statements is inferred, and a declared
+//! `lock = ..` weaker than it is an error (the plan would understate what the step blocks). Without
+//! `lock`, the step still counts as `ACCESS EXCLUSIVE` as before (so plans, and their checksums, are
+//! unchanged).
 
-use super::Checker;
-use crate::ast::{Range, RawSql};
+use zerodown_runtime::plan::{LockLevel, PgVersion};
+
+use super::{overrides, target_setting, Checker, Key};
+use crate::ast::{Name, Range, RawSql};
+use crate::raw::classify::{judge, Finding};
+use crate::raw::model::{Op, OpKind};
+use crate::raw::{lock, read, split};
 use crate::rules::Rule;
 
 const FORM: &str = "`raw(reason = \"what this does and why it is safe\") \"..\"`";
@@ -38,10 +42,10 @@ pub(super) fn check(ck: &mut Checker, raw: &RawSql) {
         Some(_) => {}
     }
 
-    let scan = scan(&raw.sql.value);
+    let split = split(&raw.sql.value);
     let sql = Range::single(raw.sql.span);
     // raw(reason = "..") "begin; update ..; commit";
-    if let Some(command) = scan.control {
+    if let Some(command) = split.control {
         ck.report(
             Rule::RawTransactionControl,
             sql,
@@ -53,311 +57,337 @@ pub(super) fn check(ck: &mut Checker, raw: &RawSql) {
         );
     }
     // raw(reason = "..", no_transaction) "create index concurrently ..; create index concurrently ..";
-    if raw.no_transaction && scan.statements > 1 {
+    if raw.no_transaction && split.statements.len() > 1 {
         ck.error(
             sql,
             "`no_transaction` raw SQL must be a single statement: PostgreSQL runs a string of several \
              statements as one implicit transaction; write one `raw` per statement",
         );
     }
-}
 
-/// What the scanner found in raw SQL.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Scan {
-    /// The first transaction-control command at a statement start, as the message names it.
-    pub(crate) control: Option<&'static str>,
-    /// Statements with any content (empty ones between `;;` do not count).
-    pub(crate) statements: usize,
-}
-
-/// Scans `sql` for statement starts; see the module documentation for what is skipped.
-pub(crate) fn scan(sql: &str) -> Scan {
-    let b = sql.as_bytes();
-    let mut i = 0;
-    let mut control = None;
-    let mut statements = 0;
-    // Whether the next word starts a statement, and whether the current statement has content.
-    let mut at_start = true;
-    let mut content = false;
-    // Inside `begin atomic .. end`, whose `;`s do not end the enclosing statement.
-    let mut atomic = false;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if let Some(end) = comment_end(b, i) {
-            i = end;
-        } else if c == b';' {
-            if !atomic {
-                statements += usize::from(content);
-                content = false;
+    let mut allow = Allow {
+        rules: overrides::allowed(ck.cx, &raw.allow),
+        used: Vec::new(),
+    };
+    let text = &raw.sql.value;
+    // The strongest lock of the statements; `None` once one of them could not be read.
+    let mut inferred = Some(LockLevel::None);
+    let reads = read(text, &split);
+    let several = reads.len() > 1;
+    for (n, stmt) in reads.iter().enumerate() {
+        let which = if several {
+            format!(
+                "statement {} (`{}`)",
+                n + 1,
+                snippet(&text[stmt.range.clone()])
+            )
+        } else {
+            format!("`{}`", snippet(&text[stmt.range.clone()]))
+        };
+        match &stmt.outcome {
+            Err(e) => {
+                inferred = None;
+                allow.report(
+                    ck,
+                    Rule::RawUnparsed,
+                    sql,
+                    format_args!(
+                        "cannot read {which} at line {}, column {} of the SQL: {}; fix the SQL, or if it is \
+                         valid PostgreSQL the parser does not know, write `raw(reason = \"..\", lock = .., \
+                         allow = [raw_unparsed]) \"..\"` (zerodown then checks nothing in it)",
+                        e.line, e.column, e.message
+                    ),
+                );
             }
-            at_start = true;
-            i += 1;
-        } else if c == b'\'' {
-            // `E'..'` allows backslash escapes.
-            let escapes =
-                i > 0 && b[i - 1].eq_ignore_ascii_case(&b'e') && (i < 2 || !is_ident(b[i - 2]));
-            i = quoted_end(b, i, b'\'', escapes);
-            (at_start, content) = (false, true);
-        } else if c == b'"' {
-            i = quoted_end(b, i, b'"', false);
-            (at_start, content) = (false, true);
-        } else if let Some(end) = dollar_quote_end(b, i) {
-            i = end;
-            (at_start, content) = (false, true);
-        } else if is_ident_start(c) {
-            let end = word_end(b, i);
-            let word = sql[i..end].to_ascii_lowercase();
-            let next = next_word(sql, end);
-            if at_start && atomic {
-                if word == "end" {
-                    atomic = false;
+            Ok(ops) => {
+                for op in ops {
+                    judge_op(ck, &mut allow, op, &which, sql);
+                    inferred = inferred.map(|l| l.max(lock::lock(op, ck.target)));
                 }
-            } else if at_start && control.is_none() {
-                control = control_command(&word, next.as_deref());
             }
-            if word == "begin" && next.as_deref() == Some("atomic") {
-                atomic = true;
+        }
+    }
+    // raw(reason = "..", lock = row_exclusive) "alter table t add column a int";
+    if let (Some((declared, range)), Some(inferred)) = (raw.lock, inferred) {
+        if declared < inferred {
+            ck.error(
+                range,
+                format_args!(
+                    "`lock = {}` is weaker than the {} lock this SQL takes on PostgreSQL {}; write `lock = {}` \
+                     (or leave `lock` out: the step then counts as ACCESS EXCLUSIVE)",
+                    lock_name(declared),
+                    inferred,
+                    ck.target.0,
+                    lock_name(inferred)
+                ),
+            );
+        }
+    }
+    for (rule, name) in &allow.rules {
+        if !allow.used.contains(rule) {
+            ck.error(
+                name.range(),
+                format_args!(
+                    "rule `{}` is allowed but nothing in this `raw` SQL breaks it; remove it from `allow`",
+                    rule.name()
+                ),
+            );
+        }
+    }
+}
+
+/// The rules a `raw`'s own `allow = [..]` list allows, and which of them its SQL broke.
+struct Allow {
+    rules: Vec<(Rule, Name)>,
+    used: Vec<Rule>,
+}
+
+impl Allow {
+    /// Reports `rule` unless this `raw` or the enclosing `unsafe` block allows it.
+    fn report(&mut self, ck: &mut Checker, rule: Rule, range: Range, text: impl std::fmt::Display) {
+        if self.rules.iter().any(|(r, _)| *r == rule) {
+            if !self.used.contains(&rule) {
+                self.used.push(rule);
             }
-            (at_start, content) = (false, true);
-            i = end;
-        } else {
-            (at_start, content) = (false, true);
-            i += 1;
+            return;
         }
-    }
-    statements += usize::from(content);
-    Scan {
-        control,
-        statements,
+        ck.report(rule, range, text);
     }
 }
 
-/// The transaction-control command a statement starting with `word` (then `next`) is, if any.
-fn control_command(word: &str, next: Option<&str>) -> Option<&'static str> {
-    Some(match (word, next) {
-        ("begin", _) => "begin",
-        ("start", Some("transaction")) => "start transaction",
-        ("commit", _) => "commit",
-        ("end", _) => "end",
-        ("rollback", _) => "rollback",
-        ("abort", _) => "abort",
-        ("savepoint", _) => "savepoint",
-        ("release", _) => "release",
-        ("prepare", Some("transaction")) => "prepare transaction",
-        _ => return None,
-    })
-}
-
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
-}
-
-fn is_ident(c: u8) -> bool {
-    is_ident_start(c) || c.is_ascii_digit() || c == b'$'
-}
-
-fn word_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && is_ident(b[i]) {
-        i += 1;
-    }
-    i
-}
-
-/// The next word after `i`, skipping whitespace and comments, lowercased; `None` if something else
-/// comes first.
-fn next_word(sql: &str, mut i: usize) -> Option<String> {
-    let b = sql.as_bytes();
-    loop {
-        if i >= b.len() {
-            return None;
-        }
-        if b[i].is_ascii_whitespace() {
-            i += 1;
-        } else if let Some(end) = comment_end(b, i) {
-            i = end;
-        } else if is_ident_start(b[i]) {
-            return Some(sql[i..word_end(b, i)].to_ascii_lowercase());
-        } else {
-            return None;
-        }
-    }
-}
-
-/// If a comment starts at `i`, the index after it. Block comments nest, as in PostgreSQL; an
-/// unterminated comment runs to the end.
-fn comment_end(b: &[u8], i: usize) -> Option<usize> {
-    if b[i..].starts_with(b"--") {
-        let end = b[i..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(b.len(), |p| i + p + 1);
-        return Some(end);
-    }
-    if !b[i..].starts_with(b"/*") {
-        return None;
-    }
-    let (mut depth, mut j) = (0usize, i);
-    while j < b.len() {
-        if b[j..].starts_with(b"/*") {
-            depth += 1;
-            j += 2;
-        } else if b[j..].starts_with(b"*/") {
-            depth -= 1;
-            j += 2;
-            if depth == 0 {
-                return Some(j);
+fn judge_op(ck: &mut Checker, allow: &mut Allow, op: &Op, which: &str, sql: Range) {
+    // A table created earlier in this migration is not live yet: no locking rule applies to it.
+    let new = op
+        .table
+        .as_deref()
+        .is_some_and(|t| ck.new_tables.contains(&key(t)));
+    for finding in judge(op, ck.target) {
+        match finding {
+            Finding::Rule(rule, text) if !new => {
+                allow.report(ck, rule, sql, format_args!("{which}: {text}"))
             }
-        } else {
-            j += 1;
+            Finding::Rule(..) => {}
+            // raw(reason = "..") "alter table p detach partition c concurrently"  (target 13)
+            Finding::Gate(form, version) if ck.target < PgVersion(version) => ck.error(
+                sql,
+                format_args!(
+                    "{which}: {form} is PostgreSQL {version} syntax and the target is {}; raise {} if \
+                     every server runs {version} or newer",
+                    ck.target,
+                    target_setting(version)
+                ),
+            ),
+            Finding::Gate(..) => {}
         }
     }
-    Some(b.len())
+    if let OpKind::CreateTable {
+        if_not_exists: false,
+        partition_of: _,
+        ..
+    } = &op.kind
+    {
+        if let Some(t) = &op.table {
+            ck.new_tables.insert(key(t));
+        }
+    }
 }
 
-/// The index after the quoted token starting at `i` (a doubled quote is an escaped quote).
-fn quoted_end(b: &[u8], i: usize, quote: u8, backslash_escapes: bool) -> usize {
-    let mut j = i + 1;
-    while j < b.len() {
-        if backslash_escapes && b[j] == b'\\' {
-            j += 2;
-        } else if b[j] == quote {
-            if b.get(j + 1) == Some(&quote) {
-                j += 2;
-            } else {
-                return j + 1;
-            }
-        } else {
-            j += 1;
-        }
+/// The checker's key of a table named in raw SQL (`users`, `app.users`).
+fn key(table: &str) -> Key {
+    let (schema, name) = table.rsplit_once('.').unwrap_or(("public", table));
+    Key {
+        schema: schema.to_owned(),
+        name: name.to_owned(),
     }
-    b.len()
 }
 
-/// If a dollar quote (`$$` or `$tag$`) opens at `i`, the index after its closing delimiter (or the
-/// end of the string when it is never closed). A `$` after an identifier character or before a digit
-/// (`$1`) opens nothing.
-fn dollar_quote_end(b: &[u8], i: usize) -> Option<usize> {
-    if b[i] != b'$' || (i > 0 && is_ident(b[i - 1])) {
-        return None;
+/// How `lock = ..` spells a level.
+fn lock_name(level: LockLevel) -> String {
+    level.to_string().to_lowercase().replace(' ', "_")
+}
+
+/// The start of a statement, on one line, for messages.
+fn snippet(stmt: &str) -> String {
+    let one_line: String = stmt.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 60 {
+        let cut: String = one_line.chars().take(57).collect();
+        format!("{cut}...")
+    } else {
+        one_line
     }
-    let mut j = i + 1;
-    if j < b.len() && is_ident_start(b[j]) {
-        while j < b.len() && (is_ident_start(b[j]) || b[j].is_ascii_digit()) {
-            j += 1;
-        }
-    }
-    if b.get(j) != Some(&b'$') {
-        return None;
-    }
-    let tag = &b[i..=j];
-    let body = j + 1;
-    Some(
-        b[body..]
-            .windows(tag.len())
-            .position(|w| w == tag)
-            .map_or(b.len(), |p| body + p + tag.len()),
-    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::ctxt::Ctxt;
+    use crate::{check, parse};
 
-    fn control(sql: &str) -> Option<&'static str> {
-        scan(sql).control
+    /// The messages of checking `body` in a migration with `set target_postgres = target;`.
+    fn errors(target: u32, body: &str) -> Vec<String> {
+        let src = format!("pub mod m0001_test {{ set target_postgres = {target}; {body} }}");
+        let cx = Ctxt::new();
+        let input = parse::parse_migration(&cx, src.parse().unwrap()).unwrap();
+        let settings = parse::resolve_settings(&cx, &input.settings);
+        check::check(&cx, &input, &settings);
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
     }
 
     #[test]
-    fn transaction_control_at_statement_start() {
-        assert_eq!(control("begin; update t set a = 1; commit;"), Some("begin"));
-        assert_eq!(control("update t set a = 1; COMMIT"), Some("commit"));
-        assert_eq!(control("  \n\tBegin"), Some("begin"));
-        assert_eq!(control("update t set a = 1;end;"), Some("end"));
-        assert_eq!(
-            control("select 1; start transaction isolation level serializable"),
-            Some("start transaction")
+    fn statements_are_judged_by_the_dsl_rules() {
+        let e = errors(
+            12,
+            r#"raw(reason = "move it") "alter table t set tablespace fast";"#,
         );
         assert_eq!(
-            control("select 1; rollback to savepoint a"),
-            Some("rollback")
+            e,
+            ["`alter table t set tablespace fast`: `set tablespace` rewrites `t` under ACCESS EXCLUSIVE, \
+              blocking reads and writes for the whole copy [rule: table_rewrite]"]
         );
-        assert_eq!(control("abort"), Some("abort"));
-        assert_eq!(control("savepoint a"), Some("savepoint"));
-        assert_eq!(control("release savepoint a"), Some("release"));
-        assert_eq!(
-            control("prepare transaction 'x'"),
-            Some("prepare transaction")
+        // Several statements: the message says which.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = access_exclusive) "select 1; refresh materialized view mv";"#,
         );
-        assert_eq!(control("commit prepared 'x'"), Some("commit"));
-        // After comments.
-        assert_eq!(control("-- the fix\ncommit"), Some("commit"));
-        assert_eq!(control("/* a /* nested */ comment */ begin"), Some("begin"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("statement 2 (`refresh materialized view mv`): "),
+            "{e:?}"
+        );
+        assert!(e[0].ends_with("[rule: refresh_not_concurrent]"), "{e:?}");
+    }
+
+    #[test]
+    fn allow_on_the_raw_or_an_unsafe_block_overrides() {
+        let ok = [
+            r#"raw(reason = "idle table", allow = [table_rewrite]) "alter table t set unlogged";"#,
+            r#"unsafe(reason = "idle table", allow = [table_rewrite]) { raw(reason = "x") "alter table t set unlogged"; }"#,
+            r#"raw(reason = "x", allow = [drop_column, rename_column]) "alter table t drop column a, rename b to c";"#,
+        ];
+        for body in ok {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+        // An allowed rule nothing breaks.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [table_rewrite]) "select 1";"#,
+        );
         assert_eq!(
-            control("select 1; -- done\n  /* really */ commit;"),
-            Some("commit")
+            e,
+            ["rule `table_rewrite` is allowed but nothing in this `raw` SQL breaks it; remove it from `allow`"]
+        );
+        // Unknown and unoverridable names.
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [raw_transaction_control]) "select 1";"#,
+        );
+        assert!(
+            e[0].starts_with("rule `raw_transaction_control` cannot be overridden"),
+            "{e:?}"
+        );
+        let e = errors(
+            12,
+            r#"raw(reason = "x", allow = [table_rewrit]) "select 1";"#,
+        );
+        assert!(e[0].contains("did you mean `table_rewrite`?"), "{e:?}");
+    }
+
+    #[test]
+    fn tables_created_in_the_migration_are_not_live() {
+        let bodies = [
+            r#"create table n (a int); raw(reason = "x") "create index n_a on n (a)";"#,
+            r#"raw(reason = "x") "create table n (a int)"; raw(reason = "x") "create index n_a on n (a); alter table n alter column a set not null";"#,
+        ];
+        for body in bodies {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+        // `if not exists` may meet a live table.
+        let e = errors(
+            12,
+            r#"raw(reason = "x") "create table if not exists n (a int)"; raw(reason = "x") "create index n_a on n (a)";"#,
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].ends_with("[rule: index_not_concurrent]"), "{e:?}");
+    }
+
+    #[test]
+    fn declared_lock_must_not_be_weaker_than_the_inferred_one() {
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = row_exclusive) "alter table t add column a int";"#,
+        );
+        assert_eq!(
+            e,
+            ["`lock = row_exclusive` is weaker than the ACCESS EXCLUSIVE lock this SQL takes on PostgreSQL 12; \
+              write `lock = access_exclusive` (or leave `lock` out: the step then counts as ACCESS EXCLUSIVE)"]
+        );
+        let e = errors(
+            12,
+            r#"raw(reason = "x", lock = share_update_exclusive) "refresh materialized view concurrently mv";"#,
+        );
+        assert!(
+            e[0].starts_with("`lock = share_update_exclusive` is weaker than the EXCLUSIVE lock"),
+            "{e:?}"
+        );
+        // The lock of `alter index .. rename` depends on the version.
+        let body =
+            r#"raw(reason = "x", lock = share_update_exclusive) "alter index i rename to j";"#;
+        assert_eq!(errors(12, body), Vec::<String>::new());
+        assert_eq!(errors(11, body).len(), 1);
+        let ok = [
+            r#"raw(reason = "x", lock = share_update_exclusive, no_transaction) "create index concurrently i on t (a)";"#,
+            r#"raw(reason = "x", lock = row_exclusive) "insert into t values (1); update t set a = 2";"#,
+            r#"raw(reason = "x", lock = access_share) "select pg_sleep(1)";"#,
+            r#"raw(reason = "x", lock = none) "create function f() returns int language sql as $$ select 1 $$";"#,
+            r#"raw(reason = "x", lock = exclusive) "refresh materialized view concurrently mv";"#,
+        ];
+        for body in ok {
+            assert_eq!(errors(12, body), Vec::<String>::new(), "{body}");
+        }
+    }
+
+    #[test]
+    fn syntax_of_newer_versions_is_an_error_no_override_silences() {
+        let body =
+            r#"raw(reason = "x", no_transaction) "alter table p detach partition c concurrently";"#;
+        let e = errors(13, body);
+        assert_eq!(
+            e,
+            ["`alter table p detach partition c concurrently`: `detach partition .. concurrently` is \
+              PostgreSQL 14 syntax and the target is PostgreSQL 13; raise `set target_postgres = 14;` if \
+              every server runs 14 or newer"]
+        );
+        assert_eq!(errors(14, body), Vec::<String>::new());
+        let e = errors(
+            17,
+            r#"raw(reason = "x") "alter table t add constraint t_a_nn not null a not valid";"#,
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("`add constraint .. not null .. not valid` is PostgreSQL 18 syntax"),
+            "{e:?}"
         );
     }
 
     #[test]
-    fn words_elsewhere_are_not_control() {
-        assert_eq!(
-            control("update t set ended = true where status = 'begin'"),
-            None
+    fn unreadable_sql_is_located_and_can_be_allowed() {
+        let e = errors(
+            12,
+            "raw(reason = \"x\") \"select 1;\n  update t set a = = 1\";",
         );
-        assert_eq!(control("select 'a; commit'"), None);
-        assert_eq!(control("select E'it\\'s; commit'"), None);
-        assert_eq!(control("select 'it''s; commit'"), None);
-        assert_eq!(control("select \"weird;commit\" from t"), None);
-        assert_eq!(control("-- commit\nselect 1"), None);
-        assert_eq!(control("/* ; commit */ select 1"), None);
-        assert_eq!(control("prepare q as select 1; start_job()"), None);
-        assert_eq!(control("update t set x = 1 -- ; commit"), None);
-        assert_eq!(control("select commit_ts from t"), None);
-        assert_eq!(control("endpoint"), None);
-    }
-
-    #[test]
-    fn function_bodies_are_skipped() {
-        let f = "create function f() returns trigger language plpgsql as $$ begin new.x := 1; return new; end $$;";
-        assert_eq!(control(f), None);
-        let f = "create function f() returns int as $body$ begin; end; $body$ language plpgsql";
-        assert_eq!(control(f), None);
-        assert_eq!(control("do $$ begin perform 1; end $$"), None);
-        assert_eq!(
-            control("create function f() returns int language sql begin atomic select 1; select 2; end;"),
-            None
-        );
-        assert_eq!(
-            control(
-                "create function f() returns int language sql begin atomic select 1; end; commit"
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "cannot read statement 2 (`update t set a = = 1`) at line 2, column 20 of the SQL: \
+                 Expected: an expression, found: =; "
             ),
-            Some("commit")
+            "{e:?}"
         );
-        // An unterminated body swallows the rest.
-        assert_eq!(control("select $$; commit"), None);
-        // `$1` is a parameter, not a dollar quote.
-        assert_eq!(
-            control("prepare q(int) as select $1; commit"),
-            Some("commit")
-        );
-        assert_eq!(control("select a$b; commit"), Some("commit"));
-    }
-
-    #[test]
-    fn statement_count() {
-        assert_eq!(scan("").statements, 0);
-        assert_eq!(scan(" -- nothing\n").statements, 0);
-        assert_eq!(scan("create index concurrently i on t (a)").statements, 1);
-        assert_eq!(scan("create index concurrently i on t (a);").statements, 1);
-        assert_eq!(scan("select 1;; ; select 2; -- end").statements, 2);
-        assert_eq!(scan("select ';'; select 2").statements, 2);
-        assert_eq!(
-            scan("create function f() returns int language sql begin atomic select 1; end")
-                .statements,
-            1
-        );
+        assert!(e[0].ends_with("[rule: raw_unparsed]"), "{e:?}");
+        // Allowed: the declared lock is then taken at its word.
+        let body = r#"raw(reason = "x", lock = row_exclusive, allow = [raw_unparsed]) "update t set a = = 1";"#;
+        assert_eq!(errors(12, body), Vec::<String>::new());
     }
 }

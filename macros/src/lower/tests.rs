@@ -1303,6 +1303,7 @@ fn raw(sql: &str, lock: Option<LockLevel>, no_transaction: bool) -> crate::ast::
         reason: Some(lit("seed a reference row")),
         lock: lock.map(|l| (l, r)),
         no_transaction,
+        allow: Vec::new(),
         sql: lit(sql),
     }))
 }

@@ -444,16 +444,18 @@ fn comment(c: &mut Cursor) -> PResult<StmtKind> {
     Ok(StmtKind::CommentOn { target, text })
 }
 
-/// `raw[(reason = "..", lock = level, no_transaction)] "SQL"`
+/// `raw[(reason = "..", lock = level, no_transaction, allow = [rule, ..])] "SQL"`
 fn raw(c: &mut Cursor) -> PResult<RawSql> {
     let keyword = Range::single(c.expect_kw("raw", "")?);
     let mut reason: Option<Str> = None;
+    let mut allow = Vec::new();
     let mut lock = None;
     let mut no_transaction = false;
     if let Some(mut opts) = c.eat_group(Delimiter::Parenthesis) {
         let mut seen: Vec<String> = Vec::new();
         while !opts.is_end() {
-            let option = opts.word("a `raw` option (`reason`, `lock` or `no_transaction`)")?;
+            let option =
+                opts.word("a `raw` option (`reason`, `lock`, `no_transaction` or `allow`)")?;
             if seen.contains(&option.value) {
                 return Err(syn::Error::new(
                     option.span,
@@ -472,11 +474,25 @@ fn raw(c: &mut Cursor) -> PResult<RawSql> {
                     lock = Some((lock_level(&level)?, level.range()));
                 }
                 "no_transaction" => no_transaction = true,
+                "allow" => {
+                    opts.expect_punct('=', "after `allow`")?;
+                    let Some(mut rules) = opts.eat_group(Delimiter::Bracket) else {
+                        return Err(
+                            opts.expected("a list of rule names such as `[table_rewrite]`")
+                        );
+                    };
+                    while !rules.is_end() {
+                        allow.push(rules.word("a rule name")?);
+                        if rules.eat_punct(',').is_none() {
+                            rules.expect_end("`,` or `]` after the rule name")?;
+                        }
+                    }
+                }
                 other => {
                     return Err(syn::Error::new(
                         option.span,
                         format!(
-                            "unknown `raw` option `{other}`; expected `reason`, `lock` or `no_transaction`"
+                            "unknown `raw` option `{other}`; expected `reason`, `lock`, `no_transaction` or `allow`"
                         ),
                     ))
                 }
@@ -502,6 +518,7 @@ fn raw(c: &mut Cursor) -> PResult<RawSql> {
         reason,
         lock,
         no_transaction,
+        allow,
         sql,
     })
 }

@@ -22,7 +22,7 @@ zerodown::migration! {
             -- begin and commit in a comment are fine
             create trigger users_touch before update on users for each row execute function touch();
         "#;
-        raw(reason = "refresh the stats view without blocking readers", lock = share_update_exclusive, no_transaction)
+        raw(reason = "refresh the stats view without blocking readers", lock = exclusive, no_transaction)
             "refresh materialized view concurrently user_stats";
     }
 }

@@ -533,7 +533,7 @@ fn raw_sql() {
     let d = error(r#"raw(why = "a") "x""#);
     assert_eq!(
         d.msg,
-        "unknown `raw` option `why`; expected `reason`, `lock` or `no_transaction`"
+        "unknown `raw` option `why`; expected `reason`, `lock`, `no_transaction` or `allow`"
     );
     let d = error(r#"raw(reason = "a")"#);
     assert_eq!(
