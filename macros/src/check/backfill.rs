@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use super::{override_hint, show, Checker, Key};
 use crate::ast::{
     AlterActionKind, BackfillStmt, ColumnConstraintKind, ColumnDef, ExprKind, IndexKeyExpr, Name,
-    Stmt, StmtKind, TableConstraint, TableConstraintKind,
+    Range, Stmt, StmtKind, TableConstraint, TableConstraintKind,
 };
 use crate::rules::Rule;
 use crate::volatility::{first_unstable, Unstable, Volatility};
@@ -199,6 +199,9 @@ pub(super) fn check(ck: &mut Checker, b: &BackfillStmt) {
         .filter_map(|a| first_unstable(&a.value).map(|u| (a, u)))
         .collect();
     let example = set.first().map_or("col".to_owned(), |c| c.value.clone());
+    if let Some(keep) = b.keep {
+        check_keep(ck, b, keep, &unstable);
+    }
     match &b.predicate {
         // backfill users set token = gen_random_uuid();
         None => {
@@ -444,6 +447,40 @@ mod tests {
         assert_eq!(
             errors("backfill users set a = 1 by id;"),
             ["expected `(` with the key columns after `by`, found `id`"]
+        );
+    }
+}
+
+/// `keep`: the trigger computes the same values as the backfill, from the row alone, on a table the
+/// running application version writes.
+fn check_keep(
+    ck: &mut Checker,
+    b: &BackfillStmt,
+    keep: Range,
+    unstable: &[(&crate::ast::Assignment, (&crate::ast::Expr, Unstable))],
+) {
+    let t = show(&b.table);
+    // create table t (..); backfill t set .. keep;
+    if ck.is_new_table(&b.table) {
+        ck.error(
+            keep,
+            format_args!(
+                "`{t}` is created in this migration, so no running application version writes it yet and there is \
+                 nothing for `keep` to fill; remove `keep`"
+            ),
+        );
+    }
+    // backfill t set token = gen_random_uuid() keep;
+    for (a, (e, why)) in unstable {
+        let (what, _) = describe(e, *why);
+        ck.error(
+            e.range,
+            format_args!(
+                "{what}, so with `keep` the trigger and the backfill could store different values for `{}` and the \
+                 backfill could never verify that every row equals it; `keep` needs a value computed from the row \
+                 alone: remove `keep`, or compute `{}` from the row's columns",
+                a.column.value, a.column.value
+            ),
         );
     }
 }
