@@ -434,7 +434,7 @@ mod tests {
         );
         assert_eq!(
             errors("backfill users set email = 1 order by id;"),
-            ["expected `,`, `where`, `by` or `;` after the assignment, found `order`"]
+            ["expected `,`, `where`, `by`, `keep` or `;` after the assignment, found `order`"]
         );
         assert_eq!(
             errors("backfill users set users.email = 1;"),

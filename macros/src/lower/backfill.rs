@@ -462,4 +462,57 @@ mod tests {
         assert_ne!(a.checksum, c.checksum);
         assert_eq!(a.checksum, a.compute_checksum());
     }
+
+    #[test]
+    fn keep_creates_the_trigger_first_and_drops_it_on_complete() {
+        let m = lower_body(
+            "alter table app.orders add column total bigint;
+             backfill app.orders set total = quantity * price where total is null keep;",
+        );
+        // The column and the trigger share one short transaction, before the backfill.
+        assert_eq!(m.expand.steps.len(), 2);
+        assert_eq!(
+            m.expand.steps[0].statements,
+            [
+                "ALTER TABLE \"app\".\"orders\" ADD COLUMN \"total\" bigint",
+                "CREATE FUNCTION \"app\".\"_zd_keep_orders_total\"() RETURNS trigger LANGUAGE plpgsql AS $zd$\nBEGIN\n  \
+                 IF \"new\".\"total\" IS NULL THEN\n    NEW.\"total\" := \"new\".\"quantity\" * \"new\".\"price\";\n  END IF;\n  \
+                 RETURN NEW;\nEND\n$zd$",
+                "CREATE TRIGGER \"~zd_sync_keep_orders_total\" BEFORE INSERT OR UPDATE ON \"app\".\"orders\" FOR EACH ROW \
+                 EXECUTE FUNCTION \"app\".\"_zd_keep_orders_total\"()",
+                "ALTER TABLE \"app\".\"orders\" ENABLE ALWAYS TRIGGER \"~zd_sync_keep_orders_total\"",
+            ]
+        );
+        assert!(matches!(m.expand.steps[1].kind, StepKind::Backfill(_)));
+        assert_eq!(m.contract.steps.len(), 1);
+        assert_eq!(
+            m.contract.steps[0].statements,
+            [
+                "DROP TRIGGER IF EXISTS \"~zd_sync_keep_orders_total\" ON \"app\".\"orders\"",
+                "DROP FUNCTION IF EXISTS \"app\".\"_zd_keep_orders_total\"()",
+            ]
+        );
+        assert_eq!(m.contract.steps[0].lock, LockLevel::AccessExclusive);
+        // Rolled back by the derived undo, which drops the trigger, the function and the column.
+        assert!(m.rolls_back_by_undo());
+        let undo: Vec<&str> = m.undo.steps.iter().flat_map(|s| s.statements.to_vec()).collect();
+        assert_eq!(
+            undo,
+            [
+                "DROP TRIGGER IF EXISTS \"~zd_sync_keep_orders_total\" ON \"app\".\"orders\"",
+                "DROP FUNCTION IF EXISTS \"app\".\"_zd_keep_orders_total\"()",
+                "ALTER TABLE \"app\".\"orders\" DROP COLUMN IF EXISTS \"total\"",
+            ]
+        );
+        // Without `keep`: no contract phase, and the plan (and checksum) of before.
+        let plain = lower_body(
+            "alter table app.orders add column total bigint;
+             backfill app.orders set total = quantity * price where total is null;",
+        );
+        assert!(plain.contract.steps.is_empty());
+        assert_ne!(plain.checksum, m.checksum);
+        // Target 10: `EXECUTE PROCEDURE`.
+        let old = lower_body("set target_postgres = 10; backfill t set x = a + 1 keep;");
+        assert!(old.expand.steps[0].statements[1].ends_with("EXECUTE PROCEDURE \"_zd_keep_t_x\"()"));
+    }
 }
