@@ -374,6 +374,31 @@ mod tests {
     }
 
     #[test]
+    fn keep_needs_a_value_of_the_row_on_an_existing_table() {
+        let msgs = errors(
+            "backfill users set token = gen_random_uuid() where token is null keep;
+             create table t (id int primary key, a int, b int);
+             backfill t set b = a + 1 keep;",
+        );
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("`gen_random_uuid()` is volatile (its value differs from row to row), so with `keep` the trigger"),
+            "{}",
+            msgs[0]
+        );
+        assert!(msgs[0].contains("remove `keep`"), "{}", msgs[0]);
+        assert!(
+            msgs[1].starts_with("`t` is created in this migration, so no running application version writes it"),
+            "{}",
+            msgs[1]
+        );
+        assert_eq!(
+            errors("backfill users set total = quantity * price keep; backfill users set b = lower(a) where b is null by (id) keep;"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn a_where_must_mention_a_set_column_when_values_change() {
         let msgs = errors(
             "backfill users set token = gen_random_uuid() where created_at < \"2024-01-01\";",
