@@ -4,7 +4,6 @@ zerodown::migration! {
         backfill users set score = app_score(id) where score is null keep;
         create table imports (id bigint primary key, name text, slug text);
         backfill imports set slug = lower(name) keep;
-        backfill users set a = 1 keep by (id);
     }
 }
 
