@@ -212,7 +212,8 @@ async fn the_keep_trigger_fills_rows_applied_as_a_replica() {
     // A writer's own value is replaced by the expression until `complete` (the documented choice).
     db.exec("INSERT INTO orders (quantity, unit_price_cents, total_cents) VALUES (2, 5, 1)")
         .await;
-    db.exec("UPDATE orders SET total_cents = 1 WHERE id = 2").await;
+    db.exec("UPDATE orders SET total_cents = 1 WHERE id = 2")
+        .await;
     assert_eq!(wrong_totals(&db).await, 0);
 }
 

@@ -292,6 +292,40 @@ fn describe(e: &crate::ast::Expr, why: Unstable) -> (String, String) {
     }
 }
 
+/// `keep`: the trigger computes the same values as the backfill, from the row alone, on a table the
+/// running application version writes.
+fn check_keep(
+    ck: &mut Checker,
+    b: &BackfillStmt,
+    keep: Range,
+    unstable: &[(&crate::ast::Assignment, (&crate::ast::Expr, Unstable))],
+) {
+    let t = show(&b.table);
+    // create table t (..); backfill t set .. keep;
+    if ck.is_new_table(&b.table) {
+        ck.error(
+            keep,
+            format_args!(
+                "`{t}` is created in this migration, so no running application version writes it yet and there is \
+                 nothing for `keep` to fill; remove `keep`"
+            ),
+        );
+    }
+    // backfill t set token = gen_random_uuid() keep;
+    for (a, (e, why)) in unstable {
+        let (what, _) = describe(e, *why);
+        ck.error(
+            e.range,
+            format_args!(
+                "{what}, so with `keep` the trigger and the backfill could store different values for `{}` and the \
+                 backfill could never verify that every row equals it; `keep` needs a value computed from the row \
+                 alone: remove `keep`, or compute `{}` from the row's columns",
+                a.column.value, a.column.value
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ctxt::Ctxt;
@@ -388,7 +422,9 @@ mod tests {
         );
         assert!(msgs[0].contains("remove `keep`"), "{}", msgs[0]);
         assert!(
-            msgs[1].starts_with("`t` is created in this migration, so no running application version writes it"),
+            msgs[1].starts_with(
+                "`t` is created in this migration, so no running application version writes it"
+            ),
             "{}",
             msgs[1]
         );
@@ -472,40 +508,6 @@ mod tests {
         assert_eq!(
             errors("backfill users set a = 1 by id;"),
             ["expected `(` with the key columns after `by`, found `id`"]
-        );
-    }
-}
-
-/// `keep`: the trigger computes the same values as the backfill, from the row alone, on a table the
-/// running application version writes.
-fn check_keep(
-    ck: &mut Checker,
-    b: &BackfillStmt,
-    keep: Range,
-    unstable: &[(&crate::ast::Assignment, (&crate::ast::Expr, Unstable))],
-) {
-    let t = show(&b.table);
-    // create table t (..); backfill t set .. keep;
-    if ck.is_new_table(&b.table) {
-        ck.error(
-            keep,
-            format_args!(
-                "`{t}` is created in this migration, so no running application version writes it yet and there is \
-                 nothing for `keep` to fill; remove `keep`"
-            ),
-        );
-    }
-    // backfill t set token = gen_random_uuid() keep;
-    for (a, (e, why)) in unstable {
-        let (what, _) = describe(e, *why);
-        ck.error(
-            e.range,
-            format_args!(
-                "{what}, so with `keep` the trigger and the backfill could store different values for `{}` and the \
-                 backfill could never verify that every row equals it; `keep` needs a value computed from the row \
-                 alone: remove `keep`, or compute `{}` from the row's columns",
-                a.column.value, a.column.value
-            ),
         );
     }
 }

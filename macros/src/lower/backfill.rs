@@ -495,7 +495,12 @@ mod tests {
         assert_eq!(m.contract.steps[0].lock, LockLevel::AccessExclusive);
         // Rolled back by the derived undo, which drops the trigger, the function and the column.
         assert!(m.rolls_back_by_undo());
-        let undo: Vec<&str> = m.undo.steps.iter().flat_map(|s| s.statements.to_vec()).collect();
+        let undo: Vec<&str> = m
+            .undo
+            .steps
+            .iter()
+            .flat_map(|s| s.statements.to_vec())
+            .collect();
         assert_eq!(
             undo,
             [
