@@ -311,6 +311,9 @@ pub struct BackfillStmt {
     pub predicate: Option<Expr>,
     /// `by (a, b)`: the key to walk; empty for the primary key (found at run time).
     pub by: Vec<Name>,
+    /// `keep`: a trigger keeps the set columns filled from their expressions from before the backfill
+    /// until `complete` (the old application version keeps writing rows without them).
+    pub keep: Option<Range>,
 }
 
 /// `col = expr` in a `backfill`.

@@ -660,9 +660,11 @@ impl Migrator {
                 Some(RowState::Completed) => {
                     return refuse("it finished (every step ran), and only a migration that stopped part-way can be rolled back; write a new migration that reverses it")
                 }
-                Some(RowState::Expanding | RowState::RollingBack) => {}
-                Some(RowState::Expanded | RowState::Completing) => {
-                    unreachable!("a migration without `expand` operations has no contract phase")
+                // `Expanded`: a `backfill .. keep` migration waiting for `complete`; every step
+                // committed, so the whole undo runs.
+                Some(RowState::Expanding | RowState::Expanded | RowState::RollingBack) => {}
+                Some(RowState::Completing) => {
+                    return refuse("its contract phase has run or started (`complete`); write a new migration that reverses it")
                 }
                 Some(RowState::RolledBack) => unreachable!("rolled-back rows are not loaded as migrations"),
             }

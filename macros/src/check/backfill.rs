@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use super::{override_hint, show, Checker, Key};
 use crate::ast::{
     AlterActionKind, BackfillStmt, ColumnConstraintKind, ColumnDef, ExprKind, IndexKeyExpr, Name,
-    Stmt, StmtKind, TableConstraint, TableConstraintKind,
+    Range, Stmt, StmtKind, TableConstraint, TableConstraintKind,
 };
 use crate::rules::Rule;
 use crate::volatility::{first_unstable, Unstable, Volatility};
@@ -199,6 +199,9 @@ pub(super) fn check(ck: &mut Checker, b: &BackfillStmt) {
         .filter_map(|a| first_unstable(&a.value).map(|u| (a, u)))
         .collect();
     let example = set.first().map_or("col".to_owned(), |c| c.value.clone());
+    if let Some(keep) = b.keep {
+        check_keep(ck, b, keep, &unstable);
+    }
     match &b.predicate {
         // backfill users set token = gen_random_uuid();
         None => {
@@ -289,6 +292,40 @@ fn describe(e: &crate::ast::Expr, why: Unstable) -> (String, String) {
     }
 }
 
+/// `keep`: the trigger computes the same values as the backfill, from the row alone, on a table the
+/// running application version writes.
+fn check_keep(
+    ck: &mut Checker,
+    b: &BackfillStmt,
+    keep: Range,
+    unstable: &[(&crate::ast::Assignment, (&crate::ast::Expr, Unstable))],
+) {
+    let t = show(&b.table);
+    // create table t (..); backfill t set .. keep;
+    if ck.is_new_table(&b.table) {
+        ck.error(
+            keep,
+            format_args!(
+                "`{t}` is created in this migration, so no running application version writes it yet and there is \
+                 nothing for `keep` to fill; remove `keep`"
+            ),
+        );
+    }
+    // backfill t set token = gen_random_uuid() keep;
+    for (a, (e, why)) in unstable {
+        let (what, _) = describe(e, *why);
+        ck.error(
+            e.range,
+            format_args!(
+                "{what}, so with `keep` the trigger and the backfill could store different values for `{}` and the \
+                 backfill could never verify that every row equals it; `keep` needs a value computed from the row \
+                 alone: remove `keep`, or compute `{}` from the row's columns",
+                a.column.value, a.column.value
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ctxt::Ctxt;
@@ -371,6 +408,33 @@ mod tests {
     }
 
     #[test]
+    fn keep_needs_a_value_of_the_row_on_an_existing_table() {
+        let msgs = errors(
+            "backfill users set token = gen_random_uuid() where token is null keep;
+             create table t (id int primary key, a int, b int);
+             backfill t set b = a + 1 keep;",
+        );
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs[0].starts_with("`gen_random_uuid()` is volatile (its value differs from row to row), so with `keep` the trigger"),
+            "{}",
+            msgs[0]
+        );
+        assert!(msgs[0].contains("remove `keep`"), "{}", msgs[0]);
+        assert!(
+            msgs[1].starts_with(
+                "`t` is created in this migration, so no running application version writes it"
+            ),
+            "{}",
+            msgs[1]
+        );
+        assert_eq!(
+            errors("backfill users set total = quantity * price keep; backfill users set b = lower(a) where b is null by (id) keep;"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn a_where_must_mention_a_set_column_when_values_change() {
         let msgs = errors(
             "backfill users set token = gen_random_uuid() where created_at < \"2024-01-01\";",
@@ -431,7 +495,7 @@ mod tests {
         );
         assert_eq!(
             errors("backfill users set email = 1 order by id;"),
-            ["expected `,`, `where`, `by` or `;` after the assignment, found `order`"]
+            ["expected `,`, `where`, `by`, `keep` or `;` after the assignment, found `order`"]
         );
         assert_eq!(
             errors("backfill users set users.email = 1;"),

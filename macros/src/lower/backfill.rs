@@ -13,18 +13,34 @@
 //! migration's ordinary `lock_timeout` and `statement_timeout` per batch (a batch waiting for a row lock
 //! holds the row locks it already took, so it must not wait long), and never shares a step.
 
-use zerodown_runtime::plan::{Backfill, LockLevel, Postcondition, StepKind};
+use zerodown_runtime::plan::phased::{fit_identifier, keep_trigger_name};
+use zerodown_runtime::plan::{
+    Backfill, LockLevel, Postcondition, Settings, Step, StepKind, Transaction,
+};
 
 use crate::ast::{Assignment, BackfillStmt, Expr, QName};
 use crate::render::{default_expr, expr, quote_ident, render_qname};
 use crate::volatility;
 
 use super::context::Context;
+use super::phased::{dollar_quote, qualify_new};
 use super::stmt::{Inverse, Lowered};
 use super::{leak_slice, leak_str};
 
+/// `backfill t set .. [where ..] [by (..)] [keep]`: with `keep`, the statements creating the trigger
+/// first (see [`keep_trigger`]).
+pub(super) fn backfill_all(cx: &Context, b: &BackfillStmt) -> Vec<Lowered> {
+    let mut out = if b.keep.is_some() {
+        keep_trigger(cx, b)
+    } else {
+        Vec::new()
+    };
+    out.push(backfill(cx, b));
+    out
+}
+
 /// `backfill t set .. [where ..] [by (..)]`.
-pub(super) fn backfill(cx: &Context, b: &BackfillStmt) -> Lowered {
+fn backfill(cx: &Context, b: &BackfillStmt) -> Lowered {
     let set_sql = b
         .assignments
         .iter()
@@ -114,6 +130,121 @@ pub(super) fn step(
         .slow(true)
         .kind(kind)
         .postcondition(Postcondition::BackfillComplete)
+}
+
+/// The trigger of `backfill .. keep`: its function (rendered, in the table's schema) and its name
+/// (unquoted).
+fn keep_names(b: &BackfillStmt) -> (String, String) {
+    let first = &b.assignments[0].column.value;
+    let base = fit_identifier(format!("_zd_keep_{}_{first}", b.table.name.value));
+    let function = match &b.table.schema {
+        Some(schema) => format!("{}.{}", quote_ident(&schema.value), quote_ident(&base)),
+        None => quote_ident(&base),
+    };
+    (function, keep_trigger_name(&b.table.name.value, first))
+}
+
+/// `keep`: a function and a `BEFORE INSERT OR UPDATE` trigger, enabled `ALWAYS`, that set every
+/// assigned column to its value on every row the application writes (within the `where`), so rows the
+/// old application version writes during and after the backfill need no further sweep. Created in one
+/// short transaction before the backfill (`SHARE ROW EXCLUSIVE`, under the migration's
+/// `lock_timeout`); dropped by `complete` ([`keep_contract`]) or by a rollback.
+///
+/// Always, not only when the writer left the column empty: the backfill defines the column as the
+/// expression and verifies every row equals it, so a different value written by anyone would only
+/// be overwritten by the next sweep (`where c is null` limits it to rows without a value). Enabled
+/// `ALWAYS` so that rows a logical-replication subscriber applies (as a replica) are filled too; it
+/// also fires for the backfill's own batches, which write as a replica, and sets the same value.
+fn keep_trigger(cx: &Context, b: &BackfillStmt) -> Vec<Lowered> {
+    let t = render_qname(&b.table);
+    let (function, name) = keep_names(b);
+    let trigger = quote_ident(&name);
+    let assign: String = b
+        .assignments
+        .iter()
+        .map(|a| {
+            format!(
+                "    NEW.{} := {};\n",
+                quote_ident(&a.column.value),
+                expr(&qualify_new(&a.value))
+            )
+        })
+        .collect();
+    let condition = b
+        .predicate
+        .as_ref()
+        .map_or("true".to_owned(), |p| expr(&qualify_new(p)));
+    let body = format!("BEGIN\n  IF {condition} THEN\n{assign}  END IF;\n  RETURN NEW;\nEND");
+    let execute = if cx.settings.target.0 >= 11 {
+        "FUNCTION"
+    } else {
+        "PROCEDURE"
+    };
+    let columns = b
+        .assignments
+        .iter()
+        .map(|a| quote_ident(&a.column.value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let live = format!(
+        "trigger {trigger} on {t} sets {columns} on every insert and update until `complete` (a value written \
+         to {columns} is replaced by the expression)"
+    );
+    vec![
+        Lowered::new(
+            format!("create function {function} computing {columns} of {t}"),
+            format!(
+                "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS {}",
+                dollar_quote(&body)
+            ),
+        )
+        .undo(Lowered::new(
+            format!("drop function {function}"),
+            format!("DROP FUNCTION IF EXISTS {function}()"),
+        )),
+        Lowered::new(
+            format!("create trigger {trigger} on {t} keeping {columns} filled until `complete`"),
+            format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE {execute} {function}()"
+            ),
+        )
+        .lock_on(LockLevel::ShareRowExclusive, cx.existing(&b.table))
+        .live(format!("keep {t} {name}"), live)
+        .undo(
+            Lowered::new(
+                format!("drop trigger {trigger} on {t}"),
+                format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
+            )
+            .lock_on(LockLevel::AccessExclusive, cx.existing(&b.table)),
+        ),
+        // Fires whatever `session_replication_role` says (logical replication applies as a replica).
+        Lowered::new(
+            format!("enable trigger {trigger} on {t} always, for replicated writes too"),
+            format!("ALTER TABLE {t} ENABLE ALWAYS TRIGGER {trigger}"),
+        )
+        .lock_on(LockLevel::ShareRowExclusive, cx.existing(&b.table))
+        .inverse(Inverse::Nothing),
+    ]
+}
+
+/// The contract step of `backfill .. keep`: drop the trigger and its function (`complete`).
+pub(super) fn keep_contract(settings: &Settings, b: &BackfillStmt) -> Step {
+    let t = render_qname(&b.table);
+    let (function, name) = keep_names(b);
+    let trigger = quote_ident(&name);
+    super::phased::step(
+        format!("drop trigger {trigger} on {t} and its function, which kept the backfilled values filled"),
+        vec![
+            format!("DROP TRIGGER IF EXISTS {trigger} ON {t}"),
+            format!("DROP FUNCTION IF EXISTS {function}()"),
+        ],
+        Transaction::Transactional,
+        LockLevel::AccessExclusive,
+        &t,
+        false,
+        StepKind::Sql,
+        settings,
+    )
 }
 
 #[cfg(test)]
@@ -330,5 +461,63 @@ mod tests {
         assert_ne!(a.checksum, b.checksum);
         assert_ne!(a.checksum, c.checksum);
         assert_eq!(a.checksum, a.compute_checksum());
+    }
+
+    #[test]
+    fn keep_creates_the_trigger_first_and_drops_it_on_complete() {
+        let m = lower_body(
+            "alter table app.orders add column total bigint;
+             backfill app.orders set total = quantity * price where total is null keep;",
+        );
+        // The column and the trigger share one short transaction, before the backfill.
+        assert_eq!(m.expand.steps.len(), 2);
+        assert_eq!(
+            m.expand.steps[0].statements,
+            [
+                "ALTER TABLE \"app\".\"orders\" ADD COLUMN \"total\" bigint",
+                "CREATE FUNCTION \"app\".\"_zd_keep_orders_total\"() RETURNS trigger LANGUAGE plpgsql AS $zd$\nBEGIN\n  \
+                 IF \"new\".\"total\" IS NULL THEN\n    NEW.\"total\" := \"new\".\"quantity\" * \"new\".\"price\";\n  END IF;\n  \
+                 RETURN NEW;\nEND\n$zd$",
+                "CREATE TRIGGER \"~zd_sync_keep_orders_total\" BEFORE INSERT OR UPDATE ON \"app\".\"orders\" FOR EACH ROW \
+                 EXECUTE FUNCTION \"app\".\"_zd_keep_orders_total\"()",
+                "ALTER TABLE \"app\".\"orders\" ENABLE ALWAYS TRIGGER \"~zd_sync_keep_orders_total\"",
+            ]
+        );
+        assert!(matches!(m.expand.steps[1].kind, StepKind::Backfill(_)));
+        assert_eq!(m.contract.steps.len(), 1);
+        assert_eq!(
+            m.contract.steps[0].statements,
+            [
+                "DROP TRIGGER IF EXISTS \"~zd_sync_keep_orders_total\" ON \"app\".\"orders\"",
+                "DROP FUNCTION IF EXISTS \"app\".\"_zd_keep_orders_total\"()",
+            ]
+        );
+        assert_eq!(m.contract.steps[0].lock, LockLevel::AccessExclusive);
+        // Rolled back by the derived undo, which drops the trigger, the function and the column.
+        assert!(m.rolls_back_by_undo());
+        let undo: Vec<&str> = m
+            .undo
+            .steps
+            .iter()
+            .flat_map(|s| s.statements.to_vec())
+            .collect();
+        assert_eq!(
+            undo,
+            [
+                "DROP TRIGGER IF EXISTS \"~zd_sync_keep_orders_total\" ON \"app\".\"orders\"",
+                "DROP FUNCTION IF EXISTS \"app\".\"_zd_keep_orders_total\"()",
+                "ALTER TABLE \"app\".\"orders\" DROP COLUMN IF EXISTS \"total\"",
+            ]
+        );
+        // Without `keep`: no contract phase, and the plan (and checksum) of before.
+        let plain = lower_body(
+            "alter table app.orders add column total bigint;
+             backfill app.orders set total = quantity * price where total is null;",
+        );
+        assert!(plain.contract.steps.is_empty());
+        assert_ne!(plain.checksum, m.checksum);
+        // Target 10: `EXECUTE PROCEDURE`.
+        let old = lower_body("set target_postgres = 10; backfill t set x = a + 1 keep;");
+        assert!(old.expand.steps[0].statements[1].ends_with("EXECUTE PROCEDURE \"_zd_keep_t_x\"()"));
     }
 }

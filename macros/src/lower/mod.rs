@@ -103,8 +103,20 @@ fn lower_with(input: &MigrationInput, settings: Settings, names: HelperNames) ->
         let grouped = group::steps(lowered, &settings);
         undo = grouped.undo;
         chosen_names = grouped.chosen_names;
+        // `backfill .. keep`: its trigger is dropped by `complete`, newest first.
+        let contract = stmts
+            .iter()
+            .rev()
+            .filter_map(|(stmt, _)| match &stmt.kind {
+                StmtKind::Backfill(b) if b.keep.is_some() => {
+                    Some(backfill::keep_contract(&settings, b))
+                }
+                _ => None,
+            })
+            .collect();
         phased::Phases {
             expand: grouped.steps,
+            contract,
             ..Default::default()
         }
     } else {
@@ -209,7 +221,7 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
         StmtKind::DropDatabase { if_exists, name } => {
             vec![maintenance::drop_database(*if_exists, name)]
         }
-        StmtKind::Backfill(b) => vec![backfill::backfill(cx, b)],
+        StmtKind::Backfill(b) => backfill::backfill_all(cx, b),
         // Lowered by `phased`; `check` keeps them out of migrations with other statements.
         StmtKind::Expand(_) => Vec::new(),
     }

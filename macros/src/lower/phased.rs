@@ -442,7 +442,7 @@ fn phased(change: Change, action: Action) -> StepKind {
 /// A step on table `t`. `online` steps (their lock blocks no reads or writes, their work grows with the
 /// table) get the online timeouts.
 #[allow(clippy::too_many_arguments)]
-fn step(
+pub(super) fn step(
     description: String,
     statements: Vec<String>,
     transaction: Transaction,
@@ -508,7 +508,7 @@ fn rename_body(a: &str, b: &str) -> String {
 }
 
 /// `$zd$body$zd$`, with a tag the body does not contain.
-fn dollar_quote(body: &str) -> String {
+pub(super) fn dollar_quote(body: &str) -> String {
     let mut tag = "$zd$".to_owned();
     let mut n = 0;
     while body.contains(&tag) {
@@ -527,7 +527,7 @@ fn column_expr(c: &Name) -> Expr {
 
 /// `e` with every column reference read from the trigger's `NEW` row: `"new"."c"` (PL/pgSQL matches the
 /// quoted lowercase name to its `NEW` variable).
-fn qualify_new(e: &Expr) -> Expr {
+pub(super) fn qualify_new(e: &Expr) -> Expr {
     let kind = match &e.kind {
         ExprKind::Column(parts) => {
             let last = parts

@@ -595,7 +595,7 @@ fn lock(c: &mut Cursor) -> PResult<StmtKind> {
     Ok(StmtKind::LockTable { table, mode })
 }
 
-/// After `backfill`: `table set col = expr [, col = expr ..] [where predicate] [by (col, ..)]`.
+/// After `backfill`: `table set col = expr [, col = expr ..] [where predicate] [by (col, ..)] [keep]`.
 fn backfill(c: &mut Cursor) -> PResult<BackfillStmt> {
     let table = c.qname("the table name after `backfill`")?;
     c.expect_kw("set", &format!("after `backfill {}`", table.name.value))?;
@@ -612,14 +612,16 @@ fn backfill(c: &mut Cursor) -> PResult<BackfillStmt> {
     } else {
         Vec::new()
     };
+    let keep = c.eat_kw("keep").map(Range::single);
     if !c.is_end() && !c.peek_punct(';') {
-        return Err(c.expected("`,`, `where`, `by` or `;` after the assignment"));
+        return Err(c.expected("`,`, `where`, `by`, `keep` or `;` after the assignment"));
     }
     Ok(BackfillStmt {
         table,
         assignments,
         predicate,
         by,
+        keep,
     })
 }
 

@@ -255,8 +255,11 @@ pub(crate) async fn run(
         }
         if round == MAX_SWEEPS {
             let message = format!(
-                "after the last batch and {MAX_SWEEPS} sweeps, {remaining} row(s) of {} still match the pending predicate `{}`",
-                b.table, b.pending_sql
+                "after the last batch and {MAX_SWEEPS} sweeps, {remaining} row(s) of {} still match the pending predicate `{}`; \
+                 if the application keeps writing rows without the value (the old version during a deploy), end the \
+                 backfill with `keep` so a trigger fills them until `complete`: run `migrate rollback {}`, edit the \
+                 migration, and run again",
+                b.table, b.pending_sql, cx.m.version
             );
             let error = step_error(
                 &cx,

@@ -108,11 +108,12 @@ impl Migration {
         }
     }
 
-    /// Whether `rollback` runs the derived [`undo`](Migration::undo): a migration without a
-    /// contract phase. (An expand/contract migration's rollback phase may be empty: `expand drop
-    /// table` changes nothing until `complete`.)
+    /// Whether `rollback` runs the derived [`undo`](Migration::undo): a migration without `expand`
+    /// operations, including one whose contract phase only drops the trigger of a `backfill ..
+    /// keep` (its undo drops that trigger too). (An `expand` migration's rollback phase may be empty:
+    /// `expand drop table` changes nothing until `complete`.)
     pub fn rolls_back_by_undo(&self) -> bool {
-        !self.has_contract()
+        !self.has_contract() || self.undo.derived
     }
 
     /// Whether the migration has steps that only `complete` applies.

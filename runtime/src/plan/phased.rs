@@ -199,6 +199,13 @@ pub fn sync_trigger_name(table: &str, column: &str) -> String {
     fit_identifier(format!("{SYNC_TRIGGER_PREFIX}{table}_{column}"))
 }
 
+/// The name of the trigger of `backfill .. keep` on `table` whose first set column is `column`
+/// (unquoted names), fitted to 63 bytes. It has the [`SYNC_TRIGGER_PREFIX`] so that, like a sync
+/// trigger, it fires after the application's own triggers and is not taken for one of them.
+pub fn keep_trigger_name(table: &str, column: &str) -> String {
+    fit_identifier(format!("{SYNC_TRIGGER_PREFIX}keep_{table}_{column}"))
+}
+
 /// Whether `name` is the name of a trigger zerodown created to keep an expand's columns in sync (this
 /// version's [`SYNC_TRIGGER_PREFIX`] or the `_zd_sync_` of earlier versions).
 pub fn is_sync_trigger(name: &str) -> bool {
