@@ -73,6 +73,34 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// Stored timestamps read as UTC: from PostgreSQL 12, with the session time zone UTC, the change
+    /// between `timestamp` and `timestamptz` keeps every stored value (no rewrite).
+    pub mod m0001_utc_timestamps {
+        set target_postgres = 12;
+        alter table events alter column happened_at type timestamptz from timestamp using happened_at at time zone "UTC";
+        alter table events alter column logged_at type timestamp from timestamptz using (logged_at at time zone "utc");
+    }
+}
+
+zerodown::migration! {
+    /// The same change on a column with an index, which PostgreSQL rebuilds under ACCESS EXCLUSIVE:
+    /// the plan's guard stops it before anything is applied.
+    pub mod m0001_utc_indexed {
+        set target_postgres = 12;
+        alter table events alter column happened_at type timestamptz from timestamp using happened_at at time zone "UTC";
+    }
+}
+
+zerodown::migration! {
+    /// `primary key using index` in a single migration, which cannot see whether the index's columns
+    /// allow NULLs: the plan's guard checks on the server before attaching would scan.
+    pub mod m0001_pk_using_index {
+        set target_postgres = 12;
+        alter table tokens add constraint tokens_pkey primary key using index tokens_id_key;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -801,5 +829,180 @@ async fn an_added_column_with_references_and_no_default_checks_no_row_on_every_v
         .await
         .unwrap_err();
     assert!(err.to_string().contains("foreign key"), "{err}");
+    conn.close().await.unwrap();
+}
+
+/// `events`: 2000 rows of `timestamp` and `timestamptz` values, as an application in another time
+/// zone wrote them.
+async fn events(conn: &mut PgConnection, index: bool) {
+    exec(
+        conn,
+        "CREATE TABLE events (id bigint PRIMARY KEY, happened_at timestamp NOT NULL, logged_at timestamptz);
+         INSERT INTO events SELECT g, timestamp '2026-03-29 00:30' + g * interval '17 min',
+                                  timestamptz '2026-10-25 00:30+00' + g * interval '13 min'
+           FROM generate_series(1, 2000) g",
+    )
+    .await;
+    if index {
+        exec(
+            conn,
+            "CREATE INDEX events_happened_idx ON events (happened_at)",
+        )
+        .await;
+    }
+}
+
+/// Each row's instant (`happened_at` read as UTC) and wall-clock time in UTC (`logged_at`), as text
+/// that does not depend on the session's time zone.
+const EVENT_VALUES: &str = "SELECT string_agg(id || ' ' || extract(epoch FROM happened_at AT TIME ZONE 'UTC') || ' ' \
+     || to_char(logged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ',' ORDER BY id) FROM events";
+
+/// The same values after the change: `happened_at` is the instant, `logged_at` the UTC wall clock.
+const EVENT_VALUES_AFTER: &str =
+    "SELECT string_agg(id || ' ' || extract(epoch FROM happened_at) || ' ' \
+     || to_char(logged_at, 'YYYY-MM-DD HH24:MI:SS'), ',' ORDER BY id) FROM events";
+
+#[tokio::test]
+async fn utc_timestamps_change_type_without_a_rewrite_from_12() {
+    let db = common::fresh_database("ver_utc_timestamps").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+
+    // PostgreSQL itself: with the session in UTC the plain cast keeps the table's file from 12 on.
+    exec(
+        &mut conn,
+        "CREATE TABLE raw_events (at timestamp); INSERT INTO raw_events SELECT now() FROM generate_series(1, 100)",
+    )
+    .await;
+    let before = relfilenode(&mut conn, "raw_events").await;
+    exec(
+        &mut conn,
+        "BEGIN; SET LOCAL TimeZone = 'UTC'; ALTER TABLE raw_events ALTER COLUMN at TYPE timestamptz; COMMIT",
+    )
+    .await;
+    let rewritten = relfilenode(&mut conn, "raw_events").await != before;
+    assert_eq!(rewritten, version < PgVersion(12), "on {version}");
+
+    events(&mut conn, false).await;
+    let m: &'static Migration = &m0001_utc_timestamps::MIGRATION;
+    if version < PgVersion(12) {
+        assert_refused(&db, &[m], &[(1, 12)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    let values: String = scalar(&mut conn, EVENT_VALUES).await;
+    let table = relfilenode(&mut conn, "events").await;
+    // The runner's session in a time zone far from UTC: the plan must not depend on it.
+    let options = db
+        .inner
+        .connect_options()
+        .options([("TimeZone", "America/St_Johns")]);
+    Migrator::new(&[m]).unwrap().run(&options).await.unwrap();
+    assert_eq!(
+        relfilenode(&mut conn, "events").await,
+        table,
+        "on {version}: rewritten"
+    );
+    let types: Vec<(String, String)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns
+          WHERE table_name = 'events' AND column_name <> 'id' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        types,
+        [
+            (
+                "happened_at".to_owned(),
+                "timestamp with time zone".to_owned()
+            ),
+            (
+                "logged_at".to_owned(),
+                "timestamp without time zone".to_owned()
+            ),
+        ]
+    );
+    exec(&mut conn, "SET TimeZone = 'Asia/Kathmandu'").await;
+    assert_eq!(
+        scalar::<String>(&mut conn, EVENT_VALUES_AFTER).await,
+        values
+    );
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_utc_type_change_over_an_indexed_column_is_stopped_before_it_applies() {
+    let db = common::fresh_database("ver_utc_indexed").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    events(&mut conn, true).await;
+    let m: &'static Migration = &m0001_utc_indexed::MIGRATION;
+    if version < PgVersion(12) {
+        assert_refused(&db, &[m], &[(1, 12)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    let index = relfilenode(&mut conn, "events_happened_idx").await;
+    let err = Migrator::new(&[m])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_err();
+    let step = err.as_step().unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(step.sqlstate.as_deref(), Some("ZD003"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("events_happened_idx"), "{text}");
+    assert!(text.contains("expand alter table"), "{text}");
+    assert_eq!(relfilenode(&mut conn, "events_happened_idx").await, index);
+    let ty: String = scalar(
+        &mut conn,
+        "SELECT data_type::text FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'happened_at'",
+    )
+    .await;
+    assert_eq!(ty, "timestamp without time zone", "the change was applied");
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn primary_key_using_index_over_nullable_columns_is_stopped_before_it_scans() {
+    let db = common::fresh_database("ver_pk_using_index").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    exec(
+        &mut conn,
+        "CREATE TABLE tokens (id int, value text);
+         INSERT INTO tokens SELECT g, 't' || g FROM generate_series(1, 500) g;
+         CREATE UNIQUE INDEX tokens_id_key ON tokens (id)",
+    )
+    .await;
+    let m: &'static Migration = &m0001_pk_using_index::MIGRATION;
+    if version < PgVersion(12) {
+        assert_refused(&db, &[m], &[(1, 12)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    let migrator = Migrator::new(&[m]).unwrap();
+    let err = migrator.run(&db.inner.connect_options()).await.unwrap_err();
+    let step = err.as_step().unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(step.sqlstate.as_deref(), Some("ZD002"), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("column(s) id of table"), "{text}");
+    assert!(text.contains("set not null"), "{text}");
+    let keys: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'tokens'::regclass AND contype = 'p'",
+    )
+    .await;
+    assert_eq!(keys, 0);
+    // With the column made NOT NULL, the same plan attaches the key (the failed step ran nothing).
+    exec(&mut conn, "ALTER TABLE tokens ALTER COLUMN id SET NOT NULL").await;
+    migrator.run(&db.inner.connect_options()).await.unwrap();
+    let keys: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'tokens'::regclass AND contype = 'p'",
+    )
+    .await;
+    assert_eq!(keys, 1);
     conn.close().await.unwrap();
 }

@@ -458,6 +458,22 @@ pub struct TableConstraint {
     /// The `not valid` keywords, when written.
     pub not_valid: Option<Range>,
     pub range: Range,
+    /// For `primary key using index`: what the schema catalog of a `migrations!` set knows of the
+    /// index's columns (attaching the key sets them `NOT NULL`, scanning when one allows NULLs).
+    pub key_columns: KeyColumns,
+}
+
+/// Whether the columns of the index a `primary key using index` takes over allow NULLs, as far as
+/// the schema catalog knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KeyColumns {
+    /// A single `migration!`, or an index the catalog does not know: the runtime checks.
+    #[default]
+    Unknown,
+    /// Every column is `NOT NULL`: attaching sets nothing and scans nothing.
+    NotNull,
+    /// These columns allow NULLs.
+    Nullable(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -703,6 +719,8 @@ pub enum BinaryOp {
     /// `->`, `->>`: json access.
     JsonGet,
     JsonGetText,
+    /// `ts at time zone zone`: the timestamp read in, or shown in, another time zone.
+    AtTimeZone,
     /// Any other operator PostgreSQL knows at the "other operator" precedence level (`#>`, `#>>`, `?`,
     /// `?|`, `?&`, `@@`, `<->`, `-|-`, `<<`, `>>`, `|`, `&`, ...) or `^`, spelled as written.
     Other(&'static str),
@@ -753,6 +771,7 @@ impl BinaryOp {
             BinaryOp::Overlaps => "&&",
             BinaryOp::JsonGet => "->",
             BinaryOp::JsonGetText => "->>",
+            BinaryOp::AtTimeZone => "AT TIME ZONE",
             BinaryOp::Other(op) => op,
         }
     }

@@ -73,8 +73,9 @@ rules! {
     /// set tablespace|logged|unlogged|access method`, `alter index .. set tablespace`, `alter column ..
     /// set expression`.
     TableRewrite => "table_rewrite",
-    /// Raw `alter column .. set not null` or `add constraint .. not null` without `not valid`: a scan
-    /// under `ACCESS EXCLUSIVE` (the DSL's `set not null` uses the online recipe instead).
+    /// Raw `alter column .. set not null` or `add constraint .. not null` without `not valid`, or
+    /// `primary key using index` over columns the catalog knows to be nullable: a scan under `ACCESS
+    /// EXCLUSIVE` (the DSL's `set not null` uses the online recipe instead).
     SetNotNullScan => "set_not_null_scan",
     /// Raw `refresh materialized view` without `concurrently`: `ACCESS EXCLUSIVE` for the whole refresh.
     RefreshNotConcurrent => "refresh_not_concurrent",

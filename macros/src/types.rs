@@ -7,7 +7,7 @@
 //! and the operator family stays the same (e.g. `varchar` -> `text`), so a free change rebuilds no
 //! index either. Everything not listed here counts as a rewrite: the macro cannot prove otherwise.
 
-use crate::ast::Type;
+use crate::ast::{BinaryOp, Expr, ExprKind, Type};
 
 /// Whether `alter column ... type to [using ..]` rewrites the table, given the stated current type.
 /// `from == None` (current type not stated) counts as rewriting: the macro cannot prove otherwise.
@@ -27,6 +27,45 @@ pub fn alter_type_rewrites(from: Option<&Type>, to: &Type, has_using: bool) -> b
 /// Whether `a` and `b` are the same type (aliases and modifier spellings aside).
 pub fn same(a: &Type, b: &Type) -> bool {
     a.array_dims == b.array_dims && Canonical::of(a) == Canonical::of(b)
+}
+
+/// Whether `using` only reads the stored `timestamp` values of `column` as UTC (or a `timestamptz`
+/// as UTC wall-clock time), `using column at time zone 'UTC'`, while the type changes between
+/// `timestamp` and `timestamptz` at the same or a higher precision. With the session time zone UTC
+/// the plain cast computes the same values, and PostgreSQL 12 and later then keep every stored value
+/// as it is: no rewrite (indexes on the column are rebuilt all the same).
+pub fn utc_reinterpretation(column: &str, from: &Type, to: &Type, using: &Expr) -> bool {
+    let (f, t) = (Canonical::of(from), Canonical::of(to));
+    let bases = matches!(
+        (f.base.as_str(), t.base.as_str()),
+        ("timestamp", "timestamptz") | ("timestamptz", "timestamp")
+    );
+    let ExprKind::Binary {
+        op: BinaryOp::AtTimeZone,
+        lhs,
+        rhs,
+    } = &unparen(using).kind
+    else {
+        return false;
+    };
+    let reads_column = matches!(&unparen(lhs).kind, ExprKind::Column(parts)
+        if parts.last().is_some_and(|p| p.value == column));
+    let utc = matches!(&unparen(rhs).kind, ExprKind::String(zone)
+        if zone.eq_ignore_ascii_case("utc") || zone.eq_ignore_ascii_case("etc/utc"));
+    from.array_dims == 0
+        && to.array_dims == 0
+        && bases
+        && widens_single(&f.params, &t.params)
+        && reads_column
+        && utc
+}
+
+/// `e` without the parentheses around it.
+fn unparen(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => unparen(inner),
+        _ => e,
+    }
 }
 
 /// Whether a foreign key from a column of type `a` to one of type `b` works as an index lookup:
@@ -286,6 +325,29 @@ fn widens_single(from: &[u64], to: &[u64]) -> bool {
 mod tests {
     use super::*;
     use crate::check::build::ty;
+    use crate::lower::test_ast::{bin, col, paren, string};
+
+    #[test]
+    fn utc_reinterpretations() {
+        let at = |c: &str, zone: &str| bin(BinaryOp::AtTimeZone, col(c), string(zone));
+        let yes =
+            |from: &str, to: &str, using| utc_reinterpretation("at", &ty(from), &ty(to), &using);
+        assert!(yes("timestamp", "timestamptz", at("at", "UTC")));
+        assert!(yes("timestamptz", "timestamp", at("at", "utc")));
+        assert!(yes(
+            "timestamp(3)",
+            "timestamp with time zone",
+            at("at", "Etc/UTC")
+        ));
+        assert!(yes("timestamp", "timestamptz", paren(at("at", "UTC"))));
+        // Another zone, another column, a lower precision, the same type, arrays.
+        assert!(!yes("timestamp", "timestamptz", at("at", "Europe/Paris")));
+        assert!(!yes("timestamp", "timestamptz", at("other", "UTC")));
+        assert!(!yes("timestamp", "timestamptz(3)", at("at", "UTC")));
+        assert!(!yes("timestamp", "timestamp", at("at", "UTC")));
+        assert!(!yes("timestamp[]", "timestamptz[]", at("at", "UTC")));
+        assert!(!yes("date", "timestamptz", at("at", "UTC")));
+    }
 
     #[test]
     fn free_and_rewriting_changes() {

@@ -4,13 +4,19 @@
 use zerodown_runtime::plan::PgVersion;
 
 use super::{breaking, column, constraint, show, target_setting, Checker};
-use crate::ast::{AlterAction, AlterActionKind, Expr, Name, QName, Range, Type};
+use crate::ast::{
+    AlterAction, AlterActionKind, BinaryOp, Expr, ExprKind, Name, QName, Range, Type,
+};
 use crate::rules::Rule;
-use crate::types::{alter_type_rewrites, display};
+use crate::types::{alter_type_rewrites, display, utc_reinterpretation};
 
 /// From PostgreSQL 12 `set not null` can skip its scan when a validated `check (c is not null)` proves
 /// it, which is the recipe the macro generates.
 pub(super) const SET_NOT_NULL_RECIPE: PgVersion = PgVersion(12);
+
+/// From PostgreSQL 12 `timestamp` <-> `timestamptz` keeps the stored values when the session time zone
+/// is UTC, which the lowering sets for `using c at time zone 'UTC'`.
+pub(crate) const UTC_TIMESTAMP_CHANGE: PgVersion = PgVersion(12);
 
 pub(super) fn action(ck: &mut Checker, table: &QName, action: &AlterAction) {
     match &action.kind {
@@ -52,6 +58,27 @@ fn alter_type(
         return;
     }
     let (t, c, to) = (show(table), &column.value, display(ty));
+    // alter table events alter column at type timestamptz from timestamp using at at time zone "UTC";
+    if let (Some(from), Some(using)) = (from, using) {
+        if utc_reinterpretation(c, from, ty, using) {
+            if ck.target < UTC_TIMESTAMP_CHANGE {
+                let target = ck.target;
+                ck.report(
+                    Rule::AlterColumnType,
+                    using.range,
+                    format_args!(
+                        "reading `{c}` as UTC needs no rewrite only from PostgreSQL 12 (the target is {target}); \
+                         before 12 this rewrites `{t}` and its indexes under ACCESS EXCLUSIVE; raise {} if every \
+                         server runs 12 or newer, or write `expand alter table {t} alter column {c} type {to} from {} \
+                         using ..`",
+                        target_setting(12),
+                        display(from)
+                    ),
+                );
+            }
+            return;
+        }
+    }
     let old = from.map_or_else(|| "<current type>".to_owned(), display);
     let using_sql = if using.is_some() { " using .." } else { "" };
     let fix = format!(
@@ -59,14 +86,24 @@ fn alter_type(
          online and swaps it in at `complete`"
     );
     match (from, using) {
-        (_, Some(using)) => ck.report(
-            Rule::AlterColumnType,
-            using.range,
-            format_args!(
-                "`using` computes a new value for every row, rewriting `{t}` and its indexes under ACCESS \
-                 EXCLUSIVE, which blocks reads and writes until it ends; {fix}"
-            ),
-        ),
+        (_, Some(using)) => {
+            // timestamp <-> timestamptz: point to the form that keeps the stored values.
+            let utc = match from {
+                Some(from) if utc_reinterpretation(c, from, ty, &utc_using(column)) => format!(
+                    "; if the stored values are UTC, `using {c} at time zone \"UTC\"` changes the type without a \
+                     rewrite (target 12 or later)"
+                ),
+                _ => String::new(),
+            };
+            ck.report(
+                Rule::AlterColumnType,
+                using.range,
+                format_args!(
+                    "`using` computes a new value for every row, rewriting `{t}` and its indexes under ACCESS \
+                     EXCLUSIVE, which blocks reads and writes until it ends; {fix}{utc}"
+                ),
+            )
+        }
         (None, None) => ck.report(
             Rule::AlterColumnType,
             ty.range,
@@ -85,6 +122,19 @@ fn alter_type(
             ),
         ),
     }
+}
+
+/// `column at time zone 'UTC'`, to ask whether a change would be a UTC reinterpretation.
+fn utc_using(column: &Name) -> Expr {
+    let node = |kind| Expr {
+        kind,
+        range: column.range(),
+    };
+    node(ExprKind::Binary {
+        op: BinaryOp::AtTimeZone,
+        lhs: Box::new(node(ExprKind::Column(vec![column.clone()]))),
+        rhs: Box::new(node(ExprKind::String("UTC".to_owned()))),
+    })
 }
 
 // alter table users alter column email set not null;  (target below 12)

@@ -162,6 +162,7 @@ pub(crate) fn constraint(
         kind,
         not_valid: not_valid.then(sp),
         range: sp(),
+        key_columns: Default::default(),
     })
 }
 

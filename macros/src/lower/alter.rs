@@ -24,8 +24,8 @@
 use zerodown_runtime::plan::{LockLevel, Postcondition};
 
 use crate::ast::{
-    AlterAction, AlterActionKind, ColumnConstraintKind, ColumnDef, ExprKind, Name, QName,
-    TableConstraint, TableConstraintKind,
+    AlterAction, AlterActionKind, ColumnConstraintKind, ColumnDef, ExprKind, KeyColumns, Name,
+    QName, TableConstraint, TableConstraintKind,
 };
 use crate::render::{
     column_def, expr, quote_ident, render_qname, render_type, table_constraint,
@@ -34,8 +34,9 @@ use crate::render::{
 use crate::{types, volatility};
 
 use super::context::Context;
+use super::naming::PlanGeneration;
 use super::stmt::{Inverse, Lowered, TableRef};
-use super::{backfill, index, inverse, leak_str, naming};
+use super::{backfill, guard, index, inverse, leak_str, naming};
 
 /// Every action of one `alter table`, in order.
 pub(super) fn alter_table(
@@ -142,6 +143,13 @@ fn action_lowered(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<
             from,
             using,
         } => {
+            let utc = match (from, using) {
+                (Some(from), Some(using)) => types::utc_reinterpretation(&c.value, from, ty, using),
+                _ => false,
+            };
+            if utc && existing.is_some() && cx.target_at_least(12) {
+                return utc_type_change(table, existing, c, ty);
+            }
             let rewrites = existing.is_some()
                 && types::alter_type_rewrites(from.as_ref(), ty, using.is_some());
             let mut sql = format!(
@@ -450,12 +458,31 @@ fn add_constraint(
         TableConstraintKind::UniqueUsingIndex(_) | TableConstraintKind::PrimaryKeyUsingIndex(_) => {
             let lowered = Lowered::new(format!("attach index as constraint{what} to {t}"), sql)
                 .lock_on(LockLevel::AccessExclusive, existing.clone());
-            vec![match existing {
+            let mut out = Vec::new();
+            // Columns the catalog did not know: the server checks them before attaching would scan.
+            // (Known `NOT NULL` needs no check; known nullable was judged at compile time, and under
+            // an override the scan is what the user allowed.)
+            if let (
+                TableConstraintKind::PrimaryKeyUsingIndex(index),
+                Some(_),
+                KeyColumns::Unknown,
+            ) = (&c.kind, &existing, &c.key_columns)
+            {
+                if cx.generation == PlanGeneration::Current {
+                    out.push(guard::key_columns_not_null(
+                        table,
+                        existing.clone(),
+                        &index.value,
+                    ));
+                }
+            }
+            out.push(match existing {
                 Some(_) => lowered.irreversible(format!(
                     "dropping the constraint{what} on {t} would drop the index it took over, built before this migration"
                 )),
                 None => lowered.inverse(Inverse::Nothing),
-            }]
+            });
+            out
         }
         // Override only: builds an index under `ACCESS EXCLUSIVE`.
         TableConstraintKind::Exclude { .. } => {
@@ -468,6 +495,49 @@ fn add_constraint(
             )]
         }
     }
+}
+
+/// `alter column c type timestamptz from timestamp using c at time zone 'UTC'` (or back), target 12+:
+/// the same values as the plain cast with the session time zone UTC, which PostgreSQL then makes
+/// without rewriting the table. In one transaction: `SET LOCAL TimeZone = 'UTC'`, a guard that no
+/// index uses the column (it would be rebuilt under `ACCESS EXCLUSIVE`), the change without `USING`,
+/// and the session's own time zone back for the rest of the step.
+fn utc_type_change(
+    table: &QName,
+    existing: Option<TableRef>,
+    c: &Name,
+    ty: &crate::ast::Type,
+) -> Vec<Lowered> {
+    let t = render_qname(table);
+    let session = |description: &str, sql: &str| {
+        Lowered::new(description, sql)
+            .lock_on(LockLevel::None, existing.clone())
+            .inverse(Inverse::Nothing)
+    };
+    vec![
+        session(
+            "read timestamps in UTC for the type change",
+            "SET LOCAL TimeZone = 'UTC'",
+        ),
+        guard::no_index_on(table, existing.clone(), &c.value),
+        Lowered::new(
+            format!(
+                "change type of {t}.{} to {} (stored values read as UTC: no rewrite)",
+                quote_ident(&c.value),
+                render_type(ty)
+            ),
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {} TYPE {}",
+                quote_ident(&c.value),
+                render_type(ty)
+            ),
+        )
+        .lock_on(LockLevel::AccessExclusive, existing.clone()),
+        session(
+            "restore the session's time zone",
+            "SET LOCAL TimeZone TO DEFAULT",
+        ),
+    ]
 }
 
 /// `ALTER TABLE t VALIDATE CONSTRAINT c`: its own step, scanning under `SHARE UPDATE EXCLUSIVE` (a
@@ -525,7 +595,7 @@ fn add_not_null_check(
     column: &Name,
 ) -> (Lowered, String) {
     let t = render_qname(table);
-    let name = naming::not_null_check(&table.name.value, &column.value, cx.helper_names);
+    let name = naming::not_null_check(&table.name.value, &column.value, cx.generation);
     let c = quote_ident(&name);
     let sql = format!(
         "ALTER TABLE {t} ADD CONSTRAINT {c} CHECK ({} IS NOT NULL) NOT VALID",

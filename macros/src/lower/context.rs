@@ -5,7 +5,7 @@ use zerodown_runtime::plan::{PgVersion, Settings};
 use crate::ast::{Name, QName};
 use crate::render::render_qname;
 
-use super::naming::HelperNames;
+use super::naming::PlanGeneration;
 use super::stmt::TableRef;
 
 /// Tables and indexes created earlier in this migration. Statements on them lock no existing table, so
@@ -16,9 +16,9 @@ pub(super) struct Context {
     /// Whether the statement being lowered sits in an `unsafe` block allowing
     /// `fires_user_triggers`: its backfill batches may fire the table's own triggers.
     pub fire_user_triggers: bool,
-    /// How the helper checks of the CHECK route are named (the legacy names only to compute the
-    /// checksums earlier versions gave the plan).
-    pub helper_names: HelperNames,
+    /// Whose plan this lowering reproduces (the legacy one only to compute the checksums earlier
+    /// versions gave the plan).
+    pub generation: PlanGeneration,
     new_tables: Vec<QName>,
     /// Indexes built on new tables, as (schema of the table, index name).
     new_indexes: Vec<(Option<String>, String)>,
@@ -32,7 +32,7 @@ impl Context {
         Context {
             settings,
             fire_user_triggers: false,
-            helper_names: HelperNames::Current,
+            generation: PlanGeneration::Current,
             new_tables: Vec::new(),
             new_indexes: Vec::new(),
             new_columns: Vec::new(),

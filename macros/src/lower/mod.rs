@@ -19,6 +19,7 @@ mod context;
 #[cfg(test)]
 mod dsl_tests;
 mod group;
+mod guard;
 mod index;
 mod inverse;
 mod maintenance;
@@ -42,7 +43,7 @@ use crate::ast::{Expand, Item, MigrationInput, Stmt, StmtKind};
 use crate::rules::Rule;
 
 use self::context::Context;
-use self::naming::HelperNames;
+use self::naming::PlanGeneration;
 use self::stmt::{Inverse, Lowered};
 
 /// Lowers an input that passed `check`. Infallible by construction.
@@ -50,10 +51,10 @@ use self::stmt::{Inverse, Lowered};
 /// A migration of `expand` operations (`check` makes sure it holds nothing else) gets expand, contract
 /// and rollback phases from [`phased`]; any other migration only an expand phase.
 pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
-    let mut migration = lower_with(input, settings, HelperNames::Current);
+    let mut migration = lower_with(input, settings, PlanGeneration::Current);
     // The same plan under the helper names of earlier versions: a migration they applied is not drift.
     if !migration.chosen_names.is_empty() {
-        let legacy = lower_with(input, settings, HelperNames::Legacy);
+        let legacy = lower_with(input, settings, PlanGeneration::Legacy);
         if legacy.checksum != migration.checksum {
             migration.legacy_checksums = leak_slice(vec![legacy.checksum]);
         }
@@ -61,7 +62,7 @@ pub fn lower(input: &MigrationInput, settings: Settings) -> Migration {
     migration
 }
 
-fn lower_with(input: &MigrationInput, settings: Settings, names: HelperNames) -> Migration {
+fn lower_with(input: &MigrationInput, settings: Settings, names: PlanGeneration) -> Migration {
     // Each statement, with whether its block acknowledges that its batches fire user triggers.
     let stmts: Vec<(&Stmt, bool)> = input
         .body
@@ -92,7 +93,7 @@ fn lower_with(input: &MigrationInput, settings: Settings, names: HelperNames) ->
     let mut chosen_names = Vec::new();
     let phases = if ops.is_empty() {
         let mut cx = Context::new(settings);
-        cx.helper_names = names;
+        cx.generation = names;
         let lowered = stmts
             .iter()
             .flat_map(|(stmt, fires)| {

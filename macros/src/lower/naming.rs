@@ -8,15 +8,17 @@ use crate::ast::{IndexKey, IndexKeyExpr, Name};
 /// PostgreSQL's identifier limit (`NAMEDATALEN - 1`); longer names are silently truncated by the server.
 const MAX_IDENT_BYTES: usize = 63;
 
-/// How the helper checks of the CHECK route to `SET NOT NULL` are named.
+/// Which zerodown's plans a lowering reproduces: this one's, or (only to compute the checksums
+/// recorded by earlier versions, `Migration::legacy_checksums`) those of the versions before helper
+/// checks were renamed and guards added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HelperNames {
-    /// `_zd_<column>_nn` ([`not_null_check`]).
+pub(crate) enum PlanGeneration {
+    /// Helper checks named `_zd_<column>_nn` ([`not_null_check`]); guards before statements whose
+    /// safety depends on what only the live schema knows (`lower::guard`).
     Current,
-    /// `<table>_<column>_not_null`, the name earlier zerodown versions gave it: from PostgreSQL 18 it is also the
-    /// name of the catalogued `NOT NULL` constraint of an already `NOT NULL` column, so adding the
-    /// helper failed there. Kept only to compute the checksums those plans had
-    /// (`Migration::legacy_checksums`).
+    /// Helper checks named `<table>_<column>_not_null`: from PostgreSQL 18 also the name of the
+    /// catalogued `NOT NULL` constraint of an already `NOT NULL` column, so adding the helper failed
+    /// there. No guards.
     Legacy,
 }
 
@@ -26,10 +28,10 @@ pub(crate) enum HelperNames {
 /// `fkey`, `excl` and `pkey`, so the leading `_zd_` and the `nn` suffix keep it apart from every name
 /// the server chooses. A user's constraint of the same name is caught at run time before the
 /// migration starts.
-pub(super) fn not_null_check(table: &str, column: &str, names: HelperNames) -> String {
+pub(super) fn not_null_check(table: &str, column: &str, names: PlanGeneration) -> String {
     match names {
-        HelperNames::Current => fit(format!("_zd_{column}_nn")),
-        HelperNames::Legacy => fit(format!("{table}_{column}_not_null")),
+        PlanGeneration::Current => fit(format!("_zd_{column}_nn")),
+        PlanGeneration::Legacy => fit(format!("{table}_{column}_not_null")),
     }
 }
 
@@ -80,11 +82,11 @@ mod tests {
     #[test]
     fn short_names_are_kept() {
         assert_eq!(
-            not_null_check("users", "email", HelperNames::Current),
+            not_null_check("users", "email", PlanGeneration::Current),
             "_zd_email_nn"
         );
         assert_eq!(
-            not_null_check("users", "email", HelperNames::Legacy),
+            not_null_check("users", "email", PlanGeneration::Legacy),
             "users_email_not_null"
         );
         assert_eq!(
@@ -105,7 +107,7 @@ mod tests {
     fn name_of_exactly_63_bytes_is_kept() {
         // "t_" + 49 + "_not_null" (9) = 2 + 49 + 9 = 60; make it 63 with a 52-byte column.
         let column = "c".repeat(52);
-        let name = not_null_check("t", &column, HelperNames::Legacy);
+        let name = not_null_check("t", &column, PlanGeneration::Legacy);
         assert_eq!(name.len(), 63);
         assert_eq!(name, format!("t_{column}_not_null"));
     }
@@ -115,7 +117,7 @@ mod tests {
         let column = "c".repeat(53);
         let full = format!("t_{column}_not_null");
         assert_eq!(full.len(), 64);
-        let name = not_null_check("t", &column, HelperNames::Legacy);
+        let name = not_null_check("t", &column, PlanGeneration::Legacy);
         assert_eq!(name.len(), 63);
         assert_eq!(&name[..54], &full[..54]);
         assert_eq!(&name[54..55], "_");
@@ -134,8 +136,8 @@ mod tests {
             )
         );
         // Deterministic, and another long name with the same prefix gets another hash.
-        assert_eq!(not_null_check("t", &column, HelperNames::Legacy), name);
-        let other = not_null_check("t", &format!("{column}x"), HelperNames::Legacy);
+        assert_eq!(not_null_check("t", &column, PlanGeneration::Legacy), name);
+        let other = not_null_check("t", &format!("{column}x"), PlanGeneration::Legacy);
         assert_eq!(other[..54], name[..54]);
         assert_ne!(other, name);
     }
@@ -144,7 +146,7 @@ mod tests {
     fn truncation_respects_character_boundaries() {
         // 'é' is two bytes; after the leading "a", a cut at byte 54 would split one.
         let table = format!("a{}", "é".repeat(40));
-        let name = not_null_check(&table, "x", HelperNames::Legacy);
+        let name = not_null_check(&table, "x", PlanGeneration::Legacy);
         assert_eq!(name, format!("a{}_{}", "é".repeat(26), &name[54..]));
         assert_eq!(name.len(), 1 + 26 * 2 + 1 + 8);
     }

@@ -278,6 +278,7 @@ pub fn tc(n: Option<&str>, kind: TableConstraintKind, not_valid: bool) -> TableC
         kind,
         not_valid: not_valid.then(range),
         range: range(),
+        key_columns: Default::default(),
     }
 }
 

@@ -921,7 +921,7 @@ fn set_not_null_helper_name_is_fitted() {
     let helper = crate::lower::naming::not_null_check(
         "users",
         &column,
-        crate::lower::naming::HelperNames::Current,
+        crate::lower::naming::PlanGeneration::Current,
     );
     assert_eq!(helper.len(), 63);
     assert!(sql(&steps(&m)[0])[0].contains(&format!("ADD CONSTRAINT \"{helper}\" CHECK")));

@@ -23,7 +23,7 @@ fn irreversible(m: &Migration) -> Vec<usize> {
 #[test]
 fn set_not_null_drops_its_helper_check_and_the_not_null() {
     let m = lower_body("alter table users alter column email set not null;");
-    let helper = naming::not_null_check("users", "email", naming::HelperNames::Current);
+    let helper = naming::not_null_check("users", "email", naming::PlanGeneration::Current);
     assert_eq!(m.expand.steps.len(), 3);
     assert_eq!(
         inverses(&m),
@@ -97,7 +97,7 @@ fn the_volatile_default_recipe_drops_the_column_it_added() {
         lower_body("alter table users add column token uuid default gen_random_uuid() not null;");
     // add column + set default; backfill; helper check; validate; set not null + drop helper
     assert_eq!(m.expand.steps.len(), 5);
-    let helper = naming::not_null_check("users", "token", naming::HelperNames::Current);
+    let helper = naming::not_null_check("users", "token", naming::PlanGeneration::Current);
     assert_eq!(
         inverses(&m),
         [

@@ -1,7 +1,7 @@
 //! SQL expressions, by precedence climbing with PostgreSQL's precedence (lowest first): `or`; `and`;
 //! `not`; `is [not] null` / `is [not] distinct from`; comparisons (`= <> != < > <= >=`, which do not
 //! chain); `[not] like|ilike|in|between`; every other operator (`||`, `->`, `->>`, `@>`, `<@`, `&&`,
-//! `~`, ...); `+ -`; `* / %`; `^`; unary `- +`; `::type`.
+//! `~`, ...); `+ -`; `* / %`; `^`; `at time zone`; unary `- +`; `::type`.
 
 use proc_macro2::{Delimiter, TokenTree};
 
@@ -316,7 +316,17 @@ fn multiplicative(c: &mut Cursor) -> PResult<Expr> {
 }
 
 fn power(c: &mut Cursor) -> PResult<Expr> {
-    arithmetic(c, &[("^", BinaryOp::Other("^"))], unary)
+    arithmetic(c, &[("^", BinaryOp::Other("^"))], at_time_zone)
+}
+
+/// `ts at time zone zone` (left-associative, between `^` and prefix minus).
+fn at_time_zone(c: &mut Cursor) -> PResult<Expr> {
+    let mut lhs = unary(c)?;
+    while c.eat_kws(&["at", "time", "zone"]).is_some() {
+        let rhs = c.nested(unary)?;
+        lhs = binary(BinaryOp::AtTimeZone, lhs, rhs);
+    }
+    Ok(lhs)
 }
 
 fn unary(c: &mut Cursor) -> PResult<Expr> {

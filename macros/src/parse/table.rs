@@ -281,6 +281,7 @@ pub(super) fn table_constraint(c: &mut Cursor) -> PResult<TableConstraint> {
         kind,
         not_valid,
         range: c.range_from(start),
+        key_columns: Default::default(),
     })
 }
 

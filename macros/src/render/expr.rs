@@ -29,6 +29,8 @@ enum Prec {
     Mul,
     /// `^`
     Exp,
+    /// `AT TIME ZONE`
+    At,
     /// Prefix `-` and `+`.
     Unary,
     /// Postfix `::type`.
@@ -50,7 +52,8 @@ impl Prec {
             Prec::Other => Prec::Add,
             Prec::Add => Prec::Mul,
             Prec::Mul => Prec::Exp,
-            Prec::Exp => Prec::Unary,
+            Prec::Exp => Prec::At,
+            Prec::At => Prec::Unary,
             Prec::Unary => Prec::Cast,
             Prec::Cast | Prec::Atom => Prec::Atom,
         }
@@ -60,7 +63,7 @@ impl Prec {
     fn left_associative(self) -> bool {
         matches!(
             self,
-            Prec::Or | Prec::And | Prec::Other | Prec::Add | Prec::Mul | Prec::Exp
+            Prec::Or | Prec::And | Prec::Other | Prec::Add | Prec::Mul | Prec::Exp | Prec::At
         )
     }
 }
@@ -87,6 +90,7 @@ fn binary_prec(op: BinaryOp) -> Prec {
         | BinaryOp::JsonGet
         | BinaryOp::JsonGetText => Prec::Other,
         BinaryOp::Other("^") => Prec::Exp,
+        BinaryOp::AtTimeZone => Prec::At,
         BinaryOp::Other(_) => Prec::Other,
     }
 }
@@ -341,6 +345,24 @@ mod tests {
         // a - b - c is (a - b) - c
         let e = bin(B::Sub, bin(B::Sub, col("a"), col("b")), col("c"));
         assert_eq!(expr(&e), r#""a" - "b" - "c""#);
+    }
+
+    #[test]
+    fn at_time_zone_is_parenthesized_only_where_needed() {
+        let at = |e, z| bin(B::AtTimeZone, e, z);
+        assert_eq!(
+            expr(&at(col("t"), string("UTC"))),
+            r#""t" AT TIME ZONE 'UTC'"#
+        );
+        // (a + b) AT TIME ZONE z
+        let e = at(bin(B::Add, col("a"), col("b")), col("z"));
+        assert_eq!(expr(&e), r#"("a" + "b") AT TIME ZONE "z""#);
+        // a + b AT TIME ZONE z needs none
+        let e = bin(B::Add, col("a"), at(col("b"), col("z")));
+        assert_eq!(expr(&e), r#""a" + "b" AT TIME ZONE "z""#);
+        // (a AT TIME ZONE z)::text
+        let e = cast(at(col("a"), col("z")), "text");
+        assert_eq!(expr(&e), r#"("a" AT TIME ZONE "z")::text"#);
     }
 
     #[test]

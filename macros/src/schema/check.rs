@@ -8,8 +8,8 @@
 
 use crate::ast::{
     AlterActionKind, ColumnConstraintKind, ColumnDef, CommentTarget, ExpandOp, Expr, ExprKind,
-    ForeignKeyTarget, IndexKeyExpr, Item, MigrationInput, Name, QName, ReindexTarget, Stmt,
-    StmtKind, TableConstraint, TableConstraintKind, Type,
+    ForeignKeyTarget, IndexKeyExpr, Item, KeyColumns, MigrationInput, Name, QName, ReindexTarget,
+    Stmt, StmtKind, TableConstraint, TableConstraintKind, Type,
 };
 use crate::ctxt::Ctxt;
 
@@ -26,36 +26,73 @@ pub(crate) fn migration(cx: &Ctxt, catalog: &mut Catalog, input: &mut MigrationI
             Item::Unsafe(block) => block.body.iter_mut().collect(),
         };
         for stmt in stmts {
-            fill_current_types(catalog, stmt);
+            fill_from_catalog(catalog, stmt);
             statement(cx, catalog, stmt);
             super::replay::statement(catalog, stmt);
         }
     }
 }
 
-/// `alter column c type T` without `from`: the catalog knows the current type, so the rules can tell
-/// whether the change rewrites the table (the type stated is checked against it otherwise).
-fn fill_current_types(catalog: &Catalog, stmt: &mut Stmt) {
+/// What the rules need from the catalog, written into the statement before they judge it: the
+/// current type of `alter column c type T` without `from` (the type stated is checked against it
+/// otherwise), and whether the columns behind `primary key using index` allow NULLs.
+fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
     let StmtKind::AlterTable { table, actions } = &mut stmt.kind else {
         return;
     };
     let Some(t) = catalog.table(&Key::of(table)) else {
         return;
     };
+    // Columns an earlier action of the same statement sets `NOT NULL`.
+    let mut set_not_null: Vec<String> = Vec::new();
     for action in actions {
-        if let AlterActionKind::AlterType {
-            column, ty, from, ..
-        } = &mut action.kind
-        {
-            if from.is_none() {
-                if let Some(c) = t.column(&column.value) {
-                    let mut known = c.ty.clone();
-                    // Errors about it point at the new type, the tokens written.
-                    known.range = ty.range;
-                    *from = Some(known);
+        match &mut action.kind {
+            AlterActionKind::AlterType {
+                column, ty, from, ..
+            } => {
+                if from.is_none() {
+                    if let Some(c) = t.column(&column.value) {
+                        let mut known = c.ty.clone();
+                        // Errors about it point at the new type, the tokens written.
+                        known.range = ty.range;
+                        *from = Some(known);
+                    }
                 }
             }
+            AlterActionKind::SetNotNull { column } => set_not_null.push(column.value.clone()),
+            AlterActionKind::AddConstraint(c) => {
+                if let TableConstraintKind::PrimaryKeyUsingIndex(index) = &c.kind {
+                    c.key_columns = key_columns(catalog, t, index, &set_not_null);
+                }
+            }
+            _ => {}
         }
+    }
+}
+
+/// Whether the columns of `index` on `t` allow NULLs (`Unknown` for an index the catalog does not
+/// know, or one over expressions, which PostgreSQL refuses as a key anyway).
+fn key_columns(catalog: &Catalog, t: &Table, index: &Name, set_not_null: &[String]) -> KeyColumns {
+    let key = Key {
+        schema: t.key.schema.clone(),
+        name: index.value.clone(),
+    };
+    let Some(ix) = catalog.index(&key).filter(|ix| ix.table == t.key) else {
+        return KeyColumns::Unknown;
+    };
+    let mut nullable = Vec::new();
+    for column in &ix.columns {
+        let Some(c) = column.as_deref().and_then(|c| t.column(c)) else {
+            return KeyColumns::Unknown;
+        };
+        if !c.not_null && !set_not_null.contains(&c.name) {
+            nullable.push(c.name.clone());
+        }
+    }
+    if nullable.is_empty() {
+        KeyColumns::NotNull
+    } else {
+        KeyColumns::Nullable(nullable)
     }
 }
 

@@ -85,6 +85,29 @@ fn arithmetic_precedence() {
 }
 
 #[test]
+fn at_time_zone_binds_between_exponent_and_prefix_minus() {
+    assert_eq!(
+        shape(r#"at at time zone "UTC""#),
+        r#"(AT TIME ZONE at "UTC")"#
+    );
+    assert_eq!(
+        shape(r#"a at time zone "UTC" at time zone z"#),
+        r#"(AT TIME ZONE (AT TIME ZONE a "UTC") z)"#
+    );
+    assert_eq!(
+        shape(r#"a + b at time zone "UTC""#),
+        r#"(+ a (AT TIME ZONE b "UTC"))"#
+    );
+    assert_eq!(shape("-a at time zone z"), "(AT TIME ZONE (neg a) z)");
+    assert_eq!(
+        shape("a::timestamp at time zone z ^ 2"),
+        "(^ (AT TIME ZONE (cast a timestamp) z) 2)"
+    );
+    // `at` alone stays a column name.
+    assert_eq!(shape("at + 1"), "(+ at 1)");
+}
+
+#[test]
 fn cast_binds_tightest() {
     assert_eq!(shape("-a::int"), "(neg (cast a int))");
     assert_eq!(
