@@ -717,28 +717,11 @@ async fn one(
                 save,
                 size,
             } => {
-                let bound = cx.sql.next_bound(after.is_some(), only_pending, size);
-                let mut q = sqlx::query(&bound);
-                for v in after.unwrap_or_default().iter().chain(end) {
-                    q = q.bind(v.as_str());
-                }
-                let Some(row) = q
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| AttemptError::new(e, &bound))?
+                let Some((upper, passed)) =
+                    batch_bound(&mut tx, cx, after, end, only_pending, size).await?
                 else {
                     return Ok(Done::End);
                 };
-                let n = cx.sql.key().len();
-                let mut upper = Vec::with_capacity(n);
-                for i in 0..n {
-                    upper.push(
-                        row.try_get::<String, _>(i)
-                            .map_err(|e| AttemptError::new(e, &bound))?,
-                    );
-                }
-                let passed: i64 = row.try_get(n).map_err(|e| AttemptError::new(e, &bound))?;
-                let passed = passed.max(0) as u64;
 
                 let update = cx.sql.update(after.is_some());
                 let mut q = sqlx::query(&update);
@@ -806,6 +789,54 @@ async fn one(
             Err(e)
         }
     }
+}
+
+/// The upper bound of the next batch (key values as text) and the number of rows up to it: the
+/// `size`-th key when there are that many, else the last key and a count (the pass's last batch).
+/// `None`: no row is left in the pass.
+async fn batch_bound(
+    tx: &mut PgConnection,
+    cx: &Ctx,
+    after: Option<&[String]>,
+    end: &[String],
+    only_pending: bool,
+    size: u64,
+) -> Result<Option<(Vec<String>, u64)>, AttemptError> {
+    let n = cx.sql.key().len();
+    let keys = |row: &sqlx::postgres::PgRow, sql: &str| {
+        (0..n)
+            .map(|i| {
+                row.try_get::<String, _>(i)
+                    .map_err(|e| AttemptError::new(e, sql))
+            })
+            .collect::<Result<Vec<String>, AttemptError>>()
+    };
+    let nth = cx.sql.nth_key(after.is_some(), only_pending, size);
+    let mut q = sqlx::query(&nth);
+    for v in after.unwrap_or_default().iter().chain(end) {
+        q = q.bind(v.as_str());
+    }
+    if let Some(row) = q
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| AttemptError::new(e, &nth))?
+    {
+        return Ok(Some((keys(&row, &nth)?, size)));
+    }
+    let bound = cx.sql.next_bound(after.is_some(), only_pending, size);
+    let mut q = sqlx::query(&bound);
+    for v in after.unwrap_or_default().iter().chain(end) {
+        q = q.bind(v.as_str());
+    }
+    let Some(row) = q
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| AttemptError::new(e, &bound))?
+    else {
+        return Ok(None);
+    };
+    let passed: i64 = row.try_get(n).map_err(|e| AttemptError::new(e, &bound))?;
+    Ok(Some((keys(&row, &bound)?, passed.max(0) as u64)))
 }
 
 /// Sessions waiting for a lock this session holds; `pg_blocking_pids` only for sessions waiting
