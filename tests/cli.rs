@@ -1537,6 +1537,12 @@ async fn status_check_fails_on_failed_and_missing_migrations() {
     // `run` would go on (it may retry the failed step), so plain `status` exits 0; `--check` does not.
     let o = cli(broken, &["migrate", "status", "--database-url", url]).await;
     assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    assert!(
+        o.out
+            .contains("expanding, stopped by an error (0 of 1 steps done)"),
+        "{}",
+        o.out
+    );
     let o = cli(
         broken,
         &["migrate", "status", "--check", "--database-url", url],

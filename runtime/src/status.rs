@@ -297,7 +297,24 @@ impl fmt::Display for Status {
             .max()
             .unwrap_or(0);
         for m in &self.migrations {
-            write!(f, "{:>6} {:<width$}  {}", m.id.version, m.id.name, m.state)?;
+            // A recorded error says why the migration stopped: no need to guess "interrupted".
+            let state = match (m.state, &m.last_error) {
+                (MigrationState::Expanding { done, total }, Some(_)) => {
+                    format!("expanding, stopped by an error ({done} of {total} steps done)")
+                }
+                (MigrationState::Completing { done, total }, Some(_)) => {
+                    format!(
+                        "completing, stopped by an error ({done} of {total} contract steps done)"
+                    )
+                }
+                (MigrationState::RollingBack { done, total }, Some(_)) => {
+                    format!(
+                        "rolling back, stopped by an error ({done} of {total} rollback steps done)"
+                    )
+                }
+                (state, _) => state.to_string(),
+            };
+            write!(f, "{:>6} {:<width$}  {state}", m.id.version, m.id.name)?;
             if let Some(at) = &m.applied_at {
                 write!(f, " {at}")?;
             }
