@@ -1,5 +1,5 @@
-//! Support for the backfill tests: a fresh database per test (from `zerodown::localdb`), small query
-//! helpers, hand-built backfill plans, and a sampler of the locks a session holds.
+//! Support for the backfill tests: the test database (`tests/support/db.rs`), hand-built backfill
+//! plans, and a sampler of the locks a session holds.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -7,123 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor, PgConnection};
-use zerodown::localdb::FreshDatabase;
 use zerodown::plan::{
     Backfill, Checksum, LockLevel, Migration, Pace, Phase, Postcondition, Settings, Step, StepKind,
     Transaction, Undo,
 };
 
-/// Logs of the runtime go to the test output (visible with `--nocapture`).
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_test_writer()
-        .with_target(false)
-        .try_init();
-}
+#[path = "../support/db.rs"]
+mod db;
 
-/// A database for one test: created by [`fresh_database`] (and dropped with the last clone), or one
-/// named by URL (in a child process).
-#[derive(Debug, Clone)]
-pub struct Db {
-    pub options: PgConnectOptions,
-    /// The URL, for a child process; it may contain a password, so never print it.
-    pub url: String,
-    owned: Option<Arc<FreshDatabase>>,
-}
-
-/// A fresh, empty database. Panics with the discovery error (which says what to install or set)
-/// when no server can be found: these tests never skip.
-pub async fn fresh_database(label: &str) -> Db {
-    let db = zerodown::localdb::fresh_database(label)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Db {
-        options: db.connect_options(),
-        url: db.url().to_owned(),
-        owned: Some(Arc::new(db)),
-    }
-}
-
-/// The database at `url`, created by another process.
-pub fn existing_database(url: &str) -> Db {
-    Db {
-        options: url.parse().expect("a PostgreSQL URL"),
-        url: url.to_owned(),
-        owned: None,
-    }
-}
-
-impl Db {
-    /// A new connection.
-    pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect_with(&self.options).await.unwrap()
-    }
-
-    /// A new connection with `application_name` set.
-    pub async fn connect_as(&self, application_name: &str) -> PgConnection {
-        PgConnection::connect_with(&self.options.clone().application_name(application_name))
-            .await
-            .unwrap()
-    }
-
-    /// Runs SQL (one or more statements).
-    pub async fn exec(&self, sql: &str) {
-        let mut c = self.connect().await;
-        // `Executor::execute` (a boxed future) rather than `raw_sql`, whose future is not `Send`
-        // (rust-lang/rust#100013), so this can run in spawned tasks.
-        c.execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        c.close().await.unwrap();
-    }
-
-    /// A scalar query.
-    pub async fn scalar<T>(&self, sql: &str) -> T
-    where
-        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
-    {
-        let mut c = self.connect().await;
-        let v = sqlx::query_scalar(sql)
-            .fetch_one(&mut c)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        c.close().await.unwrap();
-        v
-    }
-
-    /// `pg_class.relfilenode` of `table`: changes when the table is rewritten.
-    pub async fn relfilenode(&self, table: &str) -> i64 {
-        self.scalar(&format!(
-            "SELECT relfilenode::bigint FROM pg_class WHERE oid = '{table}'::regclass"
-        ))
-        .await
-    }
-
-    /// The saved cursor's batch count of the step, 0 without a cursor (or history).
-    pub async fn saved_batches(&self, version: i64, step: i32) -> i64 {
-        if !self
-            .scalar::<bool>("SELECT to_regclass('zerodown_migrations_steps') IS NOT NULL")
-            .await
-        {
-            return 0;
-        }
-        self.scalar(&format!(
-            "SELECT coalesce((SELECT (backfill_cursor->>'batches')::bigint FROM zerodown_migrations_steps
-              WHERE version = {version} AND phase = 'expand' AND step_index = {step}), 0)"
-        ))
-        .await
-    }
-
-    /// Drops the database now (it is also dropped when the last clone goes).
-    pub async fn drop_database(self) {
-        if let Some(db) = self.owned.and_then(|db| Arc::try_unwrap(db).ok()) {
-            db.drop_database().await.unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use db::{existing_database, fresh_database, init_tracing, Database, Db};
 
 pub fn leak(s: impl Into<String>) -> &'static str {
     Box::leak(s.into().into_boxed_str())
