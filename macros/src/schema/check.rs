@@ -49,14 +49,12 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
         match &mut action.kind {
             AlterActionKind::AlterType {
                 column, ty, from, ..
-            } => {
-                if from.is_none() {
-                    if let Some(c) = t.column(&column.value) {
-                        let mut known = c.ty.clone();
-                        // Errors about it point at the new type, the tokens written.
-                        known.range = ty.range;
-                        *from = Some(known);
-                    }
+            } if from.is_none() => {
+                if let Some(c) = t.column(&column.value) {
+                    let mut known = c.ty.clone();
+                    // Errors about it point at the new type, the tokens written.
+                    known.range = ty.range;
+                    *from = Some(known);
                 }
             }
             AlterActionKind::SetNotNull { column } => set_not_null.push(column.value.clone()),

@@ -803,13 +803,10 @@ async fn batch_bound(
     size: u64,
 ) -> Result<Option<(Vec<String>, u64)>, AttemptError> {
     let n = cx.sql.key().len();
-    let keys = |row: &sqlx::postgres::PgRow, sql: &str| {
+    let keys = |row: &sqlx::postgres::PgRow| {
         (0..n)
-            .map(|i| {
-                row.try_get::<String, _>(i)
-                    .map_err(|e| AttemptError::new(e, sql))
-            })
-            .collect::<Result<Vec<String>, AttemptError>>()
+            .map(|i| row.try_get::<String, _>(i))
+            .collect::<Result<Vec<String>, sqlx::Error>>()
     };
     let nth = cx.sql.nth_key(after.is_some(), only_pending, size);
     let mut q = sqlx::query(&nth);
@@ -821,7 +818,10 @@ async fn batch_bound(
         .await
         .map_err(|e| AttemptError::new(e, &nth))?
     {
-        return Ok(Some((keys(&row, &nth)?, size)));
+        return Ok(Some((
+            keys(&row).map_err(|e| AttemptError::new(e, &nth))?,
+            size,
+        )));
     }
     let bound = cx.sql.next_bound(after.is_some(), only_pending, size);
     let mut q = sqlx::query(&bound);
@@ -836,7 +836,10 @@ async fn batch_bound(
         return Ok(None);
     };
     let passed: i64 = row.try_get(n).map_err(|e| AttemptError::new(e, &bound))?;
-    Ok(Some((keys(&row, &bound)?, passed.max(0) as u64)))
+    Ok(Some((
+        keys(&row).map_err(|e| AttemptError::new(e, &bound))?,
+        passed.max(0) as u64,
+    )))
 }
 
 /// Sessions waiting for a lock this session holds; `pg_blocking_pids` only for sessions waiting
