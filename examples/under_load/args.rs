@@ -97,7 +97,8 @@ usage: cargo run --release --example under_load -- [options]
   --long-read SECS     how long the long read keeps its transaction open (default 4)
   --cooldown SECS      workload after the migration ends (default 3)
   --app-timeout SECS   the application's request timeout (default 5)
-  --runs LIST          comma-separated, from baseline,naive,zerodown (default all three)
+  --runs LIST          comma-separated, from baseline,naive,zerodown-queue,zerodown,zerodown-health
+                       (default all five)
   --out DIR            writes DIR/under_load.md and DIR/images/under_load.svg (default target/under_load)
   --seed N             seed of the operation mix (default 1)
   --uncast-read        read `balance` as stored, not as `bigint`: prepared reads then fail once its

@@ -445,6 +445,9 @@ impl Migrator {
     /// (pause 250 ms), a [`Duration`] (pause that long; zero goes on) or a [`Health`]. While it
     /// asks for pauses the batches are halved (down to the lower bound of adaptive batches) and
     /// the progress shows "throttled: application health"; it is asked again after each pause.
+    /// After a pause, each batch rests in proportion to its own time (half of it, doubled by every
+    /// further pause up to eight times, a tenth less after every batch), so the batches stay spread
+    /// out while the application recovers instead of pushing it over its limit again at once.
     ///
     /// It runs on the migrator's task between batches: read a value the application keeps
     /// up to date (an atomic, a watch channel) rather than doing I/O.

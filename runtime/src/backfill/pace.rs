@@ -120,6 +120,35 @@ impl Sizer {
     }
 }
 
+/// Rest after each batch while the application's health callback has recently asked for a pause:
+/// a multiple of the batch's own time (a duty cycle), doubled by every pause asked for (from 1/2 up
+/// to 8) and lowered by 1/10 after every batch, so it is back at zero about ten batches after the
+/// last complaint per unit. Pausing only while the callback complains lets the batches hurt the
+/// application again as soon as it recovers; resting in proportion keeps them spread out while
+/// the application is near its limit. Without a callback, or while it never complains, nothing rests.
+#[derive(Debug, Default)]
+pub(crate) struct Rest {
+    ratio: f64,
+}
+
+impl Rest {
+    const FIRST: f64 = 0.5;
+    const MAX: f64 = 8.0;
+    const DECAY: f64 = 0.1;
+
+    /// The health callback asked for a pause.
+    pub(crate) fn unhealthy(&mut self) {
+        self.ratio = (self.ratio * 2.0).clamp(Self::FIRST, Self::MAX);
+    }
+
+    /// The rest after a batch that took `took` (zero when the application did not complain lately).
+    pub(crate) fn after(&mut self, took: Duration) -> Duration {
+        let rest = took.mul_f64(self.ratio);
+        self.ratio = (self.ratio - Self::DECAY).max(0.0);
+        rest
+    }
+}
+
 /// What the server showed before a batch.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Signals {
@@ -290,6 +319,26 @@ mod tests {
             50,
             "the lower bound is the written size when it is smaller"
         );
+    }
+
+    #[test]
+    fn rest_grows_with_complaints_and_fades_after_them() {
+        let ms = Duration::from_millis;
+        let mut r = Rest::default();
+        assert_eq!(r.after(ms(100)), Duration::ZERO, "never asked: no rest");
+        r.unhealthy();
+        assert_eq!(r.after(ms(100)), ms(50));
+        r.unhealthy();
+        r.unhealthy();
+        assert_eq!(r.after(ms(100)), ms(160), "0.4 doubled twice");
+        for _ in 0..10 {
+            r.unhealthy();
+        }
+        assert_eq!(r.after(ms(10)), ms(80), "at most 8 times the batch");
+        for _ in 0..100 {
+            r.after(ms(10));
+        }
+        assert_eq!(r.after(ms(100)), Duration::ZERO, "faded");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use sqlx::{Connection, PgConnection, Row};
 use tokio::time::Instant;
 
 use super::key::{self, KeyError};
-use super::pace::{lag_poll, Health, HealthCheck, Sizer, Watch};
+use super::pace::{lag_poll, Health, HealthCheck, Rest, Sizer, Watch};
 use super::progress::{BackfillProgress, BackfillStage, BackfillState, Reporter, ThrottleReason};
 use super::sql::{BatchSql, SESSION_SQL};
 use crate::advisory::Fence;
@@ -217,6 +217,7 @@ pub(crate) async fn run(
         sizer: Sizer::new(&b),
         watch: Watch::default(),
         health: ex.health,
+        rest: Rest::default(),
     };
     reporter.current.batch_size = pacing.sizer.size();
     let start: Option<Vec<String>> = cursor.map(|c| c.values);
@@ -320,6 +321,7 @@ struct Pacing<'a> {
     sizer: Sizer,
     watch: Watch,
     health: Option<&'a HealthCheck>,
+    rest: Rest,
 }
 
 /// One keyset pass from after `start` (the beginning when `None`) to `end`: the main pass saves
@@ -388,6 +390,11 @@ async fn pass(
             reporter.throttled(ThrottleReason::Autovacuum);
             tokio::time::sleep(took / 4).await;
         }
+        let rest = pacing.rest.after(took);
+        if !rest.is_zero() {
+            reporter.throttled(ThrottleReason::Application);
+            tokio::time::sleep(rest).await;
+        }
         if b.pace.pause_set {
             pause(ex.stop, b.pause_ms).await;
         }
@@ -449,6 +456,7 @@ async fn hold_back(
     if let Some(health) = pacing.health {
         while let Health::Pause(pause) = (health.0)() {
             pacing.sizer.shrink();
+            pacing.rest.unhealthy();
             reporter.current.batch_size = pacing.sizer.size();
             reporter.throttled(ThrottleReason::Application);
             tokio::time::sleep(pause).await;
