@@ -52,7 +52,6 @@ pub(crate) struct ColumnInfo {
     pub(crate) not_null: bool,
     /// The default expression (`pg_get_expr`), if any.
     pub(crate) default: Option<String>,
-    pub(crate) identity: bool,
     pub(crate) generated: bool,
     pub(crate) comment: Option<String>,
 }
@@ -69,7 +68,6 @@ pub(crate) async fn column(
         String,
         bool,
         Option<String>,
-        bool,
         bool,
         Option<String>,
     );
@@ -89,7 +87,7 @@ pub(crate) async fn column(
                            FROM pg_collation co JOIN pg_namespace n ON n.oid = co.collnamespace
                            WHERE co.oid = a.attcollation)
                      ELSE '' END,
-                a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', {generated},
+                a.attnotnull, pg_get_expr(d.adbin, d.adrelid), {generated},
                 col_description(a.attrelid, a.attnum)
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
@@ -101,26 +99,17 @@ pub(crate) async fn column(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(
-        |(
-            attnum,
-            type_sql,
-            type_oid,
-            collate_sql,
-            not_null,
-            default,
-            identity,
-            generated,
-            comment,
-        )| ColumnInfo {
-            attnum,
-            type_sql,
-            type_oid,
-            collate_sql,
-            not_null,
-            default,
-            identity,
-            generated,
-            comment,
+        |(attnum, type_sql, type_oid, collate_sql, not_null, default, generated, comment)| {
+            ColumnInfo {
+                attnum,
+                type_sql,
+                type_oid,
+                collate_sql,
+                not_null,
+                default,
+                generated,
+                comment,
+            }
         },
     ))
 }
@@ -279,7 +268,13 @@ pub(crate) struct Blocking {
     pub(crate) object: String,
     /// Why it blocks the change.
     pub(crate) why: &'static str,
+    /// A foreign key referencing the column (from another table, or from the table itself): a type
+    /// change or rename carries it to the new column; a drop cannot.
+    pub(crate) referencing: bool,
 }
+
+/// Why a foreign key referencing the column blocks dropping it.
+const REFERENCES: &str = "it references the column";
 
 /// The objects depending on column `attnum` of `table` other than its own default, owned sequences,
 /// indexes, and check, foreign key, primary key, unique and (PostgreSQL 18 catalogs them) not-null
@@ -315,7 +310,7 @@ pub(crate) async fn blocking(
             let why = match (class.as_str(), contype.as_deref()) {
                 _ if generated => "it is computed from the column",
                 ("pg_rewrite", _) => "it reads the column and would keep reading the old one",
-                ("pg_constraint", Some("f")) => "it references the column from another table",
+                ("pg_constraint", Some("f")) => REFERENCES,
                 ("pg_constraint", Some("x")) => {
                     "exclusion constraints cannot be built concurrently"
                 }
@@ -324,7 +319,11 @@ pub(crate) async fn blocking(
                 ("pg_statistic_ext", _) => "it is built on the column",
                 _ => "it depends on the column",
             };
-            Blocking { object, why }
+            Blocking {
+                object,
+                why,
+                referencing: why == REFERENCES,
+            }
         })
         .collect();
     // A foreign key referencing the column depends on the referenced table's unique index, not always
@@ -340,7 +339,8 @@ pub(crate) async fn blocking(
     for object in referencing {
         let b = Blocking {
             object,
-            why: "it references the column from another table",
+            why: REFERENCES,
+            referencing: true,
         };
         if !out.contains(&b) {
             out.push(b);
@@ -362,4 +362,102 @@ pub(crate) async fn has_trigger(
     .bind(name)
     .fetch_one(conn)
     .await
+}
+
+/// A foreign key referencing a column (from any table, the column's own included).
+#[derive(Debug, Clone)]
+pub(crate) struct ReferencingKey {
+    pub(crate) name: String,
+    /// The referencing table, rendered (`regclass::text`).
+    pub(crate) table: String,
+    pub(crate) table_oid: i64,
+    /// `pg_get_constraintdef`.
+    pub(crate) def: String,
+    pub(crate) validated: bool,
+}
+
+/// The foreign keys referencing column `attnum` of `table`, by table and name.
+pub(crate) async fn referencing_keys(
+    conn: &mut PgConnection,
+    table: i64,
+    attnum: i16,
+) -> Result<Vec<ReferencingKey>, sqlx::Error> {
+    let rows: Vec<(String, String, i64, String, bool)> = sqlx::query_as(
+        "SELECT conname::text, conrelid::regclass::text, conrelid::bigint, pg_get_constraintdef(oid), convalidated
+         FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = $1::bigint::oid AND $2 = ANY (confkey)
+         ORDER BY 2, 1",
+    )
+    .bind(table)
+    .bind(attnum)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, table, table_oid, def, validated)| ReferencingKey {
+            name,
+            table,
+            table_oid,
+            def,
+            validated,
+        })
+        .collect())
+}
+
+/// An identity column's kind and sequence, with the sequence's options and position.
+#[derive(Debug, Clone)]
+pub(crate) struct IdentityInfo {
+    /// `GENERATED ALWAYS` (else `BY DEFAULT`).
+    pub(crate) always: bool,
+    /// The sequence, rendered (`regclass::text`).
+    pub(crate) sequence: String,
+    pub(crate) start: i64,
+    pub(crate) increment: i64,
+    pub(crate) min: i64,
+    pub(crate) max: i64,
+    pub(crate) cache: i64,
+    pub(crate) cycle: bool,
+    pub(crate) last_value: i64,
+    pub(crate) is_called: bool,
+}
+
+/// The identity of column `attnum` of `table`, `None` when it is not an identity column.
+pub(crate) async fn identity(
+    conn: &mut PgConnection,
+    table: i64,
+    attnum: i16,
+) -> Result<Option<IdentityInfo>, sqlx::Error> {
+    type Row = (String, String, i64, i64, i64, i64, i64, bool);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT a.attidentity::text, s.seqrelid::regclass::text, s.seqstart, s.seqincrement, s.seqmin,
+                s.seqmax, s.seqcache, s.seqcycle
+         FROM pg_attribute a
+         JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = a.attrelid
+              AND d.refobjsubid = a.attnum AND d.classid = 'pg_class'::regclass AND d.deptype = 'i'
+         JOIN pg_sequence s ON s.seqrelid = d.objid
+         WHERE a.attrelid = $1::bigint::oid AND a.attnum = $2 AND a.attidentity <> ''",
+    )
+    .bind(table)
+    .bind(attnum)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((kind, sequence, start, increment, min, max, cache, cycle)) = row else {
+        return Ok(None);
+    };
+    let (last_value, is_called): (i64, bool) =
+        sqlx::query_as(&format!("SELECT last_value, is_called FROM {sequence}"))
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Some(IdentityInfo {
+        always: kind == "a",
+        sequence,
+        start,
+        increment,
+        min,
+        max,
+        cache,
+        cycle,
+        last_value,
+        is_called,
+    }))
 }

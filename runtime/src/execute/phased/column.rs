@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::PgConnection;
 
 use super::catalog::{self, ColumnInfo, TableInfo};
-use super::sqltext::{constraint_for, index_for, quote_ident, quote_literal};
+use super::sqltext::{constraint_for, index_for, quote_ident, quote_literal, referencing_for};
 use super::{catalog_error, exec, in_transaction, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
@@ -67,9 +67,13 @@ async fn refuse_blocking(
     table: &TableInfo,
     old: &ColumnInfo,
 ) -> Result<(), AttemptError> {
-    let blocking = catalog::blocking(conn, table.oid, old.attnum)
+    // Foreign keys referencing the column are carried to the new one.
+    let blocking: Vec<_> = catalog::blocking(conn, table.oid, old.attnum)
         .await
-        .map_err(catalog_error)?;
+        .map_err(catalog_error)?
+        .into_iter()
+        .filter(|b| !b.referencing)
+        .collect();
     if blocking.is_empty() {
         return Ok(());
     }
@@ -107,18 +111,13 @@ pub(super) async fn prepare(
     .await?;
     let table = plain_table(tx, c).await?;
     let old = column(tx, c, &table, c.column).await?;
-    let what = if old.identity {
-        Some("an identity column")
-    } else if old.generated {
-        Some("a generated column")
-    } else {
-        None
-    };
-    if let Some(what) = what {
+    // An identity column is carried: the new column takes over its kind, sequence and position at
+    // `complete`. A generated column's values come from its expression, which a trigger cannot copy.
+    if old.generated {
         return Err(AttemptError::refused(
             c.table,
             format!(
-                "{} is {what}, which cannot be kept in sync by a trigger; nothing was changed; change it in place under an override",
+                "{} is a generated column, which cannot be kept in sync by a trigger; nothing was changed; change its expression with raw SQL instead",
                 show(c, c.column)
             ),
         ));
@@ -258,6 +257,7 @@ pub(super) async fn add_constraints(
     tx: &mut PgConnection,
     c: &ColumnChange,
 ) -> Result<(), AttemptError> {
+    lock_referencing_tables(tx, c, "SHARE ROW EXCLUSIVE").await?;
     let (table, old, _) = both(tx, c).await?;
     let existing: BTreeMap<String, bool> = catalog::constraint_names(tx, table.oid)
         .await
@@ -294,6 +294,52 @@ pub(super) async fn add_constraints(
             );
             exec(tx, &sql).await?;
         }
+    }
+    add_referencing_keys(tx, c, &table, &old).await
+}
+
+/// Expand, in the add-constraints transaction: each foreign key referencing the old column (from
+/// any table) added again referencing the new one, `NOT VALID`, under its carried name on its own
+/// table. The new column's unique index, built concurrently the step before, is what it refers to.
+/// (It takes `SHARE ROW EXCLUSIVE` on the referencing table for a moment, catalog-only.)
+async fn add_referencing_keys(
+    tx: &mut PgConnection,
+    c: &ColumnChange,
+    table: &TableInfo,
+    old: &ColumnInfo,
+) -> Result<(), AttemptError> {
+    for key in catalog::referencing_keys(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+    {
+        let name = carried_name(&key.name);
+        let taken = catalog::constraint_names(tx, key.table_oid)
+            .await
+            .map_err(catalog_error)?
+            .iter()
+            .any(|(n, _)| *n == name);
+        if taken {
+            continue;
+        }
+        let def = referencing_for(&key.def, c.column, c.new_column).ok_or_else(|| {
+            AttemptError::refused(
+                &key.def,
+                format!(
+                    "cannot read the definition of foreign key {} on {} to point it at the new column",
+                    quote_ident(&key.name),
+                    key.table
+                ),
+            )
+        })?;
+        exec(
+            tx,
+            &format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID",
+                key.table,
+                quote_ident(&name)
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -345,6 +391,38 @@ pub(super) async fn validate_constraints(
             }
         }
     }
+    // The foreign keys referencing the new column: each validated on its own table (a scan of the
+    // referencing table under SHARE UPDATE EXCLUSIVE; ROW SHARE on this one).
+    for key in catalog::referencing_keys(conn, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .filter(|k| k.validated)
+    {
+        let name = carried_name(&key.name);
+        let carried = catalog::constraint_names(conn, key.table_oid)
+            .await
+            .map_err(catalog_error)?
+            .into_iter()
+            .find(|(n, _)| *n == name);
+        match carried {
+            Some((_, false)) => {
+                let sql = format!(
+                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                    key.table,
+                    quote_ident(&name)
+                );
+                in_transaction(conn, cx.online(), &[sql]).await?;
+            }
+            Some((_, true)) => {}
+            None => {
+                return Err(AttemptError::refused(
+                    c.table,
+                    format!("foreign key {} on {} carried to the new column is missing; run again, or roll back and run again", quote_ident(&name), key.table),
+                ))
+            }
+        }
+    }
     Ok(())
 }
 
@@ -358,6 +436,7 @@ pub(super) async fn contract(
     cx: &Ctx<'_>,
     c: &ColumnChange,
 ) -> Result<(), AttemptError> {
+    lock_referencing_tables(tx, c, "ACCESS EXCLUSIVE").await?;
     exec(
         tx,
         &format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", c.table),
@@ -407,12 +486,61 @@ pub(super) async fn contract(
             _ => return Err(missing(format!("constraint {}", quote_ident(&name)))),
         }
     }
+    // Foreign keys referencing the old column, each with its carried copy referencing the new one.
+    let referencing = catalog::referencing_keys(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?;
+    let carried_referencing = catalog::referencing_keys(tx, table.oid, new.attnum)
+        .await
+        .map_err(catalog_error)?;
+    let counterpart = |key: &catalog::ReferencingKey| {
+        carried_referencing
+            .iter()
+            .find(|k| k.table_oid == key.table_oid && k.name == carried_name(&key.name))
+    };
+    for key in &referencing {
+        match counterpart(key) {
+            Some(k) if k.validated || !key.validated => {}
+            _ => {
+                return Err(missing(format!(
+                    "foreign key {} on {}",
+                    quote_ident(&key.name),
+                    key.table
+                )))
+            }
+        }
+    }
     let sequences = catalog::owned_sequences(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?;
+    let identity = catalog::identity(tx, table.oid, old.attnum)
         .await
         .map_err(catalog_error)?;
 
     let t = c.table;
     let mut sql = Vec::new();
+    // Carried foreign keys whose original was dropped since the expand; then the originals, which
+    // depend on the old column's unique index.
+    for k in &carried_referencing {
+        let stale = is_carried_name(&k.name)
+            && !referencing
+                .iter()
+                .any(|key| key.table_oid == k.table_oid && carried_name(&key.name) == k.name);
+        if stale {
+            sql.push(format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                k.table,
+                quote_ident(&k.name)
+            ));
+        }
+    }
+    for key in &referencing {
+        sql.push(format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            key.table,
+            quote_ident(&key.name)
+        ));
+    }
     // Carried objects whose original was dropped since the expand.
     let expected: Vec<String> = originals.iter().map(|ix| carried_name(&ix.name)).collect();
     for name in carried
@@ -507,13 +635,143 @@ pub(super) async fn contract(
             quote_ident(&carried_name(&ix.name))
         ));
     }
+    for key in &referencing {
+        sql.push(format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+            key.table,
+            quote_ident(&carried_name(&key.name)),
+            quote_ident(&key.name)
+        ));
+    }
     for s in &sequences {
         sql.push(format!("ALTER SEQUENCE {s} OWNED BY {t}.{column}"));
+    }
+    if let Some(id) = &identity {
+        sql.extend(identity_sql(t, &column, &old.type_sql, id));
     }
     for statement in &sql {
         exec(tx, statement).await?;
     }
+    if !c.rename {
+        recompile_trigger_functions(tx, table.oid).await?;
+    }
     Ok(())
+}
+
+/// Locks the tables whose foreign keys reference the old column (other than the column's own) in
+/// `mode`, before the column's table. Their writers lock them first and this table second (the key
+/// check); taking this table first would make every such writer in flight a deadlock, which the
+/// lock timeout breaks only to meet it again on the next attempt.
+async fn lock_referencing_tables(
+    tx: &mut PgConnection,
+    c: &ColumnChange,
+    mode: &str,
+) -> Result<(), AttemptError> {
+    let Some(table) = catalog::table(tx, c.table).await.map_err(catalog_error)? else {
+        return Ok(());
+    };
+    let Some(old) = catalog::column(tx, table.oid, c.column)
+        .await
+        .map_err(catalog_error)?
+    else {
+        return Ok(());
+    };
+    let mut tables: Vec<String> = catalog::referencing_keys(tx, table.oid, old.attnum)
+        .await
+        .map_err(catalog_error)?
+        .into_iter()
+        .filter(|k| k.table_oid != table.oid)
+        .map(|k| k.table)
+        .collect();
+    tables.dedup();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    exec(
+        tx,
+        &format!("LOCK TABLE {} IN {mode} MODE", tables.join(", ")),
+    )
+    .await
+}
+
+/// After the type change, every PL/pgSQL function of the table's own triggers is created again from
+/// its definition (`pg_get_functiondef`), so each session compiles it anew. A session that ran it
+/// before keeps plans whose parameters (`OLD.id` in `INSERT .. VALUES (OLD.id)`) have the old type,
+/// and PostgreSQL refuses them ("type of parameter .. does not match that when preparing the plan"),
+/// as it does after an in-place `ALTER .. TYPE`. Functions the migration's role cannot replace (it
+/// does not own them) are left as they are, with a warning.
+async fn recompile_trigger_functions(
+    tx: &mut PgConnection,
+    table: i64,
+) -> Result<(), AttemptError> {
+    let functions: Vec<(String, bool, String)> = sqlx::query_as(
+        "SELECT p.oid::regprocedure::text, pg_has_role(p.proowner, 'USAGE'), pg_get_functiondef(p.oid)
+         FROM pg_trigger tg
+         JOIN pg_proc p ON p.oid = tg.tgfoid
+         JOIN pg_language l ON l.oid = p.prolang
+         WHERE tg.tgrelid = $1::bigint::oid AND NOT tg.tgisinternal AND l.lanname = 'plpgsql'
+         GROUP BY p.oid
+         ORDER BY 1",
+    )
+    .bind(table)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(catalog_error)?;
+    for (name, owned, definition) in functions {
+        if owned {
+            exec(tx, &definition).await?;
+        } else {
+            tracing::warn!(
+                function = %name,
+                "a trigger function of the table is not the migration role's to replace: sessions that ran it before may fail with \"type of parameter .. does not match\" until they reconnect or it is replaced"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The old column's identity given to the new one (`column`, rendered), in the contract after the
+/// old column and its sequence are gone: the same kind, sequence name and options, and the
+/// sequence's position, so the next value is the one the old sequence would have given. A limit
+/// that was the old type's own (`integer`'s 2147483647) becomes the new type's.
+fn identity_sql(
+    table: &str,
+    column: &str,
+    old_type: &str,
+    id: &catalog::IdentityInfo,
+) -> Vec<String> {
+    let (type_min, type_max) = match old_type {
+        "smallint" => (i16::MIN as i64, i16::MAX as i64),
+        "integer" => (i32::MIN as i64, i32::MAX as i64),
+        _ => (i64::MIN, i64::MAX),
+    };
+    let min = if id.min == type_min {
+        "NO MINVALUE".to_owned()
+    } else {
+        format!("MINVALUE {}", id.min)
+    };
+    let max = if id.max == type_max {
+        "NO MAXVALUE".to_owned()
+    } else {
+        format!("MAXVALUE {}", id.max)
+    };
+    vec![
+        format!(
+            "ALTER TABLE {table} ALTER COLUMN {column} ADD GENERATED {} AS IDENTITY (SEQUENCE NAME {} START WITH {} INCREMENT BY {} {min} {max} CACHE {} {})",
+            if id.always { "ALWAYS" } else { "BY DEFAULT" },
+            id.sequence,
+            id.start,
+            id.increment,
+            id.cache,
+            if id.cycle { "CYCLE" } else { "NO CYCLE" },
+        ),
+        format!(
+            "SELECT setval({}, {}, {})",
+            quote_literal(&id.sequence),
+            id.last_value,
+            id.is_called
+        ),
+    ]
 }
 
 /// Rollback, in the step's transaction: when the sync trigger exists (it was created in one
@@ -540,6 +798,26 @@ pub(super) async fn rollback(tx: &mut PgConnection, c: &ColumnChange) -> Result<
     )
     .await?;
     exec(tx, &format!("DROP FUNCTION IF EXISTS {}()", c.function)).await?;
+    // Foreign keys carried to the new column depend on its unique index.
+    if let Some(new) = catalog::column(tx, table.oid, c.new_column)
+        .await
+        .map_err(catalog_error)?
+    {
+        for key in catalog::referencing_keys(tx, table.oid, new.attnum)
+            .await
+            .map_err(catalog_error)?
+        {
+            exec(
+                tx,
+                &format!(
+                    "ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}",
+                    key.table,
+                    quote_ident(&key.name)
+                ),
+            )
+            .await?;
+        }
+    }
     exec(
         tx,
         &format!(

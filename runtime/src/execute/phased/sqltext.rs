@@ -204,6 +204,31 @@ pub(crate) fn constraint_for(def: &str, from: &str, to: &str) -> String {
     out.trim_end().to_owned()
 }
 
+/// A foreign key definition (`pg_get_constraintdef`) referencing column `to` where it referenced
+/// `from`, without `NOT VALID`: only the referenced columns (the list after `REFERENCES table`) are
+/// renamed. `None` when `def` is not in that shape.
+pub(crate) fn referencing_for(def: &str, from: &str, to: &str) -> Option<String> {
+    let all = tokens(def);
+    let toks = without_not_valid(&all);
+    let references = (0..toks.len()).find(|&i| toks[i].is_kw("references"))?;
+    let open = (references..toks.len()).find(|&i| toks[i].text() == "(")?;
+    let close = (open..toks.len()).find(|&i| toks[i].text() == ")")?;
+    let mut out = String::with_capacity(def.len() + 16);
+    for t in &toks[..=open] {
+        out.push_str(t.text());
+    }
+    for t in &toks[open + 1..close] {
+        match t {
+            Tok::Ident { value, .. } if value == from => out.push_str(&quote_ident(to)),
+            t => out.push_str(t.text()),
+        }
+    }
+    for t in &toks[close..] {
+        out.push_str(t.text());
+    }
+    Some(out.trim_end().to_owned())
+}
+
 /// The `CREATE INDEX CONCURRENTLY` building, under the name `name` on table `table` (rendered), the
 /// index defined by `def` (`pg_get_indexdef`) with column `from` replaced by `to`. `None` when `def` is
 /// not in the shape PostgreSQL deparses indexes to.
@@ -358,6 +383,29 @@ mod tests {
             constraint_for("CHECK ((x)::x <> ''::text COLLATE x)", "x", "n"),
             "CHECK ((\"n\")::x <> ''::text COLLATE x)"
         );
+    }
+
+    #[test]
+    fn a_foreign_key_is_pointed_at_the_new_referenced_column() {
+        assert_eq!(
+            referencing_for(
+                "FOREIGN KEY (id) REFERENCES app.orders(tenant, id) ON DELETE CASCADE NOT VALID",
+                "id",
+                "_zd_id_new"
+            )
+            .unwrap(),
+            "FOREIGN KEY (id) REFERENCES app.orders(tenant, \"_zd_id_new\") ON DELETE CASCADE"
+        );
+        assert_eq!(
+            referencing_for(
+                "FOREIGN KEY (\"Id\") REFERENCES \"Orders\"(\"Id\")",
+                "Id",
+                "n"
+            )
+            .unwrap(),
+            "FOREIGN KEY (\"Id\") REFERENCES \"Orders\"(\"n\")"
+        );
+        assert!(referencing_for("CHECK ((id > 0))", "id", "n").is_none());
     }
 
     #[test]

@@ -1,0 +1,329 @@
+//! Widening an identity or serial primary key online (`expand alter table orders alter column id
+//! type bigint from integer`), with a table whose foreign key references it, while the application
+//! inserts, updates and deletes on both tables. The identity (or the serial's sequence and default),
+//! the primary key and the referencing foreign key are carried to the new column; `complete` swaps
+//! them in. The tables are production-like: an `updated_at` trigger, an audit trigger, a cascading
+//! foreign key.
+
+mod phased_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use phased_support::{fresh_database, init_tracing, Db, Writers};
+use zerodown::{Migration, Migrator};
+
+zerodown::migration! {
+    /// `orders.id` outgrows `integer`.
+    pub mod m0001_orders_id_bigint {
+        set target_postgres = 10;
+        expand alter table orders alter column id type bigint from integer;
+    }
+}
+
+const ROWS: i64 = 20_000;
+
+/// `orders` with `id` declared `key`, and `order_items` referencing it.
+fn schema(key: &str) -> String {
+    format!(
+        "CREATE TABLE orders (
+            id {key} PRIMARY KEY,
+            total_cents bigint NOT NULL,
+            note text,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE orders_audit (id bigserial PRIMARY KEY, order_id bigint NOT NULL, op text NOT NULL);
+        CREATE FUNCTION touch_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+        CREATE TRIGGER touch_orders BEFORE UPDATE ON orders FOR EACH ROW EXECUTE PROCEDURE touch_orders();
+        CREATE FUNCTION audit_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN INSERT INTO orders_audit (order_id, op) VALUES (OLD.id, TG_OP); RETURN NULL; END $$;
+        CREATE TRIGGER audit_orders AFTER UPDATE OR DELETE ON orders FOR EACH ROW EXECUTE PROCEDURE audit_orders();
+        CREATE TABLE order_items (
+            id bigserial PRIMARY KEY,
+            order_id integer NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+            qty int NOT NULL
+        );
+        CREATE INDEX order_items_order_idx ON order_items (order_id);
+        INSERT INTO orders (total_cents, note) SELECT g * 10, 'order ' || g FROM generate_series(1, {ROWS}) g;
+        INSERT INTO order_items (order_id, qty) SELECT 1 + g % {ROWS}, g % 5 + 1 FROM generate_series(1, {}) g;",
+        ROWS * 2
+    )
+}
+
+/// The writers' rows: updates go to multiples of 7, deletes to multiples of 97; every other row is
+/// left alone, so its values must come through the migration unchanged.
+const UNTOUCHED: &str = "id <= 20000 AND id % 7 <> 0 AND id % 97 <> 0";
+
+/// What the writers did: rows updated and deleted.
+#[derive(Default)]
+struct Done {
+    updated: AtomicU64,
+    deleted: AtomicU64,
+}
+
+/// The application during the deploy: inserts orders with items, updates and deletes orders (the
+/// items go by cascade), adds items to orders that are never deleted.
+fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
+    let done = Arc::new(Done::default());
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_lazy_with(db.options.clone());
+    let p = pool.clone();
+    writers.spawn(move |i| {
+        let p = p.clone();
+        async move {
+            let mut tx = p.begin().await.map_err(|e| e.to_string())?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO orders (total_cents, note) VALUES ($1, 'new') RETURNING id::bigint",
+            )
+            .bind(i as i64)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| format!("insert order: {e}"))?;
+            sqlx::query("INSERT INTO order_items (order_id, qty) VALUES ($1, 1), ($1, 2)")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| format!("insert items of {id}: {e}"))?;
+            tx.commit().await.map_err(|e| e.to_string())
+        }
+    });
+    let (p, d) = (pool.clone(), done.clone());
+    writers.spawn(move |i| {
+        let (p, d) = (p.clone(), d.clone());
+        async move {
+            let id = 7 * (i as i64 % (ROWS / 7)) + 7;
+            let n = sqlx::query("UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1")
+                .bind(id)
+                .execute(&p)
+                .await
+                .map_err(|e| format!("update {id}: {e}"))?
+                .rows_affected();
+            d.updated.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        }
+    });
+    let (p, d) = (pool.clone(), done.clone());
+    writers.spawn(move |i| {
+        let (p, d) = (p.clone(), d.clone());
+        async move {
+            let id = 97 * (i as i64 % (ROWS / 97)) + 97;
+            let n = sqlx::query("DELETE FROM orders WHERE id = $1")
+                .bind(id)
+                .execute(&p)
+                .await
+                .map_err(|e| format!("delete {id}: {e}"))?
+                .rows_affected();
+            d.deleted.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        }
+    });
+    writers.spawn(move |i| {
+        let p = pool.clone();
+        async move {
+            // Never a multiple of 97: the order is never deleted.
+            let id = 97 * (i as i64 % (ROWS / 97)) + 1;
+            sqlx::query("INSERT INTO order_items (order_id, qty) VALUES ($1, 3)")
+                .bind(id)
+                .execute(&p)
+                .await
+                .map(drop)
+                .map_err(|e| format!("insert item of {id}: {e}"))
+        }
+    });
+    done
+}
+
+/// The rows nobody touches, as text.
+async fn untouched(db: &Db) -> Vec<String> {
+    let mut c = db.connect().await;
+    sqlx::query_scalar(&format!(
+        "SELECT concat_ws(' ', id, total_cents, note, updated_at) FROM orders WHERE {UNTOUCHED} ORDER BY id"
+    ))
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+}
+
+/// `(constraint name, its definition, validated)` of the foreign keys referencing `orders`.
+async fn referencing(db: &Db) -> Vec<(String, String, bool)> {
+    let mut c = db.connect().await;
+    sqlx::query_as(
+        "SELECT conname::text, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+          WHERE contype = 'f' AND confrelid = 'orders'::regclass ORDER BY 1",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+}
+
+async fn widen_under_the_application(label: &str, key: &str) -> (Db, Arc<Done>) {
+    init_tracing();
+    let db = fresh_database(label).await;
+    db.exec(&schema(key)).await;
+    let before = untouched(&db).await;
+    let m: &'static Migration = &m0001_orders_id_bigint::MIGRATION;
+    let migrator = Migrator::new(&[m]).unwrap();
+    let mut writers = Writers::new();
+    let done = application(&db, &mut writers);
+    writers.wait_for(40).await;
+    migrator
+        .run(&db.options)
+        .await
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    // The old version goes on writing between `run` and `complete`.
+    writers.wait_for(40).await;
+    migrator
+        .complete(&db.options)
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e}"));
+    writers.wait_for(40).await;
+    let errors = writers.stop().await;
+    assert!(
+        errors.is_empty(),
+        "the application's requests failed: {errors:?}"
+    );
+
+    let ty: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'")
+        .await;
+    assert_eq!(ty, "bigint");
+    let pkey: String = db
+        .scalar("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND conname = 'orders_pkey'")
+        .await;
+    assert_eq!(pkey, "PRIMARY KEY (id)");
+    assert_eq!(
+        referencing(&db).await,
+        [(
+            "order_items_order_id_fkey".to_owned(),
+            "FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE".to_owned(),
+            true
+        )]
+    );
+    // Values: the rows nobody touched are as they were (the application's triggers did not fire
+    // for zerodown's copying: their `updated_at` is unchanged), and the audit has one row per row the
+    // application updated or deleted.
+    let after = untouched(&db).await;
+    let changed: Vec<(&String, &String)> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .take(3)
+        .collect();
+    assert!(
+        changed.is_empty() && before.len() == after.len(),
+        "rows nobody touched changed ({} rows before, {} after): {changed:?}",
+        before.len(),
+        after.len()
+    );
+    let audited: i64 = db.scalar("SELECT count(*) FROM orders_audit").await;
+    let expected = done.updated.load(Ordering::Relaxed) + done.deleted.load(Ordering::Relaxed);
+    assert_eq!(
+        audited as u64, expected,
+        "audit rows besides the application's writes"
+    );
+    assert!(
+        done.deleted.load(Ordering::Relaxed) > 0,
+        "nothing was deleted"
+    );
+    // The foreign key still holds and cascades.
+    let orphans: i64 = db
+        .scalar("SELECT count(*) FROM order_items i WHERE NOT EXISTS (SELECT FROM orders o WHERE o.id = i.order_id)")
+        .await;
+    assert_eq!(orphans, 0);
+    let err = db
+        .exec_err("INSERT INTO order_items (order_id, qty) VALUES (-5, 1)")
+        .await;
+    assert!(err.contains("order_items_order_id_fkey"), "{err}");
+    (db, done)
+}
+
+/// The next key goes on from where the old column's sequence was.
+async fn next_key_follows(db: &Db) {
+    let max: i64 = db.scalar("SELECT max(id) FROM orders").await;
+    let next: i64 = db
+        .scalar("INSERT INTO orders (total_cents) VALUES (1) RETURNING id::bigint")
+        .await;
+    assert!(next > max, "the new key {next} is not above {max}");
+    assert!(next <= max + 40, "the new key {next} jumped far past {max}");
+}
+
+#[tokio::test]
+async fn an_identity_primary_key_is_widened_under_the_application() {
+    let (db, _) =
+        widen_under_the_application("widen_identity", "integer GENERATED ALWAYS AS IDENTITY").await;
+    let (identity, sequence): (String, String) = {
+        let mut c = db.connect().await;
+        sqlx::query_as(
+            "SELECT attidentity::text, pg_get_serial_sequence('orders', 'id') FROM pg_attribute
+              WHERE attrelid = 'orders'::regclass AND attname = 'id'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    };
+    assert_eq!(identity, "a", "GENERATED ALWAYS");
+    assert_eq!(sequence, "public.orders_id_seq");
+    let max: i64 = db
+        .scalar("SELECT seqmax FROM pg_sequence WHERE seqrelid = 'orders_id_seq'::regclass")
+        .await;
+    assert_eq!(max, i64::MAX, "the limit was integer's own: now bigint's");
+    next_key_follows(&db).await;
+    let err = db
+        .exec_err("INSERT INTO orders (id, total_cents) VALUES (1, 1)")
+        .await;
+    assert!(err.contains("non-DEFAULT value"), "{err}");
+}
+
+#[tokio::test]
+async fn a_serial_primary_key_is_widened_under_the_application() {
+    let (db, _) = widen_under_the_application("widen_serial", "serial").await;
+    let (default, owner): (String, String) = {
+        let mut c = db.connect().await;
+        sqlx::query_as(
+            "SELECT pg_get_expr(d.adbin, d.adrelid), pg_get_serial_sequence('orders', 'id')
+               FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+              WHERE d.adrelid = 'orders'::regclass AND a.attname = 'id'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    };
+    assert_eq!(default, "nextval('orders_id_seq'::regclass)");
+    assert_eq!(owner, "public.orders_id_seq", "the sequence is owned by id");
+    next_key_follows(&db).await;
+}
+
+#[tokio::test]
+async fn a_rollback_before_complete_removes_the_carried_foreign_key() {
+    init_tracing();
+    let db = fresh_database("widen_rollback").await;
+    db.exec(&schema("integer GENERATED BY DEFAULT AS IDENTITY"))
+        .await;
+    let before = db.catalog().await;
+    let m: &'static Migration = &m0001_orders_id_bigint::MIGRATION;
+    let migrator = Migrator::new(&[m]).unwrap();
+    migrator.run(&db.options).await.unwrap();
+    let carried = referencing(&db).await;
+    assert_eq!(carried.len(), 2, "{carried:?}");
+    assert!(
+        carried
+            .iter()
+            .any(|(name, def, valid)| name == "_zd_order_items_order_id_fkey"
+                && def.contains("REFERENCES orders(_zd_id_new)")
+                && *valid),
+        "{carried:?}"
+    );
+    migrator.rollback(&db.options, 1).await.unwrap();
+    assert_eq!(
+        db.catalog().await,
+        before,
+        "the rollback left something behind"
+    );
+    // The key's identity is untouched.
+    let next: i64 = db
+        .scalar("INSERT INTO orders (total_cents) VALUES (1) RETURNING id::bigint")
+        .await;
+    assert_eq!(next, ROWS + 1);
+}
