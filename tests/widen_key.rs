@@ -25,6 +25,11 @@ const ROWS: i64 = 20_000;
 
 /// `orders` with `id` declared `key`, and `order_items` referencing it.
 fn schema(key: &str) -> String {
+    schema_of(key, ROWS)
+}
+
+/// [`schema`] with `rows` orders (and twice as many items).
+fn schema_of(key: &str, rows: i64) -> String {
     format!(
         "CREATE TABLE orders (
             id {key} PRIMARY KEY,
@@ -45,9 +50,9 @@ fn schema(key: &str) -> String {
             qty int NOT NULL
         );
         CREATE INDEX order_items_order_idx ON order_items (order_id);
-        INSERT INTO orders (total_cents, note) SELECT g * 10, 'order ' || g FROM generate_series(1, {ROWS}) g;
-        INSERT INTO order_items (order_id, qty) SELECT 1 + g % {ROWS}, g % 5 + 1 FROM generate_series(1, {}) g;",
-        ROWS * 2
+        INSERT INTO orders (total_cents, note) SELECT g * 10, 'order ' || g FROM generate_series(1, {rows}) g;
+        INSERT INTO order_items (order_id, qty) SELECT 1 + g % {rows}, g % 5 + 1 FROM generate_series(1, {}) g;",
+        rows * 2
     )
 }
 
@@ -60,19 +65,30 @@ const UNTOUCHED: &str = "id <= 20000 AND id % 7 <> 0 AND id % 97 <> 0";
 struct Done {
     updated: AtomicU64,
     deleted: AtomicU64,
+    /// Every request's latency in microseconds, with when it ended (for the load run).
+    latencies: std::sync::Mutex<Vec<(std::time::Instant, u64)>>,
+}
+
+impl Done {
+    fn record(&self, began: std::time::Instant) {
+        let now = std::time::Instant::now();
+        let micros = (now - began).as_micros() as u64;
+        self.latencies.lock().unwrap().push((now, micros));
+    }
 }
 
 /// The application during the deploy: inserts orders with items, updates and deletes orders (the
-/// items go by cascade), adds items to orders that are never deleted.
-fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
+/// items go by cascade), adds items to orders that are never deleted. Among the first `rows` orders.
+fn application(db: &Db, writers: &mut Writers, rows: i64) -> Arc<Done> {
     let done = Arc::new(Done::default());
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
         .connect_lazy_with(db.options.clone());
-    let p = pool.clone();
+    let (p, d) = (pool.clone(), done.clone());
     writers.spawn(move |i| {
-        let p = p.clone();
+        let (p, d) = (p.clone(), d.clone());
         async move {
+            let began = std::time::Instant::now();
             let mut tx = p.begin().await.map_err(|e| e.to_string())?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO orders (total_cents, note) VALUES ($1, 'new') RETURNING id::bigint",
@@ -86,14 +102,17 @@ fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| format!("insert items of {id}: {e}"))?;
-            tx.commit().await.map_err(|e| e.to_string())
+            tx.commit().await.map_err(|e| e.to_string())?;
+            d.record(began);
+            Ok(())
         }
     });
     let (p, d) = (pool.clone(), done.clone());
     writers.spawn(move |i| {
         let (p, d) = (p.clone(), d.clone());
         async move {
-            let id = 7 * (i as i64 % (ROWS / 7)) + 7;
+            let began = std::time::Instant::now();
+            let id = 7 * (i as i64 % (rows / 7)) + 7;
             let n = sqlx::query("UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1")
                 .bind(id)
                 .execute(&p)
@@ -101,6 +120,7 @@ fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
                 .map_err(|e| format!("update {id}: {e}"))?
                 .rows_affected();
             d.updated.fetch_add(n, Ordering::Relaxed);
+            d.record(began);
             Ok(())
         }
     });
@@ -108,7 +128,8 @@ fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
     writers.spawn(move |i| {
         let (p, d) = (p.clone(), d.clone());
         async move {
-            let id = 97 * (i as i64 % (ROWS / 97)) + 97;
+            let began = std::time::Instant::now();
+            let id = 97 * (i as i64 % (rows / 97)) + 97;
             let n = sqlx::query("DELETE FROM orders WHERE id = $1")
                 .bind(id)
                 .execute(&p)
@@ -116,20 +137,24 @@ fn application(db: &Db, writers: &mut Writers) -> Arc<Done> {
                 .map_err(|e| format!("delete {id}: {e}"))?
                 .rows_affected();
             d.deleted.fetch_add(n, Ordering::Relaxed);
+            d.record(began);
             Ok(())
         }
     });
+    let d = done.clone();
     writers.spawn(move |i| {
-        let p = pool.clone();
+        let (p, d) = (pool.clone(), d.clone());
         async move {
+            let began = std::time::Instant::now();
             // Never a multiple of 97: the order is never deleted.
-            let id = 97 * (i as i64 % (ROWS / 97)) + 1;
+            let id = 97 * (i as i64 % (rows / 97)) + 1;
             sqlx::query("INSERT INTO order_items (order_id, qty) VALUES ($1, 3)")
                 .bind(id)
                 .execute(&p)
                 .await
-                .map(drop)
-                .map_err(|e| format!("insert item of {id}: {e}"))
+                .map_err(|e| format!("insert item of {id}: {e}"))?;
+            d.record(began);
+            Ok(())
         }
     });
     done
@@ -166,7 +191,7 @@ async fn widen_under_the_application(label: &str, key: &str) -> (Db, Arc<Done>) 
     let m: &'static Migration = &m0001_orders_id_bigint::MIGRATION;
     let migrator = Migrator::new(&[m]).unwrap();
     let mut writers = Writers::new();
-    let done = application(&db, &mut writers);
+    let done = application(&db, &mut writers, ROWS);
     writers.wait_for(40).await;
     migrator
         .run(&db.options)
@@ -326,4 +351,91 @@ async fn a_rollback_before_complete_removes_the_carried_foreign_key() {
         .scalar("INSERT INTO orders (total_cents) VALUES (1) RETURNING id::bigint")
         .await;
     assert_eq!(next, ROWS + 1);
+}
+
+/// p50, p99 and max (in ms) of the latencies that ended in `window`, and how many.
+fn summary(done: &Done, window: std::ops::Range<std::time::Instant>) -> (f64, f64, f64, usize) {
+    let mut l: Vec<u64> = done
+        .latencies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(at, _)| window.contains(at))
+        .map(|(_, micros)| *micros)
+        .collect();
+    l.sort_unstable();
+    if l.is_empty() {
+        return (0.0, 0.0, 0.0, 0);
+    }
+    let at = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    (at(0.5), at(0.99), at(1.0), l.len())
+}
+
+/// The identity key of 1M orders (2M items referencing them) widened while the application
+/// writes: prints the application's latency before and during `run` + `complete`, and the time
+/// each took. Run with `cargo test --release --test widen_key -- --ignored --nocapture`
+/// (`ZERODOWN_WIDEN_ROWS` sets the row count). Numbers, not assertions: the machine is shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run that prints numbers; see its doc"]
+async fn widen_a_million_row_identity_key_under_load() {
+    let rows: i64 = std::env::var("ZERODOWN_WIDEN_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1_000_000);
+    let db = fresh_database("widen_load").await;
+    let t = std::time::Instant::now();
+    db.exec(&schema_of("integer GENERATED ALWAYS AS IDENTITY", rows))
+        .await;
+    db.exec("VACUUM ANALYZE orders; VACUUM ANALYZE order_items")
+        .await;
+    println!(
+        "loaded {rows} orders and {} items in {:.1} s",
+        rows * 2,
+        t.elapsed().as_secs_f64()
+    );
+    let m: &'static Migration = &m0001_orders_id_bigint::MIGRATION;
+    let migrator = Migrator::new(&[m]).unwrap();
+    let mut writers = Writers::new();
+    let done = application(&db, &mut writers, rows);
+    let before = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let began = std::time::Instant::now();
+    migrator
+        .run(&db.options)
+        .await
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    let ran = std::time::Instant::now();
+    migrator
+        .complete(&db.options)
+        .await
+        .unwrap_or_else(|e| panic!("complete: {e}"));
+    let completed = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let errors = writers.stop().await;
+    let show = |name: &str, (p50, p99, max, n): (f64, f64, f64, usize)| {
+        println!("{name:<28} {n:>7} requests  p50 {p50:7.2} ms  p99 {p99:7.2} ms  max {max:8.2} ms")
+    };
+    println!(
+        "run {:.1} s, complete {:.2} s; {} failed requests",
+        (ran - began).as_secs_f64(),
+        (completed - ran).as_secs_f64(),
+        errors.len()
+    );
+    show("before the migration", summary(&done, before..began));
+    show("during run", summary(&done, began..ran));
+    show("during complete", summary(&done, ran..completed));
+    for e in errors.iter().take(5) {
+        println!("  error: {e}");
+    }
+    let ty: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'")
+        .await;
+    assert_eq!(ty, "bigint");
+    assert!(errors.is_empty(), "{} requests failed", errors.len());
+    let valid: bool = db
+        .scalar(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'order_items_order_id_fkey'",
+        )
+        .await;
+    assert!(valid);
 }
