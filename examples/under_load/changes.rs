@@ -49,6 +49,16 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// Organisation ids outgrow `integer`: the identity key of `orgs`, which every account references.
+    /// Expand: a `bigint` column kept in sync, its unique index built concurrently, the foreign key of
+    /// `accounts` added again referencing it and validated; contract: the key, the identity and the
+    /// foreign key swapped in.
+    pub mod m0007_widen_org_id {
+        expand alter table orgs alter column id type bigint from integer;
+    }
+}
+
 /// One change: the hand-written statement and the migration doing the same online.
 #[derive(Debug, Clone, Copy)]
 pub struct Change {
@@ -100,6 +110,12 @@ pub static CHANGES: &[Change] = &[
         naive_sql: "ALTER TABLE accounts ALTER COLUMN balance TYPE bigint",
         naive_lock: "ACCESS EXCLUSIVE, rewrites the table and its indexes",
         migration: &m0006_widen_balance::MIGRATION,
+    },
+    Change {
+        label: "widen orgs.id to bigint",
+        naive_sql: "ALTER TABLE orgs ALTER COLUMN id TYPE bigint",
+        naive_lock: "SHARE ROW EXCLUSIVE while accounts_org_fk is checked again (ACCESS EXCLUSIVE on orgs, rewritten)",
+        migration: &m0007_widen_org_id::MIGRATION,
     },
 ];
 

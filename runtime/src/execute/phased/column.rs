@@ -706,11 +706,10 @@ async fn recompile_trigger_functions(
 ) -> Result<(), AttemptError> {
     let functions: Vec<(String, bool, String)> = sqlx::query_as(
         "SELECT p.oid::regprocedure::text, pg_has_role(p.proowner, 'USAGE'), pg_get_functiondef(p.oid)
-         FROM pg_trigger tg
-         JOIN pg_proc p ON p.oid = tg.tgfoid
+         FROM pg_proc p
          JOIN pg_language l ON l.oid = p.prolang
-         WHERE tg.tgrelid = $1::bigint::oid AND NOT tg.tgisinternal AND l.lanname = 'plpgsql'
-         GROUP BY p.oid
+         WHERE l.lanname = 'plpgsql'
+           AND p.oid IN (SELECT tgfoid FROM pg_trigger WHERE tgrelid = $1::bigint::oid AND NOT tgisinternal)
          ORDER BY 1",
     )
     .bind(table)
