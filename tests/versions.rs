@@ -101,6 +101,32 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// Renaming an index and analyzing, on an old target: the plan declares ACCESS EXCLUSIVE for the
+    /// rename (what PostgreSQL 10 and 11 take).
+    pub mod m0001_rename_index_old_target {
+        set target_postgres = 10;
+        alter index items_label_idx rename to items_label_text_idx;
+        analyze items (label);
+    }
+}
+
+zerodown::migration! {
+    /// The same rename for a PostgreSQL 12 target: SHARE UPDATE EXCLUSIVE, writes go on.
+    pub mod m0001_rename_index {
+        set target_postgres = 12;
+        alter index items_label_idx rename to items_label_text_idx;
+    }
+}
+
+zerodown::migration! {
+    /// A materialized view refreshed while it is read.
+    pub mod m0001_refresh {
+        set target_postgres = 10;
+        refresh materialized view concurrently item_counts;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1004,5 +1030,139 @@ async fn primary_key_using_index_over_nullable_columns_is_stopped_before_it_scan
     )
     .await;
     assert_eq!(keys, 1);
+    conn.close().await.unwrap();
+}
+
+/// The lock this session holds on `relation` (its mode as `pg_locks` names it).
+async fn own_lock(conn: &mut PgConnection, relation: &str) -> String {
+    scalar(
+        conn,
+        &format!(
+            "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' \
+             AND relation = '{relation}'::regclass"
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn renaming_an_index_takes_share_update_exclusive_only_from_12() {
+    let db = common::fresh_database("ver_rename_index").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+
+    // PostgreSQL itself: the lock an index rename takes on the index.
+    exec(
+        &mut conn,
+        "BEGIN; ALTER INDEX items_label_idx RENAME TO items_x",
+    )
+    .await;
+    let mode = own_lock(&mut conn, "items_x").await;
+    exec(&mut conn, "ROLLBACK").await;
+    let expected = if version < PgVersion(12) {
+        "AccessExclusiveLock"
+    } else {
+        "ShareUpdateExclusiveLock"
+    };
+    assert_eq!(mode, expected, "on {version}");
+
+    // The old target's plan declares what 10 and 11 take, and runs everywhere; `analyze` updates the
+    // planner's statistics (`reltuples`, written by the analyze itself).
+    let old: &'static Migration = &m0001_rename_index_old_target::MIGRATION;
+    assert_eq!(
+        old.expand.steps[0].lock,
+        zerodown::LockLevel::AccessExclusive
+    );
+    assert_eq!(
+        old.expand.steps[1].lock,
+        zerodown::LockLevel::ShareUpdateExclusive
+    );
+    Migrator::new(&[old])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let tuples: f64 = scalar(
+        &mut conn,
+        "SELECT reltuples::float8 FROM pg_class WHERE oid = 'items'::regclass",
+    )
+    .await;
+    assert_eq!(tuples, 2000.0);
+    conn.close().await.unwrap();
+
+    // For a 12 target the plan declares SHARE UPDATE EXCLUSIVE, and runs while a writer's
+    // transaction is open on the table (it holds ROW EXCLUSIVE on the table and its indexes).
+    let db = common::fresh_database("ver_rename_index_12").await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    let new: &'static Migration = &m0001_rename_index::MIGRATION;
+    assert_eq!(
+        new.expand.steps[0].lock,
+        zerodown::LockLevel::ShareUpdateExclusive
+    );
+    if version < PgVersion(12) {
+        assert_refused(&db, &[new], &[(1, 12)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    let mut writer = db.connect().await;
+    exec(
+        &mut writer,
+        "BEGIN; INSERT INTO items (id, label) VALUES (5000, 'open')",
+    )
+    .await;
+    let ran = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Migrator::new(&[new])
+            .unwrap()
+            .run(&db.inner.connect_options()),
+    )
+    .await
+    .expect("the rename waited for the writer");
+    ran.unwrap_or_else(|e| panic!("on {version}: {e}"));
+    exec(&mut writer, "COMMIT").await;
+    assert!(
+        scalar::<bool>(
+            &mut conn,
+            "SELECT to_regclass('items_label_text_idx') IS NOT NULL"
+        )
+        .await
+    );
+    writer.close().await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_materialized_view_is_refreshed_concurrently_while_it_is_read() {
+    let db = common::fresh_database("ver_refresh").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    exec(
+        &mut conn,
+        "CREATE MATERIALIZED VIEW item_counts AS SELECT label, count(*) AS n FROM items GROUP BY label;
+         CREATE UNIQUE INDEX item_counts_label ON item_counts (label);
+         INSERT INTO items (id, label) VALUES (5000, 'new')",
+    )
+    .await;
+    // A reader with the view open: a plain refresh would wait for it (and every reader after).
+    let mut reader = db.connect().await;
+    exec(&mut reader, "BEGIN; SELECT count(*) FROM item_counts").await;
+    let m: &'static Migration = &m0001_refresh::MIGRATION;
+    assert_eq!(m.expand.steps[0].lock, zerodown::LockLevel::Exclusive);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Migrator::new(&[m])
+            .unwrap()
+            .run(&db.inner.connect_options()),
+    )
+    .await
+    .expect("the refresh waited for the reader")
+    .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    exec(&mut reader, "COMMIT").await;
+    let n: i64 = scalar(&mut conn, "SELECT n FROM item_counts WHERE label = 'new'").await;
+    assert_eq!(n, 1);
+    reader.close().await.unwrap();
     conn.close().await.unwrap();
 }

@@ -267,6 +267,21 @@ pub enum StmtKind {
     },
     /// `backfill table set col = expr [, ..] [where predicate] [by (col, ..)]`
     Backfill(BackfillStmt),
+    /// `alter index name rename to new`
+    RenameIndex {
+        index: QName,
+        to: Name,
+    },
+    /// `analyze table [(col, ..)]`
+    Analyze {
+        table: QName,
+        columns: Vec<Name>,
+    },
+    /// `refresh materialized view [concurrently] name`
+    RefreshMaterializedView {
+        concurrently: Option<Range>,
+        view: QName,
+    },
     /// `expand alter table ..` / `expand drop table ..`: an expand/contract operation.
     Expand(Expand),
 }

@@ -119,6 +119,9 @@ pub fn of_stmt(stmt: &Stmt) -> Vec<String> {
             out.extend(b.assignments.iter().map(|a| column(&b.table, &a.column)))
         }
         StmtKind::CommentOn { .. }
+        | StmtKind::RenameIndex { .. }
+        | StmtKind::Analyze { .. }
+        | StmtKind::RefreshMaterializedView { .. }
         | StmtKind::VacuumFull { table: None }
         | StmtKind::DropIndex { .. }
         | StmtKind::CreateEnum { .. }

@@ -1,9 +1,10 @@
 //! Maintenance and destructive commands that block traffic or lose data: `vacuum_full`, `cluster`,
 //! `lock_table`, `truncate`, `drop_schema`, `drop_database`. None has an online form zerodown could
-//! generate, so the fix is a different tool, or an override for a maintenance window.
+//! generate, so the fix is a different tool, or an override for a maintenance window. And
+//! `refresh_not_concurrent`, whose fix is the `concurrently` form.
 
 use super::{override_hint, show, Checker};
-use crate::ast::{Name, QName, Stmt};
+use crate::ast::{Name, QName, Range, Stmt};
 use crate::rules::Rule;
 
 // vacuum full [users];
@@ -37,6 +38,23 @@ pub(super) fn cluster(ck: &mut Checker, stmt: &Stmt, table: &QName) {
              reorder rows online with pg_repack, or for a maintenance window use {}",
             show(table),
             override_hint(Rule::Cluster)
+        ),
+    );
+}
+
+// refresh materialized view order_totals;
+pub(super) fn refresh(ck: &mut Checker, stmt: &Stmt, concurrently: Option<Range>, view: &QName) {
+    if concurrently.is_some() {
+        return;
+    }
+    let v = show(view);
+    ck.report(
+        Rule::RefreshNotConcurrent,
+        stmt.range,
+        format_args!(
+            "`refresh materialized view` holds ACCESS EXCLUSIVE on `{v}` while its query runs, so every \
+             read of `{v}` waits; write `refresh materialized view concurrently {v}` (readers go on; it needs a \
+             unique index on `{v}` without a `where`)"
         ),
     );
 }

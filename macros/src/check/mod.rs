@@ -224,8 +224,16 @@ impl<'a> Checker<'a> {
             StmtKind::DropDatabase { name, .. } => blocking::drop_database(self, stmt, name),
             StmtKind::Expand(e) => expand::check(self, stmt, e),
             StmtKind::Backfill(b) => backfill::check(self, b),
-            // Catalog-only changes: nothing to check.
-            StmtKind::CreateEnum { .. } | StmtKind::CommentOn { .. } => {}
+            StmtKind::RefreshMaterializedView { concurrently, view } => {
+                blocking::refresh(self, stmt, *concurrently, view)
+            }
+            // Catalog-only changes, or online by nature: nothing to check. (`alter index .. rename`
+            // takes ACCESS EXCLUSIVE on the index before PostgreSQL 12, for a moment, under
+            // `lock_timeout`; `analyze` SHARE UPDATE EXCLUSIVE.)
+            StmtKind::CreateEnum { .. }
+            | StmtKind::CommentOn { .. }
+            | StmtKind::RenameIndex { .. }
+            | StmtKind::Analyze { .. } => {}
         }
         backfill::track(self, stmt);
     }

@@ -2,7 +2,9 @@
 //! becomes.
 
 use proc_macro2::TokenStream;
-use zerodown_runtime::plan::{LockLevel, Migration, Postcondition, Step, StepKind, Transaction};
+use zerodown_runtime::plan::{
+    LockLevel, Migration, Postcondition, Settings, Step, StepKind, Transaction,
+};
 
 use crate::ctxt::Ctxt;
 use crate::{check, parse};
@@ -416,5 +418,55 @@ fn type_changes_rewrite_only_when_the_types_say_so() {
             .map(|s| s.rewrites)
             .collect::<Vec<_>>(),
         [false, true, false]
+    );
+}
+
+#[test]
+fn maintenance_statements_that_are_online_as_written() {
+    // Renaming an index: SHARE UPDATE EXCLUSIVE from PostgreSQL 12, ACCESS EXCLUSIVE before; undone
+    // by renaming it back.
+    let m = lower_body("alter index app.users_email_idx rename to users_mail_idx;");
+    assert_eq!(
+        sql(&m),
+        [[r#"ALTER INDEX "app"."users_email_idx" RENAME TO "users_mail_idx""#]]
+    );
+    assert_eq!(step(&m, 0).lock, LockLevel::ShareUpdateExclusive);
+    let undo: Vec<&str> = m
+        .undo
+        .steps
+        .iter()
+        .flat_map(|s| s.statements.to_vec())
+        .collect();
+    assert_eq!(
+        undo,
+        [r#"ALTER INDEX IF EXISTS "app"."users_mail_idx" RENAME TO "users_email_idx""#]
+    );
+    let old = lower_body("set target_postgres = 11; alter index users_email_idx rename to x;");
+    assert_eq!(step(&old, 0).lock, LockLevel::AccessExclusive);
+    // `analyze`: its own step, SHARE UPDATE EXCLUSIVE, the online timeouts.
+    let m = lower_body("analyze users (email, name); analyze orders;");
+    assert_eq!(
+        sql(&m),
+        [
+            vec![r#"ANALYZE "users" ("email", "name")"#],
+            vec![r#"ANALYZE "orders""#]
+        ]
+    );
+    assert_eq!(step(&m, 0).lock, LockLevel::ShareUpdateExclusive);
+    assert_eq!(
+        step(&m, 0).lock_timeout_ms,
+        Settings::DEFAULT.online_lock_timeout_ms
+    );
+    // `refresh materialized view concurrently`: EXCLUSIVE, readers go on; alone in its step.
+    let m = lower_body(
+        "refresh materialized view concurrently order_totals; comment on table users is \"u\";",
+    );
+    assert_eq!(
+        shape(&m)[0],
+        (Transaction::Transactional, LockLevel::Exclusive, 1)
+    );
+    assert_eq!(
+        sql(&m)[0],
+        [r#"REFRESH MATERIALIZED VIEW CONCURRENTLY "order_totals""#]
     );
 }

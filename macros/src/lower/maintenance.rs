@@ -1,6 +1,8 @@
 //! Statements rejected by default, lowered for when an override allows them: `reindex`, `vacuum full`,
 //! `cluster`, `lock table`, `truncate`, `drop schema`, `drop database`. The SQL is what the user wrote;
-//! the lock level and `rewrites` flag say honestly what it costs.
+//! the lock level and `rewrites` flag say honestly what it costs. And the maintenance statements that
+//! are online as written: `alter index .. rename`, `analyze`, `refresh materialized view
+//! concurrently`.
 
 use zerodown_runtime::plan::{LockLevel, Postcondition};
 
@@ -164,4 +166,74 @@ pub(super) fn drop_database(if_exists: bool, name: &Name) -> Lowered {
     )
     .alone()
     .lock(LockLevel::AccessExclusive)
+}
+
+/// `ALTER INDEX i RENAME TO n`: for a moment, `SHARE UPDATE EXCLUSIVE` on the index from PostgreSQL 12,
+/// `ACCESS EXCLUSIVE` before (which also stops every query on the table from planning, as planning
+/// opens the table's indexes). The index's table is not named, so the step stands alone. Undone by
+/// renaming it back.
+pub(super) fn rename_index(cx: &Context, index: &QName, to: &Name) -> Lowered {
+    let i = render_qname(index);
+    let lock = if cx.target_at_least(12) {
+        LockLevel::ShareUpdateExclusive
+    } else {
+        LockLevel::AccessExclusive
+    };
+    let renamed = QName {
+        schema: index.schema.clone(),
+        name: to.clone(),
+    };
+    Lowered::new(
+        format!("rename index {i} to {}", quote_ident(&to.value)),
+        format!("ALTER INDEX {i} RENAME TO {}", quote_ident(&to.value)),
+    )
+    .lock_on(lock, Some(TableRef::Unknown))
+    .undo(
+        Lowered::new(
+            format!(
+                "rename index {} back to {}",
+                render_qname(&renamed),
+                quote_ident(&index.name.value)
+            ),
+            format!(
+                "ALTER INDEX IF EXISTS {} RENAME TO {}",
+                render_qname(&renamed),
+                quote_ident(&index.name.value)
+            ),
+        )
+        .lock_on(lock, Some(TableRef::Unknown)),
+    )
+}
+
+/// `ANALYZE t [(cols)]`: samples the table under `SHARE UPDATE EXCLUSIVE` (blocks no reads or writes),
+/// in a step of its own with the online timeouts.
+pub(super) fn analyze(cx: &Context, table: &QName, columns: &[Name]) -> Lowered {
+    let t = render_qname(table);
+    let cols = if columns.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.value)).collect();
+        format!(" ({})", names.join(", "))
+    };
+    Lowered::new(format!("analyze {t}{cols}"), format!("ANALYZE {t}{cols}"))
+        .lock_on(LockLevel::ShareUpdateExclusive, cx.existing(table))
+        .slow(true)
+}
+
+/// `REFRESH MATERIALIZED VIEW [CONCURRENTLY] v`: concurrently, `EXCLUSIVE` on the view (readers go
+/// on) while the query runs and the differences are applied; otherwise (override only) `ACCESS
+/// EXCLUSIVE` for the whole refresh. Either way slow, in a step of its own.
+pub(super) fn refresh(view: &QName, concurrently: bool) -> Lowered {
+    let v = render_qname(view);
+    let (keyword, lock) = if concurrently {
+        (" CONCURRENTLY", LockLevel::Exclusive)
+    } else {
+        ("", LockLevel::AccessExclusive)
+    };
+    Lowered::new(
+        format!("refresh materialized view {v}{}", keyword.to_lowercase()),
+        format!("REFRESH MATERIALIZED VIEW{keyword} {v}"),
+    )
+    .lock_on(lock, Some(TableRef::Unknown))
+    .slow(true)
 }

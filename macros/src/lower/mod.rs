@@ -208,6 +208,13 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
         StmtKind::Cluster { table, index } => {
             vec![maintenance::cluster(cx, table, index.as_ref()).inverse(Inverse::Nothing)]
         }
+        StmtKind::RenameIndex { index, to } => vec![maintenance::rename_index(cx, index, to)],
+        StmtKind::Analyze { table, columns } => {
+            vec![maintenance::analyze(cx, table, columns).inverse(Inverse::Nothing)]
+        }
+        StmtKind::RefreshMaterializedView { concurrently, view } => {
+            vec![maintenance::refresh(view, concurrently.is_some()).inverse(Inverse::Nothing)]
+        }
         StmtKind::LockTable { table, mode } => {
             vec![maintenance::lock_table(cx, table, mode.as_deref()).inverse(Inverse::Nothing)]
         }

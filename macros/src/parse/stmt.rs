@@ -16,8 +16,8 @@ use crate::ast::{
 
 /// The statements, for "unknown statement" messages.
 pub(super) const STATEMENTS: &str = "`create table`, `create index`, `create unique index`, `create type`, \
-    `alter table`, `alter type`, `drop table`, `drop index`, `comment on`, `backfill`, `expand`, `raw` or \
-    `unsafe`";
+    `alter table`, `alter type`, `alter index`, `drop table`, `drop index`, `comment on`, `backfill`, `expand`, \
+    `analyze`, `refresh materialized view`, `raw` or `unsafe`";
 
 /// Objects `create` makes that the DSL leaves to `raw` SQL (named in the error).
 const RAW_ONLY_CREATE: &[&str] = &[
@@ -46,7 +46,7 @@ const RAW_ONLY_CREATE: &[&str] = &[
 pub(super) fn starts_statement(c: &Cursor) -> bool {
     [
         "create", "alter", "drop", "comment", "raw", "reindex", "vacuum", "cluster", "lock",
-        "truncate", "unsafe", "set", "backfill", "expand",
+        "truncate", "unsafe", "set", "backfill", "expand", "analyze", "refresh",
     ]
     .iter()
     .any(|kw| c.peek_kw(kw))
@@ -107,7 +107,32 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             if c.eat_kw("type").is_some() {
                 return alter_type(c);
             }
-            Err(c.expected("`table` or `type` after `alter`"))
+            if c.eat_kw("index").is_some() {
+                let index = c.qname("the index name after `alter index`")?;
+                c.expect_kw("rename", "after the index name (the DSL's `alter index` renames)")?;
+                c.expect_kw("to", "after `rename`")?;
+                let to = c.name("the new index name")?;
+                return Ok(StmtKind::RenameIndex { index, to });
+            }
+            Err(c.expected("`table`, `index` or `type` after `alter`"))
+        }
+        "analyze" => {
+            c.bump();
+            let table = c.qname("the table name after `analyze`")?;
+            let columns = if c.peek_group(proc_macro2::Delimiter::Parenthesis) {
+                c.paren_names("a column name", "after the table name")?
+            } else {
+                Vec::new()
+            };
+            Ok(StmtKind::Analyze { table, columns })
+        }
+        "refresh" => {
+            c.bump();
+            c.expect_kw("materialized", "after `refresh`")?;
+            c.expect_kw("view", "after `refresh materialized`")?;
+            let concurrently = c.eat_kw("concurrently").map(Range::single);
+            let view = c.qname("the materialized view's name")?;
+            Ok(StmtKind::RefreshMaterializedView { concurrently, view })
         }
         "comment" => {
             c.bump();

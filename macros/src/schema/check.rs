@@ -329,6 +329,29 @@ fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
         StmtKind::Cluster { table: q, .. } => {
             table(cx, catalog, q);
         }
+        StmtKind::RenameIndex { index, to } => {
+            index_exists(cx, catalog, index);
+            let new = Key {
+                schema: Key::of(index).schema,
+                name: to.value.clone(),
+            };
+            if catalog.index(&new).is_some() {
+                cx.error(
+                    to.range(),
+                    format!("an index `{}` already exists", new.display()),
+                );
+            }
+        }
+        StmtKind::Analyze {
+            table: q,
+            columns: cols,
+        } => {
+            if let Some(t) = table(cx, catalog, q).known() {
+                columns(cx, catalog, t, cols);
+            }
+        }
+        // Materialized views are not modelled.
+        StmtKind::RefreshMaterializedView { .. } => {}
         StmtKind::Truncate { tables, .. } => {
             for t in tables {
                 table(cx, catalog, t);

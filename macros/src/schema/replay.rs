@@ -52,6 +52,7 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
             let key = Key::of(index);
             catalog.indexes.retain(|i| i.key != key);
         }
+        StmtKind::RenameIndex { index, to } => rename_index(catalog, &Key::of(index), to),
         StmtKind::AlterTable { table, actions } => {
             let mut key = Key::of(table);
             for action in actions {
@@ -124,6 +125,8 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
             }
         }
         StmtKind::CommentOn { .. }
+        | StmtKind::Analyze { .. }
+        | StmtKind::RefreshMaterializedView { .. }
         | StmtKind::Reindex { .. }
         | StmtKind::VacuumFull { .. }
         | StmtKind::Cluster { .. }
@@ -447,6 +450,23 @@ fn rename_column(catalog: &mut Catalog, key: &Key, from: &Name, to: &Name) {
                 if table == key {
                     columns.iter_mut().for_each(rename);
                 }
+            }
+        }
+    }
+}
+
+/// `alter index i rename to n`: the index, and the primary key or unique constraint it backs
+/// (PostgreSQL renames that constraint with it).
+fn rename_index(catalog: &mut Catalog, key: &Key, to: &Name) {
+    let Some(index) = catalog.indexes.iter_mut().find(|i| i.key == *key) else {
+        return;
+    };
+    index.key.name = to.value.clone();
+    let table = index.table.clone();
+    if let Some(t) = catalog.table_mut(&table) {
+        for c in &mut t.constraints {
+            if c.name.as_deref() == Some(key.name.as_str()) {
+                c.name = Some(to.value.clone());
             }
         }
     }

@@ -19,8 +19,8 @@ fn two_bad_statements_give_two_errors_and_good_ones_still_parse() {
         [
             "expected `on` after the index name, found `users`",
             "unknown statement `frobnicate`; expected one of `create table`, `create index`, `create unique index`, \
-             `create type`, `alter table`, `alter type`, `drop table`, `drop index`, `comment on`, `backfill`, `expand`, \
-             `raw` or `unsafe`",
+             `create type`, `alter table`, `alter type`, `alter index`, `drop table`, `drop index`, `comment on`, \
+             `backfill`, `expand`, `analyze`, `refresh materialized view`, `raw` or `unsafe`",
         ]
     );
     assert_eq!(diags[0].start, (2, 17));
@@ -91,8 +91,16 @@ fn unknown_statement_forms() {
         "expected `table`, `index`, `schema` or `database` after `drop`, found `view`"
     );
     assert_eq!(
-        error("alter index i rename to j;").msg,
-        "expected `table` or `type` after `alter`, found `index`"
+        error("alter view v rename to w;").msg,
+        "expected `table`, `index` or `type` after `alter`, found `view`"
+    );
+    assert_eq!(
+        error("alter index i set tablespace t;").msg,
+        "expected `rename` after the index name (the DSL's `alter index` renames), found `set`"
+    );
+    assert_eq!(
+        error("refresh view v;").msg,
+        "expected `materialized` after `refresh`, found `view`"
     );
     assert!(error("\"create table\";")
         .msg
