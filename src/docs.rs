@@ -24,6 +24,7 @@ macro_rules! links {
          [rules.md#reindex_not_concurrent]: crate::docs::rules#reindex_not_concurrent\n\
          [rules.md#adding-columns]: crate::docs::rules#adding-columns\n\
          [rules.md#set_not_null_scan]: crate::docs::rules#set_not_null_scan\n\
+         [rules.md#refresh_not_concurrent]: crate::docs::rules#refresh_not_concurrent\n\
          [rules.md#exclusion_constraint]: crate::docs::rules#exclusion_constraint\n\
          [rules.md#alter_column_type]: crate::docs::rules#alter_column_type\n\
          [rules.md#breaking-changes]: crate::docs::rules#breaking-changes\n\
