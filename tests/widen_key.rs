@@ -107,40 +107,34 @@ fn application(db: &Db, writers: &mut Writers, rows: i64) -> Arc<Done> {
             Ok(())
         }
     });
-    let (p, d) = (pool.clone(), done.clone());
-    writers.spawn(move |i| {
-        let (p, d) = (p.clone(), d.clone());
-        async move {
-            let began = std::time::Instant::now();
-            let id = 7 * (i as i64 % (rows / 7)) + 7;
-            let n = sqlx::query("UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1")
-                .bind(id)
-                .execute(&p)
-                .await
-                .map_err(|e| format!("update {id}: {e}"))?
-                .rows_affected();
-            d.updated.fetch_add(n, Ordering::Relaxed);
-            d.record(began);
-            Ok(())
-        }
-    });
-    let (p, d) = (pool.clone(), done.clone());
-    writers.spawn(move |i| {
-        let (p, d) = (p.clone(), d.clone());
-        async move {
-            let began = std::time::Instant::now();
-            let id = 97 * (i as i64 % (rows / 97)) + 97;
-            let n = sqlx::query("DELETE FROM orders WHERE id = $1")
-                .bind(id)
-                .execute(&p)
-                .await
-                .map_err(|e| format!("delete {id}: {e}"))?
-                .rows_affected();
-            d.deleted.fetch_add(n, Ordering::Relaxed);
-            d.record(began);
-            Ok(())
-        }
-    });
+    // Updates go to multiples of 7, deletes to multiples of 97 (the items go by cascade).
+    for (sql, step, deletes) in [
+        (
+            "UPDATE orders SET total_cents = total_cents + 1 WHERE id = $1",
+            7,
+            false,
+        ),
+        ("DELETE FROM orders WHERE id = $1", 97, true),
+    ] {
+        let (p, d) = (pool.clone(), done.clone());
+        writers.spawn(move |i| {
+            let (p, d) = (p.clone(), d.clone());
+            async move {
+                let began = std::time::Instant::now();
+                let id = step * (i as i64 % (rows / step)) + step;
+                let n = sqlx::query(sql)
+                    .bind(id)
+                    .execute(&p)
+                    .await
+                    .map_err(|e| format!("{sql} ({id}): {e}"))?
+                    .rows_affected();
+                let count = if deletes { &d.deleted } else { &d.updated };
+                count.fetch_add(n, Ordering::Relaxed);
+                d.record(began);
+                Ok(())
+            }
+        });
+    }
     let d = done.clone();
     writers.spawn(move |i| {
         let (p, d) = (pool.clone(), d.clone());
