@@ -127,6 +127,14 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// A statistics target and storage parameters: SHARE UPDATE EXCLUSIVE, writes go on.
+    pub mod m0001_storage {
+        set target_postgres = 10;
+        alter table items alter column label set statistics 500, set (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02);
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1164,5 +1172,57 @@ async fn a_materialized_view_is_refreshed_concurrently_while_it_is_read() {
     let n: i64 = scalar(&mut conn, "SELECT n FROM item_counts WHERE label = 'new'").await;
     assert_eq!(n, 1);
     reader.close().await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn statistics_targets_and_storage_parameters_change_while_writers_work() {
+    let db = common::fresh_database("ver_storage").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    let m: &'static Migration = &m0001_storage::MIGRATION;
+    assert_eq!(
+        m.expand.steps[0].lock,
+        zerodown::LockLevel::ShareUpdateExclusive
+    );
+    // PostgreSQL itself: the lock on the table.
+    exec(&mut conn, "BEGIN; ALTER TABLE items SET (fillfactor = 80)").await;
+    assert_eq!(
+        own_lock(&mut conn, "items").await,
+        "ShareUpdateExclusiveLock",
+        "on {version}"
+    );
+    exec(&mut conn, "ROLLBACK").await;
+    // A writer's transaction stays open on the table while the migration runs.
+    let mut writer = db.connect().await;
+    exec(
+        &mut writer,
+        "BEGIN; INSERT INTO items (id, label) VALUES (5000, 'open')",
+    )
+    .await;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Migrator::new(&[m])
+            .unwrap()
+            .run(&db.inner.connect_options()),
+    )
+    .await
+    .expect("the step waited for the writer")
+    .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    exec(&mut writer, "COMMIT").await;
+    let target: i32 = scalar(
+        &mut conn,
+        "SELECT attstattarget::int FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'label'",
+    )
+    .await;
+    assert_eq!(target, 500);
+    let options: String = scalar(
+        &mut conn,
+        "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'items'::regclass",
+    )
+    .await;
+    assert_eq!(options, "fillfactor=70,autovacuum_vacuum_scale_factor=0.02");
+    writer.close().await.unwrap();
     conn.close().await.unwrap();
 }

@@ -566,6 +566,10 @@ pub enum AlterActionKind {
         name: Name,
         cascade: bool,
     },
+    /// `alter [column] name set statistics N`
+    SetStatistics { column: Name, target: Expr },
+    /// `set (parameter = value, ..)`: storage parameters.
+    SetStorage { params: Vec<(Name, Expr)> },
 }
 
 /// A column type: `bigint`, `varchar(255)`, `numeric(10, 2)`, `timestamp with time zone`, `text[]`,

@@ -99,7 +99,9 @@ pub fn of_stmt(stmt: &Stmt) -> Vec<String> {
                         | TableConstraintKind::PrimaryKeyUsingIndex(_) => {}
                     },
                     AlterActionKind::ValidateConstraint { .. }
-                    | AlterActionKind::DropConstraint { .. } => {}
+                    | AlterActionKind::DropConstraint { .. }
+                    | AlterActionKind::SetStatistics { .. }
+                    | AlterActionKind::SetStorage { .. } => {}
                 }
             }
         }

@@ -36,6 +36,8 @@ pub(super) fn action(ck: &mut Checker, table: &QName, action: &AlterAction) {
         }
         AlterActionKind::RenameTo { to } => breaking::rename_table(ck, table, to, action.range),
         AlterActionKind::AddConstraint(c) => constraint::add(ck, table, c),
+        AlterActionKind::SetStatistics { target, .. } => statistics_target(ck, target),
+        AlterActionKind::SetStorage { params } => storage_params(ck, params),
         // Catalog-only changes, or online by nature (`validate constraint` blocks no reads or writes).
         AlterActionKind::SetDefault { .. }
         | AlterActionKind::DropDefault { .. }
@@ -135,6 +137,54 @@ fn utc_using(column: &Name) -> Expr {
         lhs: Box::new(node(ExprKind::Column(vec![column.clone()]))),
         rhs: Box::new(node(ExprKind::String("UTC".to_owned()))),
     })
+}
+
+/// The storage parameters `alter table .. set (..)` changes under SHARE UPDATE EXCLUSIVE (PostgreSQL's
+/// `ALTER TABLE` reference: fillfactor, the toast and autovacuum parameters, `parallel_workers`);
+/// every other one takes ACCESS EXCLUSIVE or is not a table's.
+fn weak_lock_parameter(name: &str) -> bool {
+    name == "fillfactor"
+        || name == "toast_tuple_target"
+        || name == "parallel_workers"
+        || name.starts_with("autovacuum_")
+}
+
+// alter table events set (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01);
+fn storage_params(ck: &mut Checker, params: &[(Name, Expr)]) {
+    for (name, _) in params {
+        if !weak_lock_parameter(&name.value) {
+            ck.error(
+                name.range(),
+                format_args!(
+                    "`{}` is not a storage parameter `set (..)` changes online; the DSL takes `fillfactor`, \
+                     `toast_tuple_target`, `parallel_workers` and the `autovacuum_*` parameters (SHARE UPDATE \
+                     EXCLUSIVE); for another, write raw SQL with the lock it takes",
+                    name.value
+                ),
+            );
+        }
+    }
+}
+
+// alter table events alter column kind set statistics 1000;
+fn statistics_target(ck: &mut Checker, target: &Expr) {
+    let value = match &target.kind {
+        ExprKind::Number(n) => n.parse::<i64>().ok(),
+        ExprKind::Unary {
+            op: crate::ast::UnaryOp::Neg,
+            expr,
+        } => match &expr.kind {
+            ExprKind::Number(n) => n.parse::<i64>().ok().map(|v| -v),
+            _ => None,
+        },
+        _ => None,
+    };
+    if !value.is_some_and(|v| (-1..=10_000).contains(&v)) {
+        ck.error(
+            target.range,
+            "the statistics target is a whole number from 0 to 10000, or -1 for the server's default",
+        );
+    }
 }
 
 // alter table users alter column email set not null;  (target below 12)

@@ -206,6 +206,33 @@ fn action_lowered(cx: &Context, table: &QName, action: &AlterActionKind) -> Vec<
             format!("RENAME TO {}", quote_ident(&to.value)),
         )],
         AlterActionKind::AddConstraint(c) => add_constraint(cx, table, existing, c),
+        // Statistics and storage parameters: how the planner and vacuum treat the table, not its
+        // data; brief SHARE UPDATE EXCLUSIVE; nothing a rollback restores.
+        AlterActionKind::SetStatistics {
+            column: col,
+            target,
+        } => vec![Lowered::new(
+            format!("set statistics of {} to {}", column(col), expr(target)),
+            alter(format!(
+                "ALTER COLUMN {} SET STATISTICS {}",
+                quote_ident(&col.value),
+                expr(target)
+            )),
+        )
+        .lock_on(LockLevel::ShareUpdateExclusive, existing.clone())
+        .inverse(Inverse::Nothing)],
+        AlterActionKind::SetStorage { params } => {
+            let list: Vec<String> = params
+                .iter()
+                .map(|(n, v)| format!("{} = {}", n.value, expr(v)))
+                .collect();
+            vec![Lowered::new(
+                format!("set storage parameters of {t}: {}", list.join(", ")),
+                alter(format!("SET ({})", list.join(", "))),
+            )
+            .lock_on(LockLevel::ShareUpdateExclusive, existing.clone())
+            .inverse(Inverse::Nothing)]
+        }
         AlterActionKind::ValidateConstraint { name } => {
             vec![validate(table, existing, &name.value)]
         }

@@ -470,3 +470,20 @@ fn maintenance_statements_that_are_online_as_written() {
         [r#"REFRESH MATERIALIZED VIEW CONCURRENTLY "order_totals""#]
     );
 }
+
+#[test]
+fn statistics_targets_and_storage_parameters_take_share_update_exclusive() {
+    let m = lower_body(
+        "alter table events alter column kind set statistics 1000, set (fillfactor = 70, autovacuum_enabled = false);",
+    );
+    assert_eq!(
+        sql(&m),
+        [[
+            r#"ALTER TABLE "events" ALTER COLUMN "kind" SET STATISTICS 1000"#,
+            r#"ALTER TABLE "events" SET (fillfactor = 70, autovacuum_enabled = FALSE)"#
+        ]]
+    );
+    assert_eq!(step(&m, 0).lock, LockLevel::ShareUpdateExclusive);
+    // Nothing for a rollback to restore: the step does not block it.
+    assert!(m.rolls_back_by_undo());
+}

@@ -32,6 +32,9 @@ fn action(c: &mut Cursor) -> PResult<AlterAction> {
         alter_column(c)?
     } else if c.eat_kw("rename").is_some() {
         rename(c)?
+    } else if c.peek_kw("set") && c.peek_nth(1).is_some_and(|t| matches!(t, proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Parenthesis)) {
+        c.bump();
+        storage_params(c)?
     } else if c.eat_kw("validate").is_some() {
         c.expect_kw("constraint", "after `validate`")?;
         AlterActionKind::ValidateConstraint {
@@ -39,7 +42,7 @@ fn action(c: &mut Cursor) -> PResult<AlterAction> {
         }
     } else {
         return Err(c.expected(
-            "an `alter table` action (`add`, `drop`, `alter`, `rename` or `validate constraint`)",
+            "an `alter table` action (`add`, `drop`, `alter`, `rename`, `set (..)` or `validate constraint`)",
         ));
     };
     Ok(AlterAction {
@@ -129,10 +132,33 @@ fn alter_column(c: &mut Cursor) -> PResult<AlterActionKind> {
     if c.eat_kws(&["drop", "not", "null"]).is_some() {
         return Ok(AlterActionKind::DropNotNull { column });
     }
+    if c.eat_kws(&["set", "statistics"]).is_some() {
+        return Ok(AlterActionKind::SetStatistics {
+            column,
+            target: parse_expr(c, "after `set statistics`")?,
+        });
+    }
     Err(c.expected(&format!(
-        "`type`, `set default`, `drop default`, `set not null` or `drop not null` after `alter column {}`",
+        "`type`, `set default`, `drop default`, `set not null`, `drop not null` or `set statistics` after `alter column {}`",
         column.value
     )))
+}
+
+/// After `set`: `(parameter = value, ..)`.
+fn storage_params(c: &mut Cursor) -> PResult<AlterActionKind> {
+    let mut inner = c.expect_paren("after `set`")?;
+    let mut params = Vec::new();
+    loop {
+        let name = inner.word("a storage parameter")?;
+        inner.expect_punct('=', "after the parameter's name")?;
+        let value = parse_expr(&mut inner, "after `=`")?;
+        params.push((name, value));
+        if inner.eat_punct(',').is_none() {
+            break;
+        }
+    }
+    inner.expect_end("after the storage parameters")?;
+    Ok(AlterActionKind::SetStorage { params })
 }
 
 /// After `rename`: `to new` or `[column] old to new`.

@@ -476,6 +476,10 @@ fn alter(cx: &Ctxt, catalog: &Catalog, t: &Table, action: &AlterActionKind) {
                 constraint_exists(cx, catalog, t, name);
             }
         }
+        AlterActionKind::SetStatistics { column: c, .. } => {
+            column(cx, catalog, t, c);
+        }
+        AlterActionKind::SetStorage { .. } => {}
     }
 }
 

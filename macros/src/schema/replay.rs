@@ -228,6 +228,8 @@ fn alter(catalog: &mut Catalog, key: &mut Key, action: &AlterActionKind) {
             };
             catalog.indexes.retain(|i| i.key != index);
         }
+        // Not modelled: how the planner and vacuum treat the table.
+        AlterActionKind::SetStatistics { .. } | AlterActionKind::SetStorage { .. } => {}
     }
 }
 

@@ -226,14 +226,14 @@ fn alter_table_errors() {
     let d = error("alter table t frobnicate a;");
     assert_eq!(
         d.msg,
-        "expected an `alter table` action (`add`, `drop`, `alter`, `rename` or `validate constraint`), found `frobnicate`"
+        "expected an `alter table` action (`add`, `drop`, `alter`, `rename`, `set (..)` or `validate constraint`), found `frobnicate`"
     );
     assert_eq!(d.start, (2, 14));
-    let d = error("alter table t alter column a set statistics 100;");
+    let d = error("alter table t alter column a set storage plain;");
     assert_eq!(
         d.msg,
-        "expected `type`, `set default`, `drop default`, `set not null` or `drop not null` after `alter column a`, \
-         found `set`"
+        "expected `type`, `set default`, `drop default`, `set not null`, `drop not null` or `set statistics` after \
+         `alter column a`, found `set`"
     );
     let d = error("alter table t rename a b;");
     assert_eq!(d.msg, "expected `to` after `rename column a`, found `b`");
@@ -258,6 +258,6 @@ fn alter_table_errors() {
     let d = error("alter table t add a int,;");
     assert_eq!(
         d.msg,
-        "expected an `alter table` action (`add`, `drop`, `alter`, `rename` or `validate constraint`), found `;`"
+        "expected an `alter table` action (`add`, `drop`, `alter`, `rename`, `set (..)` or `validate constraint`), found `;`"
     );
 }
