@@ -135,6 +135,15 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// Extended statistics on two columns, gathered by the analyze after them.
+    pub mod m0001_statistics {
+        set target_postgres = 10;
+        create statistics items_label_code (ndistinct, dependencies) on label, code from items;
+        analyze items;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1223,6 +1232,57 @@ async fn statistics_targets_and_storage_parameters_change_while_writers_work() {
     )
     .await;
     assert_eq!(options, "fillfactor=70,autovacuum_vacuum_scale_factor=0.02");
+    writer.close().await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn extended_statistics_are_created_while_writers_work() {
+    let db = common::fresh_database("ver_statistics").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    // PostgreSQL itself: the lock on the table.
+    exec(
+        &mut conn,
+        "BEGIN; CREATE STATISTICS s_probe ON label, code FROM items",
+    )
+    .await;
+    assert_eq!(
+        own_lock(&mut conn, "items").await,
+        "ShareUpdateExclusiveLock",
+        "on {version}"
+    );
+    exec(&mut conn, "ROLLBACK").await;
+    let m: &'static Migration = &m0001_statistics::MIGRATION;
+    assert!(m
+        .expand
+        .steps
+        .iter()
+        .all(|s| s.lock == zerodown::LockLevel::ShareUpdateExclusive));
+    let mut writer = db.connect().await;
+    exec(
+        &mut writer,
+        "BEGIN; INSERT INTO items (id, label) VALUES (5000, 'open')",
+    )
+    .await;
+    // Both steps run while the writer's transaction is open on the table.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Migrator::new(&[m])
+            .unwrap()
+            .run(&db.inner.connect_options()),
+    )
+    .await
+    .expect("a step waited for the writer")
+    .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    exec(&mut writer, "COMMIT").await;
+    let kinds: String = scalar(
+        &mut conn,
+        "SELECT array_to_string(stxkind, ',') FROM pg_statistic_ext WHERE stxname = 'items_label_code'",
+    )
+    .await;
+    assert_eq!(kinds, "d,f");
     writer.close().await.unwrap();
     conn.close().await.unwrap();
 }

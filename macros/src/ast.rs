@@ -272,6 +272,13 @@ pub enum StmtKind {
         index: QName,
         to: Name,
     },
+    /// `create statistics name [(kind, ..)] on col, col from table`
+    CreateStatistics {
+        name: QName,
+        kinds: Vec<Name>,
+        columns: Vec<Name>,
+        table: QName,
+    },
     /// `analyze table [(col, ..)]`
     Analyze {
         table: QName,

@@ -123,6 +123,7 @@ pub fn of_stmt(stmt: &Stmt) -> Vec<String> {
         StmtKind::CommentOn { .. }
         | StmtKind::RenameIndex { .. }
         | StmtKind::Analyze { .. }
+        | StmtKind::CreateStatistics { .. }
         | StmtKind::RefreshMaterializedView { .. }
         | StmtKind::VacuumFull { table: None }
         | StmtKind::DropIndex { .. }

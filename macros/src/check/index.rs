@@ -4,7 +4,7 @@
 use zerodown_runtime::plan::PgVersion;
 
 use super::{join_names, show, target_setting, Checker, Key};
-use crate::ast::{CreateIndex, ExprKind, IndexKeyExpr, QName, Range, ReindexTarget, Stmt};
+use crate::ast::{CreateIndex, ExprKind, IndexKeyExpr, Name, QName, Range, ReindexTarget, Stmt};
 use crate::rules::Rule;
 
 /// `reindex concurrently` exists from PostgreSQL 12.
@@ -160,5 +160,35 @@ pub(super) fn reindex(
                 ),
             );
         }
+    }
+}
+
+// create statistics orders_stats (dependencies) on customer_id, region from orders;
+pub(super) fn create_statistics(ck: &mut Checker, kinds: &[Name], columns: &[Name]) {
+    for kind in kinds {
+        match kind.value.as_str() {
+            "ndistinct" | "dependencies" => {}
+            "mcv" if ck.target >= PgVersion(12) => {}
+            "mcv" => {
+                let target = ck.target;
+                ck.error(
+                    kind.range(),
+                    format_args!(
+                        "`mcv` statistics exist from PostgreSQL 12 (the target is {target}); raise {} or leave it out",
+                        target_setting(12)
+                    ),
+                )
+            }
+            other => ck.error(
+                kind.range(),
+                format_args!("unknown statistics kind `{other}`; the kinds are `ndistinct`, `dependencies` and `mcv`"),
+            ),
+        }
+    }
+    if columns.len() < 2 {
+        ck.error(
+            columns[0].range(),
+            "extended statistics need at least two columns (`on a, b from t`)",
+        );
     }
 }

@@ -224,6 +224,9 @@ impl<'a> Checker<'a> {
             StmtKind::DropDatabase { name, .. } => blocking::drop_database(self, stmt, name),
             StmtKind::Expand(e) => expand::check(self, stmt, e),
             StmtKind::Backfill(b) => backfill::check(self, b),
+            StmtKind::CreateStatistics { kinds, columns, .. } => {
+                index::create_statistics(self, kinds, columns)
+            }
             StmtKind::RefreshMaterializedView { concurrently, view } => {
                 blocking::refresh(self, stmt, *concurrently, view)
             }

@@ -487,3 +487,22 @@ fn statistics_targets_and_storage_parameters_take_share_update_exclusive() {
     // Nothing for a rollback to restore: the step does not block it.
     assert!(m.rolls_back_by_undo());
 }
+
+#[test]
+fn extended_statistics_are_created_under_share_update_exclusive() {
+    let m = lower_body("create statistics app.orders_stats (ndistinct, dependencies) on customer_id, region from app.orders;");
+    assert_eq!(
+        sql(&m),
+        [[
+            r#"CREATE STATISTICS "app"."orders_stats" (ndistinct, dependencies) ON "customer_id", "region" FROM "app"."orders""#
+        ]]
+    );
+    assert_eq!(step(&m, 0).lock, LockLevel::ShareUpdateExclusive);
+    let undo: Vec<&str> = m
+        .undo
+        .steps
+        .iter()
+        .flat_map(|s| s.statements.to_vec())
+        .collect();
+    assert_eq!(undo, [r#"DROP STATISTICS IF EXISTS "app"."orders_stats""#]);
+}

@@ -237,3 +237,39 @@ pub(super) fn refresh(view: &QName, concurrently: bool) -> Lowered {
     .lock_on(lock, Some(TableRef::Unknown))
     .slow(true)
 }
+
+/// `CREATE STATISTICS n [(kinds)] ON a, b FROM t`: `SHARE UPDATE EXCLUSIVE` on the table for a moment
+/// (the statistics are gathered by the next `analyze`). Undone by dropping it.
+pub(super) fn create_statistics(
+    cx: &Context,
+    name: &QName,
+    kinds: &[Name],
+    columns: &[Name],
+    table: &QName,
+) -> Lowered {
+    let n = render_qname(name);
+    let t = render_qname(table);
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        let k: Vec<&str> = kinds.iter().map(|k| k.value.as_str()).collect();
+        format!(" ({})", k.join(", "))
+    };
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(&c.value)).collect();
+    let existing = cx.existing(table);
+    Lowered::new(
+        format!("create statistics {n} on {t}"),
+        format!(
+            "CREATE STATISTICS {n}{kinds} ON {} FROM {t}",
+            cols.join(", ")
+        ),
+    )
+    .lock_on(LockLevel::ShareUpdateExclusive, existing.clone())
+    .undo(
+        Lowered::new(
+            format!("drop statistics {n}"),
+            format!("DROP STATISTICS IF EXISTS {n}"),
+        )
+        .lock_on(LockLevel::ShareUpdateExclusive, existing),
+    )
+}

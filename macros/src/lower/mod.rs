@@ -209,6 +209,14 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
             vec![maintenance::cluster(cx, table, index.as_ref()).inverse(Inverse::Nothing)]
         }
         StmtKind::RenameIndex { index, to } => vec![maintenance::rename_index(cx, index, to)],
+        StmtKind::CreateStatistics {
+            name,
+            kinds,
+            columns,
+            table,
+        } => vec![maintenance::create_statistics(
+            cx, name, kinds, columns, table,
+        )],
         StmtKind::Analyze { table, columns } => {
             vec![maintenance::analyze(cx, table, columns).inverse(Inverse::Nothing)]
         }

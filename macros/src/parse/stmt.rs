@@ -36,7 +36,6 @@ const RAW_ONLY_CREATE: &[&str] = &[
     "operator",
     "publication",
     "subscription",
-    "statistics",
     "collation",
     "rule",
     "or",
@@ -75,6 +74,9 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             if c.eat_kw("type").is_some() {
                 return create_type(c);
             }
+            if c.eat_kw("statistics").is_some() {
+                return create_statistics(c);
+            }
             let unique = c.eat_kw("unique").is_some();
             if c.eat_kw("index").is_some() {
                 return Ok(StmtKind::CreateIndex(create_index(c, unique)?));
@@ -90,7 +92,7 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             let expected = if unique {
                 "`index` after `create unique`"
             } else {
-                "`table`, `index`, `unique index` or `type` after `create`"
+                "`table`, `index`, `unique index`, `type` or `statistics` after `create`"
             };
             Err(c.expected(expected))
         }
@@ -187,6 +189,29 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
             Err(c.error(format!("unknown statement {name}; expected one of {STATEMENTS}")))
         }
     }
+}
+
+/// After `create statistics`: `name [(kind, ..)] on col, col from table`.
+fn create_statistics(c: &mut Cursor) -> PResult<StmtKind> {
+    let name = c.qname("the statistics object's name")?;
+    let kinds = if c.peek_group(proc_macro2::Delimiter::Parenthesis) {
+        c.paren_names("a statistics kind", "after the name")?
+    } else {
+        Vec::new()
+    };
+    c.expect_kw("on", "after the statistics object's name")?;
+    let mut columns = vec![c.name("a column name")?];
+    while c.eat_punct(',').is_some() {
+        columns.push(c.name("a column name")?);
+    }
+    c.expect_kw("from", "after the columns")?;
+    let table = c.qname("the table name")?;
+    Ok(StmtKind::CreateStatistics {
+        name,
+        kinds,
+        columns,
+        table,
+    })
 }
 
 /// `a, b, c`

@@ -342,7 +342,12 @@ fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
                 );
             }
         }
-        StmtKind::Analyze {
+        StmtKind::CreateStatistics {
+            table: q,
+            columns: cols,
+            ..
+        }
+        | StmtKind::Analyze {
             table: q,
             columns: cols,
         } => {

@@ -126,6 +126,7 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
         }
         StmtKind::CommentOn { .. }
         | StmtKind::Analyze { .. }
+        | StmtKind::CreateStatistics { .. }
         | StmtKind::RefreshMaterializedView { .. }
         | StmtKind::Reindex { .. }
         | StmtKind::VacuumFull { .. }
