@@ -71,7 +71,7 @@ fn unexpected_end_points_at_the_last_token() {
     let d = error("create");
     assert_eq!(
         d.msg,
-        "expected `table`, `index`, `unique index` or `type` after `create`, found end of input"
+        "expected `table`, `index`, `unique index`, `type` or `statistics` after `create`, found end of input"
     );
     assert_eq!(d.start, (2, 0));
 }
