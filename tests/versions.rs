@@ -144,6 +144,15 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// PostgreSQL 18's named `not null`, added without a scan and validated online.
+    pub mod m0001_not_null_18 {
+        set target_postgres = 18;
+        alter table items add constraint items_label_nn not null label not valid;
+        alter table items validate constraint items_label_nn;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1284,5 +1293,77 @@ async fn extended_statistics_are_created_while_writers_work() {
     .await;
     assert_eq!(kinds, "d,f");
     writer.close().await.unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_named_not_null_is_added_without_a_scan_and_validated_online_on_18() {
+    let db = common::fresh_database("ver_not_null_18").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    let m: &'static Migration = &m0001_not_null_18::MIGRATION;
+    if version < PgVersion(18) {
+        assert_refused(&db, &[m], &[(1, 18)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    // PostgreSQL itself: `not valid` checks no existing row (a NULL is there and it succeeds);
+    // validating scans under SHARE UPDATE EXCLUSIVE and finds it.
+    exec(
+        &mut conn,
+        "INSERT INTO items (id, label) VALUES (5000, NULL)",
+    )
+    .await;
+    exec(
+        &mut conn,
+        "BEGIN; ALTER TABLE items ADD CONSTRAINT probe NOT NULL label NOT VALID",
+    )
+    .await;
+    let err = sqlx::raw_sql("ALTER TABLE items VALIDATE CONSTRAINT probe")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("null"), "{err}");
+    exec(&mut conn, "ROLLBACK").await;
+    exec(
+        &mut conn,
+        "BEGIN; ALTER TABLE items ADD CONSTRAINT probe NOT NULL label NOT VALID",
+    )
+    .await;
+    exec(&mut conn, "DELETE FROM items WHERE id = 5000; COMMIT").await;
+    exec(
+        &mut conn,
+        "BEGIN; ALTER TABLE items VALIDATE CONSTRAINT probe",
+    )
+    .await;
+    assert_eq!(
+        own_lock(&mut conn, "items").await,
+        "ShareUpdateExclusiveLock"
+    );
+    exec(
+        &mut conn,
+        "ROLLBACK; ALTER TABLE items DROP CONSTRAINT probe",
+    )
+    .await;
+
+    assert_eq!(
+        m.expand.steps[1].lock,
+        zerodown::LockLevel::ShareUpdateExclusive
+    );
+    Migrator::new(&[m])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let (not_null, valid): (bool, bool) = sqlx::query_as(
+        "SELECT a.attnotnull, c.convalidated FROM pg_attribute a
+           JOIN pg_constraint c ON c.conrelid = a.attrelid AND c.conname = 'items_label_nn'
+          WHERE a.attrelid = 'items'::regclass AND a.attname = 'label'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(not_null && valid);
     conn.close().await.unwrap();
 }

@@ -521,6 +521,9 @@ pub enum TableConstraintKind {
     Exclude {
         tokens: TokenStream,
     },
+    /// `not null column` (PostgreSQL 18): a named, catalogued `NOT NULL`, which can be added
+    /// `not valid` and validated later.
+    NotNull(Name),
 }
 
 /// One action of `alter table`.

@@ -95,6 +95,7 @@ pub fn of_stmt(stmt: &Stmt) -> Vec<String> {
                             out.extend(columns.iter().map(|c| column(&t, c)))
                         }
                         TableConstraintKind::Exclude { .. } => out.push(table(&t)),
+                        TableConstraintKind::NotNull(c) => out.push(column(&t, c)),
                         TableConstraintKind::UniqueUsingIndex(_)
                         | TableConstraintKind::PrimaryKeyUsingIndex(_) => {}
                     },

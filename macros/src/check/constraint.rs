@@ -5,6 +5,8 @@
 //! `unique` and `primary key` need no rule: the macro builds their index concurrently and attaches it
 //! with `using index`. The `using index` forms and `validate constraint` are online as written.
 
+use zerodown_runtime::plan::PgVersion;
+
 use super::alter::SET_NOT_NULL_RECIPE;
 use super::{join_names, override_hint, show, target_setting, Checker};
 use crate::ast::{ExprKind, KeyColumns, QName, TableConstraint, TableConstraintKind};
@@ -41,17 +43,36 @@ pub(super) fn add(ck: &mut Checker, table: &QName, c: &TableConstraint) {
         c.not_valid,
         matches!(
             c.kind,
-            TableConstraintKind::Check(_) | TableConstraintKind::ForeignKey { .. }
+            TableConstraintKind::Check(_)
+                | TableConstraintKind::ForeignKey { .. }
+                | TableConstraintKind::NotNull(_)
         ),
     ) {
         ck.error(
             not_valid,
             format_args!(
-                "`not valid` applies only to `check` and `foreign key` constraints, not `{kind}`; remove it"
+                "`not valid` applies only to `check`, `foreign key` and `not null` constraints, not `{kind}`; remove it"
             ),
         );
     }
 
+    // alter table users add constraint users_email_not_null not null email not valid;  (target below 18)
+    if let TableConstraintKind::NotNull(column) = &c.kind {
+        if ck.target < PgVersion(18) {
+            let target = ck.target;
+            ck.error(
+                c.range,
+                format_args!(
+                    "a named `not null` constraint exists from PostgreSQL 18 (the target is {target}); raise {} \
+                     if every server runs 18, or write `alter table {t} alter column {} set not null`, which takes \
+                     the online CHECK route from 12",
+                    target_setting(18),
+                    column.value
+                ),
+            );
+            return;
+        }
+    }
     if ck.is_new_table(table) {
         return;
     }
@@ -126,6 +147,16 @@ pub(super) fn add(ck: &mut Checker, table: &QName, c: &TableConstraint) {
                 ),
             )
         }
+        // alter table users add constraint users_email_not_null not null email;  (scans under ACCESS EXCLUSIVE)
+        TableConstraintKind::NotNull(column) if c.not_valid.is_none() => ck.report(
+            Rule::SetNotNullScan,
+            c.range,
+            format_args!(
+                "adding `not null` constraint `{name}` scans all of `{t}` under ACCESS EXCLUSIVE to prove `{}` has \
+                 no NULLs; add `not valid`, {validate}",
+                column.value
+            ),
+        ),
         // alter table bookings add constraint no_overlap exclude using gist (room with =, during with &&);
         TableConstraintKind::Exclude { .. } => ck.report(
             Rule::ExclusionConstraint,
@@ -150,6 +181,7 @@ fn keyword(kind: &TableConstraintKind) -> &'static str {
         }
         TableConstraintKind::ForeignKey { .. } => "foreign key",
         TableConstraintKind::Exclude { .. } => "exclude",
+        TableConstraintKind::NotNull(_) => "not null",
     }
 }
 
@@ -176,6 +208,7 @@ fn suggest_name(table: &QName, kind: &TableConstraintKind) -> String {
             format!("{t}_{}_fkey", join_names(columns))
         }
         TableConstraintKind::Exclude { .. } => format!("{t}_excl"),
+        TableConstraintKind::NotNull(c) => format!("{t}_{}_not_null", c.value),
         TableConstraintKind::UniqueUsingIndex(index)
         | TableConstraintKind::PrimaryKeyUsingIndex(index) => index.value.clone(),
     }

@@ -738,7 +738,7 @@ fn add_constraint() {
         msgs[5]
     );
     assert!(msgs[6].starts_with(
-        "`not valid` applies only to `check` and `foreign key` constraints, not `unique`"
+        "`not valid` applies only to `check`, `foreign key` and `not null` constraints, not `unique`"
     ));
 
     // On a new table only the name is required.

@@ -453,6 +453,15 @@ fn add_constraint(
                 "check constraint",
             )]
         }
+        // PostgreSQL 18: `NOT VALID` is catalog-only; `validate constraint` scans online.
+        TableConstraintKind::NotNull(_) => {
+            vec![undone(
+                Lowered::new(format!("add not null{what} to {t}{not_valid}"), sql)
+                    .lock_on(LockLevel::AccessExclusive, existing.clone())
+                    .slow(validates),
+                "not-null constraint",
+            )]
+        }
         TableConstraintKind::ForeignKey { target, .. } => {
             // `SHARE ROW EXCLUSIVE` on both tables: PostgreSQL adds triggers to each.
             let mut fk = undone(

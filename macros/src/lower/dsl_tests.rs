@@ -506,3 +506,23 @@ fn extended_statistics_are_created_under_share_update_exclusive() {
         .collect();
     assert_eq!(undo, [r#"DROP STATISTICS IF EXISTS "app"."orders_stats""#]);
 }
+
+#[test]
+fn a_named_not_null_is_added_not_valid_and_validated_online_on_18() {
+    let m = lower_body(
+        "set target_postgres = 18;
+         alter table users add constraint users_email_nn not null email not valid;
+         alter table users validate constraint users_email_nn;",
+    );
+    assert_eq!(
+        sql(&m),
+        [
+            vec![
+                r#"ALTER TABLE "users" ADD CONSTRAINT "users_email_nn" NOT NULL "email" NOT VALID"#
+            ],
+            vec![r#"ALTER TABLE "users" VALIDATE CONSTRAINT "users_email_nn""#]
+        ]
+    );
+    assert_eq!(step(&m, 0).lock, LockLevel::AccessExclusive);
+    assert_eq!(step(&m, 1).lock, LockLevel::ShareUpdateExclusive);
+}

@@ -267,12 +267,15 @@ pub(super) fn table_constraint(c: &mut Cursor) -> PResult<TableConstraint> {
         }
         check_nul_in(c, &tokens);
         TableConstraintKind::Exclude { tokens }
+    } else if name.is_some() && c.eat_kws(&["not", "null"]).is_some() {
+        TableConstraintKind::NotNull(c.name("the column name after `not null`")?)
     } else {
         let after = name
             .as_ref()
             .map_or_else(String::new, |n| format!(" after `constraint {}`", n.value));
+        let not_null = if name.is_some() { ", `not null`" } else { "" };
         return Err(c.expected(&format!(
-            "`check`, `unique`, `primary key`, `foreign key` or `exclude`{after}"
+            "`check`, `unique`, `primary key`, `foreign key`{not_null} or `exclude`{after}"
         )));
     };
     let not_valid = c.eat_kws(&["not", "valid"]);

@@ -134,6 +134,7 @@ pub fn table_constraint_body(kind: &TableConstraintKind) -> String {
         TableConstraintKind::Exclude { tokens } => {
             format!("EXCLUDE {}", raw_tokens(tokens.clone()))
         }
+        TableConstraintKind::NotNull(column) => format!("NOT NULL {}", quote_ident(&column.value)),
     }
 }
 

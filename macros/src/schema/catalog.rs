@@ -100,6 +100,9 @@ pub(crate) enum ConstraintKind {
         table: Key,
         columns: Vec<String>,
     },
+    /// A named `not null` (PostgreSQL 18) on its one column; validated, the column is `NOT NULL`,
+    /// which is how the schema shows it (it is not exported as a constraint).
+    NotNull,
 }
 
 /// An index, built by `create index` or behind a primary key or unique constraint.

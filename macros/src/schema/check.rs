@@ -624,6 +624,9 @@ fn table_constraint(cx: &Ctxt, catalog: &Catalog, t: &Table, c: &TableConstraint
             }
         }
         TableConstraintKind::Exclude { .. } => {}
+        TableConstraintKind::NotNull(c) => {
+            column(cx, catalog, t, c);
+        }
     }
 }
 

@@ -96,9 +96,8 @@ fn table(catalog: &Catalog, t: &Table) -> TableSchema {
         constraints: leak_slice(
             t.constraints
                 .iter()
-                .map(|c| ConstraintSchema {
-                    name: c.name.clone().map(leak_str),
-                    kind: match &c.kind {
+                .filter_map(|c| {
+                    let kind = match &c.kind {
                         ConstraintKind::PrimaryKey => ConstraintKindSchema::PrimaryKey,
                         ConstraintKind::Unique => ConstraintKindSchema::Unique,
                         ConstraintKind::Check(expr) => {
@@ -112,9 +111,15 @@ fn table(catalog: &Catalog, t: &Table) -> TableSchema {
                                 ),
                             }
                         }
-                    },
-                    columns: leak_slice(c.columns.iter().cloned().map(leak_str).collect()),
-                    validated: c.validated,
+                        // A named `not null` shows as the column's NOT NULL once validated.
+                        ConstraintKind::NotNull => return None,
+                    };
+                    Some(ConstraintSchema {
+                        name: c.name.clone().map(leak_str),
+                        kind,
+                        columns: leak_slice(c.columns.iter().cloned().map(leak_str).collect()),
+                        validated: c.validated,
+                    })
                 })
                 .collect(),
         ),

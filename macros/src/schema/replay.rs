@@ -207,12 +207,23 @@ fn alter(catalog: &mut Catalog, key: &mut Key, action: &AlterActionKind) {
         AlterActionKind::RenameTo { to } => rename_table(catalog, key, to),
         AlterActionKind::AddConstraint(c) => add_constraint(catalog, key, c),
         AlterActionKind::ValidateConstraint { name } => {
-            if let Some(c) = catalog.table_mut(key).and_then(|t| {
-                t.constraints
-                    .iter_mut()
-                    .find(|c| c.name.as_deref() == Some(&name.value))
-            }) {
+            let Some(t) = catalog.table_mut(key) else {
+                return;
+            };
+            let mut not_null = None;
+            if let Some(c) = t
+                .constraints
+                .iter_mut()
+                .find(|c| c.name.as_deref() == Some(&name.value))
+            {
                 c.validated = true;
+                if c.kind == ConstraintKind::NotNull {
+                    not_null = c.columns.first().cloned();
+                }
+            }
+            // A validated `not null` constraint is the column's NOT NULL.
+            if let Some(col) = not_null.and_then(|n| t.column_mut(&n)) {
+                col.not_null = true;
             }
         }
         AlterActionKind::DropConstraint { name, .. } => {
@@ -332,6 +343,9 @@ fn add_constraint(catalog: &mut Catalog, key: &Key, c: &TableConstraint) {
         // Kept as a check: the catalog models no exclusion constraints.
         TableConstraintKind::Exclude { .. } => {
             (ConstraintKind::Check(String::new()), Vec::new(), None)
+        }
+        TableConstraintKind::NotNull(column) => {
+            (ConstraintKind::NotNull, vec![column.value.clone()], None)
         }
     };
     push_constraint(catalog, key, name, kind, columns, validated, using);

@@ -253,7 +253,7 @@ fn alter_table_errors() {
     let d = error("alter table t add constraint c;");
     assert_eq!(
         d.msg,
-        "expected `check`, `unique`, `primary key`, `foreign key` or `exclude` after `constraint c`, found `;`"
+        "expected `check`, `unique`, `primary key`, `foreign key`, `not null` or `exclude` after `constraint c`, found `;`"
     );
     let d = error("alter table t add a int,;");
     assert_eq!(
