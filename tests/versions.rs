@@ -153,6 +153,14 @@ zerodown::migration! {
     }
 }
 
+zerodown::migration! {
+    /// A virtual generated column on an existing table (PostgreSQL 18): computed when read.
+    pub mod m0001_virtual_generated {
+        set target_postgres = 18;
+        alter table items add column label_length int generated always as (length(label)) virtual;
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1365,5 +1373,34 @@ async fn a_named_not_null_is_added_without_a_scan_and_validated_online_on_18() {
     .await
     .unwrap();
     assert!(not_null && valid);
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_virtual_generated_column_is_added_without_a_rewrite_on_18() {
+    let db = common::fresh_database("ver_virtual").await;
+    let version = server(&db).await;
+    let mut conn = db.connect().await;
+    items(&mut conn).await;
+    let m: &'static Migration = &m0001_virtual_generated::MIGRATION;
+    if version < PgVersion(18) {
+        assert_refused(&db, &[m], &[(1, 18)]).await;
+        conn.close().await.unwrap();
+        return;
+    }
+    assert!(!m.expand.steps[0].rewrites);
+    let before = relfilenode(&mut conn, "items").await;
+    Migrator::new(&[m])
+        .unwrap()
+        .run(&db.inner.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    assert_eq!(relfilenode(&mut conn, "items").await, before, "rewritten");
+    let wrong: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM items WHERE label_length IS DISTINCT FROM length(label)",
+    )
+    .await;
+    assert_eq!(wrong, 0);
     conn.close().await.unwrap();
 }

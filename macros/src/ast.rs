@@ -452,6 +452,8 @@ pub enum ColumnConstraintKind {
     },
     /// `generated always as (expr) stored`
     GeneratedStored(Expr),
+    /// `generated always as (expr) virtual` (PostgreSQL 18): computed when read, nothing stored.
+    GeneratedVirtual(Expr),
 }
 
 /// The referenced side of a foreign key.

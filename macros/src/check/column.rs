@@ -100,7 +100,9 @@ pub(super) fn add_column(ck: &mut Checker, table: &QName, column: &ColumnDef) {
         || column.constraints.iter().any(|k| {
             matches!(
                 k.kind,
-                ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_)
+                ColumnConstraintKind::Identity { .. }
+                    | ColumnConstraintKind::GeneratedStored(_)
+                    | ColumnConstraintKind::GeneratedVirtual(_)
             )
         });
     for constraint in &column.constraints {

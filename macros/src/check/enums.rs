@@ -91,7 +91,8 @@ fn column_exprs<'a>(column: &'a ColumnDef, out: &mut Vec<&'a Expr>) {
         match &c.kind {
             ColumnConstraintKind::Default(e)
             | ColumnConstraintKind::Check(e)
-            | ColumnConstraintKind::GeneratedStored(e) => out.push(e),
+            | ColumnConstraintKind::GeneratedStored(e)
+            | ColumnConstraintKind::GeneratedVirtual(e) => out.push(e),
             _ => {}
         }
     }

@@ -15,6 +15,8 @@ use crate::ast::{
 const INCLUDE: PgVersion = PgVersion(11);
 /// `generated always as (..) stored`.
 const GENERATED_STORED: PgVersion = PgVersion(12);
+/// Virtual generated columns: computed when read, added without a rewrite.
+const GENERATED_VIRTUAL: PgVersion = PgVersion(18);
 
 pub(super) fn stmt(ck: &Checker, stmt: &Stmt) {
     match &stmt.kind {
@@ -76,6 +78,21 @@ fn column(ck: &Checker, c: &ColumnDef) {
                     c.name.value,
                     ck.target,
                     target_setting(GENERATED_STORED.0)
+                ),
+            );
+        }
+        if matches!(constraint.kind, ColumnConstraintKind::GeneratedVirtual(_))
+            && ck.target < GENERATED_VIRTUAL
+        {
+            // alter table t add column b int generated always as (a * 2) virtual;  (target 17)
+            ck.error(
+                constraint.range,
+                format_args!(
+                    "virtual generated column `{}` needs PostgreSQL 18 and the target is {}; raise {} if every \
+                     server runs 18, or compute the value in a view or in the application",
+                    c.name.value,
+                    ck.target,
+                    target_setting(GENERATED_VIRTUAL.0)
                 ),
             );
         }

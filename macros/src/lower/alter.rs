@@ -295,8 +295,10 @@ fn add_column(
                 // The foreign key also adds triggers on the referenced table.
                 lowered = lowered.lock_on(LockLevel::ShareRowExclusive, cx.existing(&target.table));
             }
+            // A virtual column is computed when read: nothing is written or checked.
             ColumnConstraintKind::NotNull
             | ColumnConstraintKind::Null
+            | ColumnConstraintKind::GeneratedVirtual(_)
             | ColumnConstraintKind::Default(_) => {}
         }
     }
@@ -331,7 +333,9 @@ fn volatile_default<'a>(cx: &Context, def: &'a ColumnDef) -> Option<&'a crate::a
     let fills_itself = def.constraints.iter().any(|k| {
         matches!(
             k.kind,
-            ColumnConstraintKind::Identity { .. } | ColumnConstraintKind::GeneratedStored(_)
+            ColumnConstraintKind::Identity { .. }
+                | ColumnConstraintKind::GeneratedStored(_)
+                | ColumnConstraintKind::GeneratedVirtual(_)
         )
     });
     let default = def

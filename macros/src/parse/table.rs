@@ -117,7 +117,10 @@ fn generated(c: &mut Cursor) -> PResult<ColumnConstraintKind> {
         }
         if c.peek_group(proc_macro2::Delimiter::Parenthesis) {
             let expr = paren_expr(c, "")?;
-            c.expect_kw("stored", "after the generation expression")?;
+            if c.eat_kw("virtual").is_some() {
+                return Ok(ColumnConstraintKind::GeneratedVirtual(expr));
+            }
+            c.expect_kw("stored", "or `virtual` after the generation expression")?;
             return Ok(ColumnConstraintKind::GeneratedStored(expr));
         }
         return Err(c.expected("`identity` or `(` after `generated always as`"));

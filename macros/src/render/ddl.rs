@@ -48,6 +48,9 @@ fn column_constraint(c: &ColumnConstraint) -> String {
         ColumnConstraintKind::GeneratedStored(e) => {
             format!("GENERATED ALWAYS AS ({}) STORED", expr(e))
         }
+        ColumnConstraintKind::GeneratedVirtual(e) => {
+            format!("GENERATED ALWAYS AS ({}) VIRTUAL", expr(e))
+        }
     };
     match &c.name {
         Some(name) => format!("CONSTRAINT {} {body}", quote_ident(&name.value)),

@@ -274,7 +274,8 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
                 column.identity = Some(*always);
                 column.not_null = true;
             }
-            ColumnConstraintKind::GeneratedStored(_) => column.generated = true,
+            ColumnConstraintKind::GeneratedStored(_)
+            | ColumnConstraintKind::GeneratedVirtual(_) => column.generated = true,
             ColumnConstraintKind::PrimaryKey => {
                 column.not_null = true;
                 constraints.push((name, ConstraintKind::PrimaryKey, columns));

@@ -230,7 +230,7 @@ fn messages_name_expected_and_found() {
     let d = error("create table t (a int generated always as (1));");
     assert_eq!(
         d.msg,
-        "expected `stored` after the generation expression, found `)`"
+        "expected `stored` or `virtual` after the generation expression, found `)`"
     );
     let d = error("create table t (a int default);");
     assert_eq!(d.msg, "expected an expression after `default`, found `)`");
