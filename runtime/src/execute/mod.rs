@@ -275,7 +275,7 @@ impl Executor<'_> {
                         .unwrap_or(false)
                     {
                         error.notes.push(format!(
-                            "no step of {} committed anything: you may edit the migration to fix it, and the next `run` runs its new plan from the start",
+                            "no step of {} committed anything, so the cause may be fixed in the migration itself: edit it, and the next `run` runs its new plan from the start",
                             MigrationId::of(m)
                         ));
                     } else if let Some(note) = crate::undo::failure_note(m, error.index) {
