@@ -161,6 +161,65 @@ zerodown::migration! {
     }
 }
 
+/// Partitions: a partitioned table and a partition created empty and attached in one migration, then
+/// a table filled while the application runs, attached through the bound `CHECK` (PostgreSQL 12
+/// target: `SHARE UPDATE EXCLUSIVE` on the parent).
+mod partitions_12 {
+    zerodown::migrations! {
+        pub mod m0001_events {
+            set target_postgres = 12;
+            create table events (id bigint not null, at timestamptz not null, kind text not null) partition by range (at);
+            create table events_2025 (id bigint not null, at timestamptz not null, kind text not null);
+            alter table events attach partition events_2025 for values from ("2025-01-01 00:00:00+00") to ("2026-01-01 00:00:00+00");
+            create table kinds (kind text not null, n int) partition by list (kind);
+        }
+        pub mod m0002_next_year {
+            set target_postgres = 12;
+            create table events_2026 (id bigint not null, at timestamptz not null, kind text not null);
+            create table kinds_ab (kind text not null, n int);
+        }
+        pub mod m0003_attach {
+            set target_postgres = 12;
+            alter table events attach partition events_2026 for values from ("2026-01-01 00:00:00+00") to ("2027-01-01 00:00:00+00");
+            alter table kinds attach partition kinds_ab for values in ("a", "b");
+        }
+    }
+}
+
+/// The same attach for a PostgreSQL 10 target: `ACCESS EXCLUSIVE` on the parent, still no scan.
+mod partitions_10 {
+    zerodown::migrations! {
+        pub mod m0001_events {
+            set target_postgres = 10;
+            create table events (id bigint not null, at timestamptz not null, kind text not null) partition by range (at);
+            create table events_2026 (id bigint not null, at timestamptz not null, kind text not null);
+        }
+        pub mod m0002_attach {
+            set target_postgres = 10;
+            alter table events attach partition events_2026 for values from ("2026-01-01 00:00:00+00") to ("2027-01-01 00:00:00+00");
+        }
+    }
+}
+
+/// `detach partition .. concurrently` (PostgreSQL 14).
+mod partitions_14 {
+    zerodown::migrations! {
+        pub mod m0001_events {
+            set target_postgres = 10;
+            create table events (id bigint not null, at timestamptz not null, kind text not null) partition by range (at);
+            create table events_2025 (id bigint not null, at timestamptz not null, kind text not null);
+            alter table events attach partition events_2025 for values from ("2025-01-01 00:00:00+00") to ("2026-01-01 00:00:00+00");
+        }
+        pub mod m0002_detach {
+            set target_postgres = 14;
+            set online_lock_timeout = 200ms;
+            set long_statement_timeout = 1s;
+            set retry_budget = 1s;
+            alter table events detach partition events_2025 concurrently;
+        }
+    }
+}
+
 // One migration per target: on a server of major N exactly those with a target above N are refused.
 zerodown::migration! { pub mod m0010_target_10 { set target_postgres = 10; create table t10 (id int); } }
 zerodown::migration! { pub mod m0011_target_11 { set target_postgres = 11; create table t11 (id int); } }
@@ -1402,5 +1461,245 @@ async fn a_virtual_generated_column_is_added_without_a_rewrite_on_18() {
     )
     .await;
     assert_eq!(wrong, 0);
+    conn.close().await.unwrap();
+}
+
+/// Rows in the next year's partition-to-be, written before it is attached.
+async fn fill_2026(conn: &mut PgConnection) {
+    exec(
+        conn,
+        "INSERT INTO events_2026 (id, at, kind)
+         SELECT g, '2026-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', 'k' || (g % 7)
+           FROM generate_series(1, 5000) g",
+    )
+    .await;
+}
+
+/// Runs `statements` in a transaction and returns how many rows of `relation` they read by sequential
+/// scans (in this session, this transaction) and the locks they hold on `parent` and `relation`; then
+/// rolls back.
+async fn scanned_and_locks(
+    conn: &mut PgConnection,
+    statements: &[&str],
+    parent: &str,
+    relation: &str,
+) -> (i64, String, String) {
+    let read = format!("SELECT pg_stat_get_xact_tuples_returned('{relation}'::regclass)");
+    exec(conn, "BEGIN").await;
+    let before: i64 = scalar(conn, &read).await;
+    for sql in statements {
+        exec(conn, sql).await;
+    }
+    let after: i64 = scalar(conn, &read).await;
+    let locks = (own_lock(conn, parent).await, own_lock(conn, relation).await);
+    exec(conn, "ROLLBACK").await;
+    (after - before, locks.0, locks.1)
+}
+
+#[tokio::test]
+async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_lightly_from_12() {
+    let db = common::fresh_database("ver_attach").await;
+    let version = server(&db).await;
+    let set12: Vec<&'static Migration> = partitions_12::MIGRATIONS.to_vec();
+    let set10: Vec<&'static Migration> = partitions_10::MIGRATIONS.to_vec();
+    if version < PgVersion(12) {
+        assert_refused(&db, &set12, &[(1, 12), (2, 12), (3, 12)]).await;
+    }
+    let (set, attach) = if version < PgVersion(12) {
+        (&set10, set10[1])
+    } else {
+        (&set12, set12[2])
+    };
+    let opts = db.inner.connect_options();
+    Migrator::new(&set[..attach_index(set)])
+        .unwrap()
+        .run(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let mut conn = db.connect().await;
+    fill_2026(&mut conn).await;
+
+    // The plan: the bound as a CHECK (NOT VALID, brief), validated in a step of its own (the scan,
+    // under SHARE UPDATE EXCLUSIVE), the attach, the CHECK dropped.
+    let steps = attach.expand.steps;
+    let statements: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s.statements.iter().copied())
+        .collect();
+    assert_eq!(
+        statements[..4],
+        [
+            r#"ALTER TABLE "events_2026" ADD CONSTRAINT "_zd_partition_bound" CHECK ("at" IS NOT NULL AND "at" >= ('2026-01-01 00:00:00+00')::timestamptz AND "at" < ('2027-01-01 00:00:00+00')::timestamptz) NOT VALID"#,
+            r#"ALTER TABLE "events_2026" VALIDATE CONSTRAINT "_zd_partition_bound""#,
+            r#"ALTER TABLE "events" ATTACH PARTITION "events_2026" FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')"#,
+            r#"ALTER TABLE "events_2026" DROP CONSTRAINT "_zd_partition_bound""#,
+        ],
+        "{statements:#?}"
+    );
+    let validate = steps
+        .iter()
+        .find(|s| s.statements[0].contains("VALIDATE"))
+        .unwrap();
+    assert_eq!(validate.lock, zerodown::LockLevel::ShareUpdateExclusive);
+    let attaching = steps
+        .iter()
+        .find(|s| s.statements.iter().any(|q| q.contains("ATTACH")))
+        .unwrap();
+    assert_eq!(attaching.lock, zerodown::LockLevel::AccessExclusive);
+    let parent_declared = attaching.tables.contains(&r#""events""#);
+    assert_eq!(
+        parent_declared,
+        version < PgVersion(12),
+        "{:?}",
+        attaching.tables
+    );
+
+    // PostgreSQL itself, with the plan's statements: without the CHECK the attach reads every row of
+    // the partition; after the plan's CHECK is validated it reads none. And the locks the attach
+    // holds: ACCESS EXCLUSIVE on the partition; on the parent SHARE UPDATE EXCLUSIVE from 12.
+    let (scanned, parent_lock, partition_lock) =
+        scanned_and_locks(&mut conn, &[statements[2]], "events", "events_2026").await;
+    assert_eq!(
+        scanned, 5000,
+        "on {version}: the attach without a CHECK read {scanned} rows"
+    );
+    let (scanned, _, _) = scanned_and_locks(
+        &mut conn,
+        &[statements[0], statements[1], statements[2]],
+        "events",
+        "events_2026",
+    )
+    .await;
+    // The validation reads the rows (5000); the attach after it none.
+    assert_eq!(
+        scanned, 5000,
+        "on {version}: the attach after the CHECK read rows"
+    );
+    assert_eq!(partition_lock, "AccessExclusiveLock");
+    let expected = if version < PgVersion(12) {
+        "AccessExclusiveLock"
+    } else {
+        "ShareUpdateExclusiveLock"
+    };
+    assert_eq!(parent_lock, expected, "on {version}");
+
+    // The runtime: from 12 it attaches while a writer's transaction on the parent stays open.
+    let mut writer = db.connect().await;
+    if version >= PgVersion(12) {
+        exec(
+            &mut writer,
+            "BEGIN; INSERT INTO events (id, at, kind) VALUES (900001, '2025-06-01 00:00:00+00', 'open')",
+        )
+        .await;
+    }
+    let ran = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        Migrator::new(set).unwrap().run(&opts),
+    )
+    .await
+    .expect("the attach waited for the writer");
+    ran.unwrap_or_else(|e| panic!("on {version}: {e}"));
+    if version >= PgVersion(12) {
+        exec(&mut writer, "COMMIT").await;
+    }
+    writer.close().await.unwrap();
+    let through_parent: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM events WHERE at >= '2026-01-01 00:00:00+00'",
+    )
+    .await;
+    assert_eq!(through_parent, 5000);
+    let helpers: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_constraint WHERE conname = '_zd_partition_bound'",
+    )
+    .await;
+    assert_eq!(helpers, 0, "a helper check was left behind");
+    let bound: String = scalar(
+        &mut conn,
+        "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE oid = 'events_2026'::regclass",
+    )
+    .await;
+    assert!(bound.starts_with("FOR VALUES FROM ('2026-01-01"), "{bound}");
+    if version >= PgVersion(12) {
+        // The list partition: attached with its rows, through its CHECK.
+        let kinds: i64 = scalar(
+            &mut conn,
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'kinds_ab'::regclass",
+        )
+        .await;
+        assert_eq!(kinds, 1);
+    }
+    conn.close().await.unwrap();
+}
+
+/// How many migrations of `set` run before its attach (the last one).
+fn attach_index(set: &[&'static Migration]) -> usize {
+    set.len() - 1
+}
+
+#[tokio::test]
+async fn a_concurrent_detach_interrupted_midway_is_finished_by_the_next_run_from_14() {
+    let db = common::fresh_database("ver_detach").await;
+    let version = server(&db).await;
+    let set: Vec<&'static Migration> = partitions_14::MIGRATIONS.to_vec();
+    if version < PgVersion(14) {
+        assert_refused(&db, &set, &[(2, 14)]).await;
+        return;
+    }
+    let step = &set[1].expand.steps[0];
+    assert_eq!(step.transaction, zerodown::plan::Transaction::Alone);
+    assert_eq!(step.tables, [r#""events_2025""#]);
+    let opts = db.inner.connect_options();
+    Migrator::new(&set[..1]).unwrap().run(&opts).await.unwrap();
+    let mut conn = db.connect().await;
+    exec(
+        &mut conn,
+        "INSERT INTO events (id, at, kind) SELECT g, '2025-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', 'k' FROM generate_series(1, 3000) g",
+    )
+    .await;
+
+    // A reader of the parent keeps its transaction open: the detach's second transaction waits for
+    // it, times out, and leaves the partition pending (queries on the parent no longer see it).
+    let mut reader = db.connect().await;
+    exec(&mut reader, "BEGIN; SELECT count(*) FROM events").await;
+    let err = Migrator::new(&set).unwrap().run(&opts).await.unwrap_err();
+    let pending: bool = scalar(
+        &mut conn,
+        "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'events_2025'::regclass",
+    )
+    .await;
+    assert!(pending, "not pending after: {err}");
+    // The error says so, and does not suggest editing the migration (a step committed something).
+    let message = err.to_string();
+    assert!(message.contains("is pending detach from"), "{message}");
+    assert!(message.contains("FINALIZE"), "{message}");
+    assert!(!message.contains("edit it"), "{message}");
+    // While pending, the application's writes to the parent go on (its SHARE UPDATE EXCLUSIVE blocks
+    // none), and the rows stay in the partition.
+    exec(&mut reader, "COMMIT").await;
+    reader.close().await.unwrap();
+
+    // The next run finishes the detach (`FINALIZE`; running the statement again would fail with
+    // "already pending detach").
+    Migrator::new(&set)
+        .unwrap()
+        .run(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let attached: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_2025'::regclass",
+    )
+    .await;
+    assert_eq!(attached, 0);
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM events_2025").await,
+        3000
+    );
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM events").await,
+        0
+    );
     conn.close().await.unwrap();
 }

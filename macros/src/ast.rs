@@ -291,6 +291,98 @@ pub enum StmtKind {
     },
     /// `expand alter table ..` / `expand drop table ..`: an expand/contract operation.
     Expand(Expand),
+    /// `alter table parent attach partition child for values ..|default`
+    AttachPartition(AttachPartition),
+    /// `alter table parent detach partition child [concurrently]`
+    DetachPartition {
+        parent: QName,
+        partition: QName,
+        concurrently: Option<Range>,
+        /// Whether the parent has a default partition, as far as the schema catalog knows
+        /// (`detach .. concurrently` is refused by PostgreSQL then).
+        parent_has_default: bool,
+    },
+}
+
+/// `alter table parent attach partition child for values ..|default`.
+#[derive(Debug)]
+pub struct AttachPartition {
+    pub parent: QName,
+    pub partition: QName,
+    pub bound: PartitionBound,
+    /// The bound, from `for values` or `default` to its end.
+    pub bound_range: Range,
+    /// What the schema catalog knows of the parent's partition key, filled before the checks: the
+    /// online recipe writes the partition's bound as a `CHECK` on its key columns.
+    pub parent_key: ParentKey,
+}
+
+/// A partition's bound.
+#[derive(Debug, Clone)]
+pub enum PartitionBound {
+    /// `for values from (a, ..) to (b, ..)`; `minvalue`/`maxvalue` are [`RangeDatum::Min`]/`Max`.
+    Range {
+        from: Vec<RangeDatum>,
+        to: Vec<RangeDatum>,
+    },
+    /// `for values in (a, ..)`
+    List(Vec<Expr>),
+    /// `for values with (modulus m, remainder r)`
+    Hash { modulus: u64, remainder: u64 },
+    /// `default`
+    Default,
+}
+
+/// One value of a range bound.
+#[derive(Debug, Clone)]
+pub enum RangeDatum {
+    Value(Expr),
+    /// `minvalue`
+    Min,
+    /// `maxvalue`
+    Max,
+}
+
+/// `partition by range|list|hash (col, ..)` of a `create table`.
+#[derive(Debug, Clone)]
+pub struct PartitionBy {
+    pub strategy: PartitionStrategy,
+    pub columns: Vec<Name>,
+    pub range: Range,
+}
+
+/// How a partitioned table splits its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionStrategy {
+    Range,
+    List,
+    Hash,
+}
+
+impl PartitionStrategy {
+    /// The SQL keyword.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            PartitionStrategy::Range => "RANGE",
+            PartitionStrategy::List => "LIST",
+            PartitionStrategy::Hash => "HASH",
+        }
+    }
+}
+
+/// What the schema catalog knows of a partitioned table's key, for `attach partition`.
+#[derive(Debug, Clone, Default)]
+pub enum ParentKey {
+    /// A single `migration!`, a table declared `extern` or one raw SQL may have changed.
+    #[default]
+    Unknown,
+    Known {
+        strategy: PartitionStrategy,
+        /// The key columns with their types, as the catalog has them.
+        columns: Vec<(String, Type)>,
+        /// The parent has a default partition: attaching scans it under `ACCESS EXCLUSIVE`.
+        has_default: bool,
+    },
 }
 
 /// An expand/contract operation: its expand phase runs with `run`, its contract phase with `complete`.
@@ -398,6 +490,8 @@ pub struct CreateTable {
     pub name: QName,
     pub columns: Vec<ColumnDef>,
     pub constraints: Vec<TableConstraint>,
+    /// `partition by ..`: a partitioned table (its rows live in its partitions).
+    pub partition_by: Option<PartitionBy>,
 }
 
 /// `name type [column_constraint ...]`

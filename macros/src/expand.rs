@@ -360,6 +360,9 @@ fn postcondition_literal(p: &Postcondition) -> TokenStream {
         Postcondition::ConstraintValidated { table, constraint } => quote! {
             ::zerodown::__private::Postcondition::ConstraintValidated { table: #table, constraint: #constraint }
         },
+        Postcondition::Detached { parent, partition } => quote! {
+            ::zerodown::__private::Postcondition::Detached { parent: #parent, partition: #partition }
+        },
         Postcondition::BackfillComplete => {
             quote!(::zerodown::__private::Postcondition::BackfillComplete)
         }

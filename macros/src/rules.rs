@@ -82,6 +82,11 @@ rules! {
     /// Raw `alter table .. attach partition` when the target is older than PostgreSQL 12: the parent is
     /// locked `ACCESS EXCLUSIVE` while the partition is scanned.
     AttachPartitionBeforePg12 => "attach_partition_before_pg12",
+    /// `attach partition` of an existing table that PostgreSQL would scan under `ACCESS EXCLUSIVE`:
+    /// its bound cannot be written as the `CHECK` that lets the attach skip the scan (hash, a range
+    /// over several columns, `default`, or a parent key the schema catalog does not know), or the
+    /// parent has a default partition, which is scanned instead.
+    AttachPartitionScan => "attach_partition_scan",
     /// A raw statement zerodown's SQL parser cannot read, so no rule could judge it.
     RawUnparsed => "raw_unparsed",
     /// `rename column`.

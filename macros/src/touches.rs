@@ -118,6 +118,16 @@ pub fn of_stmt(stmt: &Stmt) -> Vec<String> {
         | StmtKind::Cluster { table: t, .. }
         | StmtKind::LockTable { table: t, .. } => out.push(table(t)),
         StmtKind::Expand(e) => out.extend(of_expand(e)),
+        StmtKind::AttachPartition(a) => {
+            out.push(table(&a.parent));
+            out.push(table(&a.partition));
+        }
+        StmtKind::DetachPartition {
+            parent, partition, ..
+        } => {
+            out.push(table(parent));
+            out.push(table(partition));
+        }
         StmtKind::Backfill(b) => {
             out.extend(b.assignments.iter().map(|a| column(&b.table, &a.column)))
         }

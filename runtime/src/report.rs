@@ -260,6 +260,16 @@ impl fmt::Display for PlannedStep {
             Postcondition::BackfillComplete => {
                 writeln!(f, "--   after: checks that no row needs the backfill")?
             }
+            Postcondition::Detached { parent, partition } => {
+                writeln!(
+                    f,
+                    "--   before: finishes a detach an earlier run left pending (`ALTER TABLE {parent} DETACH PARTITION {partition} FINALIZE`)"
+                )?;
+                writeln!(
+                    f,
+                    "--   after: checks that {partition} is no longer a partition of {parent}"
+                )?
+            }
         }
         if let StepKind::Backfill(b) = s.kind {
             let key = if b.key.is_empty() {

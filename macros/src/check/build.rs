@@ -127,6 +127,7 @@ pub(crate) fn create_table(table: &str, columns: Vec<ColumnDef>) -> Item {
         name: qname(table),
         columns,
         constraints: Vec::new(),
+        partition_by: None,
     }))
 }
 

@@ -15,8 +15,8 @@
 //! Families of rules live in submodules: `index` (index builds, drops, reindex), `blocking`
 //! (maintenance commands that block traffic), `column` (`add column`), `alter` (the other `alter
 //! table` actions), `constraint` (`add constraint`), `breaking` (renames and drops), `expand`
-//! (expand/contract operations), `enums`, `raw`, `backfill`, `overrides`, and `versions` (syntax the
-//! target version lacks).
+//! (expand/contract operations), `partition` (attach and detach), `enums`, `raw`, `backfill`,
+//! `overrides`, and `versions` (syntax the target version lacks).
 
 mod alter;
 mod backfill;
@@ -28,6 +28,7 @@ mod enums;
 mod expand;
 mod index;
 mod overrides;
+mod partition;
 mod raw;
 mod versions;
 
@@ -187,6 +188,7 @@ impl<'a> Checker<'a> {
         versions::stmt(self, stmt);
         match &stmt.kind {
             StmtKind::CreateTable(t) => {
+                partition::create_table(self, t);
                 // `if not exists` may meet a table that is already live: not new.
                 if !t.if_not_exists {
                     self.new_tables.insert(Key::table(&t.name));
@@ -230,6 +232,13 @@ impl<'a> Checker<'a> {
             StmtKind::RefreshMaterializedView { concurrently, view } => {
                 blocking::refresh(self, stmt, *concurrently, view)
             }
+            StmtKind::AttachPartition(a) => partition::attach(self, a),
+            StmtKind::DetachPartition {
+                parent,
+                concurrently,
+                parent_has_default,
+                ..
+            } => partition::detach(self, parent, *concurrently, *parent_has_default),
             // Catalog-only changes, or online by nature: nothing to check. (`alter index .. rename`
             // takes ACCESS EXCLUSIVE on the index before PostgreSQL 12, for a moment, under
             // `lock_timeout`; `analyze` SHARE UPDATE EXCLUSIVE.)

@@ -226,6 +226,7 @@ fn create_table_if_not_exists_is_not_new() {
             name: qname("users"),
             columns: vec![],
             constraints: vec![],
+            partition_by: None,
         })),
         stmt(create_index(
             Some("users_email_idx"),

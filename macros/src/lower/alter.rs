@@ -583,7 +583,7 @@ fn utc_type_change(
 /// `ALTER TABLE t VALIDATE CONSTRAINT c`: its own step, scanning under `SHARE UPDATE EXCLUSIVE` (a
 /// foreign key's validation also takes `ROW SHARE` on the referenced table, which the macro cannot
 /// name here), with the long online timeouts.
-fn validate(table: &QName, existing: Option<TableRef>, constraint: &str) -> Lowered {
+pub(super) fn validate(table: &QName, existing: Option<TableRef>, constraint: &str) -> Lowered {
     let t = render_qname(table);
     let c = quote_ident(constraint);
     // Validation changes what the constraint proves, not what it lets the application write.
@@ -656,12 +656,12 @@ fn add_not_null_check(
 }
 
 /// The key under which a helper check is [`live`](Lowered::live) until its drop.
-fn helper_key(table: &str, name: &str) -> String {
+pub(super) fn helper_key(table: &str, name: &str) -> String {
     format!("helper:{table}.{name}")
 }
 
 /// Drops a helper check; nothing to undo, the check was this migration's own.
-fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
+pub(super) fn drop_helper(table: &QName, existing: TableRef, name: &str) -> Lowered {
     let t = render_qname(table);
     let c = quote_ident(name);
     Lowered::new(

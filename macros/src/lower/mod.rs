@@ -25,6 +25,7 @@ mod inverse;
 mod maintenance;
 mod naming;
 mod other;
+mod partition;
 mod phased;
 #[cfg(test)]
 mod phased_tests;
@@ -238,6 +239,18 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
             vec![maintenance::drop_database(*if_exists, name)]
         }
         StmtKind::Backfill(b) => backfill::backfill_all(cx, b),
+        StmtKind::AttachPartition(a) => partition::attach(cx, a),
+        StmtKind::DetachPartition {
+            parent,
+            partition,
+            concurrently,
+            ..
+        } => vec![partition::detach(
+            cx,
+            parent,
+            partition,
+            concurrently.is_some(),
+        )],
         // Lowered by `phased`; `check` keeps them out of migrations with other statements.
         StmtKind::Expand(_) => Vec::new(),
     }

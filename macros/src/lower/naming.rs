@@ -35,6 +35,13 @@ pub(super) fn not_null_check(table: &str, column: &str, names: PlanGeneration) -
     }
 }
 
+/// `_zd_partition_bound`: the `CHECK` stating a partition's bound, which lets `attach partition` skip
+/// its scan. A table has one at a time (it is dropped right after the attach), and the `_zd_` prefix
+/// keeps it apart from the names PostgreSQL chooses (see [`not_null_check`]).
+pub(super) fn partition_bound_check() -> String {
+    "_zd_partition_bound".to_owned()
+}
+
 /// The name PostgreSQL would give an unnamed `unique` (`<table>_<cols>_key`) or primary key
 /// (`<table>_pkey`) constraint, fitted to 63 bytes. The macro names it itself because the concurrent
 /// index build and its postcondition need the name.

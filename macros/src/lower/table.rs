@@ -3,7 +3,7 @@
 use zerodown_runtime::plan::LockLevel;
 
 use crate::ast::{ColumnConstraintKind, CreateTable, QName, TableConstraintKind};
-use crate::render::{column_def, render_qname, table_constraint};
+use crate::render::{column_def, partition_by, render_qname, table_constraint};
 
 use super::context::Context;
 use super::inverse;
@@ -20,7 +20,10 @@ pub(super) fn create_table(cx: &mut Context, ct: &CreateTable) -> Lowered {
     } else {
         ""
     };
-    let sql = format!("CREATE TABLE {if_not_exists}{table} ({})", parts.join(", "));
+    let mut sql = format!("CREATE TABLE {if_not_exists}{table} ({})", parts.join(", "));
+    if let Some(p) = &ct.partition_by {
+        sql = format!("{sql} {}", partition_by(p));
+    }
     // Registered first: a self-reference locks nothing that exists.
     cx.add_table(&ct.name);
     let mut lowered = Lowered::new(format!("create table {table}"), sql);

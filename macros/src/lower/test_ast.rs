@@ -317,6 +317,7 @@ pub fn create_table(t: &str, columns: Vec<ColumnDef>, constraints: Vec<TableCons
         name: qn(t),
         columns,
         constraints,
+        partition_by: None,
     }))
 }
 

@@ -4,7 +4,132 @@ use super::cursor::{Cursor, PResult};
 use super::expr::parse_expr;
 use super::table::{column_def, starts_table_constraint, table_constraint};
 use super::ty::parse_type;
-use crate::ast::{AlterAction, AlterActionKind, QName};
+use crate::ast::{
+    AlterAction, AlterActionKind, AttachPartition, ExprKind, ParentKey, PartitionBound, QName,
+    RangeDatum, StmtKind,
+};
+
+/// After `alter table`: the table and its actions, or the attaching or detaching of a partition
+/// (which PostgreSQL does not combine with other actions).
+pub(super) fn alter_table_stmt(c: &mut Cursor) -> PResult<StmtKind> {
+    let partition_kw = |n: usize| c.peek_kw_at(n, "attach") || c.peek_kw_at(n, "detach");
+    if partition_kw(1) || c.peek_punct_at(1, '.') && partition_kw(3) {
+        let parent = c.qname("the partitioned table's name after `alter table`")?;
+        if c.eat_kw("attach").is_some() {
+            c.expect_kw("partition", "after `attach`")?;
+            let partition = c.qname("the partition's name after `attach partition`")?;
+            let start = c.span();
+            let bound = partition_bound(c)?;
+            return Ok(StmtKind::AttachPartition(AttachPartition {
+                parent,
+                partition,
+                bound,
+                bound_range: c.range_from(start),
+                parent_key: ParentKey::Unknown,
+            }));
+        }
+        c.expect_kw("detach", "")?;
+        c.expect_kw("partition", "after `detach`")?;
+        let partition = c.qname("the partition's name after `detach partition`")?;
+        let concurrently = c.eat_kw("concurrently").map(crate::ast::Range::single);
+        if c.peek_kw("finalize") {
+            return Err(c.error(
+                "`detach partition .. finalize` is not a migration of its own: the runtime finishes an \
+                 interrupted `detach partition .. concurrently` itself when the migration runs again",
+            ));
+        }
+        return Ok(StmtKind::DetachPartition {
+            parent,
+            partition,
+            concurrently,
+            parent_has_default: false,
+        });
+    }
+    let (table, actions) = alter_table(c)?;
+    Ok(StmtKind::AlterTable { table, actions })
+}
+
+/// `for values from (..) to (..)`, `for values in (..)`, `for values with (modulus m, remainder r)`
+/// or `default`.
+pub(super) fn partition_bound(c: &mut Cursor) -> PResult<PartitionBound> {
+    if c.eat_kw("default").is_some() {
+        return Ok(PartitionBound::Default);
+    }
+    c.expect_kw(
+        "for",
+        "after the partition's name (`for values ..` or `default`)",
+    )?;
+    c.expect_kw("values", "after `for`")?;
+    if c.eat_kw("from").is_some() {
+        let from = range_datums(c, "after `from`")?;
+        c.expect_kw("to", "after the lower bound")?;
+        let to = range_datums(c, "after `to`")?;
+        return Ok(PartitionBound::Range { from, to });
+    }
+    if c.eat_kw("in").is_some() {
+        let mut inner = c.expect_paren("with the values after `in`")?;
+        let mut values = vec![parse_expr(&mut inner, "in the list after `in`")?];
+        while inner.eat_punct(',').is_some() {
+            values.push(parse_expr(&mut inner, "after `,`")?);
+        }
+        inner.expect_end("`,` or `)`")?;
+        return Ok(PartitionBound::List(values));
+    }
+    if c.eat_kw("with").is_some() {
+        let mut inner = c.expect_paren("with `modulus m, remainder r` after `with`")?;
+        inner.expect_kw("modulus", "in a hash partition's bound")?;
+        let modulus = bound_integer(&mut inner, "modulus")?;
+        inner.expect_punct(',', "after the modulus")?;
+        inner.expect_kw("remainder", "after `modulus m,`")?;
+        let remainder_at = inner.span();
+        let remainder = bound_integer(&mut inner, "remainder")?;
+        inner.expect_end("`)`")?;
+        if modulus == 0 || remainder >= modulus {
+            return Err(inner.range_from(remainder_at).error(format!(
+                "a hash partition's remainder is below its modulus, which is at least 1 \
+                 (here modulus {modulus}, remainder {remainder})"
+            )));
+        }
+        return Ok(PartitionBound::Hash { modulus, remainder });
+    }
+    Err(c.expected(
+        "`from (..) to (..)`, `in (..)` or `with (modulus m, remainder r)` after `for values`",
+    ))
+}
+
+/// `(value | minvalue | maxvalue, ..)`
+fn range_datums(c: &mut Cursor, context: &str) -> PResult<Vec<RangeDatum>> {
+    let mut inner = c.expect_paren(&format!("with the bound's values {context}"))?;
+    let mut out = Vec::new();
+    loop {
+        let datum = if inner.eat_kw("minvalue").is_some() {
+            RangeDatum::Min
+        } else if inner.eat_kw("maxvalue").is_some() {
+            RangeDatum::Max
+        } else {
+            RangeDatum::Value(parse_expr(&mut inner, "in the bound")?)
+        };
+        out.push(datum);
+        if inner.eat_punct(',').is_none() {
+            inner.expect_end("`,` or `)`")?;
+            return Ok(out);
+        }
+    }
+}
+
+/// A non-negative integer of a hash bound.
+fn bound_integer(c: &mut Cursor, what: &str) -> PResult<u64> {
+    let e = parse_expr(c, &format!("after `{what}`"))?;
+    match &e.kind {
+        ExprKind::Number(digits) => digits.parse::<u64>().ok(),
+        _ => None,
+    }
+    .filter(|n| *n <= i32::MAX as u64)
+    .ok_or_else(|| {
+        e.range
+            .error(format!("the {what} of a hash partition is a whole number"))
+    })
+}
 
 /// After `alter table`: the table and its actions.
 pub(super) fn alter_table(c: &mut Cursor) -> PResult<(QName, Vec<AlterAction>)> {

@@ -4,7 +4,7 @@
 use proc_macro2::Delimiter;
 use zerodown_runtime::plan::LockLevel;
 
-use super::alter::{alter_table, cascade};
+use super::alter::{alter_table_stmt, cascade};
 use super::cursor::{Cursor, PResult};
 use super::expand::expand;
 use super::expr::{parse_call, parse_expr};
@@ -103,8 +103,7 @@ fn stmt_kind(c: &mut Cursor) -> PResult<StmtKind> {
         "alter" => {
             c.bump();
             if c.eat_kw("table").is_some() {
-                let (table, actions) = alter_table(c)?;
-                return Ok(StmtKind::AlterTable { table, actions });
+                return alter_table_stmt(c);
             }
             if c.eat_kw("type").is_some() {
                 return alter_type(c);

@@ -8,46 +8,76 @@ use super::expr::parse_expr;
 use super::ty::parse_type;
 use crate::ast::{
     ColumnConstraint, ColumnConstraintKind, ColumnDef, CreateTable, Expr, ForeignKeyTarget,
-    ReferentialAction, TableConstraint, TableConstraintKind,
+    PartitionBy, PartitionStrategy, ReferentialAction, TableConstraint, TableConstraintKind,
 };
 
 /// After `create table`: `[if not exists] name ( column | table_constraint , ... )`.
 pub(super) fn create_table(c: &mut Cursor) -> PResult<CreateTable> {
     let if_not_exists = c.eat_kws(&["if", "not", "exists"]).is_some();
     let name = c.qname("the table name after `create table`")?;
+    if c.peek_kws(&["partition", "of"]) {
+        return Err(c.error(format!(
+            "`create table .. partition of` is not in the DSL: it locks the parent ACCESS EXCLUSIVE \
+             (and scans its default partition). Create `{name}` with its columns, then \
+             `alter table <parent> attach partition {name} for values ..`",
+            name = name.name.value
+        )));
+    }
     let mut inner = c.expect_paren(&format!(
         "with the columns after `create table {}`",
         name.name.value
     ))?;
     let mut columns = Vec::new();
     let mut constraints = Vec::new();
-    if inner.is_end() {
-        return Ok(CreateTable {
-            if_not_exists,
-            name,
-            columns,
-            constraints,
-        });
-    }
-    loop {
-        let expected = if starts_table_constraint(&inner) {
-            constraints.push(table_constraint(&mut inner)?);
-            "`,` or `)`"
-        } else {
-            columns.push(column_def(&mut inner)?);
-            "a column constraint, `,` or `)`"
-        };
-        if inner.eat_punct(',').is_none() {
-            inner.expect_end(expected)?;
-            break;
+    if !inner.is_end() {
+        loop {
+            let expected = if starts_table_constraint(&inner) {
+                constraints.push(table_constraint(&mut inner)?);
+                "`,` or `)`"
+            } else {
+                columns.push(column_def(&mut inner)?);
+                "a column constraint, `,` or `)`"
+            };
+            if inner.eat_punct(',').is_none() {
+                inner.expect_end(expected)?;
+                break;
+            }
         }
     }
+    let partition_by = partition_by(c)?;
     Ok(CreateTable {
         if_not_exists,
         name,
         columns,
         constraints,
+        partition_by,
     })
+}
+
+/// `partition by range|list|hash (col, ..)` after a `create table`'s columns, when written.
+fn partition_by(c: &mut Cursor) -> PResult<Option<PartitionBy>> {
+    let start = c.span();
+    if c.eat_kws(&["partition", "by"]).is_none() {
+        return Ok(None);
+    }
+    let strategy = if c.eat_kw("range").is_some() {
+        PartitionStrategy::Range
+    } else if c.eat_kw("list").is_some() {
+        PartitionStrategy::List
+    } else if c.eat_kw("hash").is_some() {
+        PartitionStrategy::Hash
+    } else {
+        return Err(c.expected("`range`, `list` or `hash` after `partition by`"));
+    };
+    let columns = c.paren_names(
+        "a column name (the DSL's partition keys are columns)",
+        "after the partitioning strategy",
+    )?;
+    Ok(Some(PartitionBy {
+        strategy,
+        columns,
+        range: c.range_from(start),
+    }))
 }
 
 /// `name type [column_constraint ...]`

@@ -4,7 +4,8 @@ use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 
 use crate::ast::{
     ColumnConstraint, ColumnConstraintKind, ColumnDef, ExprKind, ForeignKeyTarget, IndexKey,
-    IndexKeyExpr, Name, ReferentialAction, TableConstraint, TableConstraintKind,
+    IndexKeyExpr, Name, PartitionBound, PartitionBy, RangeDatum, ReferentialAction,
+    TableConstraint, TableConstraintKind,
 };
 
 use super::expr::{default_expr, expr};
@@ -455,5 +456,43 @@ mod tests {
             index_key(&key_expr(cast(col("a"), "text"))),
             r#"("a"::text)"#
         );
+    }
+}
+
+/// `PARTITION BY RANGE ("at")`
+pub fn partition_by(p: &PartitionBy) -> String {
+    format!(
+        "PARTITION BY {} ({})",
+        p.strategy.as_sql(),
+        column_list(&p.columns)
+    )
+}
+
+/// `FOR VALUES FROM (1) TO (10)`, `FOR VALUES IN ('a')`, `FOR VALUES WITH (MODULUS 4, REMAINDER 0)`
+/// or `DEFAULT`.
+pub fn partition_bound(b: &PartitionBound) -> String {
+    let datums = |values: &[RangeDatum]| {
+        values
+            .iter()
+            .map(|d| match d {
+                RangeDatum::Value(e) => expr(e),
+                RangeDatum::Min => "MINVALUE".to_owned(),
+                RangeDatum::Max => "MAXVALUE".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match b {
+        PartitionBound::Range { from, to } => {
+            format!("FOR VALUES FROM ({}) TO ({})", datums(from), datums(to))
+        }
+        PartitionBound::List(values) => format!(
+            "FOR VALUES IN ({})",
+            values.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
+        PartitionBound::Hash { modulus, remainder } => {
+            format!("FOR VALUES WITH (MODULUS {modulus}, REMAINDER {remainder})")
+        }
+        PartitionBound::Default => "DEFAULT".to_owned(),
     }
 }

@@ -12,7 +12,8 @@ mod ident;
 mod ty;
 
 pub use ddl::{
-    column_def, column_list, index_key, index_key_expr, table_constraint, table_constraint_body,
+    column_def, column_list, index_key, index_key_expr, partition_bound, partition_by,
+    table_constraint, table_constraint_body,
 };
 pub use expr::{default_expr, expr};
 pub use ident::{quote_ident, quote_literal, render_qname};

@@ -4,7 +4,7 @@
 //! `public` here: the catalog cannot know the run-time search path, and `public` is where an
 //! unqualified name lands unless the application changed it.
 
-use crate::ast::{QName, Type};
+use crate::ast::{PartitionStrategy, QName, Type};
 
 /// A schema-qualified name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,10 @@ pub(crate) struct Table {
     /// Some constraint was created without a name, so PostgreSQL chose it: a constraint name the
     /// catalog does not know may be one of those.
     pub unnamed_constraints: bool,
+    /// `partition by ..`: the strategy and key columns of a partitioned table.
+    pub partitioning: Option<(PartitionStrategy, Vec<String>)>,
+    /// Attached as a partition: the parent and the bound, rendered (`FOR VALUES ..` or `DEFAULT`).
+    pub partition_of: Option<(Key, String)>,
 }
 
 /// A column of a [`Table`].
@@ -142,6 +146,15 @@ impl Catalog {
 
     pub fn index(&self, key: &Key) -> Option<&Index> {
         self.indexes.iter().find(|i| i.key == *key)
+    }
+
+    /// Whether the partitioned table `parent` has a default partition.
+    pub fn has_default_partition(&self, parent: &Key) -> bool {
+        self.tables.iter().any(|t| {
+            t.partition_of
+                .as_ref()
+                .is_some_and(|(p, bound)| p == parent && bound == "DEFAULT")
+        })
     }
 
     pub fn enum_type(&self, key: &Key) -> Option<&EnumType> {

@@ -8,8 +8,9 @@
 
 use crate::ast::{
     AlterActionKind, ColumnConstraintKind, ColumnDef, CommentTarget, ExpandOp, Expr, ExprKind,
-    ForeignKeyTarget, IndexKeyExpr, Item, KeyColumns, MigrationInput, Name, QName, ReindexTarget,
-    Stmt, StmtKind, TableConstraint, TableConstraintKind, Type,
+    ForeignKeyTarget, IndexKeyExpr, Item, KeyColumns, MigrationInput, Name, ParentKey,
+    PartitionBound, PartitionStrategy, QName, ReindexTarget, Stmt, StmtKind, TableConstraint,
+    TableConstraintKind, Type,
 };
 use crate::ctxt::Ctxt;
 
@@ -37,8 +38,21 @@ pub(crate) fn migration(cx: &Ctxt, catalog: &mut Catalog, input: &mut MigrationI
 /// current type of `alter column c type T` without `from` (the type stated is checked against it
 /// otherwise), and whether the columns behind `primary key using index` allow NULLs.
 fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
-    let StmtKind::AlterTable { table, actions } = &mut stmt.kind else {
-        return;
+    let (table, actions) = match &mut stmt.kind {
+        StmtKind::AlterTable { table, actions } => (table, actions),
+        StmtKind::AttachPartition(a) => {
+            a.parent_key = parent_key(catalog, &a.parent);
+            return;
+        }
+        StmtKind::DetachPartition {
+            parent,
+            parent_has_default,
+            ..
+        } => {
+            *parent_has_default = catalog.has_default_partition(&Key::of(parent));
+            return;
+        }
+        _ => return,
     };
     let Some(t) = catalog.table(&Key::of(table)) else {
         return;
@@ -65,6 +79,27 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
             }
             _ => {}
         }
+    }
+}
+
+/// The partition key of `parent` with its columns' types, when the catalog knows them all.
+fn parent_key(catalog: &Catalog, parent: &QName) -> ParentKey {
+    let key = Key::of(parent);
+    let Some((strategy, names)) = catalog.table(&key).and_then(|t| t.partitioning.as_ref()) else {
+        return ParentKey::Unknown;
+    };
+    let t = catalog.table(&key).expect("found above");
+    let columns: Option<Vec<(String, Type)>> = names
+        .iter()
+        .map(|n| t.column(n).map(|c| (n.clone(), c.ty.clone())))
+        .collect();
+    match columns {
+        Some(columns) if !catalog.after_raw => ParentKey::Known {
+            strategy: *strategy,
+            columns,
+            has_default: catalog.has_default_partition(&key),
+        },
+        _ => ParentKey::Unknown,
     }
 }
 
@@ -203,6 +238,28 @@ fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
             if let Some(t) = scratch.table(&key) {
                 for c in &ct.constraints {
                     table_constraint(cx, &scratch, t, c, false);
+                }
+                if let Some(p) = &ct.partition_by {
+                    columns(cx, &scratch, t, &p.columns);
+                }
+            }
+        }
+        StmtKind::AttachPartition(a) => attach_partition(cx, catalog, a),
+        StmtKind::DetachPartition {
+            parent, partition, ..
+        } => {
+            let p = table(cx, catalog, parent).known();
+            let c = table(cx, catalog, partition).known();
+            if let (Some(p), Some(c)) = (p, c) {
+                if c.partition_of.as_ref().map(|(k, _)| k) != Some(&p.key) {
+                    cx.error(
+                        partition.range(),
+                        format!(
+                            "`{}` is not a partition of `{}`",
+                            c.key.display(),
+                            p.key.display()
+                        ),
+                    );
                 }
             }
         }
@@ -387,6 +444,23 @@ fn statement(cx: &Ctxt, catalog: &Catalog, stmt: &Stmt) {
             let Some(t) = table(cx, catalog, &e.table).known() else {
                 return;
             };
+            let member = if t.partitioning.is_some() {
+                Some("is partitioned")
+            } else if t.partition_of.is_some() {
+                Some("is a partition of a partitioned table")
+            } else {
+                None
+            };
+            if let (Some(why), false) = (member, matches!(e.op, ExpandOp::DropTable)) {
+                cx.error(
+                    e.table.range(),
+                    format!(
+                        "`{}` {why}: expand/contract changes one plain table through triggers and cannot change every partition; change the column in place (`alter table ..`) or under an override",
+                        t.key.display()
+                    ),
+                );
+                return;
+            }
             match &e.op {
                 ExpandOp::AlterType {
                     column: c, from, ..
@@ -817,3 +891,107 @@ fn known_type(cx: &Ctxt, catalog: &Catalog, ty: &Type) {
 
 #[cfg(test)]
 mod tests;
+
+/// `attach partition`: both tables known, the parent partitioned, the child not yet a partition and
+/// with exactly the parent's columns (PostgreSQL refuses otherwise), the bound of the parent's kind.
+fn attach_partition(cx: &Ctxt, catalog: &Catalog, a: &crate::ast::AttachPartition) {
+    let p = table(cx, catalog, &a.parent).known();
+    let c = table(cx, catalog, &a.partition).known();
+    if let Some(p) = p {
+        match &p.partitioning {
+            None => cx.error(
+                a.parent.range(),
+                format!(
+                    "`{}` is not partitioned; a partitioned table is created with `partition by range|list|hash (..)`",
+                    p.key.display()
+                ),
+            ),
+            Some((strategy, keys)) => bound_fits(cx, a, *strategy, keys.len()),
+        }
+    }
+    if let Some(c) = c {
+        if let Some((owner, _)) = &c.partition_of {
+            cx.error(
+                a.partition.range(),
+                format!(
+                    "`{}` is already a partition of `{}`; detach it first",
+                    c.key.display(),
+                    owner.display()
+                ),
+            );
+        }
+    }
+    let (Some(p), Some(c)) = (p, c) else {
+        return;
+    };
+    let mut problems = Vec::new();
+    for pc in &p.columns {
+        match c.column(&pc.name) {
+            None => problems.push(format!("has no column `{}`", pc.name)),
+            Some(cc) if !crate::types::same(&cc.ty, &pc.ty) => problems.push(format!(
+                "has `{}` of type {} where the parent's is {}",
+                pc.name,
+                crate::types::display(&cc.ty),
+                crate::types::display(&pc.ty)
+            )),
+            Some(_) => {}
+        }
+    }
+    for cc in &c.columns {
+        if p.column(&cc.name).is_none() {
+            problems.push(format!("has a column `{}` the parent lacks", cc.name));
+        }
+    }
+    if !problems.is_empty() && !catalog.after_raw {
+        cx.error(
+            a.partition.range(),
+            format!(
+                "a partition has exactly its parent's columns, and `{}` {}",
+                c.key.display(),
+                problems.join(", ")
+            ),
+        );
+    }
+}
+
+/// The bound is of the parent's kind, with one value per key column for a range.
+fn bound_fits(
+    cx: &Ctxt,
+    a: &crate::ast::AttachPartition,
+    strategy: PartitionStrategy,
+    keys: usize,
+) {
+    let wanted = match strategy {
+        PartitionStrategy::Range => "`for values from (..) to (..)`",
+        PartitionStrategy::List => "`for values in (..)`",
+        PartitionStrategy::Hash => "`for values with (modulus m, remainder r)`",
+    };
+    let fits = match (&a.bound, strategy) {
+        (PartitionBound::Range { from, to }, PartitionStrategy::Range) => {
+            if from.len() != keys || to.len() != keys {
+                cx.error(
+                    a.bound_range,
+                    format!(
+                        "`{}` is partitioned by {keys} column(s), so each side of the bound has {keys} value(s)",
+                        Key::of(&a.parent).display()
+                    ),
+                );
+            }
+            true
+        }
+        (PartitionBound::List(_), PartitionStrategy::List)
+        | (PartitionBound::Hash { .. }, PartitionStrategy::Hash)
+        | (PartitionBound::Default, PartitionStrategy::Range | PartitionStrategy::List) => true,
+        _ => false,
+    };
+    if !fits {
+        cx.error(
+            a.bound_range,
+            format!(
+                "`{}` is partitioned by {}, so its partitions' bounds are {wanted}",
+                Key::of(&a.parent).display(),
+                strategy.as_sql().to_lowercase()
+            ),
+        );
+    }
+}

@@ -16,7 +16,16 @@ use crate::lower::{leak_slice, leak_str};
 /// The whole catalog.
 pub(crate) fn schema(catalog: &Catalog) -> Schema {
     Schema {
-        tables: leak_slice(catalog.tables.iter().map(|t| table(catalog, t)).collect()),
+        // A partition is read from the live schema as part of its parent, not as a table: the same
+        // here (partition keys and bounds are not part of `plan::schema` yet).
+        tables: leak_slice(
+            catalog
+                .tables
+                .iter()
+                .filter(|t| t.partition_of.is_none())
+                .map(|t| table(catalog, t))
+                .collect(),
+        ),
         enums: leak_slice(
             catalog
                 .enums
@@ -69,6 +78,7 @@ pub(crate) fn expected_tables(catalog: &Catalog, input: &MigrationInput) -> Vec<
     }
     keys.iter()
         .filter_map(|k| catalog.table(k))
+        .filter(|t| t.partition_of.is_none())
         .map(|t| table(catalog, t))
         .collect()
 }

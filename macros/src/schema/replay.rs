@@ -124,6 +124,19 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
                 ExpandOp::DropTable => drop_table(catalog, &key, "dropped"),
             }
         }
+        StmtKind::AttachPartition(a) => {
+            let parent = Key::of(&a.parent);
+            if catalog.table(&parent).is_some() {
+                if let Some(t) = catalog.table_mut(&Key::of(&a.partition)) {
+                    t.partition_of = Some((parent, crate::render::partition_bound(&a.bound)));
+                }
+            }
+        }
+        StmtKind::DetachPartition { partition, .. } => {
+            if let Some(t) = catalog.table_mut(&Key::of(partition)) {
+                t.partition_of = None;
+            }
+        }
         StmtKind::CommentOn { .. }
         | StmtKind::Analyze { .. }
         | StmtKind::CreateStatistics { .. }
@@ -150,6 +163,13 @@ fn create_table(catalog: &mut Catalog, ct: &CreateTable) {
         columns: Vec::new(),
         constraints: Vec::new(),
         unnamed_constraints: false,
+        partitioning: ct.partition_by.as_ref().map(|p| {
+            (
+                p.strategy,
+                p.columns.iter().map(|c| c.value.clone()).collect(),
+            )
+        }),
+        partition_of: None,
     });
     for def in &ct.columns {
         add_column(catalog, &key, def);

@@ -7,12 +7,13 @@ use tokio::time::Instant;
 use sqlx::postgres::PgDatabaseError;
 use sqlx::{Connection, PgConnection};
 
+use super::detach;
 use super::index::{self, IndexState};
 use super::partitioned;
 use super::postcondition;
 use crate::connect::{simple, simple_all};
 use crate::history::{self, RowState, StepKey, StepState, Tables};
-use crate::plan::{Migration, Step, StepKind};
+use crate::plan::{Migration, Postcondition, Step, StepKind};
 use crate::session;
 use crate::timeout::Timeouts;
 
@@ -330,6 +331,19 @@ pub(crate) async fn alone(
             session_changed: Some(evidence),
             source: None,
         });
+    }
+    if let Postcondition::Detached { parent, partition } = step.postcondition {
+        if detach::state(conn, parent, partition)
+            .await
+            .map_err(|e| AttemptError::new(e, "looking up the partition's state"))?
+            == detach::State::Pending
+        {
+            let finalize = detach::finalize_sql(parent, partition);
+            simple(conn, &finalize)
+                .await
+                .map_err(|e| AttemptError::new(e, &finalize))?;
+            return Ok(Settled::Ran);
+        }
     }
     for sql in step.statements {
         simple(conn, sql)

@@ -3,6 +3,7 @@
 
 pub(crate) mod attempt;
 mod chosen_names;
+mod detach;
 pub(crate) mod index;
 pub(crate) mod monitor;
 mod partitioned;
@@ -270,6 +271,11 @@ impl Executor<'_> {
             {
                 Ok(report) => report,
                 Err(Error::Step(mut error)) if work.phase == PhaseKind::Expand => {
+                    if let Some(note) = self.pending_detach(m, error.index).await {
+                        // Its first transaction committed: editing the migration is no way out.
+                        error.notes.push(note);
+                        return Err(Error::Step(error));
+                    }
                     if history::committed_nothing(self.control, self.tables, m.version)
                         .await
                         .unwrap_or(false)
@@ -355,6 +361,23 @@ impl Executor<'_> {
                 tracing::debug!(error = %e, "closing the step connection failed");
             }
         }
+    }
+
+    /// When expand step `index` of `m` is a `detach partition .. concurrently` that an attempt left
+    /// pending (its first transaction committed), what that means and the way on.
+    async fn pending_detach(&mut self, m: &Migration, index: usize) -> Option<String> {
+        let Postcondition::Detached { parent, partition } =
+            m.expand.steps.get(index)?.postcondition
+        else {
+            return None;
+        };
+        let state = detach::state(self.control, parent, partition).await.ok()?;
+        (state == detach::State::Pending).then(|| {
+            format!(
+                "{partition} is pending detach from {parent}: an attempt committed the detach's first transaction, so queries on {parent} no longer see {partition} (its rows stay in it); the next `run` finishes the detach with `{}`",
+                detach::finalize_sql(parent, partition)
+            )
+        })
     }
 
     /// Runs one step. `start` and `finish`: the history writes the step's transaction makes for the

@@ -31,6 +31,9 @@ pub(crate) async fn holds(conn: &mut PgConnection, pc: Postcondition) -> Result<
             .await?
         }
         Postcondition::BackfillComplete => false,
+        Postcondition::Detached { parent, partition } => {
+            super::detach::state(conn, parent, partition).await? == super::detach::State::Detached
+        }
     })
 }
 
@@ -51,5 +54,8 @@ pub(crate) fn describe(pc: Postcondition) -> String {
             format!("constraint \"{constraint}\" on {table} should exist and be validated")
         }
         Postcondition::BackfillComplete => "no row should need the backfill".to_owned(),
+        Postcondition::Detached { parent, partition } => {
+            format!("{partition} should no longer be a partition of {parent}")
+        }
     }
 }

@@ -217,6 +217,15 @@ pub enum Postcondition {
     },
     /// No row of the backfill's table matches its pending predicate.
     BackfillComplete,
+    /// `partition` is no longer a partition of `parent`, not even one whose detach is pending. A
+    /// `detach partition .. concurrently` interrupted between its two transactions leaves it pending:
+    /// the runtime then finishes it with `.. FINALIZE` instead of running the step's statement again.
+    Detached {
+        /// The partitioned table, rendered.
+        parent: &'static str,
+        /// The partition, rendered.
+        partition: &'static str,
+    },
 }
 
 impl Step {
@@ -277,6 +286,9 @@ impl Step {
                 h.strs(&["constraint-validated", table, constraint])
             }
             Postcondition::BackfillComplete => h.str("backfill-complete"),
+            Postcondition::Detached { parent, partition } => {
+                h.strs(&["detached", parent, partition])
+            }
         }
     }
 }
