@@ -376,6 +376,8 @@ pub enum ParentKey {
     /// A single `migration!`, a table declared `extern` or one raw SQL may have changed.
     #[default]
     Unknown,
+    /// The catalog knows the table, and it is not partitioned (reported by the catalog's checks).
+    NotPartitioned,
     Known {
         strategy: PartitionStrategy,
         /// The key columns with their types, as the catalog has them.

@@ -49,7 +49,7 @@ pub(super) fn attach(ck: &mut Checker, a: &AttachPartition) {
         );
         return;
     }
-    if ck.is_new_table(&a.partition) {
+    if ck.is_new_table(&a.partition) || matches!(a.parent_key, ParentKey::NotPartitioned) {
         return;
     }
     let why = match (&a.parent_key, &a.bound) {

@@ -85,10 +85,12 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
 /// The partition key of `parent` with its columns' types, when the catalog knows them all.
 fn parent_key(catalog: &Catalog, parent: &QName) -> ParentKey {
     let key = Key::of(parent);
-    let Some((strategy, names)) = catalog.table(&key).and_then(|t| t.partitioning.as_ref()) else {
+    let Some(t) = catalog.table(&key) else {
         return ParentKey::Unknown;
     };
-    let t = catalog.table(&key).expect("found above");
+    let Some((strategy, names)) = &t.partitioning else {
+        return ParentKey::NotPartitioned;
+    };
     let columns: Option<Vec<(String, Type)>> = names
         .iter()
         .map(|n| t.column(n).map(|c| (n.clone(), c.ty.clone())))

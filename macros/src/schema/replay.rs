@@ -126,7 +126,10 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
         }
         StmtKind::AttachPartition(a) => {
             let parent = Key::of(&a.parent);
-            if catalog.table(&parent).is_some() {
+            if catalog
+                .table(&parent)
+                .is_some_and(|p| p.partitioning.is_some())
+            {
                 if let Some(t) = catalog.table_mut(&Key::of(&a.partition)) {
                     t.partition_of = Some((parent, crate::render::partition_bound(&a.bound)));
                 }
