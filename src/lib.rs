@@ -216,5 +216,6 @@ pub mod docs;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use zerodown_macros::__raw_lock as raw_lock;
     pub use zerodown_runtime::private::*;
 }

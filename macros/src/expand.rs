@@ -259,6 +259,28 @@ fn step_literal(s: &Step) -> TokenStream {
     }
 }
 
+/// `__raw_lock!(TARGET, "SQL")`: the inferred lock as a literal, or the reason none is inferred.
+pub fn raw_lock(input: TokenStream) -> TokenStream {
+    let parser = |input: syn::parse::ParseStream| {
+        let target: syn::LitInt = input.parse()?;
+        input.parse::<syn::Token![,]>()?;
+        let sql: syn::LitStr = input.parse()?;
+        Ok((target, sql))
+    };
+    let (target, sql) = match syn::parse::Parser::parse2(parser, input) {
+        Ok(parsed) => parsed,
+        Err(e) => return e.to_compile_error(),
+    };
+    let target = match target.base10_parse::<u32>() {
+        Ok(t) => zerodown_runtime::plan::PgVersion(t),
+        Err(e) => return e.to_compile_error(),
+    };
+    match crate::raw::inferred_lock(&sql.value(), target) {
+        Ok(lock) => lock_literal(lock),
+        Err(why) => syn::Error::new(sql.span(), why).to_compile_error(),
+    }
+}
+
 fn lock_literal(lock: LockLevel) -> TokenStream {
     let variant = format_ident!("{}", format!("{lock:?}"));
     quote!(::zerodown::__private::LockLevel::#variant)

@@ -38,3 +38,11 @@ pub fn migration(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 pub fn migrations(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     collect::migrations(input.into()).into()
 }
+
+/// For zerodown's own tests: `__raw_lock!(TARGET, "SQL")` is the lock the checks of `raw` infer for
+/// the SQL on that target (a `LockLevel`), so a server test can compare it with what PostgreSQL takes.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __raw_lock(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::raw_lock(input.into()).into()
+}

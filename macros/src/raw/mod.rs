@@ -61,6 +61,22 @@ pub(crate) fn read(sql: &str, split: &Split) -> Vec<Read> {
         .collect()
 }
 
+/// The strongest lock `sql` takes on `target`, as the checks of `raw` infer it; why not, for SQL that
+/// cannot be read.
+pub(crate) fn inferred_lock(
+    sql: &str,
+    target: zerodown_runtime::plan::PgVersion,
+) -> Result<zerodown_runtime::plan::LockLevel, String> {
+    let mut strongest = zerodown_runtime::plan::LockLevel::None;
+    for read in read(sql, &split(sql)) {
+        let ops = read.outcome.map_err(|u| u.message)?;
+        for op in &ops {
+            strongest = strongest.max(lock::lock(op, target));
+        }
+    }
+    Ok(strongest)
+}
+
 /// One statement: the word recogniser for its forms, sqlparser for the rest. Errors are (message,
 /// line, column) within the statement.
 fn statement(sql: &str) -> Result<Vec<Op>, (String, u64, u64)> {
