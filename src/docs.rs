@@ -39,6 +39,7 @@ macro_rules! links {
          [rules.md#maintenance-commands]: crate::docs::rules#maintenance-commands\n\
          [rules.md#backfill_volatile_without_where]: crate::docs::rules#backfill_volatile_without_where\n\
          [rules.md#backfill_without_key]: crate::docs::rules#backfill_without_key\n\
+         [rules.md#attach_partition_scan]: crate::docs::rules#attach_partition_scan\n\
          [dsl.md]: crate::docs::dsl\n\
          [dsl.md#settings]: crate::docs::dsl#settings\n\
          [dsl.md#expand]: crate::docs::dsl#expand\n\
