@@ -224,6 +224,44 @@ fn raw_tokens(tokens: TokenStream) -> String {
     out
 }
 
+/// `PARTITION BY RANGE ("at")`
+pub fn partition_by(p: &PartitionBy) -> String {
+    format!(
+        "PARTITION BY {} ({})",
+        p.strategy.as_sql(),
+        column_list(&p.columns)
+    )
+}
+
+/// `FOR VALUES FROM (1) TO (10)`, `FOR VALUES IN ('a')`, `FOR VALUES WITH (MODULUS 4, REMAINDER 0)`
+/// or `DEFAULT`.
+pub fn partition_bound(b: &PartitionBound) -> String {
+    let datums = |values: &[RangeDatum]| {
+        values
+            .iter()
+            .map(|d| match d {
+                RangeDatum::Value(e) => expr(e),
+                RangeDatum::Min => "MINVALUE".to_owned(),
+                RangeDatum::Max => "MAXVALUE".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match b {
+        PartitionBound::Range { from, to } => {
+            format!("FOR VALUES FROM ({}) TO ({})", datums(from), datums(to))
+        }
+        PartitionBound::List(values) => format!(
+            "FOR VALUES IN ({})",
+            values.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
+        PartitionBound::Hash { modulus, remainder } => {
+            format!("FOR VALUES WITH (MODULUS {modulus}, REMAINDER {remainder})")
+        }
+        PartitionBound::Default => "DEFAULT".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,43 +494,5 @@ mod tests {
             index_key(&key_expr(cast(col("a"), "text"))),
             r#"("a"::text)"#
         );
-    }
-}
-
-/// `PARTITION BY RANGE ("at")`
-pub fn partition_by(p: &PartitionBy) -> String {
-    format!(
-        "PARTITION BY {} ({})",
-        p.strategy.as_sql(),
-        column_list(&p.columns)
-    )
-}
-
-/// `FOR VALUES FROM (1) TO (10)`, `FOR VALUES IN ('a')`, `FOR VALUES WITH (MODULUS 4, REMAINDER 0)`
-/// or `DEFAULT`.
-pub fn partition_bound(b: &PartitionBound) -> String {
-    let datums = |values: &[RangeDatum]| {
-        values
-            .iter()
-            .map(|d| match d {
-                RangeDatum::Value(e) => expr(e),
-                RangeDatum::Min => "MINVALUE".to_owned(),
-                RangeDatum::Max => "MAXVALUE".to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match b {
-        PartitionBound::Range { from, to } => {
-            format!("FOR VALUES FROM ({}) TO ({})", datums(from), datums(to))
-        }
-        PartitionBound::List(values) => format!(
-            "FOR VALUES IN ({})",
-            values.iter().map(expr).collect::<Vec<_>>().join(", ")
-        ),
-        PartitionBound::Hash { modulus, remainder } => {
-            format!("FOR VALUES WITH (MODULUS {modulus}, REMAINDER {remainder})")
-        }
-        PartitionBound::Default => "DEFAULT".to_owned(),
     }
 }
