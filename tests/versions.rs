@@ -168,7 +168,8 @@ mod partitions_12 {
     zerodown::migrations! {
         pub mod m0001_events {
             set target_postgres = 12;
-            create table events (id bigint not null, at timestamptz not null, kind text not null) partition by range (at);
+            create table events (id bigint not null, at timestamptz not null, kind text not null, primary key (id, at)) partition by range (at);
+            create index events_kind_idx on events (kind);
             create table events_2025 (id bigint not null, at timestamptz not null, kind text not null);
             alter table events attach partition events_2025 for values from ("2025-01-01 00:00:00+00") to ("2026-01-01 00:00:00+00");
             create table kinds (kind text not null, n int) partition by list (kind);
@@ -1464,6 +1465,22 @@ async fn a_virtual_generated_column_is_added_without_a_rewrite_on_18() {
     conn.close().await.unwrap();
 }
 
+/// The strongest lock this backend holds on `relation`.
+async fn strongest_lock(conn: &mut PgConnection, relation: &str) -> String {
+    scalar(
+        conn,
+        &format!(
+            "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'
+                AND relation = '{relation}'::regclass
+              ORDER BY array_position(ARRAY['AccessShareLock', 'RowShareLock', 'RowExclusiveLock',
+                'ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
+                'AccessExclusiveLock'], mode) DESC
+              LIMIT 1"
+        ),
+    )
+    .await
+}
+
 /// Rows in the next year's partition-to-be, written before it is attached.
 async fn fill_2026(conn: &mut PgConnection) {
     exec(
@@ -1491,7 +1508,10 @@ async fn scanned_and_locks(
         exec(conn, sql).await;
     }
     let after: i64 = scalar(conn, &read).await;
-    let locks = (own_lock(conn, parent).await, own_lock(conn, relation).await);
+    let locks = (
+        strongest_lock(conn, parent).await,
+        strongest_lock(conn, relation).await,
+    );
     exec(conn, "ROLLBACK").await;
     (after - before, locks.0, locks.1)
 }
@@ -1520,20 +1540,33 @@ async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_ligh
     fill_2026(&mut conn).await;
 
     // The plan: the bound as a CHECK (NOT VALID, brief), validated in a step of its own (the scan,
-    // under SHARE UPDATE EXCLUSIVE), the attach, the CHECK dropped.
+    // under SHARE UPDATE EXCLUSIVE); on 12 the parent's key and index built concurrently on the
+    // partition and the key added `USING INDEX`; the attach; the CHECK dropped.
     let steps = attach.expand.steps;
     let statements: Vec<&str> = steps
         .iter()
         .flat_map(|s| s.statements.iter().copied())
         .collect();
+    let check = r#"ALTER TABLE "events_2026" ADD CONSTRAINT "_zd_partition_bound" CHECK ("at" IS NOT NULL AND "at" >= ('2026-01-01 00:00:00+00')::timestamptz AND "at" < ('2027-01-01 00:00:00+00')::timestamptz) NOT VALID"#;
+    let attach_sql = r#"ALTER TABLE "events" ATTACH PARTITION "events_2026" FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')"#;
+    let mut expected = vec![
+        check,
+        r#"ALTER TABLE "events_2026" VALIDATE CONSTRAINT "_zd_partition_bound""#,
+    ];
+    if version >= PgVersion(12) {
+        expected.extend([
+            r#"CREATE UNIQUE INDEX CONCURRENTLY "events_2026_pkey" ON "events_2026" USING btree ("id", "at")"#,
+            r#"CREATE INDEX CONCURRENTLY "events_2026_kind_idx" ON "events_2026" USING btree ("kind")"#,
+            r#"ALTER TABLE "events_2026" ADD CONSTRAINT "events_2026_pkey" PRIMARY KEY USING INDEX "events_2026_pkey""#,
+        ]);
+    }
+    expected.extend([
+        attach_sql,
+        r#"ALTER TABLE "events_2026" DROP CONSTRAINT "_zd_partition_bound""#,
+    ]);
     assert_eq!(
-        statements[..4],
-        [
-            r#"ALTER TABLE "events_2026" ADD CONSTRAINT "_zd_partition_bound" CHECK ("at" IS NOT NULL AND "at" >= ('2026-01-01 00:00:00+00')::timestamptz AND "at" < ('2027-01-01 00:00:00+00')::timestamptz) NOT VALID"#,
-            r#"ALTER TABLE "events_2026" VALIDATE CONSTRAINT "_zd_partition_bound""#,
-            r#"ALTER TABLE "events" ATTACH PARTITION "events_2026" FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')"#,
-            r#"ALTER TABLE "events_2026" DROP CONSTRAINT "_zd_partition_bound""#,
-        ],
+        statements[..expected.len()],
+        expected[..],
         "{statements:#?}"
     );
     let validate = steps
@@ -1554,26 +1587,34 @@ async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_ligh
         attaching.tables
     );
 
-    // PostgreSQL itself, with the plan's statements: without the CHECK the attach reads every row of
-    // the partition; after the plan's CHECK is validated it reads none. And the locks the attach
-    // holds: ACCESS EXCLUSIVE on the partition; on the parent SHARE UPDATE EXCLUSIVE from 12.
+    // PostgreSQL itself, with the plan's statements: without them the attach reads every row of the
+    // partition (a scan for the bound, and a build per index of the parent); after them it reads
+    // none. (The builds run here without `CONCURRENTLY`, which a transaction block refuses: same
+    // index, same reads.) And the locks the attach holds: ACCESS EXCLUSIVE on the partition; on the
+    // parent SHARE UPDATE EXCLUSIVE from 12.
+    let builds = statements
+        .iter()
+        .filter(|s| s.contains("CONCURRENTLY"))
+        .count() as i64;
     let (scanned, parent_lock, partition_lock) =
-        scanned_and_locks(&mut conn, &[statements[2]], "events", "events_2026").await;
+        scanned_and_locks(&mut conn, &[attach_sql], "events", "events_2026").await;
     assert_eq!(
-        scanned, 5000,
-        "on {version}: the attach without a CHECK read {scanned} rows"
+        scanned,
+        5000 * (1 + builds),
+        "on {version}: the attach alone read {scanned} rows"
     );
-    let (scanned, _, _) = scanned_and_locks(
-        &mut conn,
-        &[statements[0], statements[1], statements[2]],
-        "events",
-        "events_2026",
-    )
-    .await;
-    // The validation reads the rows (5000); the attach after it none.
+    let before_attach: Vec<String> = expected[..expected.len() - 2]
+        .iter()
+        .map(|s| s.replace("INDEX CONCURRENTLY", "INDEX"))
+        .collect();
+    let mut prepared: Vec<&str> = before_attach.iter().map(String::as_str).collect();
+    prepared.push(attach_sql);
+    let (scanned, _, _) = scanned_and_locks(&mut conn, &prepared, "events", "events_2026").await;
+    // The validation and each build read the rows once; the attach after them none.
     assert_eq!(
-        scanned, 5000,
-        "on {version}: the attach after the CHECK read rows"
+        scanned,
+        5000 * (1 + builds),
+        "on {version}: the attach after the plan's statements read rows"
     );
     assert_eq!(partition_lock, "AccessExclusiveLock");
     let expected = if version < PgVersion(12) {
@@ -1622,6 +1663,16 @@ async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_ligh
     .await;
     assert!(bound.starts_with("FOR VALUES FROM ('2026-01-01"), "{bound}");
     if version >= PgVersion(12) {
+        // The partition's indexes are the two the plan built, adopted by the parent's (no copy
+        // built by the attach).
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+              WHERE x.indrelid = 'events_2026'::regclass ORDER BY 1",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(indexes, ["events_2026_kind_idx", "events_2026_pkey"]);
         // The list partition: attached with its rows, through its CHECK.
         let kinds: i64 = scalar(
             &mut conn,

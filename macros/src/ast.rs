@@ -384,7 +384,24 @@ pub enum ParentKey {
         columns: Vec<(String, Type)>,
         /// The parent has a default partition: attaching scans it under `ACCESS EXCLUSIVE`.
         has_default: bool,
+        /// The parent's indexes the partition has no equivalent of: attaching would build them
+        /// under `ACCESS EXCLUSIVE` on the partition, so the recipe builds them concurrently first.
+        missing_indexes: Vec<PartitionIndex>,
     },
+}
+
+/// An index a partition needs before it is attached (see [`ParentKey::Known`]).
+#[derive(Debug, Clone)]
+pub struct PartitionIndex {
+    /// The name PostgreSQL would give it on the partition.
+    pub name: String,
+    pub unique: bool,
+    /// What follows `ON table` in its `CREATE INDEX`, rendered.
+    pub definition: String,
+    /// Its key list, rendered.
+    pub keys_sql: String,
+    /// `PRIMARY KEY` or `UNIQUE` when it backs such a constraint of the parent.
+    pub constraint: Option<&'static str>,
 }
 
 /// An expand/contract operation: its expand phase runs with `run`, its contract phase with `complete`.

@@ -82,6 +82,10 @@ struct LiveTable {
     columns: Vec<(String, LiveColumn)>,
     constraints: Vec<LiveConstraint>,
     indexes: Vec<LiveIndex>,
+    /// A partitioned table's strategy (`RANGE`, `LIST`, `HASH`) and key columns.
+    partitioning: Option<(String, Vec<String>)>,
+    /// Its partitions, `schema.name`.
+    partitions: Vec<String>,
 }
 
 impl Schema {
@@ -380,6 +384,59 @@ fn compare_table(t: &TableSchema, l: &LiveTable, out: &mut Vec<SchemaDifference>
             });
         }
     }
+    compare_partitioning(t, l, &table, out);
+}
+
+/// The partition key, and the partitions by name (bounds are stored rewritten, so not compared).
+fn compare_partitioning(
+    t: &TableSchema,
+    l: &LiveTable,
+    table: &str,
+    out: &mut Vec<SchemaDifference>,
+) {
+    let describe = |strategy: &str, columns: &[String]| {
+        format!("partition by {strategy} ({})", columns.join(", "))
+    };
+    let expected = t.partitioning.map(|p| {
+        describe(
+            p.strategy,
+            &p.columns
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect::<Vec<_>>(),
+        )
+    });
+    let found = l.partitioning.as_ref().map(|(s, c)| describe(s, c));
+    if expected != found {
+        out.push(SchemaDifference {
+            object: format!("partitioning of {table}"),
+            expected,
+            found,
+        });
+    }
+    let expected: Vec<&str> = t
+        .partitioning
+        .iter()
+        .flat_map(|p| p.partitions.iter().map(|(name, _)| *name))
+        .collect();
+    for name in &expected {
+        if !l.partitions.iter().any(|p| p == name) {
+            out.push(SchemaDifference {
+                object: format!("partition {name} of {table}"),
+                expected: Some("attached".to_owned()),
+                found: None,
+            });
+        }
+    }
+    for name in &l.partitions {
+        if !expected.contains(&name.as_str()) {
+            out.push(SchemaDifference {
+                object: format!("partition {name} of {table}"),
+                expected: None,
+                found: Some("attached".to_owned()),
+            });
+        }
+    }
 }
 
 fn same_set(a: &[String], b: &[String]) -> bool {
@@ -525,6 +582,44 @@ async fn read_tables(
                 unique,
                 partial,
             });
+        }
+    }
+    // Partition keys (columns only: an expression key shows as `(expression)`), and partitions.
+    let keys: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+        "SELECT n.nspname || '.' || c.relname,
+                CASE p.partstrat WHEN 'r' THEN 'RANGE' WHEN 'l' THEN 'LIST' ELSE 'HASH' END,
+                (SELECT array_agg(coalesce(a.attname::text, '(expression)') ORDER BY k.i)
+                   FROM unnest(p.partattrs::int2[]) WITH ORDINALITY k(attnum, i)
+                   LEFT JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum AND k.attnum > 0)
+           FROM pg_partitioned_table p
+           JOIN pg_class c ON c.oid = p.partrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = ANY($1)",
+    )
+    .bind(schemas)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, strategy, columns) in keys {
+        if let Some(t) = tables.get_mut(&table) {
+            t.partitioning = Some((strategy, columns));
+        }
+    }
+    let partitions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT pn.nspname || '.' || p.relname, cn.nspname || '.' || c.relname
+           FROM pg_inherits i
+           JOIN pg_class p ON p.oid = i.inhparent
+           JOIN pg_namespace pn ON pn.oid = p.relnamespace
+           JOIN pg_class c ON c.oid = i.inhrelid
+           JOIN pg_namespace cn ON cn.oid = c.relnamespace
+          WHERE p.relkind = 'p' AND c.relkind IN ('r', 'p') AND pn.nspname = ANY($1)
+          ORDER BY 1, 2",
+    )
+    .bind(schemas)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (parent, partition) in partitions {
+        if let Some(t) = tables.get_mut(&parent) {
+            t.partitions.push(partition);
         }
     }
     Ok(tables)

@@ -2,7 +2,7 @@
 
 pub use crate::plan::schema::{
     ColumnSchema, ConstraintKindSchema, ConstraintSchema, EnumSchema, Identity, IndexSchema,
-    Schema, TableSchema,
+    PartitionSchema, Schema, TableSchema,
 };
 pub use crate::plan::{
     Action, Backfill, Change, Checksum, ChosenName, ColumnChange, ColumnRef, Irreversible, Live,

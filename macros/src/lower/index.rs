@@ -108,7 +108,7 @@ pub(super) fn create_index(cx: &mut Context, ci: &CreateIndex) -> Lowered {
 }
 
 /// The step of a concurrent build on an existing table.
-fn concurrent(
+pub(super) fn concurrent(
     description: String,
     sql: String,
     table: &QName,

@@ -256,6 +256,12 @@ fn statement(cx: &mut Context, stmt: &Stmt) -> Vec<Lowered> {
     }
 }
 
+/// `name` fitted to PostgreSQL's 63-byte identifiers the way the macro's own names are (see
+/// `naming::fit`), for the names the schema catalog predicts.
+pub(crate) fn fit_name(name: String) -> String {
+    naming::fit(name)
+}
+
 /// A `'static` copy of `s` (see the module docs for why leaking is fine here).
 pub(crate) fn leak_str(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())

@@ -7,6 +7,9 @@
 //! EXCLUSIVE` on the parent from PostgreSQL 12, `ACCESS EXCLUSIVE` before; `ACCESS EXCLUSIVE` on the
 //! partition), then the check is dropped. The check is written on the key column cast to its type,
 //! the form PostgreSQL's proof compares with the partition constraint it derives from the bound.
+//! Attaching also creates on the partition each of the parent's indexes it lacks, building it under
+//! that `ACCESS EXCLUSIVE`: the recipe builds them concurrently first (and adds the keys they back
+//! `USING INDEX`), so the attach adopts them.
 //!
 //! Detaching: plain, `ACCESS EXCLUSIVE` on both for a moment; `concurrently` (14), outside a
 //! transaction block, `SHARE UPDATE EXCLUSIVE` on the parent, and `ACCESS EXCLUSIVE` on the partition
@@ -14,12 +17,15 @@
 
 use zerodown_runtime::plan::{LockLevel, Postcondition};
 
-use crate::ast::{AttachPartition, Expr, ExprKind, ParentKey, PartitionBound, QName, RangeDatum};
+use crate::ast::{
+    AttachPartition, Expr, ExprKind, ParentKey, PartitionBound, PartitionIndex, QName, RangeDatum,
+};
 use crate::render::{expr, partition_bound, quote_ident, render_qname, render_type};
 
 use super::alter::{drop_helper, helper_key, validate};
 use super::context::Context;
-use super::stmt::{Inverse, Lowered};
+use super::index::concurrent;
+use super::stmt::{Inverse, Lowered, TableRef};
 use super::{inverse, leak_str, naming};
 
 /// `alter table parent attach partition child ..`
@@ -51,9 +57,17 @@ pub(super) fn attach(cx: &Context, a: &AttachPartition) -> Vec<Lowered> {
     let Some(existing) = cx.existing(&a.partition) else {
         return vec![attach];
     };
+    let mut out = Vec::new();
+    if let ParentKey::Known {
+        missing_indexes, ..
+    } = &a.parent_key
+    {
+        out.extend(prebuilt_indexes(&a.partition, &existing, missing_indexes));
+    }
     let Some(check) = bound_check(a) else {
         // Override only (`attach_partition_scan`): the attach scans.
-        return vec![attach.slow(true)];
+        out.push(attach.slow(true));
+        return out;
     };
     let name = naming::partition_bound_check();
     let quoted = quote_ident(&name);
@@ -74,12 +88,67 @@ pub(super) fn attach(cx: &Context, a: &AttachPartition) -> Vec<Lowered> {
             "the check constraint {quoted} (NOT VALID) on {child} stays: inserts and updates of rows outside the partition's bound fail"
         ),
     );
-    vec![
-        add,
-        validate(&a.partition, Some(existing.clone()), &name),
-        attach,
-        drop_helper(&a.partition, existing, &name),
-    ]
+    let checked = vec![add, validate(&a.partition, Some(existing.clone()), &name)];
+    out.splice(0..0, checked);
+    out.push(attach);
+    out.push(drop_helper(&a.partition, existing, &name));
+    out
+}
+
+/// The parent's indexes the partition lacks, built concurrently, and the keys they back added
+/// `USING INDEX` (brief: the columns are `NOT NULL` already, as attaching requires), so the attach
+/// adopts them instead of building them under `ACCESS EXCLUSIVE` on the partition.
+fn prebuilt_indexes(
+    partition: &QName,
+    existing: &TableRef,
+    missing: &[PartitionIndex],
+) -> Vec<Lowered> {
+    let t = render_qname(partition);
+    let mut builds = Vec::new();
+    let mut keys = Vec::new();
+    for index in missing {
+        let quoted = quote_ident(&index.name);
+        let unique = if index.unique { "UNIQUE " } else { "" };
+        builds.push(
+            concurrent(
+                format!(
+                    "build {}index {quoted} concurrently for the partition",
+                    unique.to_lowercase()
+                ),
+                format!(
+                    "CREATE {unique}INDEX CONCURRENTLY {quoted} ON {t} {}",
+                    index.definition
+                ),
+                partition,
+                existing.clone(),
+                index.name.clone(),
+                index.keys_sql.clone(),
+                index.unique,
+            )
+            .undo(inverse::drop_index(
+                partition,
+                existing.clone(),
+                &index.name,
+                true,
+            )),
+        );
+        if let Some(kind) = index.constraint {
+            keys.push(
+                Lowered::new(
+                    format!("attach index {quoted} as {} on {t}", kind.to_lowercase()),
+                    format!("ALTER TABLE {t} ADD CONSTRAINT {quoted} {kind} USING INDEX {quoted}"),
+                )
+                .lock_on(LockLevel::AccessExclusive, Some(existing.clone()))
+                .undo(inverse::drop_constraint(
+                    partition,
+                    existing.clone(),
+                    &index.name,
+                )),
+            );
+        }
+    }
+    builds.extend(keys);
+    builds
 }
 
 /// `alter table parent detach partition child [concurrently]`

@@ -122,6 +122,10 @@ pub(crate) struct Index {
     pub partial: bool,
     /// What follows `ON table` in its `CREATE INDEX`, rendered.
     pub definition: String,
+    /// Its key list, rendered (`"email", lower("name")`).
+    pub keys_sql: String,
+    /// The primary key or unique constraint it backs, if any.
+    pub constraint: Option<ConstraintKind>,
 }
 
 /// An enum type created by the set.
@@ -146,6 +150,44 @@ impl Catalog {
 
     pub fn index(&self, key: &Key) -> Option<&Index> {
         self.indexes.iter().find(|i| i.key == *key)
+    }
+
+    /// The indexes of `parent` that `child` has no equivalent of (same definition and uniqueness,
+    /// and for a key the same kind of constraint), each as the index attaching `child` would create
+    /// on it, under the name PostgreSQL gives it (`<child>_pkey`, `<child>_<columns>_key`,
+    /// `<child>_<columns>_idx`).
+    pub fn partition_indexes_missing(&self, parent: &Key, child: &Key) -> Vec<Index> {
+        self.indexes
+            .iter()
+            .filter(|i| i.table == *parent)
+            .filter(|p| {
+                !self.indexes.iter().filter(|i| i.table == *child).any(|c| {
+                    c.definition == p.definition
+                        && c.unique == p.unique
+                        && c.constraint == p.constraint
+                })
+            })
+            .map(|p| {
+                let columns: Vec<&str> = p
+                    .columns
+                    .iter()
+                    .map(|c| c.as_deref().unwrap_or("expr"))
+                    .collect();
+                let name = match p.constraint {
+                    Some(ConstraintKind::PrimaryKey) => format!("{}_pkey", child.name),
+                    Some(_) => format!("{}_{}_key", child.name, columns.join("_")),
+                    None => format!("{}_{}_idx", child.name, columns.join("_")),
+                };
+                Index {
+                    key: Key {
+                        schema: child.schema.clone(),
+                        name: crate::lower::fit_name(name),
+                    },
+                    table: child.clone(),
+                    ..p.clone()
+                }
+            })
+            .collect()
     }
 
     /// Whether the partitioned table `parent` has a default partition.

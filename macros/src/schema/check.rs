@@ -9,12 +9,12 @@
 use crate::ast::{
     AlterActionKind, ColumnConstraintKind, ColumnDef, CommentTarget, ExpandOp, Expr, ExprKind,
     ForeignKeyTarget, IndexKeyExpr, Item, KeyColumns, MigrationInput, Name, ParentKey,
-    PartitionBound, PartitionStrategy, QName, ReindexTarget, Stmt, StmtKind, TableConstraint,
-    TableConstraintKind, Type,
+    PartitionBound, PartitionIndex, PartitionStrategy, QName, ReindexTarget, Stmt, StmtKind,
+    TableConstraint, TableConstraintKind, Type,
 };
 use crate::ctxt::Ctxt;
 
-use super::catalog::{Catalog, Key, Table};
+use super::catalog::{Catalog, ConstraintKind, Key, Table};
 use super::suggest::hint;
 
 /// Checks every statement of `input` against `catalog`, applying each to it after its check, so a
@@ -41,7 +41,7 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
     let (table, actions) = match &mut stmt.kind {
         StmtKind::AlterTable { table, actions } => (table, actions),
         StmtKind::AttachPartition(a) => {
-            a.parent_key = parent_key(catalog, &a.parent);
+            a.parent_key = parent_key(catalog, &a.parent, &a.partition);
             return;
         }
         StmtKind::DetachPartition {
@@ -83,7 +83,7 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
 }
 
 /// The partition key of `parent` with its columns' types, when the catalog knows them all.
-fn parent_key(catalog: &Catalog, parent: &QName) -> ParentKey {
+fn parent_key(catalog: &Catalog, parent: &QName, partition: &QName) -> ParentKey {
     let key = Key::of(parent);
     let Some(t) = catalog.table(&key) else {
         return ParentKey::Unknown;
@@ -100,6 +100,21 @@ fn parent_key(catalog: &Catalog, parent: &QName) -> ParentKey {
             strategy: *strategy,
             columns,
             has_default: catalog.has_default_partition(&key),
+            missing_indexes: catalog
+                .partition_indexes_missing(&key, &Key::of(partition))
+                .into_iter()
+                .map(|i| PartitionIndex {
+                    name: i.key.name,
+                    unique: i.unique,
+                    definition: i.definition,
+                    keys_sql: i.keys_sql,
+                    constraint: match i.constraint {
+                        Some(ConstraintKind::PrimaryKey) => Some("PRIMARY KEY"),
+                        Some(_) => Some("UNIQUE"),
+                        None => None,
+                    },
+                })
+                .collect(),
         },
         _ => ParentKey::Unknown,
     }
@@ -935,6 +950,10 @@ fn attach_partition(cx: &Ctxt, catalog: &Catalog, a: &crate::ast::AttachPartitio
                 pc.name,
                 crate::types::display(&cc.ty),
                 crate::types::display(&pc.ty)
+            )),
+            Some(cc) if pc.not_null && !cc.not_null => problems.push(format!(
+                "allows NULLs in `{}`, which the parent has NOT NULL",
+                pc.name
             )),
             Some(_) => {}
         }

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use zerodown_runtime::plan::schema::{
     ColumnSchema, ConstraintKindSchema, ConstraintSchema, EnumSchema, Identity, IndexSchema,
-    Schema, TableSchema,
+    PartitionSchema, Schema, TableSchema,
 };
 
 use super::catalog::{Catalog, ConstraintKind, Key, Table};
@@ -149,6 +149,25 @@ fn table(catalog: &Catalog, t: &Table) -> TableSchema {
                 })
                 .collect(),
         ),
+        partitioning: t
+            .partitioning
+            .as_ref()
+            .map(|(strategy, columns)| PartitionSchema {
+                strategy: strategy.as_sql(),
+                columns: leak_slice(columns.iter().cloned().map(leak_str).collect()),
+                partitions: leak_slice(
+                    catalog
+                        .tables
+                        .iter()
+                        .filter_map(|p| match &p.partition_of {
+                            Some((parent, bound)) if *parent == t.key => {
+                                Some((leak_str(qualified(&p.key)), leak_str(bound.clone())))
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            }),
     }
 }
 
@@ -226,12 +245,28 @@ pub(crate) fn table_literal(t: &TableSchema) -> TokenStream {
             }
         }
     });
+    let partitioning = match &t.partitioning {
+        None => quote!(::core::option::Option::None),
+        Some(p) => {
+            let (strategy, columns) = (p.strategy, p.columns);
+            let partitions = p
+                .partitions
+                .iter()
+                .map(|(name, bound)| quote!((#name, #bound)));
+            quote! {
+                ::core::option::Option::Some(::zerodown::__private::PartitionSchema {
+                    strategy: #strategy, columns: &[#(#columns),*], partitions: &[#(#partitions),*],
+                })
+            }
+        }
+    };
     quote! {
         ::zerodown::__private::TableSchema {
             schema: #schema, name: #name,
             columns: &[#(#columns),*],
             constraints: &[#(#constraints),*],
             indexes: &[#(#indexes),*],
+            partitioning: #partitioning,
         }
     }
 }

@@ -44,6 +44,13 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
                         unique: ci.unique,
                         partial: ci.predicate.is_some(),
                         definition: index_definition(ci),
+                        keys_sql: ci
+                            .keys
+                            .iter()
+                            .map(|k| crate::render::index_key_expr(&k.expr))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        constraint: None,
                     });
                 }
             }
@@ -126,11 +133,29 @@ pub(crate) fn statement(catalog: &mut Catalog, stmt: &Stmt) {
         }
         StmtKind::AttachPartition(a) => {
             let parent = Key::of(&a.parent);
+            let child = Key::of(&a.partition);
             if catalog
                 .table(&parent)
                 .is_some_and(|p| p.partitioning.is_some())
+                && catalog.table(&child).is_some()
             {
-                if let Some(t) = catalog.table_mut(&Key::of(&a.partition)) {
+                // The parent's indexes and keys come to the partition (built by the recipe on an
+                // existing table, by PostgreSQL on a new one).
+                for index in catalog.partition_indexes_missing(&parent, &child) {
+                    if let Some(kind) = index.constraint.clone() {
+                        let columns = index.columns.iter().flatten().cloned().collect();
+                        if let Some(t) = catalog.table_mut(&child) {
+                            t.constraints.push(Constraint {
+                                name: Some(index.key.name.clone()),
+                                kind,
+                                columns,
+                                validated: true,
+                            });
+                        }
+                    }
+                    catalog.indexes.push(index);
+                }
+                if let Some(t) = catalog.table_mut(&child) {
                     t.partition_of = Some((parent, crate::render::partition_bound(&a.bound)));
                 }
             }
@@ -397,6 +422,7 @@ fn push_constraint(
         };
         if let Some(i) = catalog.indexes.iter_mut().find(|i| i.key == index_key) {
             columns = i.columns.iter().flatten().cloned().collect();
+            i.constraint = Some(kind.clone());
             // The index takes the constraint's name.
             if let Some(name) = &name {
                 i.key.name = name.clone();
@@ -410,6 +436,11 @@ fn push_constraint(
             _ => format!("{}_{}_key", key.name, columns.join("_")),
         });
         name = Some(index_name.clone());
+        let keys_sql = columns
+            .iter()
+            .map(|c| crate::render::quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
         catalog.indexes.push(Index {
             key: Key {
                 schema: key.schema.clone(),
@@ -419,14 +450,9 @@ fn push_constraint(
             columns: columns.iter().cloned().map(Some).collect(),
             unique: true,
             partial: false,
-            definition: format!(
-                "USING btree ({})",
-                columns
-                    .iter()
-                    .map(|c| crate::render::quote_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            definition: format!("USING btree ({keys_sql})"),
+            keys_sql,
+            constraint: Some(kind.clone()),
         });
     }
     let Some(table) = catalog.table_mut(key) else {

@@ -46,6 +46,22 @@ pub struct TableSchema {
     pub constraints: &'static [ConstraintSchema],
     /// Indexes, including those behind primary keys and unique constraints.
     pub indexes: &'static [IndexSchema],
+    /// `partition by ..`: a partitioned table, with its partitions. A partition is not a table of
+    /// its own here (PostgreSQL gives it its parent's columns, and indexes and constraints follow
+    /// the parent's).
+    pub partitioning: Option<PartitionSchema>,
+}
+
+/// How a partitioned [`TableSchema`] splits its rows, and its partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionSchema {
+    /// `RANGE`, `LIST` or `HASH`.
+    pub strategy: &'static str,
+    /// The partition key's columns.
+    pub columns: &'static [&'static str],
+    /// Each partition as (`schema.name`, its bound as the migration wrote it: `FOR VALUES ..` or
+    /// `DEFAULT`). Compared with a database by name only: PostgreSQL stores bounds rewritten.
+    pub partitions: &'static [(&'static str, &'static str)],
 }
 
 /// A column of a [`TableSchema`].
@@ -230,7 +246,18 @@ impl fmt::Display for Schema {
                 let valid = if c.validated { "" } else { " NOT VALID" };
                 lines.push(format!("    {name}{body}{valid}"));
             }
-            writeln!(f, "{}\n);", lines.join(",\n"))?;
+            let partition_by = t.partitioning.map_or_else(String::new, |p| {
+                format!(" PARTITION BY {} ({})", p.strategy, list(p.columns))
+            });
+            writeln!(f, "{}\n){partition_by};", lines.join(",\n"))?;
+            for (partition, bound) in t.partitioning.iter().flat_map(|p| p.partitions) {
+                let (schema, name) = partition.split_once('.').unwrap_or(("public", partition));
+                writeln!(
+                    f,
+                    "CREATE TABLE {} PARTITION OF {table} {bound};",
+                    qualified(schema, name)
+                )?;
+            }
             // Indexes behind constraints come with them.
             for i in t.indexes.iter().filter(|i| {
                 !t.constraints.iter().any(|c| {
@@ -302,6 +329,7 @@ mod tests {
                         definition: "(\"mood\") WHERE \"mood\" IS NOT NULL",
                     },
                 ],
+                partitioning: None,
             }],
             enums: &[EnumSchema {
                 schema: "public",
