@@ -84,6 +84,17 @@ mod set {
             drop index concurrently orders_user_idx;
             alter table legacy_events add column seen bool;
         }
+
+        /// A partitioned table: one partition attached empty, one attached after it may hold rows.
+        pub mod m0009_visits {
+            create table visits (id bigint not null, day date not null, primary key (id, day)) partition by range (day);
+            create table visits_2026 (id bigint not null, day date not null);
+            alter table visits attach partition visits_2026 for values from ("2026-01-01") to ("2027-01-01");
+            create table visits_2027 (id bigint not null, day date not null);
+        }
+        pub mod m0010_visits_2027 {
+            alter table visits attach partition visits_2027 for values from ("2027-01-01") to ("2028-01-01");
+        }
     }
 }
 
@@ -154,7 +165,8 @@ async fn the_compile_time_catalog_equals_the_live_schema_after_the_set() {
          ALTER TABLE orders ADD COLUMN coupon text;
          CREATE INDEX tags_label_idx ON tags (label);
          DROP INDEX users_last_seen_idx;
-         CREATE TABLE scratch (id int)",
+         CREATE TABLE scratch (id int);
+         ALTER TABLE visits DETACH PARTITION visits_2027",
     )
     .execute(&mut conn)
     .await
@@ -173,7 +185,9 @@ async fn the_compile_time_catalog_equals_the_live_schema_after_the_set() {
             "index users_last_seen_idx on users: the migrations make it (index (last_seen)), the database has none",
             "column orders.coupon: in the database (text), not made by the migrations",
             "index tags_label_idx on tags: in the database (index (label)), not made by the migrations",
+            "partition public.visits_2027 of visits: the migrations make it (attached), the database has none",
             "table scratch: in the database (1 columns), not made by the migrations",
+            "table visits_2027: in the database (2 columns), not made by the migrations",
         ],
         "{lines:#?}"
     );
@@ -193,6 +207,8 @@ fn the_schema_prints_as_ddl() {
         "CONSTRAINT \"tags_pkey\" PRIMARY KEY (\"name\")",
         "CREATE INDEX \"order_lines_sku_idx\" ON \"order_lines\" USING btree (\"sku\") INCLUDE (\"qty\") WHERE \"sku\" IS NOT NULL;",
         "-- public.legacy_events: created outside the migrations (extern)",
+        ") PARTITION BY RANGE (\"day\");",
+        "CREATE TABLE \"visits_2026\" PARTITION OF \"visits\" FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
     ] {
         assert!(ddl.contains(expected), "{expected}\nnot in:\n{ddl}");
     }

@@ -39,6 +39,18 @@ zerodown::migrations! {
         );
         create index events_kind_idx on events (kind);
         create index concurrently events_payload_idx on events using gin (payload);
+        create table readings (
+            sensor int not null,
+            taken_at timestamptz not null,
+            value double precision,
+            constraint readings_pkey primary key (sensor, taken_at)
+        ) partition by range (taken_at);
+        create index readings_value_idx on readings (value) where value is not null;
+        create table readings_2025 (sensor int not null, taken_at timestamptz not null, value double precision);
+        alter table readings attach partition readings_2025 for values from ("2025-01-01") to ("2026-01-01");
+        create table readings_2026 (sensor int not null, taken_at timestamptz not null, value double precision);
+        create table labels (lang text not null, label text) partition by list (lang);
+        create table labels_en (lang text not null, label text);
         comment on table users is "people who sign in";
         comment on column users.email is "login, unique";
     }
@@ -65,6 +77,9 @@ zerodown::migrations! {
         alter table events add constraint events_user_fk2 foreign key (user_id) references users (id) not valid;
         alter table events validate constraint events_user_fk2;
         alter table accounts add constraint accounts_name_unique unique (name);
+        alter table readings attach partition readings_2026 for values from ("2026-01-01") to (maxvalue);
+        alter table labels attach partition labels_en for values in ("en", null);
+        alter table readings detach partition readings_2025;
         alter table users drop constraint users_bio_length;
         alter type mood add value "bored" after "sad";
         comment on index users_lower_email_idx is null;
