@@ -93,6 +93,13 @@ fn new_schema_is_one_transaction() {
             r#"CREATE TABLE "events" ("id" bigserial PRIMARY KEY, "user_id" bigint, "kind" text NOT NULL, "payload" jsonb NOT NULL DEFAULT '{}'::jsonb, CONSTRAINT "events_user_fk" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE SET NULL)"#,
             r#"CREATE INDEX "events_kind_idx" ON "events" ("kind")"#,
             r#"CREATE INDEX "events_payload_idx" ON "events" USING "gin" ("payload")"#,
+            r#"CREATE TABLE "readings" ("sensor" int NOT NULL, "taken_at" timestamptz NOT NULL, "value" double precision, CONSTRAINT "readings_pkey" PRIMARY KEY ("sensor", "taken_at")) PARTITION BY RANGE ("taken_at")"#,
+            r#"CREATE INDEX "readings_value_idx" ON "readings" ("value") WHERE "value" IS NOT NULL"#,
+            r#"CREATE TABLE "readings_2025" ("sensor" int NOT NULL, "taken_at" timestamptz NOT NULL, "value" double precision)"#,
+            r#"ALTER TABLE "readings" ATTACH PARTITION "readings_2025" FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"#,
+            r#"CREATE TABLE "readings_2026" ("sensor" int NOT NULL, "taken_at" timestamptz NOT NULL, "value" double precision)"#,
+            r#"CREATE TABLE "labels" ("lang" text NOT NULL, "label" text) PARTITION BY LIST ("lang")"#,
+            r#"CREATE TABLE "labels_en" ("lang" text NOT NULL, "label" text)"#,
             r#"COMMENT ON TABLE "users" IS 'people who sign in'"#,
             r#"COMMENT ON COLUMN "users"."email" IS 'login, unique'"#,
         ]]

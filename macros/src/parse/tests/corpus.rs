@@ -14,13 +14,13 @@ fn create_schema() {
     let input = parses_cleanly(&crate::test_corpus::migration("m0001_create_schema"));
     assert_eq!((input.version, input.name.as_str()), (1, "create_schema"));
     assert_eq!(input.settings.len(), 3);
-    assert_eq!(input.body.len(), 8);
+    assert_eq!(input.body.len(), 15);
 }
 
 #[test]
 fn online_changes() {
     let input = parses_cleanly(&crate::test_corpus::migration("m0002_online_changes"));
-    assert_eq!(input.body.len(), 23);
+    assert_eq!(input.body.len(), 26);
     let Item::Stmt(last) = input.body.last().unwrap() else {
         panic!()
     };
