@@ -8,12 +8,14 @@
 //! when they stopped part-way. Each phase is an ordered list of [`Step`]s; a step is the unit of
 //! execution, retry and resume.
 
+pub mod carry;
 mod checksum;
 mod lock;
 mod names;
 pub mod phased;
 pub mod schema;
 mod settings;
+pub mod sqltext;
 mod step;
 mod undo;
 

@@ -6,11 +6,15 @@ use std::collections::BTreeMap;
 use sqlx::PgConnection;
 
 use super::catalog::{self, ColumnInfo, TableInfo};
-use super::sqltext::{constraint_for, index_for, quote_ident, quote_literal, referencing_for};
 use super::{catalog_error, exec, in_transaction, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
+use crate::plan::carry::{
+    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, validate_sql,
+    CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
+};
 use crate::plan::phased::{carried_name, is_carried_name, not_null_helper};
+use crate::plan::sqltext::{quote_ident, quote_literal};
 use crate::plan::ColumnChange;
 
 /// `"users".email`, for messages.
@@ -220,7 +224,7 @@ pub(super) async fn carry_indexes(
                     AttemptError::new(e, &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
                 })?;
         }
-        let sql = index_for(&ix.def, &name, c.table, c.column, c.new_column).ok_or_else(|| {
+        let sql = index_sql(c, &carried_index(&ix)).ok_or_else(|| {
             AttemptError::refused(
                 &ix.def,
                 format!(
@@ -272,27 +276,18 @@ pub(super) async fn add_constraints(
         if existing.contains_key(&name) {
             continue;
         }
-        let def = constraint_for(&con.def, c.column, c.new_column);
-        exec(
-            tx,
-            &format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID",
-                c.table,
-                quote_ident(&name)
-            ),
-        )
-        .await?;
+        let carried = CarriedConstraint {
+            table: c.table,
+            name: &con.name,
+            def: &con.def,
+            validated: con.validated,
+        };
+        exec(tx, &constraint_sql(c, &carried)).await?;
     }
     if old.not_null {
         let helper = not_null_helper(c.new_column);
         if !existing.contains_key(&helper) {
-            let sql = format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
-                c.table,
-                quote_ident(&helper),
-                quote_ident(c.new_column)
-            );
-            exec(tx, &sql).await?;
+            exec(tx, &not_null_sql(c)).await?;
         }
     }
     add_referencing_keys(tx, c, &table, &old).await
@@ -321,7 +316,7 @@ async fn add_referencing_keys(
         if taken {
             continue;
         }
-        let def = referencing_for(&key.def, c.column, c.new_column).ok_or_else(|| {
+        let sql = referencing_sql(c, &carried_referencing_key(&key)).ok_or_else(|| {
             AttemptError::refused(
                 &key.def,
                 format!(
@@ -331,15 +326,7 @@ async fn add_referencing_keys(
                 ),
             )
         })?;
-        exec(
-            tx,
-            &format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID",
-                key.table,
-                quote_ident(&name)
-            ),
-        )
-        .await?;
+        exec(tx, &sql).await?;
     }
     Ok(())
 }
@@ -379,7 +366,7 @@ pub(super) async fn validate_constraints(
     for (name, validate) in carried_constraints(conn, table.oid, &old, c).await? {
         match existing.get(&name) {
             Some(false) if validate => {
-                let sql = format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", c.table, quote_ident(&name));
+                let sql = validate_sql(c.table, &name);
                 in_transaction(conn, cx.online(), &[sql]).await?;
             }
             Some(_) => {}
@@ -407,11 +394,7 @@ pub(super) async fn validate_constraints(
             .find(|(n, _)| *n == name);
         match carried {
             Some((_, false)) => {
-                let sql = format!(
-                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                    key.table,
-                    quote_ident(&name)
-                );
+                let sql = validate_sql(&key.table, &name);
                 in_transaction(conn, cx.online(), &[sql]).await?;
             }
             Some((_, true)) => {}
@@ -518,36 +501,31 @@ pub(super) async fn contract(
         .map_err(catalog_error)?;
 
     let t = c.table;
-    let mut sql = Vec::new();
-    // Carried foreign keys whose original was dropped since the expand; then the originals, which
-    // depend on the old column's unique index.
-    for k in &carried_referencing {
-        let stale = is_carried_name(&k.name)
-            && !referencing
-                .iter()
-                .any(|key| key.table_oid == k.table_oid && carried_name(&key.name) == k.name);
-        if stale {
-            sql.push(format!(
+    // Carried foreign keys whose original was dropped since the expand.
+    let stale_referencing: Vec<String> = carried_referencing
+        .iter()
+        .filter(|k| {
+            is_carried_name(&k.name)
+                && !referencing
+                    .iter()
+                    .any(|key| key.table_oid == k.table_oid && carried_name(&key.name) == k.name)
+        })
+        .map(|k| {
+            format!(
                 "ALTER TABLE {} DROP CONSTRAINT {}",
                 k.table,
                 quote_ident(&k.name)
-            ));
-        }
-    }
-    for key in &referencing {
-        sql.push(format!(
-            "ALTER TABLE {} DROP CONSTRAINT {}",
-            key.table,
-            quote_ident(&key.name)
-        ));
-    }
-    // Carried objects whose original was dropped since the expand.
+            )
+        })
+        .collect();
+    // Carried indexes and constraints whose original was dropped since the expand.
+    let mut stale = Vec::new();
     let expected: Vec<String> = originals.iter().map(|ix| carried_name(&ix.name)).collect();
     for name in carried
         .keys()
         .filter(|n| is_carried_name(n) && !expected.contains(n))
     {
-        sql.push(format!(
+        stale.push(format!(
             "DROP INDEX {}",
             index::qualified(&table.schema, name)
         ));
@@ -562,93 +540,37 @@ pub(super) async fn contract(
         .map_err(catalog_error)?
     {
         if is_carried_name(&con.name) && !expected.contains(&con.name) && con.name != helper {
-            sql.push(format!(
+            stale.push(format!(
                 "ALTER TABLE {t} DROP CONSTRAINT {}",
                 quote_ident(&con.name)
             ));
         }
     }
-    sql.push(format!("DROP TRIGGER {} ON {t}", quote_ident(c.trigger)));
-    sql.push(format!("DROP FUNCTION {}()", c.function));
-    for s in &sequences {
-        sql.push(format!("ALTER SEQUENCE {s} OWNED BY NONE"));
-    }
-    sql.push(format!(
-        "ALTER TABLE {t} DROP COLUMN {}",
-        quote_ident(c.column)
-    ));
-    let final_name = if c.rename {
-        c.new_column
-    } else {
-        sql.push(format!(
-            "ALTER TABLE {t} RENAME COLUMN {} TO {}",
-            quote_ident(c.new_column),
-            quote_ident(c.column)
-        ));
-        c.column
+    let final_name = if c.rename { c.new_column } else { c.column };
+    let work = Contract {
+        schema: &table.schema,
+        indexes: originals.iter().map(carried_index).collect(),
+        constraints: constraints
+            .iter()
+            .map(|con| CarriedConstraint {
+                table: t,
+                name: &con.name,
+                def: &con.def,
+                validated: con.validated,
+            })
+            .collect(),
+        referencing: referencing.iter().map(carried_referencing_key).collect(),
+        sequences: sequences.clone(),
+        default: old.default.as_deref(),
+        not_null: old.not_null,
+        identity: identity
+            .as_ref()
+            .map(|id| identity_sql(t, &quote_ident(final_name), &old.type_sql, id))
+            .unwrap_or_default(),
+        stale_referencing,
+        stale,
     };
-    let column = quote_ident(final_name);
-    for ix in originals.iter().filter(|ix| ix.constraint.is_none()) {
-        sql.push(format!(
-            "ALTER INDEX {} RENAME TO {}",
-            index::qualified(&table.schema, &carried_name(&ix.name)),
-            quote_ident(&ix.name)
-        ));
-    }
-    for con in &constraints {
-        sql.push(format!(
-            "ALTER TABLE {t} RENAME CONSTRAINT {} TO {}",
-            quote_ident(&carried_name(&con.name)),
-            quote_ident(&con.name)
-        ));
-    }
-    if let Some(default) = &old.default {
-        sql.push(format!(
-            "ALTER TABLE {t} ALTER COLUMN {column} SET DEFAULT {default}"
-        ));
-    }
-    if old.not_null {
-        // PostgreSQL 12+ sees the validated check and skips the scan.
-        sql.push(format!(
-            "ALTER TABLE {t} ALTER COLUMN {column} SET NOT NULL"
-        ));
-        sql.push(format!(
-            "ALTER TABLE {t} DROP CONSTRAINT {}",
-            quote_ident(&helper)
-        ));
-    }
-    for ix in &originals {
-        let Some(k) = &ix.constraint else { continue };
-        let what = match k.kind.as_str() {
-            "p" => "PRIMARY KEY",
-            "u" => "UNIQUE",
-            _ => continue,
-        };
-        let deferrable = match (k.deferrable, k.deferred) {
-            (true, true) => " DEFERRABLE INITIALLY DEFERRED",
-            (true, false) => " DEFERRABLE",
-            _ => "",
-        };
-        sql.push(format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} {what} USING INDEX {}{deferrable}",
-            quote_ident(&k.name),
-            quote_ident(&carried_name(&ix.name))
-        ));
-    }
-    for key in &referencing {
-        sql.push(format!(
-            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-            key.table,
-            quote_ident(&carried_name(&key.name)),
-            quote_ident(&key.name)
-        ));
-    }
-    for s in &sequences {
-        sql.push(format!("ALTER SEQUENCE {s} OWNED BY {t}.{column}"));
-    }
-    if let Some(id) = &identity {
-        sql.extend(identity_sql(t, &column, &old.type_sql, id));
-    }
+    let sql = contract_sql(c, &work);
     for statement in &sql {
         exec(tx, statement).await?;
     }
@@ -827,4 +749,35 @@ pub(super) async fn rollback(tx: &mut PgConnection, c: &ColumnChange) -> Result<
     )
     .await?;
     Ok(())
+}
+
+/// An index on the old column as the shared SQL builders take it.
+fn carried_index(ix: &catalog::IndexInfo) -> CarriedIndex<'_> {
+    CarriedIndex {
+        name: &ix.name,
+        def: &ix.def,
+        key: ix.constraint.as_ref().and_then(|k| {
+            let primary = match k.kind.as_str() {
+                "p" => true,
+                "u" => false,
+                _ => return None,
+            };
+            Some(KeyConstraint {
+                name: &k.name,
+                primary,
+                deferrable: k.deferrable,
+                deferred: k.deferred,
+            })
+        }),
+    }
+}
+
+/// A foreign key referencing the old column as the shared SQL builders take it.
+fn carried_referencing_key(key: &catalog::ReferencingKey) -> CarriedConstraint<'_> {
+    CarriedConstraint {
+        table: &key.table,
+        name: &key.name,
+        def: &key.def,
+        validated: key.validated,
+    }
 }

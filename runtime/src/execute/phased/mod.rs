@@ -10,7 +10,6 @@
 
 mod catalog;
 mod column;
-mod sqltext;
 mod table;
 mod verify;
 

@@ -3,11 +3,11 @@
 use sqlx::PgConnection;
 
 use super::catalog;
-use super::sqltext::{last_name, quote_ident};
 use super::{catalog_error, exec, in_transaction, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::history::{self, StepKey};
 use crate::plan::phased::not_null_helper;
+use crate::plan::sqltext::{last_name, quote_ident};
 use crate::plan::{Action, Change, ColumnRef, PhasedStep, StepKind, TableRename};
 use crate::status::PhaseKind;
 

@@ -19,13 +19,13 @@
 use sqlx::{PgConnection, Row};
 
 use super::column::both;
-use super::sqltext::quote_ident;
 use super::{catalog_error, exec, in_transaction, Ctx};
 use crate::backfill::key::{self, KeyError};
 use crate::backfill::sql::{BatchSql, SESSION_SQL};
 use crate::connect::simple;
 use crate::execute::attempt::AttemptError;
 use crate::history::{self, StepKey};
+use crate::plan::sqltext::quote_ident;
 use crate::plan::{Action, Change, ColumnChange, Migration, StepKind};
 use crate::status::PhaseKind;
 use crate::triggers::{self, WriteMode};

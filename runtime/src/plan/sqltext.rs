@@ -1,4 +1,6 @@
-//! Rewriting SQL the catalog gives back (`pg_get_indexdef`, `pg_get_constraintdef`) for the new column:
+//! Rewriting SQL the catalog gives back (`pg_get_indexdef`, `pg_get_constraintdef`) for the new column
+//! of an expand/contract change; shared by the runtime (definitions read from the live catalog) and
+//! the macro (definitions from its schema catalog, to render the plan before it runs):
 //! the old column's name replaced wherever it is a column reference, the way PostgreSQL itself
 //! re-parses those definitions when it changes a column's type in place.
 //!
@@ -128,12 +130,12 @@ pub(crate) fn tokens(sql: &str) -> Vec<Tok<'_>> {
 }
 
 /// Quotes an identifier for SQL.
-pub(crate) fn quote_ident(s: &str) -> String {
+pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// `value` as an SQL string literal, meaning the same under any `standard_conforming_strings`.
-pub(crate) fn quote_literal(value: &str) -> String {
+pub fn quote_literal(value: &str) -> String {
     if value.contains('\\') {
         format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
     } else {
@@ -190,7 +192,7 @@ fn without_not_valid<'a>(toks: &'a [Tok<'a>]) -> &'a [Tok<'a>] {
 
 /// A check constraint or foreign key definition (`pg_get_constraintdef`) for the new column, without
 /// `NOT VALID`. In a foreign key only the referencing columns (before `REFERENCES`) are renamed.
-pub(crate) fn constraint_for(def: &str, from: &str, to: &str) -> String {
+pub fn constraint_for(def: &str, from: &str, to: &str) -> String {
     let all = tokens(def);
     let toks = without_not_valid(&all);
     let end = (0..toks.len())
@@ -207,7 +209,7 @@ pub(crate) fn constraint_for(def: &str, from: &str, to: &str) -> String {
 /// A foreign key definition (`pg_get_constraintdef`) referencing column `to` where it referenced
 /// `from`, without `NOT VALID`: only the referenced columns (the list after `REFERENCES table`) are
 /// renamed. `None` when `def` is not in that shape.
-pub(crate) fn referencing_for(def: &str, from: &str, to: &str) -> Option<String> {
+pub fn referencing_for(def: &str, from: &str, to: &str) -> Option<String> {
     let all = tokens(def);
     let toks = without_not_valid(&all);
     let references = (0..toks.len()).find(|&i| toks[i].is_kw("references"))?;
@@ -232,13 +234,7 @@ pub(crate) fn referencing_for(def: &str, from: &str, to: &str) -> Option<String>
 /// The `CREATE INDEX CONCURRENTLY` building, under the name `name` on table `table` (rendered), the
 /// index defined by `def` (`pg_get_indexdef`) with column `from` replaced by `to`. `None` when `def` is
 /// not in the shape PostgreSQL deparses indexes to.
-pub(crate) fn index_for(
-    def: &str,
-    name: &str,
-    table: &str,
-    from: &str,
-    to: &str,
-) -> Option<String> {
+pub fn index_for(def: &str, name: &str, table: &str, from: &str, to: &str) -> Option<String> {
     let toks = tokens(def);
     // `CREATE [UNIQUE] INDEX name ON [ONLY] table USING method (keys) [INCLUDE (..)] [NULLS NOT DISTINCT]
     // [WITH (..)] [TABLESPACE t] [WHERE predicate]`: the header has no parenthesis.
@@ -292,7 +288,7 @@ pub(crate) fn index_for(
 }
 
 /// The last name of a rendered, possibly qualified name: `"app"."users"` gives `"users"`.
-pub(crate) fn last_name(rendered: &str) -> String {
+pub fn last_name(rendered: &str) -> String {
     tokens(rendered)
         .iter()
         .rev()
