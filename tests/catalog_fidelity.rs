@@ -318,3 +318,120 @@ async fn a_table_mid_change_is_not_compared_until_complete() {
     let differences = mid_change::SCHEMA.differences(&options).await.unwrap();
     assert!(differences.is_empty(), "{differences:?}");
 }
+
+/// A column change whose carry-over touches every kind of object the catalog models: a plain partial
+/// index, a unique constraint, a check, `NOT NULL` and a default, and another table's foreign key
+/// referencing the column (with an action).
+mod carried {
+    zerodown::migrations! {
+        pub mod m0001_items {
+            create table items (
+                id bigint primary key,
+                qty int not null default 0,
+                label text,
+                constraint items_qty_positive check (qty >= 0),
+                constraint items_qty_key unique (qty)
+            );
+            create index items_qty_label_idx on items (qty, label) where label is not null;
+            create table holds (
+                id bigint primary key,
+                item_qty int,
+                constraint holds_item_qty_fkey foreign key (item_qty) references items (qty) on delete cascade
+            );
+        }
+        pub mod m0002_widen {
+            expand alter table items alter column qty type bigint from int;
+        }
+    }
+}
+
+/// Runs `sql` in one transaction.
+async fn in_transaction(conn: &mut sqlx::PgConnection, sql: &[&str]) {
+    let mut tx = conn.begin().await.unwrap();
+    for s in sql {
+        sqlx::raw_sql(s)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_plan_shows_the_sql_the_runtime_derives_for_a_column_change() {
+    use zerodown::plan::{Action, StepKind, Transaction};
+    let m = carried::MIGRATIONS[1];
+    let shown = m.to_string();
+    for expected in [
+        r#"CREATE INDEX CONCURRENTLY "_zd_items_qty_label_idx" ON "items" USING btree ("_zd_qty_new", "label") WHERE "label" IS NOT NULL;"#,
+        r#"CREATE UNIQUE INDEX CONCURRENTLY "_zd_items_qty_key" ON "items" USING btree ("_zd_qty_new");"#,
+        r#"ALTER TABLE "items" ADD CONSTRAINT "_zd_items_qty_positive" CHECK ("_zd_qty_new" >= 0) NOT VALID;"#,
+        r#"ALTER TABLE "holds" ADD CONSTRAINT "_zd_holds_item_qty_fkey" FOREIGN KEY ("item_qty") REFERENCES "items"("_zd_qty_new") ON DELETE CASCADE NOT VALID;"#,
+        r#"ALTER TABLE "items" ALTER COLUMN "qty" SET NOT NULL;"#,
+        r#"ALTER TABLE "items" ADD CONSTRAINT "items_qty_key" UNIQUE USING INDEX "_zd_items_qty_key";"#,
+    ] {
+        assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
+    }
+    assert!(
+        shown.contains("`contract` on \"items\": the runtime derives its SQL from the live catalog; as the schema catalog predicts it:"),
+        "{shown}"
+    );
+
+    // The runtime's work, on one database.
+    let by_runtime = common::fresh_database("carried_runtime").await;
+    if version_gate::refused_as_too_new(&by_runtime.inner.connect_options(), carried::MIGRATIONS)
+        .await
+    {
+        return;
+    }
+    let rows =
+        "INSERT INTO items (id, qty, label) SELECT g, g, 'l' || g FROM generate_series(1, 50) g;
+                INSERT INTO holds (id, item_qty) SELECT g, g FROM generate_series(1, 20) g";
+    Migrator::new(&carried::MIGRATIONS[..1])
+        .unwrap()
+        .run(&by_runtime.inner.connect_options())
+        .await
+        .unwrap();
+    by_runtime.exec(rows).await;
+    Migrator::new(carried::MIGRATIONS)
+        .unwrap()
+        .run_and_complete(&by_runtime.inner.connect_options())
+        .await
+        .unwrap();
+
+    // The plan's statements and previews run by hand, in step order, on another.
+    let by_hand = common::fresh_database("carried_by_hand").await;
+    Migrator::new(&carried::MIGRATIONS[..1])
+        .unwrap()
+        .run(&by_hand.inner.connect_options())
+        .await
+        .unwrap();
+    by_hand.exec(rows).await;
+    let mut conn = by_hand.connect().await;
+    for step in m.expand.steps.iter().chain(m.contract.steps) {
+        let sql: Vec<String> = match step.kind {
+            StepKind::Backfill(b) => vec![format!("UPDATE {} SET {}", b.table, b.set_sql)],
+            StepKind::Phased(p) if p.action == Action::Verify => Vec::new(),
+            StepKind::Phased(p) => step
+                .statements
+                .iter()
+                .chain(p.preview)
+                .map(|s| (*s).to_owned())
+                .collect(),
+            _ => step.statements.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let sql: Vec<&str> = sql.iter().map(String::as_str).collect();
+        if step.transaction == Transaction::Alone {
+            for s in sql {
+                sqlx::raw_sql(s)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        } else {
+            in_transaction(&mut conn, &sql).await;
+        }
+    }
+    conn.close().await.unwrap();
+    assert_eq!(by_hand.catalog().await, by_runtime.catalog().await);
+}

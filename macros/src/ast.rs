@@ -411,6 +411,33 @@ pub struct Expand {
     pub op: ExpandOp,
     /// The `alter table` action, or `drop table name`.
     pub op_range: Range,
+    /// For a type change or rename: what the schema catalog knows of the column, filled before the
+    /// checks, so the plan shows the SQL the runtime derives (`None` without a catalog).
+    pub carry: Option<CarryFacts>,
+}
+
+/// What the schema catalog knows of a column an `expand` replaces: the objects carried to the new
+/// column and what the `complete` transaction restores. Definitions are in PostgreSQL's shape.
+#[derive(Debug, Clone, Default)]
+pub struct CarryFacts {
+    /// The table's schema.
+    pub schema: String,
+    /// Indexes on the column: (name, `CREATE [UNIQUE] INDEX name ON table ..`, the primary key
+    /// (`true`) or unique constraint (`false`) it implements).
+    pub indexes: Vec<(String, String, Option<bool>)>,
+    /// Its check constraints and foreign keys: (name, definition, validated).
+    pub constraints: Vec<(String, String, bool)>,
+    /// Foreign keys referencing it: (table rendered, name, definition, validated).
+    pub referencing: Vec<(String, String, String, bool)>,
+    /// Sequences it owns (`serial`).
+    pub sequences: Vec<String>,
+    /// Its default, as SQL.
+    pub default: Option<String>,
+    pub not_null: bool,
+    /// `generated .. as identity`: re-created by `complete` from the sequence's state.
+    pub identity: bool,
+    /// A constraint on it has the name PostgreSQL chose, which the catalog does not know.
+    pub unnamed: bool,
 }
 
 // One per statement: boxing the large variant would buy nothing.

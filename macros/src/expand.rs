@@ -329,13 +329,18 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
                 })
             }
         }
-        StepKind::Phased(PhasedStep { change, action }) => {
+        StepKind::Phased(PhasedStep {
+            change,
+            action,
+            preview,
+        }) => {
             let change = change_literal(change);
             let action = format_ident!("{}", format!("{action:?}"));
             quote! {
                 ::zerodown::__private::StepKind::Phased(::zerodown::__private::PhasedStep {
                     change: #change,
                     action: ::zerodown::__private::Action::#action,
+                    preview: &[#(#preview),*],
                 })
             }
         }

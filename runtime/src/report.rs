@@ -302,16 +302,35 @@ impl fmt::Display for PlannedStep {
             )?;
         }
         if let StepKind::Phased(p) = s.kind {
-            writeln!(
-                f,
-                "--   expand/contract step `{}` on {}: the runtime reads the catalog and derives {}SQL",
-                p.action.as_str(),
-                p.change.table(),
-                if s.statements.is_empty() { "its " } else { "more " }
-            )?;
+            if p.preview.is_empty() {
+                writeln!(
+                    f,
+                    "--   expand/contract step `{}` on {}: the runtime reads the catalog and derives {}SQL",
+                    p.action.as_str(),
+                    p.change.table(),
+                    if s.statements.is_empty() { "its " } else { "more " }
+                )?;
+            } else {
+                writeln!(
+                    f,
+                    "--   expand/contract step `{}` on {}: the runtime derives {}SQL from the live catalog; as the schema catalog predicts it:",
+                    p.action.as_str(),
+                    p.change.table(),
+                    if s.statements.is_empty() { "its " } else { "more " }
+                )?;
+            }
         }
         for sql in s.statements {
             writeln!(f, "{sql};")?;
+        }
+        if let StepKind::Phased(p) = s.kind {
+            for sql in p.preview {
+                if sql.starts_with("--") {
+                    writeln!(f, "{sql}")?;
+                } else {
+                    writeln!(f, "{sql};")?;
+                }
+            }
         }
         Ok(())
     }

@@ -15,6 +15,7 @@
 
 mod alter;
 mod backfill;
+mod carry;
 mod context;
 #[cfg(test)]
 mod dsl_tests;

@@ -296,6 +296,11 @@ fn column_phases(
     s: &Settings,
 ) -> Phases {
     let change = Change::Column(cc);
+    let preview = e
+        .carry
+        .as_ref()
+        .map(|f| super::carry::previews(&cc, f))
+        .unwrap_or_default();
     let t = qname(&e.table);
     let (c, n) = (quote_ident(cc.column), quote_ident(cc.new_column));
     let trigger = quote_ident(cc.trigger);
@@ -369,7 +374,7 @@ fn column_phases(
                 LockLevel::ShareUpdateExclusive,
                 &t,
                 true,
-                phased(change, Action::CarryIndexes),
+                previewed(change, Action::CarryIndexes, preview.carry_indexes),
                 s,
             ),
             step(
@@ -379,7 +384,7 @@ fn column_phases(
                 LockLevel::AccessExclusive,
                 &t,
                 false,
-                phased(change, Action::AddConstraints),
+                previewed(change, Action::AddConstraints, preview.add_constraints),
                 s,
             ),
             step(
@@ -389,7 +394,7 @@ fn column_phases(
                 LockLevel::ShareUpdateExclusive,
                 &t,
                 true,
-                phased(change, Action::ValidateConstraints),
+                previewed(change, Action::ValidateConstraints, preview.validate),
                 s,
             ),
         ],
@@ -418,7 +423,7 @@ fn column_phases(
                 LockLevel::AccessExclusive,
                 &t,
                 false,
-                phased(change, Action::Contract),
+                previewed(change, Action::Contract, preview.contract),
                 s,
             ),
         ],
@@ -436,7 +441,16 @@ fn column_phases(
 }
 
 fn phased(change: Change, action: Action) -> StepKind {
-    StepKind::Phased(PhasedStep { change, action })
+    previewed(change, action, Vec::new())
+}
+
+/// A phased step with the SQL the catalog predicts for it.
+fn previewed(change: Change, action: Action, preview: Vec<String>) -> StepKind {
+    StepKind::Phased(PhasedStep {
+        change,
+        action,
+        preview: leak_slice(preview.into_iter().map(leak_str).collect()),
+    })
 }
 
 /// A step on table `t`. `online` steps (their lock blocks no reads or writes, their work grows with the

@@ -38,6 +38,7 @@ pub(super) fn expand(c: &mut Cursor) -> PResult<Expand> {
             ));
         }
         return Ok(Expand {
+            carry: None,
             table,
             op: ExpandOp::DropTable,
             op_range: c.range_from(start),
@@ -88,6 +89,7 @@ pub(super) fn expand(c: &mut Cursor) -> PResult<Expand> {
             }
         };
         return Ok(Expand {
+            carry: None,
             table,
             op,
             op_range: action.range,

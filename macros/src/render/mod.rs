@@ -12,7 +12,7 @@ mod ident;
 mod ty;
 
 pub use ddl::{
-    column_def, column_list, index_key, index_key_expr, partition_bound, partition_by,
+    column_def, column_list, fk_target, index_key, index_key_expr, partition_bound, partition_by,
     table_constraint, table_constraint_body,
 };
 pub use expr::{default_expr, expr};

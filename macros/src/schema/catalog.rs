@@ -103,6 +103,8 @@ pub(crate) enum ConstraintKind {
     ForeignKey {
         table: Key,
         columns: Vec<String>,
+        /// ` ON DELETE ..` / ` ON UPDATE ..` as written, or empty.
+        actions: String,
     },
     /// A named `not null` (PostgreSQL 18) on its one column; validated, the column is `NOT NULL`,
     /// which is how the schema shows it (it is not exported as a constraint).

@@ -52,6 +52,17 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
             *parent_has_default = catalog.has_default_partition(&Key::of(parent));
             return;
         }
+        StmtKind::Expand(e) => {
+            let column = match &e.op {
+                ExpandOp::AlterType { column, .. } => column,
+                ExpandOp::RenameColumn { from, .. } => from,
+                _ => return,
+            };
+            if !catalog.after_raw {
+                e.carry = super::carry::facts(catalog, &Key::of(&e.table), &column.value);
+            }
+            return;
+        }
         _ => return,
     };
     let Some(t) = catalog.table(&Key::of(table)) else {

@@ -113,7 +113,7 @@ fn table(catalog: &Catalog, t: &Table) -> TableSchema {
                         ConstraintKind::Check(expr) => {
                             ConstraintKindSchema::Check(leak_str(expr.clone()))
                         }
-                        ConstraintKind::ForeignKey { table, columns } => {
+                        ConstraintKind::ForeignKey { table, columns, .. } => {
                             ConstraintKindSchema::ForeignKey {
                                 table: leak_str(qualified(table)),
                                 columns: leak_slice(

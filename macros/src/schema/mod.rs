@@ -13,6 +13,7 @@
 //! triggers, sequences other than those of `serial` columns, and the names PostgreSQL chooses for
 //! unnamed constraints (a constraint name of that shape is not reported missing).
 
+mod carry;
 mod catalog;
 mod check;
 mod export;

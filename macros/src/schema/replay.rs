@@ -10,6 +10,8 @@ use crate::ast::{
     Stmt, StmtKind, TableConstraint, TableConstraintKind,
 };
 
+use zerodown_runtime::plan::sqltext::rename_column_refs;
+
 use super::catalog::{Catalog, Column, Constraint, ConstraintKind, EnumType, Index, Key, Table};
 
 /// Applies one statement.
@@ -339,6 +341,7 @@ fn add_column(catalog: &mut Catalog, key: &Key, def: &ColumnDef) {
                 ConstraintKind::ForeignKey {
                     table: Key::of(&target.table),
                     columns: target.columns.iter().map(|c| c.value.clone()).collect(),
+                    actions: fk_actions(target),
                 },
                 columns,
             )),
@@ -385,6 +388,7 @@ fn add_constraint(catalog: &mut Catalog, key: &Key, c: &TableConstraint) {
             ConstraintKind::ForeignKey {
                 table: Key::of(&target.table),
                 columns: names(&target.columns),
+                actions: fk_actions(target),
             },
             names(columns),
             None,
@@ -506,14 +510,19 @@ fn rename_column(catalog: &mut Catalog, key: &Key, from: &Name, to: &Name) {
         }
         for c in &mut table.constraints {
             c.columns.iter_mut().for_each(rename);
+            if let ConstraintKind::Check(e) = &mut c.kind {
+                *e = rename_column_refs(e, &from.value, &to.value);
+            }
         }
     }
     for i in catalog.indexes.iter_mut().filter(|i| i.table == *key) {
         i.columns.iter_mut().flatten().for_each(rename);
+        i.definition = rename_column_refs(&i.definition, &from.value, &to.value);
+        i.keys_sql = rename_column_refs(&i.keys_sql, &from.value, &to.value);
     }
     for t in &mut catalog.tables {
         for c in &mut t.constraints {
-            if let ConstraintKind::ForeignKey { table, columns } = &mut c.kind {
+            if let ConstraintKind::ForeignKey { table, columns, .. } = &mut c.kind {
                 if table == key {
                     columns.iter_mut().for_each(rename);
                 }
@@ -598,4 +607,11 @@ fn index_definition(ci: &crate::ast::CreateIndex) -> String {
         out.push_str(&format!(" WHERE {}", crate::render::expr(p)));
     }
     out
+}
+
+/// A foreign key's ` ON DELETE ..` / ` ON UPDATE ..` as written.
+fn fk_actions(target: &crate::ast::ForeignKeyTarget) -> String {
+    let full = crate::render::fk_target(target);
+    full.find(" ON ")
+        .map_or_else(String::new, |i| full[i..].to_owned())
 }

@@ -190,6 +190,15 @@ fn without_not_valid<'a>(toks: &'a [Tok<'a>]) -> &'a [Tok<'a>] {
     toks
 }
 
+/// `sql` with every reference to column `from` replaced by `to` (quoted): an expression or index
+/// definition after a column rename.
+pub fn rename_column_refs(sql: &str, from: &str, to: &str) -> String {
+    let toks = tokens(sql);
+    let mut out = String::with_capacity(sql.len() + 8);
+    rewrite(&toks, 0..toks.len(), from, to, &mut out);
+    out
+}
+
 /// A check constraint or foreign key definition (`pg_get_constraintdef`) for the new column, without
 /// `NOT VALID`. In a foreign key only the referencing columns (before `REFERENCES`) are renamed.
 pub fn constraint_for(def: &str, from: &str, to: &str) -> String {

@@ -73,6 +73,13 @@ pub struct PhasedStep {
     pub change: Change,
     /// What the runtime does.
     pub action: Action,
+    /// The SQL the runtime will derive for the step, as the schema catalog of a `migrations!` set
+    /// predicts it (built by [`plan::carry`](super::carry), as the runtime builds it from the live
+    /// catalog), for people reading the plan; empty without a catalog. The runtime does not run
+    /// these strings: before the migration starts it checks that the tables it changes are as the
+    /// catalog describes them (`Error::SchemaMismatch`), and derives the same statements itself. Not
+    /// part of the checksum.
+    pub preview: &'static [&'static str],
 }
 
 /// A batched backfill, executed in keyset order over a unique not-null key.

@@ -126,11 +126,7 @@ pub(super) async fn restore_not_null(
     d: &ColumnRef,
 ) -> Result<(), AttemptError> {
     let expand_step = cx.migration.expand.steps.iter().position(|s| {
-        s.kind
-            == StepKind::Phased(PhasedStep {
-                change: Change::DropColumn(*d),
-                action: Action::DropNotNull,
-            })
+        matches!(s.kind, StepKind::Phased(PhasedStep { change: Change::DropColumn(c), action: Action::DropNotNull, .. }) if c == *d)
     });
     let Some(index) = expand_step else {
         return Ok(());
