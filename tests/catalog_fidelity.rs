@@ -338,9 +338,14 @@ mod carried {
                 item_qty int,
                 constraint holds_item_qty_fkey foreign key (item_qty) references items (qty) on delete cascade
             );
+            create index holds_item_qty_idx on holds (item_qty);
         }
         pub mod m0002_widen {
             expand alter table items alter column qty type bigint from int;
+        }
+        /// A rename of a column with a foreign key and an index.
+        pub mod m0003_rename {
+            expand alter table holds rename column item_qty to quantity;
         }
     }
 }
@@ -362,6 +367,11 @@ async fn the_plan_shows_the_sql_the_runtime_derives_for_a_column_change() {
     use zerodown::plan::{Action, StepKind, Transaction};
     let m = carried::MIGRATIONS[1];
     let shown = m.to_string();
+    let rename = carried::MIGRATIONS[2].to_string();
+    assert!(
+        rename.contains(r#"ALTER TABLE "holds" ADD COLUMN "quantity" integer;"#),
+        "{rename}"
+    );
     for expected in [
         r#"CREATE INDEX CONCURRENTLY "_zd_items_qty_label_idx" ON "items" USING btree ("_zd_qty_new", "label") WHERE "label" IS NOT NULL;"#,
         r#"CREATE UNIQUE INDEX CONCURRENTLY "_zd_items_qty_key" ON "items" USING btree ("_zd_qty_new");"#,
@@ -408,10 +418,20 @@ async fn the_plan_shows_the_sql_the_runtime_derives_for_a_column_change() {
         .unwrap();
     by_hand.exec(rows).await;
     let mut conn = by_hand.connect().await;
-    for step in m.expand.steps.iter().chain(m.contract.steps) {
+    let steps = carried::MIGRATIONS[1..]
+        .iter()
+        .flat_map(|m| m.expand.steps.iter().chain(m.contract.steps));
+    for step in steps {
         let sql: Vec<String> = match step.kind {
             StepKind::Backfill(b) => vec![format!("UPDATE {} SET {}", b.table, b.set_sql)],
             StepKind::Phased(p) if p.action == Action::Verify => Vec::new(),
+            // A prepare step derives its SQL (a rename's new column) before its statements.
+            StepKind::Phased(p) if p.action == Action::Prepare => p
+                .preview
+                .iter()
+                .chain(step.statements)
+                .map(|s| (*s).to_owned())
+                .collect(),
             StepKind::Phased(p) => step
                 .statements
                 .iter()

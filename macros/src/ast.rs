@@ -438,6 +438,8 @@ pub struct CarryFacts {
     pub identity: bool,
     /// A constraint on it has the name PostgreSQL chose, which the catalog does not know.
     pub unnamed: bool,
+    /// Its type, as `format_type` spells it (a rename's new column gets it).
+    pub type_sql: String,
 }
 
 // One per statement: boxing the large variant would buy nothing.

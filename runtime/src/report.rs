@@ -320,11 +320,21 @@ impl fmt::Display for PlannedStep {
                 )?;
             }
         }
+        // A prepare step derives its SQL before its statements (a rename's new column); the others
+        // after them.
+        let (before, after) = match s.kind {
+            StepKind::Phased(p) if p.action == crate::plan::Action::Prepare => (p.preview, &[][..]),
+            StepKind::Phased(p) => (&[][..], p.preview),
+            _ => (&[][..], &[][..]),
+        };
+        for sql in before {
+            writeln!(f, "{sql};")?;
+        }
         for sql in s.statements {
             writeln!(f, "{sql};")?;
         }
-        if let StepKind::Phased(p) = s.kind {
-            for sql in p.preview {
+        {
+            for sql in after {
                 if sql.starts_with("--") {
                     writeln!(f, "{sql}")?;
                 } else {

@@ -3,8 +3,8 @@
 //! the plan's readers (`PhasedStep::preview`).
 
 use zerodown_runtime::plan::carry::{
-    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, validate_sql,
-    CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
+    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, rename_column_sql,
+    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
 };
 use zerodown_runtime::plan::phased::{carried_name, not_null_helper};
 use zerodown_runtime::plan::ColumnChange;
@@ -14,6 +14,8 @@ use crate::ast::CarryFacts;
 /// The previews of the four derived steps of a column change.
 #[derive(Debug, Default)]
 pub(super) struct Previews {
+    /// A rename's new column, added before the step's statements.
+    pub prepare: Vec<String>,
     pub carry_indexes: Vec<String>,
     pub add_constraints: Vec<String>,
     pub validate: Vec<String>,
@@ -56,6 +58,12 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
         })
         .collect();
     let mut out = Previews {
+        // The catalog does not model collations: a column with its own would show without it.
+        prepare: if c.rename {
+            vec![rename_column_sql(c, &f.type_sql, "")]
+        } else {
+            Vec::new()
+        },
         carry_indexes: indexes.iter().filter_map(|ix| index_sql(c, ix)).collect(),
         ..Previews::default()
     };

@@ -340,7 +340,7 @@ fn column_phases(
                 LockLevel::AccessExclusive,
                 &t,
                 false,
-                phased(change, Action::Prepare),
+                previewed(change, Action::Prepare, preview.prepare),
                 s,
             ),
             Step {

@@ -20,6 +20,7 @@ pub(crate) fn facts(catalog: &Catalog, table: &Key, column: &str) -> Option<Carr
         not_null: col.not_null,
         default: col.default.clone(),
         identity: col.identity.is_some(),
+        type_sql: crate::types::format_type(&col.ty),
         ..CarryFacts::default()
     };
     for ix in catalog.indexes.iter().filter(|i| i.table == *table) {

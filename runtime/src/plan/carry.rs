@@ -58,6 +58,16 @@ pub fn index_sql(c: &ColumnChange, index: &CarriedIndex) -> Option<String> {
     )
 }
 
+/// A rename's new column, added with the old one's type (`format_type`) and collation clause
+/// (` COLLATE ".."` or empty) before the step's statements.
+pub fn rename_column_sql(c: &ColumnChange, type_sql: &str, collate_sql: &str) -> String {
+    format!(
+        "ALTER TABLE {} ADD COLUMN {} {type_sql}{collate_sql}",
+        c.table,
+        quote_ident(c.new_column)
+    )
+}
+
 /// `ADD CONSTRAINT .. NOT VALID` of `constraint` (on the changed table) for the new column.
 pub fn constraint_sql(c: &ColumnChange, constraint: &CarriedConstraint) -> String {
     format!(

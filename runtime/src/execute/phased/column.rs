@@ -10,8 +10,8 @@ use super::{catalog_error, exec, in_transaction, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
 use crate::plan::carry::{
-    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, validate_sql,
-    CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
+    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, rename_column_sql,
+    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
 };
 use crate::plan::phased::{carried_name, is_carried_name, not_null_helper};
 use crate::plan::sqltext::{quote_ident, quote_literal};
@@ -145,14 +145,7 @@ pub(super) async fn prepare(
     }
     refuse_blocking(tx, c, &table, &old).await?;
     if c.rename {
-        let add = format!(
-            "ALTER TABLE {} ADD COLUMN {} {}{}",
-            c.table,
-            quote_ident(c.new_column),
-            old.type_sql,
-            old.collate_sql
-        );
-        exec(tx, &add).await?;
+        exec(tx, &rename_column_sql(c, &old.type_sql, &old.collate_sql)).await?;
     }
     for sql in cx.step.statements {
         exec(tx, sql).await?;
