@@ -455,3 +455,46 @@ async fn the_plan_shows_the_sql_the_runtime_derives_for_a_column_change() {
     conn.close().await.unwrap();
     assert_eq!(by_hand.catalog().await, by_runtime.catalog().await);
 }
+
+#[tokio::test]
+async fn a_foreign_key_added_by_hand_elsewhere_stops_the_column_change_before_it_starts() {
+    let db = common::fresh_database("carried_drifted").await;
+    let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, carried::MIGRATIONS).await {
+        return;
+    }
+    // The column change carries the foreign keys referencing `items`: their tables are verified.
+    let names: Vec<&str> = carried::MIGRATIONS[1]
+        .expected_tables
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["items", "holds"]);
+    Migrator::new(&carried::MIGRATIONS[..1])
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap();
+    db.exec("ALTER TABLE holds ADD COLUMN spare_qty int REFERENCES items (qty)")
+        .await;
+    let err = Migrator::new(carried::MIGRATIONS)
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap_err();
+    let Error::SchemaMismatch { differences, .. } = &err else {
+        panic!("expected SchemaMismatch, got {err}")
+    };
+    let lines: Vec<String> = differences.iter().map(ToString::to_string).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("column holds.spare_qty")),
+        "{lines:#?}"
+    );
+    // Nothing of the change ran.
+    let added: i64 = db
+        .scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = '_zd_qty_new'")
+        .await;
+    assert_eq!(added, 0);
+}

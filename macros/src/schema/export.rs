@@ -10,7 +10,7 @@ use zerodown_runtime::plan::schema::{
 };
 
 use super::catalog::{Catalog, ConstraintKind, Key, Table};
-use crate::ast::{Item, MigrationInput};
+use crate::ast::{Item, MigrationInput, StmtKind};
 use crate::lower::{leak_slice, leak_str};
 
 /// The whole catalog.
@@ -72,6 +72,19 @@ pub(crate) fn expected_tables(catalog: &Catalog, input: &MigrationInput) -> Vec<
                 };
                 if !keys.contains(&key) {
                     keys.push(key);
+                }
+            }
+            // A column change also carries the foreign keys of other tables referencing its table:
+            // those tables are verified too, so the plan's preview of that SQL holds.
+            if let StmtKind::Expand(e) = &stmt.kind {
+                let target = Key::of(&e.table);
+                for t in &catalog.tables {
+                    let references = t.constraints.iter().any(|c| {
+                        matches!(&c.kind, ConstraintKind::ForeignKey { table, .. } if *table == target)
+                    });
+                    if references && !keys.contains(&t.key) {
+                        keys.push(t.key.clone());
+                    }
                 }
             }
         }
