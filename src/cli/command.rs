@@ -169,7 +169,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub complete: bool,
     /// Without a database: every step of every migration of this binary, as on a database where
-    /// none ran (the SQL expand/contract steps derive from the catalog is described, not shown).
+    /// none ran (the SQL expand/contract steps derive from the catalog is shown as the schema
+    /// catalog of a `migrations!` set predicts it).
     #[arg(long)]
     pub offline: bool,
 }
