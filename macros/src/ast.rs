@@ -413,7 +413,7 @@ pub struct Expand {
     pub op_range: Range,
     /// For a type change or rename: what the schema catalog knows of the column, filled before the
     /// checks, so the plan shows the SQL the runtime derives (`None` without a catalog).
-    pub carry: Option<CarryFacts>,
+    pub carry: Option<Box<CarryFacts>>,
 }
 
 /// What the schema catalog knows of a column an `expand` replaces: the objects carried to the new

@@ -59,7 +59,8 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
                 _ => return,
             };
             if !catalog.after_raw {
-                e.carry = super::carry::facts(catalog, &Key::of(&e.table), &column.value);
+                e.carry =
+                    super::carry::facts(catalog, &Key::of(&e.table), &column.value).map(Box::new);
             }
             return;
         }
