@@ -202,6 +202,24 @@ mod partitions_10 {
     }
 }
 
+/// An attach that stops part-way (a later statement fails): the rollback undoes the attach and what
+/// the recipe built for it.
+mod partitions_undo {
+    zerodown::migrations! {
+        pub mod m0001_events {
+            set target_postgres = 12;
+            create table events (id bigint not null, at int not null, kind text, primary key (id, at)) partition by range (at);
+            create index events_kind_idx on events (kind);
+            create table events_1 (id bigint not null, at int not null, kind text);
+        }
+        pub mod m0002_attach {
+            set target_postgres = 12;
+            alter table events attach partition events_1 for values from (0) to (100);
+            raw(reason = "fails on purpose, after the attach", lock = access_share) "select 1 / (select count(*) - count(*) from events)";
+        }
+    }
+}
+
 /// `detach partition .. concurrently` (PostgreSQL 14).
 mod partitions_14 {
     zerodown::migrations! {
@@ -1751,6 +1769,58 @@ async fn a_concurrent_detach_interrupted_midway_is_finished_by_the_next_run_from
     assert_eq!(
         scalar::<i64>(&mut conn, "SELECT count(*) FROM events").await,
         0
+    );
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_attach_stopped_part_way_is_rolled_back_with_what_it_built() {
+    let db = common::fresh_database("ver_attach_undo").await;
+    let version = server(&db).await;
+    let set: Vec<&'static Migration> = partitions_undo::MIGRATIONS.to_vec();
+    if version < PgVersion(12) {
+        assert_refused(&db, &set, &[(1, 12), (2, 12)]).await;
+        return;
+    }
+    let opts = db.inner.connect_options();
+    Migrator::new(&set[..1]).unwrap().run(&opts).await.unwrap();
+    let mut conn = db.connect().await;
+    exec(
+        &mut conn,
+        "INSERT INTO events_1 SELECT g, g % 100, 'k' FROM generate_series(1, 1000) g",
+    )
+    .await;
+    let err = Migrator::new(&set).unwrap().run(&opts).await.unwrap_err();
+    assert!(err.to_string().contains("division by zero"), "{err}");
+    let attached: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_1'::regclass",
+    )
+    .await;
+    assert_eq!(attached, 1, "the attach had not committed: {err}");
+
+    Migrator::new(&set)
+        .unwrap()
+        .rollback(&opts, 2)
+        .await
+        .unwrap_or_else(|e| panic!("on {version}: {e}"));
+    let attached: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM pg_inherits WHERE inhrelid = 'events_1'::regclass",
+    )
+    .await;
+    assert_eq!(attached, 0);
+    // The indexes, the key and the bound CHECK the recipe added are gone; the rows stay.
+    let left: i64 = scalar(
+        &mut conn,
+        "SELECT (SELECT count(*) FROM pg_index WHERE indrelid = 'events_1'::regclass)
+              + (SELECT count(*) FROM pg_constraint WHERE conrelid = 'events_1'::regclass AND contype <> 'n')",
+    )
+    .await;
+    assert_eq!(left, 0);
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM events_1").await,
+        1000
     );
     conn.close().await.unwrap();
 }
