@@ -1,9 +1,8 @@
 //! The lock the checks of `raw` infer for a statement, against the lock PostgreSQL takes for it on the
 //! server the suite runs on: each statement runs in a transaction, and the strongest lock its backend
-//! then holds on a relation of the test schema (`pg_locks`) must equal the inferred one, or be weaker
-//! where the inference is knowingly conservative (marked, with why). The inference is what a `raw`
-//! step's declared `lock = ..` is checked against, so an inference weaker than PostgreSQL's lock
-//! would let a blocking statement through as harmless.
+//! then holds on a relation of the test schema (`pg_locks`) must equal the inferred one. The inference
+//! is what a `raw` step's declared `lock = ..` is checked against, so an inference weaker than
+//! PostgreSQL's lock would let a blocking statement through as harmless.
 //!
 //! Statements PostgreSQL refuses in a transaction block (`create index concurrently`, `vacuum`,
 //! `detach .. concurrently`) cannot be observed this way; their inference is checked by the macro's
@@ -14,22 +13,20 @@ mod common;
 use sqlx::{Connection, PgConnection};
 use zerodown::{LockLevel, PgVersion};
 
-/// One statement: the lock inferred for a target before 12 and from 12 (the only boundary the
-/// inference knows), and whether the inference may be stronger than what PostgreSQL takes.
+/// One statement and the lock inferred for it for a target before 12 and from 12 (the only boundary
+/// the inference knows).
 struct Case {
     sql: &'static str,
     before_12: LockLevel,
     from_12: LockLevel,
-    conservative: Option<&'static str>,
 }
 
 macro_rules! cases {
-    ($($sql:literal $(, conservative = $why:literal)?;)*) => {
+    ($($sql:literal;)*) => {
         vec![$(Case {
             sql: $sql,
             before_12: zerodown::__private::raw_lock!(10, $sql),
             from_12: zerodown::__private::raw_lock!(12, $sql),
-            conservative: None $(.or(Some($why)))?,
         },)*]
     };
 }
@@ -143,14 +140,13 @@ async fn inferred_locks_match_what_postgresql_takes() {
             .unwrap_or_else(|e| panic!("{}: {e}", case.sql));
         let observed = strongest_own_lock(&mut conn, &existing).await;
         sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
-        let fits = observed == inferred || (case.conservative.is_some() && observed < inferred);
         println!(
             "{version}: {:<24} inferred {:<24} {}",
             observed.as_sql(),
             inferred.as_sql(),
             case.sql
         );
-        if !fits {
+        if observed != inferred {
             wrong.push(format!(
                 "`{}`: PostgreSQL {version} takes {}, zerodown infers {}",
                 case.sql,

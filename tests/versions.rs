@@ -1642,6 +1642,48 @@ async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_ligh
     };
     assert_eq!(parent_lock, expected, "on {version}");
 
+    // The application's own triggers on the table (normalising `kind`, auditing updates), and a
+    // writer updating, deleting and inserting its rows while the migration runs, each change also
+    // applied, as the application means it, to a shadow copy.
+    exec(
+        &mut conn,
+        "CREATE TABLE events_audit (id bigint, kind text);
+         CREATE FUNCTION events_lower() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN NEW.kind := lower(NEW.kind); RETURN NEW; END $$;
+         CREATE FUNCTION events_audit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO events_audit VALUES (NEW.id, NEW.kind); RETURN NULL; END $$;
+         CREATE TRIGGER events_2026_lower BEFORE INSERT OR UPDATE ON events_2026
+           FOR EACH ROW EXECUTE PROCEDURE events_lower();
+         CREATE TRIGGER events_2026_audit AFTER UPDATE ON events_2026
+           FOR EACH ROW EXECUTE PROCEDURE events_audit();
+         CREATE TABLE shadow_2026 AS SELECT id, at, kind FROM events_2026",
+    )
+    .await;
+    let app_options = opts.clone();
+    let written = Arc::new(Mutex::new(0));
+    let progress = written.clone();
+    // Joined with the migration below, on this task (the runtime is current-thread).
+    let app = async move {
+        let mut c = PgConnection::connect_with(&app_options).await.unwrap();
+        for i in 1..=300 {
+            let sql = format!(
+                "BEGIN;
+                 UPDATE events_2026 SET kind = 'K{i}' WHERE id = {i};
+                 UPDATE shadow_2026 SET kind = 'k{i}' WHERE id = {i};
+                 DELETE FROM events_2026 WHERE id = {d}; DELETE FROM shadow_2026 WHERE id = {d};
+                 INSERT INTO events_2026 (id, at, kind) VALUES ({n}, '2026-06-01 00:00:00+00', 'NEW');
+                 INSERT INTO shadow_2026 VALUES ({n}, '2026-06-01 00:00:00+00', 'new');
+                 COMMIT",
+                d = 2000 + i,
+                n = 100_000 + i
+            );
+            sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+            *progress.lock().unwrap() = i;
+            tokio::task::yield_now().await;
+        }
+        c.close().await.unwrap();
+    };
+
     // The runtime: from 12 it attaches while a writer's transaction on the parent stays open.
     let mut writer = db.connect().await;
     if version >= PgVersion(12) {
@@ -1651,17 +1693,42 @@ async fn attaching_a_partition_checks_its_bound_online_and_locks_the_parent_ligh
         )
         .await;
     }
-    let ran = tokio::time::timeout(
-        std::time::Duration::from_secs(20),
-        Migrator::new(set).unwrap().run(&opts),
-    )
-    .await
-    .expect("the attach waited for the writer");
+    let migrate = async {
+        let ran = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            Migrator::new(set).unwrap().run(&opts),
+        )
+        .await
+        .expect("the attach waited for the writer");
+        println!(
+            "on {version}: the writer had committed {} of 300 changes when the migration ended",
+            *written.lock().unwrap()
+        );
+        ran
+    };
+    let (ran, ()) = tokio::join!(migrate, app);
     ran.unwrap_or_else(|e| panic!("on {version}: {e}"));
     if version >= PgVersion(12) {
         exec(&mut writer, "COMMIT").await;
     }
     writer.close().await.unwrap();
+    // Every row, read through the parent, holds what the application meant; each update audited.
+    let differ: i64 = scalar(
+        &mut conn,
+        "SELECT count(*) FROM (
+           (SELECT id, at, kind FROM events WHERE at >= '2026-01-01 00:00:00+00' EXCEPT SELECT * FROM shadow_2026)
+           UNION ALL
+           (SELECT * FROM shadow_2026 EXCEPT SELECT id, at, kind FROM events WHERE at >= '2026-01-01 00:00:00+00')) d",
+    )
+    .await;
+    assert_eq!(
+        differ, 0,
+        "on {version}: rows differ from what the application wrote"
+    );
+    assert_eq!(
+        scalar::<i64>(&mut conn, "SELECT count(*) FROM events_audit").await,
+        300
+    );
     let through_parent: i64 = scalar(
         &mut conn,
         "SELECT count(*) FROM events WHERE at >= '2026-01-01 00:00:00+00'",

@@ -302,23 +302,25 @@ impl fmt::Display for PlannedStep {
             )?;
         }
         if let StepKind::Phased(p) = s.kind {
-            if p.preview.is_empty() {
-                writeln!(
-                    f,
-                    "--   expand/contract step `{}` on {}: the runtime reads the catalog and derives {}SQL",
-                    p.action.as_str(),
-                    p.change.table(),
-                    if s.statements.is_empty() { "its " } else { "more " }
-                )?;
+            let how = if p.preview.is_empty() {
+                "the runtime reads the catalog and derives {}SQL"
             } else {
-                writeln!(
-                    f,
-                    "--   expand/contract step `{}` on {}: the runtime derives {}SQL from the live catalog; as the schema catalog predicts it:",
-                    p.action.as_str(),
-                    p.change.table(),
-                    if s.statements.is_empty() { "its " } else { "more " }
-                )?;
-            }
+                "the runtime derives {}SQL from the live catalog; as the schema catalog predicts it:"
+            };
+            writeln!(
+                f,
+                "--   expand/contract step `{}` on {}: {}",
+                p.action.as_str(),
+                p.change.table(),
+                how.replace(
+                    "{}",
+                    if s.statements.is_empty() {
+                        "its "
+                    } else {
+                        "more "
+                    }
+                )
+            )?;
         }
         // A prepare step derives its SQL before its statements (a rename's new column); the others
         // after them.
@@ -327,20 +329,10 @@ impl fmt::Display for PlannedStep {
             StepKind::Phased(p) => (&[][..], p.preview),
             _ => (&[][..], &[][..]),
         };
-        for sql in before {
-            writeln!(f, "{sql};")?;
-        }
-        for sql in s.statements {
-            writeln!(f, "{sql};")?;
-        }
-        {
-            for sql in after {
-                if sql.starts_with("--") {
-                    writeln!(f, "{sql}")?;
-                } else {
-                    writeln!(f, "{sql};")?;
-                }
-            }
+        for sql in before.iter().chain(s.statements).chain(after) {
+            // A preview may hold a comment (what only the run can tell).
+            let end = if sql.starts_with("--") { "" } else { ";" };
+            writeln!(f, "{sql}{end}")?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! `alter table name action [, action ...]`.
 
 use super::cursor::{Cursor, PResult};
-use super::expr::parse_expr;
+use super::expr::{paren_list, parse_expr};
 use super::table::{column_def, starts_table_constraint, table_constraint};
 use super::ty::parse_type;
 use crate::ast::{
@@ -67,12 +67,7 @@ pub(super) fn partition_bound(c: &mut Cursor) -> PResult<PartitionBound> {
         return Ok(PartitionBound::Range { from, to });
     }
     if c.eat_kw("in").is_some() {
-        let mut inner = c.expect_paren("with the values after `in`")?;
-        let mut values = vec![parse_expr(&mut inner, "in the list after `in`")?];
-        while inner.eat_punct(',').is_some() {
-            values.push(parse_expr(&mut inner, "after `,`")?);
-        }
-        inner.expect_end("`,` or `)`")?;
+        let values = paren_list(c, "with the values after `in`")?;
         return Ok(PartitionBound::List(values));
     }
     if c.eat_kw("with").is_some() {

@@ -198,12 +198,7 @@ fn pattern(c: &mut Cursor) -> PResult<Expr> {
         return Ok(binary(op, lhs, rhs));
     }
     if c.eat_kw("in").is_some() {
-        let mut inner = c.expect_paren("with the list after `in`")?;
-        let mut list = vec![parse_expr(&mut inner, "in the `in` list")?];
-        while inner.eat_punct(',').is_some() {
-            list.push(parse_expr(&mut inner, "after `,`")?);
-        }
-        inner.expect_end("`,` or `)`")?;
+        let list = paren_list(c, "with the list after `in`")?;
         let range = c.range_from(lhs.range.start);
         return Ok(node(
             ExprKind::InList {
@@ -421,6 +416,17 @@ fn primary(c: &mut Cursor) -> PResult<Expr> {
 
 fn is_paren(tt: &TokenTree) -> bool {
     matches!(tt, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis)
+}
+
+/// `(expr, ..)`: a parenthesized, non-empty list (an `in` list, a partition's values).
+pub(super) fn paren_list(c: &mut Cursor, context: &str) -> PResult<Vec<Expr>> {
+    let mut inner = c.expect_paren(context)?;
+    let mut list = vec![parse_expr(&mut inner, "in the list")?];
+    while inner.eat_punct(',').is_some() {
+        list.push(parse_expr(&mut inner, "after `,`")?);
+    }
+    inner.expect_end("`,` or `)`")?;
+    Ok(list)
 }
 
 /// A comma-separated list of expressions, possibly empty (the rest of `c`).

@@ -12,7 +12,7 @@ use crate::ast::CarryFacts;
 pub(crate) fn facts(catalog: &Catalog, table: &Key, column: &str) -> Option<CarryFacts> {
     let t = catalog.table(table)?;
     let col = t.column(column)?;
-    let rendered = render(table);
+    let rendered = table.rendered();
     // Whether SQL text refers to the column (renaming it changes the text).
     let mentions = |sql: &str| rename_column_refs(sql, column, "\u{1}") != sql;
     let mut out = CarryFacts {
@@ -84,7 +84,7 @@ pub(crate) fn facts(catalog: &Catalog, table: &Key, column: &str) -> Option<Carr
             }
             match &c.name {
                 Some(name) => out.referencing.push((
-                    render(&other.key),
+                    other.key.rendered(),
                     name.clone(),
                     foreign_key(&c.columns, target, &referenced, actions),
                     c.validated,
@@ -104,15 +104,6 @@ pub(crate) fn facts(catalog: &Catalog, table: &Key, column: &str) -> Option<Carr
     Some(out)
 }
 
-/// `"name"`, or `"schema"."name"` outside `public`, as the plan renders tables.
-fn render(key: &Key) -> String {
-    if key.schema == "public" {
-        quote_ident(&key.name)
-    } else {
-        format!("{}.{}", quote_ident(&key.schema), quote_ident(&key.name))
-    }
-}
-
 /// `FOREIGN KEY ("a") REFERENCES "t" ("id") ON DELETE ..`
 fn foreign_key(columns: &[String], target: &Key, referenced: &[String], actions: &str) -> String {
     let list = |c: &[String]| {
@@ -129,6 +120,6 @@ fn foreign_key(columns: &[String], target: &Key, referenced: &[String], actions:
     format!(
         "FOREIGN KEY ({}) REFERENCES {}{to}{actions}",
         list(columns),
-        render(target)
+        target.rendered()
     )
 }

@@ -25,6 +25,16 @@ impl Key {
         }
     }
 
+    /// Quoted as the plan renders tables: `"name"`, or `"schema"."name"` outside `public`.
+    pub fn rendered(&self) -> String {
+        let name = crate::render::quote_ident(&self.name);
+        if self.schema == "public" {
+            name
+        } else {
+            format!("{}.{name}", crate::render::quote_ident(&self.schema))
+        }
+    }
+
     /// As the user would write it: without `public.`.
     pub fn display(&self) -> String {
         if self.schema == "public" {
