@@ -383,7 +383,7 @@ async fn the_plan_shows_the_sql_the_runtime_derives_for_a_column_change() {
         assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
     }
     assert!(
-        shown.contains("`contract` on \"items\": the runtime derives its SQL from the live catalog; as the schema catalog predicts it:"),
+        shown.contains("`contract` on \"items\": the runtime derives its SQL from the live catalog and runs it only if it is this, as the schema catalog predicts it:"),
         "{shown}"
     );
 
@@ -497,4 +497,129 @@ async fn a_foreign_key_added_by_hand_elsewhere_stops_the_column_change_before_it
         .scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = '_zd_qty_new'")
         .await;
     assert_eq!(added, 0);
+}
+
+/// An identity key referenced by a foreign key PostgreSQL names, with an index on it: the plan
+/// shows the identity and the unnamed key as comments (only the live database knows the sequence's
+/// position and the key's name), and the runtime runs only what the plan shows.
+mod keyed {
+    zerodown::migrations! {
+        pub mod m0001_orders {
+            create table orders (
+                id int generated always as identity primary key,
+                placed_at timestamptz not null default now(),
+                note text
+            );
+            create index orders_id_note_idx on orders (id, note);
+            create table order_items (
+                id bigint generated always as identity primary key,
+                order_id int not null references orders (id) on delete cascade,
+                qty int not null
+            );
+        }
+        pub mod m0002_widen {
+            expand alter table orders alter column id type bigint from int;
+        }
+    }
+}
+
+/// The widened key's catalog after `complete`, for comparing runs.
+async fn key_catalog(db: &common::Db) -> String {
+    db.scalar(
+        "SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+            SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated AS x
+              FROM pg_constraint WHERE conrelid IN ('orders'::regclass, 'order_items'::regclass)
+            UNION ALL SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'orders'::regclass
+            UNION ALL SELECT attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attidentity::text
+              FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attnum > 0 AND NOT attisdropped
+        ) s",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_runtime_runs_the_identity_and_unnamed_keys_the_plan_stands_in_for() {
+    let shown = keyed::MIGRATIONS[1].to_string();
+    assert!(
+        shown.contains("-- then the identity is re-created"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("-- and the same for the constraints on it PostgreSQL named"),
+        "{shown}"
+    );
+    let db = common::fresh_database("keyed_runtime").await;
+    let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, keyed::MIGRATIONS).await {
+        return;
+    }
+    Migrator::new(&keyed::MIGRATIONS[..1])
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap();
+    db.exec(
+        "INSERT INTO orders (note) SELECT 'o' || g FROM generate_series(1, 30) g;
+         INSERT INTO order_items (order_id, qty) SELECT 1 + g % 30, 1 FROM generate_series(1, 60) g",
+    )
+    .await;
+    Migrator::new(keyed::MIGRATIONS)
+        .unwrap()
+        .run_and_complete(&options)
+        .await
+        .unwrap();
+    let catalog = key_catalog(&db).await;
+    assert!(catalog.contains("id bigint a"), "{catalog}");
+    assert!(
+        catalog.contains("order_items order_items_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE true"),
+        "{catalog}"
+    );
+    let next: i64 = db
+        .scalar("INSERT INTO orders (note) VALUES ('next') RETURNING id")
+        .await;
+    assert_eq!(next, 31);
+    let differences = keyed::SCHEMA.differences(&options).await.unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
+}
+
+/// Between `run` and `complete` an index on the old column is dropped by hand: `complete` would
+/// have to run statements the plan does not show (dropping the orphaned copy) and skip one it shows
+/// (renaming it), so it stops before it runs, naming both, and changes nothing; with the schema
+/// check off it runs what the database needs.
+#[tokio::test]
+async fn complete_stops_when_the_database_needs_other_statements_than_the_plan_shows() {
+    let db = common::fresh_database("keyed_drifted").await;
+    let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, keyed::MIGRATIONS).await {
+        return;
+    }
+    let migrator = Migrator::new(keyed::MIGRATIONS).unwrap();
+    migrator.run(&options).await.unwrap();
+    db.exec("DROP INDEX orders_id_note_idx").await;
+    let before = key_catalog(&db).await;
+    let err = migrator.complete(&options).await.unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "the database needs other statements for this step than the plan shows",
+        r#"the database needs `DROP INDEX public._zd_orders_id_note_idx` which the plan does not show"#,
+        r#"the plan shows `ALTER INDEX public._zd_orders_id_note_idx RENAME TO orders_id_note_idx` which the database does not need"#,
+        "nothing of this step ran",
+        "--no-schema-check",
+    ] {
+        assert!(text.contains(expected), "{expected}\nnot in:\n{text}");
+    }
+    assert_eq!(
+        key_catalog(&db).await,
+        before,
+        "the refused complete changed the catalog"
+    );
+    Migrator::new(keyed::MIGRATIONS)
+        .unwrap()
+        .verify_schema(false)
+        .complete(&options)
+        .await
+        .unwrap();
+    let after = key_catalog(&db).await;
+    assert!(after.contains("id bigint a"), "{after}");
+    assert!(!after.contains("_zd_"), "{after}");
 }

@@ -380,8 +380,10 @@ impl Migrator {
 
     /// Whether `run` compares the tables a migration changes with what the migrations before it in
     /// its set built (`Migration::expected_tables`, from `migrations!`) before the migration starts,
-    /// and refuses on a difference ([`Error::SchemaMismatch`]). Default `true`; turn it off for a
-    /// difference that is intended (the command line's `--no-schema-check`).
+    /// and refuses on a difference ([`Error::SchemaMismatch`]); and whether each expand/contract
+    /// step (in `run` and `complete`) refuses to run statements other than those its plan shows
+    /// (`PhasedStep::preview`). Default `true`; turn it off for a difference that is intended (the
+    /// command line's `--no-schema-check`).
     pub fn verify_schema(mut self, verify: bool) -> Migrator {
         self.verify_schema = verify;
         self

@@ -305,7 +305,7 @@ impl fmt::Display for PlannedStep {
             let how = if p.preview.is_empty() {
                 "the runtime reads the catalog and derives {}SQL"
             } else {
-                "the runtime derives {}SQL from the live catalog; as the schema catalog predicts it:"
+                "the runtime derives {}SQL from the live catalog and runs it only if it is this, as the schema catalog predicts it:"
             };
             writeln!(
                 f,

@@ -124,6 +124,10 @@ pub struct CompleteArgs {
     /// Complete only this migration (`12` for `m0012_...`) [default: every migration waiting for
     /// `complete`].
     pub version: Option<u64>,
+    /// Run what the database needs even where it differs from the statements the plan shows
+    /// (migrations declared with `migrations!`); for a difference that is intended.
+    #[arg(long)]
+    pub no_schema_check: bool,
 }
 
 /// Options of `status`.
@@ -474,7 +478,8 @@ impl MigrateCommand {
             MigrateCommand::Complete(args) => {
                 let migrator = console
                     .progress
-                    .attach(with_lock_wait(migrator, args.lock_wait));
+                    .attach(with_lock_wait(migrator, args.lock_wait))
+                    .verify_schema(!args.no_schema_check);
                 let which = match args.version {
                     Some(version) => Apply::CompleteOnly(version),
                     None => Apply::Complete,

@@ -4,7 +4,8 @@
 
 use zerodown_runtime::plan::carry::{
     constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, rename_column_sql,
-    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
+    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint, IDENTITY_PLACEHOLDER,
+    NOTHING_PLACEHOLDER, UNNAMED_PLACEHOLDER,
 };
 use zerodown_runtime::plan::phased::{carried_name, not_null_helper};
 use zerodown_runtime::plan::ColumnChange;
@@ -67,7 +68,6 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
         carry_indexes: indexes.iter().filter_map(|ix| index_sql(c, ix)).collect(),
         ..Previews::default()
     };
-    let unnamed = "-- and the same for the constraints on it PostgreSQL named, which the schema catalog cannot name";
     out.add_constraints
         .extend(constraints.iter().map(|k| constraint_sql(c, k)));
     if f.not_null {
@@ -92,7 +92,7 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
             .map(|k| validate_sql(k.table, &carried_name(k.name))),
     );
     let identity = if f.identity {
-        vec!["-- then the identity is re-created on the column with the kind, sequence name, options and last value read from its sequence".to_owned()]
+        vec![IDENTITY_PLACEHOLDER.to_owned()]
     } else {
         Vec::new()
     };
@@ -112,8 +112,23 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
         },
     );
     if f.unnamed {
-        out.add_constraints.push(unnamed.to_owned());
-        out.contract.push(unnamed.to_owned());
+        for step in [
+            &mut out.add_constraints,
+            &mut out.validate,
+            &mut out.contract,
+        ] {
+            step.push(UNNAMED_PLACEHOLDER.to_owned());
+        }
+    }
+    // An empty preview means "no catalog": say so when the catalog predicts nothing.
+    for step in [
+        &mut out.carry_indexes,
+        &mut out.add_constraints,
+        &mut out.validate,
+    ] {
+        if step.is_empty() {
+            step.push(NOTHING_PLACEHOLDER.to_owned());
+        }
     }
     out
 }

@@ -417,6 +417,7 @@ impl Executor<'_> {
             rng,
             step_conn,
             steps: step_sink,
+            verify_schema,
             ..
         } = self;
         let step_sink = *step_sink;
@@ -558,6 +559,7 @@ impl Executor<'_> {
                             key,
                             elapsed,
                             server_version_num: conn.server_version_num,
+                            verify_schema: *verify_schema,
                         };
                         phased::attempt(&mut conn.conn, &cx).await
                     }

@@ -6,6 +6,39 @@
 //! them (`pg_get_indexdef`, `pg_get_constraintdef`) or in the same shape.
 
 use super::phased::{carried_name, not_null_helper, ColumnChange};
+
+/// The preview line standing for the statements that re-create an identity on the new column: they
+/// need the sequence's options and position, which only the live database knows.
+pub const IDENTITY_PLACEHOLDER: &str = "-- then the identity is re-created on the column with the kind, sequence name, options and last value read from its sequence";
+
+/// The preview line standing for the statements on constraints whose names PostgreSQL chose
+/// (declared without a name), which the schema catalog cannot name.
+pub const UNNAMED_PLACEHOLDER: &str = "-- and the same for the constraints on it PostgreSQL named, which the schema catalog cannot name";
+
+/// The preview of a step for which the schema catalog predicts no statement (no index on the
+/// column to carry over, say); a step without any preview line has no catalog behind it.
+pub const NOTHING_PLACEHOLDER: &str =
+    "-- nothing: the schema catalog knows of nothing on the column for this step";
+
+/// Whether `sql` is one of the statements [`IDENTITY_PLACEHOLDER`] stands for.
+pub fn is_identity_sql(sql: &str) -> bool {
+    (sql.starts_with("ALTER TABLE ") && sql.contains(" ADD GENERATED "))
+        || sql.starts_with("SELECT setval(")
+}
+
+/// Whether `sql` is one of the statements [`UNNAMED_PLACEHOLDER`] stands for: adding, validating,
+/// renaming or dropping a constraint.
+pub fn is_constraint_sql(sql: &str) -> bool {
+    sql.starts_with("ALTER TABLE ")
+        && [
+            " ADD CONSTRAINT ",
+            " VALIDATE CONSTRAINT ",
+            " RENAME CONSTRAINT ",
+            " DROP CONSTRAINT ",
+        ]
+        .iter()
+        .any(|action| sql.contains(action))
+}
 use super::sqltext::{constraint_for, index_for, quote_ident, referencing_for};
 
 /// An index on the old column.

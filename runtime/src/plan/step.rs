@@ -73,12 +73,14 @@ pub struct PhasedStep {
     pub change: Change,
     /// What the runtime does.
     pub action: Action,
-    /// The SQL the runtime will derive for the step, as the schema catalog of a `migrations!` set
-    /// predicts it (built by [`plan::carry`](super::carry), as the runtime builds it from the live
-    /// catalog), for people reading the plan; empty without a catalog. The runtime does not run
-    /// these strings: before the migration starts it checks that the tables it changes are as the
-    /// catalog describes them (`Error::SchemaMismatch`), and derives the same statements itself. Not
-    /// part of the checksum.
+    /// The SQL of the step, as the schema catalog of a `migrations!` set predicts it (built by
+    /// [`plan::carry`](super::carry), as the runtime builds it from the live catalog), for people
+    /// reading the plan; comment lines stand for what only the live database can tell (see the
+    /// placeholders of [`plan::carry`](super::carry)); empty without a catalog. The runtime runs
+    /// only what is shown here: before the migration starts it checks that the tables it changes
+    /// are as the catalog describes them (`Error::SchemaMismatch`), and before each such step that
+    /// the statements it derives from the live catalog are these, or the step stops before it
+    /// runs. Not part of the checksum.
     pub preview: &'static [&'static str],
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::PgConnection;
 
 use super::catalog::{self, ColumnInfo, TableInfo};
-use super::{catalog_error, exec, in_transaction, verify, Ctx};
+use super::{catalog_error, exec, in_transaction, shown, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
 use crate::plan::carry::{
@@ -144,8 +144,12 @@ pub(super) async fn prepare(
         }
     }
     refuse_blocking(tx, c, &table, &old).await?;
-    if c.rename {
-        exec(tx, &rename_column_sql(c, &old.type_sql, &old.collate_sql)).await?;
+    let added = c
+        .rename
+        .then(|| rename_column_sql(c, &old.type_sql, &old.collate_sql));
+    shown::check(cx, added.as_slice())?;
+    if let Some(sql) = &added {
+        exec(tx, sql).await?;
     }
     for sql in cx.step.statements {
         exec(tx, sql).await?;
@@ -194,6 +198,7 @@ pub(super) async fn carry_indexes(
 ) -> Result<(), AttemptError> {
     exec(conn, &cx.online().set_sql(false)).await?;
     let (table, old, _) = both(conn, c).await?;
+    let mut builds = Vec::new();
     for ix in catalog::indexes_on(conn, table.oid, old.attnum)
         .await
         .map_err(catalog_error)?
@@ -202,7 +207,21 @@ pub(super) async fn carry_indexes(
             // INVALID leftovers are not part of the schema; exclusion constraints were refused.
             continue;
         }
-        let name = carried_name(&ix.name);
+        let sql = index_sql(c, &carried_index(&ix)).ok_or_else(|| {
+            AttemptError::refused(
+                &ix.def,
+                format!(
+                    "cannot read the definition of index {} to build it on the new column",
+                    ix.name
+                ),
+            )
+        })?;
+        builds.push((ix.name, sql));
+    }
+    let derived: Vec<String> = builds.iter().map(|(_, sql)| sql.clone()).collect();
+    shown::check(cx, &derived)?;
+    for (original, sql) in builds {
+        let name = carried_name(&original);
         let state = index::state(conn, &table.schema, &name)
             .await
             .map_err(catalog_error)?;
@@ -217,16 +236,7 @@ pub(super) async fn carry_indexes(
                     AttemptError::new(e, &format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
                 })?;
         }
-        let sql = index_sql(c, &carried_index(&ix)).ok_or_else(|| {
-            AttemptError::refused(
-                &ix.def,
-                format!(
-                    "cannot read the definition of index {} to build it on the new column",
-                    ix.name
-                ),
-            )
-        })?;
-        tracing::info!(index = %ix.name, carried = %name, "building an index on the new column");
+        tracing::info!(index = %original, carried = %name, "building an index on the new column");
         if let Err(e) = exec(conn, &sql).await {
             // Do not leave an INVALID index behind to slow every write until the next run.
             if let Err(drop) = index::drop_invalid_leftover(conn, &table.schema, &name).await {
@@ -249,9 +259,14 @@ pub(super) async fn carry_indexes(
 }
 
 /// Expand, in the step's transaction: the old column's check constraints and foreign keys, and its
-/// `NOT NULL` as a check, added to the new column `NOT VALID` (each skipped when already there).
+/// `NOT NULL` as a check, added to the new column `NOT VALID`; then each foreign key referencing the
+/// old column (from any table) added again referencing the new one, `NOT VALID`, under its carried
+/// name on its own table (the new column's unique index, built concurrently the step before, is what
+/// it refers to; `SHARE ROW EXCLUSIVE` on the referencing table for a moment, catalog-only). Each is
+/// skipped when already there.
 pub(super) async fn add_constraints(
     tx: &mut PgConnection,
+    cx: &Ctx<'_>,
     c: &ColumnChange,
 ) -> Result<(), AttemptError> {
     lock_referencing_tables(tx, c, "SHARE ROW EXCLUSIVE").await?;
@@ -261,54 +276,38 @@ pub(super) async fn add_constraints(
         .map_err(catalog_error)?
         .into_iter()
         .collect();
+    // (already there, statement)
+    let mut adds: Vec<(bool, String)> = Vec::new();
     for con in catalog::constraints_on(tx, table.oid, old.attnum)
         .await
         .map_err(catalog_error)?
     {
-        let name = carried_name(&con.name);
-        if existing.contains_key(&name) {
-            continue;
-        }
         let carried = CarriedConstraint {
             table: c.table,
             name: &con.name,
             def: &con.def,
             validated: con.validated,
         };
-        exec(tx, &constraint_sql(c, &carried)).await?;
+        adds.push((
+            existing.contains_key(&carried_name(&con.name)),
+            constraint_sql(c, &carried),
+        ));
     }
     if old.not_null {
-        let helper = not_null_helper(c.new_column);
-        if !existing.contains_key(&helper) {
-            exec(tx, &not_null_sql(c)).await?;
-        }
+        adds.push((
+            existing.contains_key(&not_null_helper(c.new_column)),
+            not_null_sql(c),
+        ));
     }
-    add_referencing_keys(tx, c, &table, &old).await
-}
-
-/// Expand, in the add-constraints transaction: each foreign key referencing the old column (from
-/// any table) added again referencing the new one, `NOT VALID`, under its carried name on its own
-/// table. The new column's unique index, built concurrently the step before, is what it refers to.
-/// (It takes `SHARE ROW EXCLUSIVE` on the referencing table for a moment, catalog-only.)
-async fn add_referencing_keys(
-    tx: &mut PgConnection,
-    c: &ColumnChange,
-    table: &TableInfo,
-    old: &ColumnInfo,
-) -> Result<(), AttemptError> {
     for key in catalog::referencing_keys(tx, table.oid, old.attnum)
         .await
         .map_err(catalog_error)?
     {
-        let name = carried_name(&key.name);
         let taken = catalog::constraint_names(tx, key.table_oid)
             .await
             .map_err(catalog_error)?
             .iter()
-            .any(|(n, _)| *n == name);
-        if taken {
-            continue;
-        }
+            .any(|(n, _)| *n == carried_name(&key.name));
         let sql = referencing_sql(c, &carried_referencing_key(&key)).ok_or_else(|| {
             AttemptError::refused(
                 &key.def,
@@ -319,7 +318,12 @@ async fn add_referencing_keys(
                 ),
             )
         })?;
-        exec(tx, &sql).await?;
+        adds.push((taken, sql));
+    }
+    let derived: Vec<String> = adds.iter().map(|(_, sql)| sql.clone()).collect();
+    shown::check(cx, &derived)?;
+    for (_, sql) in adds.iter().filter(|(done, _)| !done) {
+        exec(tx, sql).await?;
     }
     Ok(())
 }
@@ -356,19 +360,22 @@ pub(super) async fn validate_constraints(
         .map_err(catalog_error)?
         .into_iter()
         .collect();
+    let missing = |what: String| {
+        AttemptError::refused(
+            c.table,
+            format!("{what} carried to the new column is missing; run again, or roll back and run again"),
+        )
+    };
+    // (the carried copy's state, validation, what it is)
+    let mut validations: Vec<(Option<bool>, String, String)> = Vec::new();
     for (name, validate) in carried_constraints(conn, table.oid, &old, c).await? {
-        match existing.get(&name) {
-            Some(false) if validate => {
-                let sql = validate_sql(c.table, &name);
-                in_transaction(conn, cx.online(), &[sql]).await?;
-            }
-            Some(_) => {}
-            None => {
-                return Err(AttemptError::refused(
-                    c.table,
-                    format!("constraint {} carried to the new column is missing; run again, or roll back and run again", quote_ident(&name)),
-                ))
-            }
+        if validate {
+            let what = format!("constraint {}", quote_ident(&name));
+            validations.push((
+                existing.get(&name).copied(),
+                validate_sql(c.table, &name),
+                what,
+            ));
         }
     }
     // The foreign keys referencing the new column: each validated on its own table (a scan of the
@@ -380,23 +387,22 @@ pub(super) async fn validate_constraints(
         .filter(|k| k.validated)
     {
         let name = carried_name(&key.name);
-        let carried = catalog::constraint_names(conn, key.table_oid)
+        let state = catalog::constraint_names(conn, key.table_oid)
             .await
             .map_err(catalog_error)?
             .into_iter()
-            .find(|(n, _)| *n == name);
-        match carried {
-            Some((_, false)) => {
-                let sql = validate_sql(&key.table, &name);
-                in_transaction(conn, cx.online(), &[sql]).await?;
-            }
-            Some((_, true)) => {}
-            None => {
-                return Err(AttemptError::refused(
-                    c.table,
-                    format!("foreign key {} on {} carried to the new column is missing; run again, or roll back and run again", quote_ident(&name), key.table),
-                ))
-            }
+            .find(|(n, _)| *n == name)
+            .map(|(_, validated)| validated);
+        let what = format!("foreign key {} on {}", quote_ident(&name), key.table);
+        validations.push((state, validate_sql(&key.table, &name), what));
+    }
+    let derived: Vec<String> = validations.iter().map(|(_, sql, _)| sql.clone()).collect();
+    shown::check(cx, &derived)?;
+    for (state, sql, what) in validations {
+        match state {
+            Some(false) => in_transaction(conn, cx.online(), &[sql]).await?,
+            Some(true) => {}
+            None => return Err(missing(what)),
         }
     }
     Ok(())
@@ -564,6 +570,7 @@ pub(super) async fn contract(
         stale,
     };
     let sql = contract_sql(c, &work);
+    shown::check(cx, &sql)?;
     for statement in &sql {
         exec(tx, statement).await?;
     }

@@ -10,6 +10,7 @@
 
 mod catalog;
 mod column;
+mod shown;
 mod table;
 mod verify;
 
@@ -36,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) elapsed: Duration,
     /// The server's `server_version_num`.
     pub(crate) server_version_num: u32,
+    /// Hold what the step derives against what its plan shows (see [`shown`]).
+    pub(crate) verify_schema: bool,
 }
 
 impl Ctx<'_> {
@@ -116,7 +119,7 @@ async fn transactional(
     match (cx.phased.change, cx.phased.action) {
         (Change::Column(c), Action::Prepare) => column::prepare(tx, cx, &c).await.map(Some),
         (Change::Column(c), Action::AddConstraints) => {
-            column::add_constraints(tx, &c).await.map(|()| None)
+            column::add_constraints(tx, cx, &c).await.map(|()| None)
         }
         (Change::Column(c), Action::Contract) => column::contract(tx, cx, &c).await.map(|()| None),
         (Change::Column(c), Action::Rollback) => column::rollback(tx, &c).await.map(|()| None),
