@@ -511,6 +511,7 @@ mod keyed {
                 note text
             );
             create index orders_id_note_idx on orders (id, note);
+            comment on column orders.id is "the order's number";
             create table order_items (
                 id bigint generated always as identity primary key,
                 order_id int not null references orders (id) on delete cascade,
@@ -548,6 +549,15 @@ async fn the_runtime_runs_the_identity_and_unnamed_keys_the_plan_stands_in_for()
         shown.contains("-- and the same for the constraints on it PostgreSQL named"),
         "{shown}"
     );
+    // The column's comment (not in the catalog) and the verify step, which runs what it reads.
+    for expected in [
+        "-- and the column's comment, if it has one, is copied to the new column",
+        "`verify` on \"orders\": what the runtime runs depends on what it reads:",
+        r#"SELECT count(*) FROM "orders" WHERE "_zd_id_new" IS DISTINCT FROM CAST(("id") AS bigint);"#,
+        r#"UPDATE "orders" SET "_zd_id_new" = CAST(("id") AS bigint) WHERE "_zd_id_new" IS DISTINCT FROM CAST(("id") AS bigint);"#,
+    ] {
+        assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
+    }
     let db = common::fresh_database("keyed_runtime").await;
     let options = db.inner.connect_options();
     if version_gate::refused_as_too_new(&options, keyed::MIGRATIONS).await {
@@ -578,6 +588,10 @@ async fn the_runtime_runs_the_identity_and_unnamed_keys_the_plan_stands_in_for()
         .scalar("INSERT INTO orders (note) VALUES ('next') RETURNING id")
         .await;
     assert_eq!(next, 31);
+    let comment: String = db
+        .scalar("SELECT col_description('orders'::regclass, attnum) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'id'")
+        .await;
+    assert_eq!(comment, "the order's number");
     let differences = keyed::SCHEMA.differences(&options).await.unwrap();
     assert!(differences.is_empty(), "{differences:?}");
 }

@@ -411,8 +411,9 @@ pub struct Expand {
     pub op: ExpandOp,
     /// The `alter table` action, or `drop table name`.
     pub op_range: Range,
-    /// For a type change or rename: what the schema catalog knows of the column, filled before the
-    /// checks, so the plan shows the SQL the runtime derives (`None` without a catalog).
+    /// For a type change, rename or drop of a column: what the schema catalog knows of the column,
+    /// filled before the checks, so the plan shows the SQL the runtime derives (`None` without a
+    /// catalog).
     pub carry: Option<Box<CarryFacts>>,
 }
 

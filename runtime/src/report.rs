@@ -304,6 +304,8 @@ impl fmt::Display for PlannedStep {
         if let StepKind::Phased(p) = s.kind {
             let how = if p.preview.is_empty() {
                 "the runtime reads the catalog and derives {}SQL"
+            } else if p.action == crate::plan::Action::Verify {
+                "what the runtime runs depends on what it reads:"
             } else {
                 "the runtime derives {}SQL from the live catalog and runs it only if it is this, as the schema catalog predicts it:"
             };
@@ -322,14 +324,17 @@ impl fmt::Display for PlannedStep {
                 )
             )?;
         }
-        // A prepare step derives its SQL before its statements (a rename's new column); the others
-        // after them.
-        let (before, after) = match s.kind {
-            StepKind::Phased(p) if p.action == crate::plan::Action::Prepare => (p.preview, &[][..]),
-            StepKind::Phased(p) => (&[][..], p.preview),
-            _ => (&[][..], &[][..]),
+        // A prepare step derives a rename's new column before its statements and copies the
+        // comment (a comment line) after them; the others derive their SQL after them.
+        let none: &[&str] = &[];
+        let (before, after): (Vec<&str>, Vec<&str>) = match s.kind {
+            StepKind::Phased(p) if p.action == crate::plan::Action::Prepare => {
+                p.preview.iter().partition(|sql| !sql.starts_with("--"))
+            }
+            StepKind::Phased(p) => (Vec::new(), p.preview.to_vec()),
+            _ => (none.to_vec(), none.to_vec()),
         };
-        for sql in before.iter().chain(s.statements).chain(after) {
+        for sql in before.iter().chain(s.statements).chain(&after) {
             // A preview may hold a comment (what only the run can tell).
             let end = if sql.starts_with("--") { "" } else { ";" };
             writeln!(f, "{sql}{end}")?;

@@ -4,8 +4,8 @@
 
 use zerodown_runtime::plan::carry::{
     constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, rename_column_sql,
-    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint, IDENTITY_PLACEHOLDER,
-    NOTHING_PLACEHOLDER, UNNAMED_PLACEHOLDER,
+    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint, COMMENT_PLACEHOLDER,
+    IDENTITY_PLACEHOLDER, NOTHING_PLACEHOLDER, UNNAMED_PLACEHOLDER,
 };
 use zerodown_runtime::plan::phased::{carried_name, not_null_helper};
 use zerodown_runtime::plan::ColumnChange;
@@ -61,9 +61,12 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
     let mut out = Previews {
         // The catalog does not model collations: a column with its own would show without it.
         prepare: if c.rename {
-            vec![rename_column_sql(c, &f.type_sql, "")]
+            vec![
+                rename_column_sql(c, &f.type_sql, ""),
+                COMMENT_PLACEHOLDER.to_owned(),
+            ]
         } else {
-            Vec::new()
+            vec![COMMENT_PLACEHOLDER.to_owned()]
         },
         carry_indexes: indexes.iter().filter_map(|ix| index_sql(c, ix)).collect(),
         ..Previews::default()
@@ -96,7 +99,11 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
     } else {
         Vec::new()
     };
-    out.contract = contract_sql(
+    out.contract = vec![format!(
+        "-- first, under the lock: the fingerprint of the triggers on {} compared with the one the verify step recorded; changed since, every row is compared (and converted again) as there",
+        c.table
+    )];
+    out.contract.extend(contract_sql(
         c,
         &Contract {
             schema: &f.schema,
@@ -110,7 +117,7 @@ pub(super) fn previews(c: &ColumnChange, f: &CarryFacts) -> Previews {
             stale_referencing: Vec::new(),
             stale: Vec::new(),
         },
-    );
+    ));
     if f.unnamed {
         for step in [
             &mut out.add_constraints,

@@ -195,7 +195,7 @@ fn operation(e: &Expand, fires: bool, s: &Settings) -> Phases {
                     LockLevel::AccessExclusive,
                     &t,
                     false,
-                    phased(change, Action::DropNotNull),
+                    previewed(change, Action::DropNotNull, drop_not_null_preview(e, &t, &column.value)),
                     s,
                 )],
                 contract: vec![step(
@@ -326,6 +326,8 @@ fn column_phases(
         value,
         fire_user_triggers,
     } = fill;
+    let differs = format!("{n} IS DISTINCT FROM {value}");
+    let verify = zerodown_runtime::plan::phased::verify_preview(&cc, &set_sql, &differs);
     let sync = if cc.rename {
         "both ways".to_owned()
     } else {
@@ -348,7 +350,7 @@ fn column_phases(
                     table: leak_str(t.clone()),
                     key: &[],
                     set_sql: leak_str(set_sql),
-                    pending_sql: leak_str(format!("{n} IS DISTINCT FROM {value}")),
+                    pending_sql: leak_str(differs),
                     batch_size: s.backfill_batch_size,
                     pause_ms: s.backfill_pause_ms,
                     columns: leak_slice(vec![leak_str(n.clone())]),
@@ -409,7 +411,7 @@ fn column_phases(
                 LockLevel::RowExclusive,
                 &t,
                 true,
-                phased(change, Action::Verify),
+                previewed(change, Action::Verify, verify),
                 s,
             ),
             step(
@@ -437,6 +439,16 @@ fn column_phases(
             phased(change, Action::Rollback),
             s,
         )],
+    }
+}
+
+/// What the drop-column expand derives: `DROP NOT NULL` when the catalog says the column has it.
+fn drop_not_null_preview(e: &Expand, table: &str, column: &str) -> Vec<String> {
+    use zerodown_runtime::plan::carry::{drop_not_null_sql, NOTHING_PLACEHOLDER};
+    match &e.carry {
+        None => Vec::new(),
+        Some(f) if f.not_null => vec![drop_not_null_sql(table, column)],
+        Some(_) => vec![NOTHING_PLACEHOLDER.to_owned()],
     }
 }
 

@@ -56,6 +56,7 @@ fn fill_from_catalog(catalog: &Catalog, stmt: &mut Stmt) {
             let column = match &e.op {
                 ExpandOp::AlterType { column, .. } => column,
                 ExpandOp::RenameColumn { from, .. } => from,
+                ExpandOp::DropColumn { column } => column,
                 _ => return,
             };
             if !catalog.after_raw {

@@ -11,6 +11,11 @@ use super::phased::{carried_name, not_null_helper, ColumnChange};
 /// need the sequence's options and position, which only the live database knows.
 pub const IDENTITY_PLACEHOLDER: &str = "-- then the identity is re-created on the column with the kind, sequence name, options and last value read from its sequence";
 
+/// The preview line standing for the copy of the old column's comment onto the new one (`COMMENT
+/// ON COLUMN`): the schema catalog does not model comments.
+pub const COMMENT_PLACEHOLDER: &str =
+    "-- and the column's comment, if it has one, is copied to the new column";
+
 /// The preview line standing for the statements on constraints whose names PostgreSQL chose
 /// (declared without a name), which the schema catalog cannot name.
 pub const UNNAMED_PLACEHOLDER: &str = "-- and the same for the constraints on it PostgreSQL named, which the schema catalog cannot name";
@@ -24,6 +29,30 @@ pub const NOTHING_PLACEHOLDER: &str =
 pub fn is_identity_sql(sql: &str) -> bool {
     (sql.starts_with("ALTER TABLE ") && sql.contains(" ADD GENERATED "))
         || sql.starts_with("SELECT setval(")
+}
+
+/// Whether `sql` is the statement [`COMMENT_PLACEHOLDER`] stands for.
+pub fn is_comment_sql(sql: &str) -> bool {
+    sql.starts_with("COMMENT ON COLUMN ")
+}
+
+/// The statement that drops `NOT NULL` from a column an `expand .. drop column` drops at
+/// `complete` (`table` rendered), so code that no longer writes it can insert.
+pub fn drop_not_null_sql(table: &str, column: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ALTER COLUMN {} DROP NOT NULL",
+        quote_ident(column)
+    )
+}
+
+/// The comment copying the old column's comment to the new one.
+pub fn comment_sql(c: &ColumnChange, comment: &str) -> String {
+    format!(
+        "COMMENT ON COLUMN {}.{} IS {}",
+        c.table,
+        quote_ident(c.new_column),
+        super::sqltext::quote_literal(comment)
+    )
 }
 
 /// Whether `sql` is one of the statements [`UNNAMED_PLACEHOLDER`] stands for: adding, validating,

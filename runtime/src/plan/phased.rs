@@ -194,6 +194,26 @@ pub fn fit_identifier(name: String) -> String {
 /// the runtime checks the table's triggers before the expand and before the contract.
 pub const SYNC_TRIGGER_PREFIX: &str = "~zd_sync_";
 
+/// Passes over the rows whose copy differs before the contract's verify step gives up (rows keep
+/// differing only while something keeps bypassing the sync trigger).
+pub const RESYNC_PASSES: u32 = 3;
+
+/// The preview of the contract's verify step (`Action::Verify`), which runs statements depending on
+/// what it reads: `differs` selects the rows whose copy is wrong, `set_sql` converts them again.
+pub fn verify_preview(c: &ColumnChange, set_sql: &str, differs: &str) -> Vec<String> {
+    let mut out = vec![
+        format!("-- reads the fingerprint of the triggers on {} (pg_trigger, pg_proc): unchanged since the expand, every write went through the sync trigger and nothing else runs; changed, it compares every row, online:", c.table),
+        format!("SELECT count(*) FROM {} WHERE {differs}", c.table),
+    ];
+    if c.deterministic {
+        out.push(format!("-- and converts the rows that differ again, in keyset batches (up to {RESYNC_PASSES} passes; rows that still differ stop it, named):"));
+        out.push(format!("UPDATE {} SET {set_sql} WHERE {differs}", c.table));
+    } else {
+        out.push("-- and stops, naming rows that differ (the conversion is not deterministic, or either column of a rename may be right)".to_owned());
+    }
+    out
+}
+
 /// The sync trigger's name for `table`'s `column` (unquoted names), fitted to 63 bytes.
 pub fn sync_trigger_name(table: &str, column: &str) -> String {
     fit_identifier(format!("{SYNC_TRIGGER_PREFIX}{table}_{column}"))

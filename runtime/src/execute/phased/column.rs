@@ -10,8 +10,8 @@ use super::{catalog_error, exec, in_transaction, shown, verify, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::execute::index::{self, IndexState};
 use crate::plan::carry::{
-    constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql, rename_column_sql,
-    validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
+    comment_sql, constraint_sql, contract_sql, index_sql, not_null_sql, referencing_sql,
+    rename_column_sql, validate_sql, CarriedConstraint, CarriedIndex, Contract, KeyConstraint,
 };
 use crate::plan::phased::{carried_name, is_carried_name, not_null_helper};
 use crate::plan::sqltext::{quote_ident, quote_literal};
@@ -147,7 +147,9 @@ pub(super) async fn prepare(
     let added = c
         .rename
         .then(|| rename_column_sql(c, &old.type_sql, &old.collate_sql));
-    shown::check(cx, added.as_slice())?;
+    let comment = old.comment.as_deref().map(|text| comment_sql(c, text));
+    let derived: Vec<String> = added.iter().chain(&comment).cloned().collect();
+    shown::check(cx, &derived)?;
     if let Some(sql) = &added {
         exec(tx, sql).await?;
     }
@@ -155,16 +157,8 @@ pub(super) async fn prepare(
         exec(tx, sql).await?;
     }
     verify::refuse_late_triggers(tx, c).await?;
-    if let Some(comment) = &old.comment {
-        exec(
-            tx,
-            &format!(
-                "COMMENT ON COLUMN {} IS {}",
-                show(c, c.new_column),
-                quote_literal(comment)
-            ),
-        )
-        .await?;
+    if let Some(sql) = &comment {
+        exec(tx, sql).await?;
     }
     verify::fingerprint(tx, c).await
 }

@@ -126,7 +126,7 @@ async fn transactional(
         (Change::RenameTable(r), Action::Rollback) => {
             table::rename_back(tx, &r).await.map(|()| None)
         }
-        (Change::DropColumn(d), Action::DropNotNull) => table::drop_not_null(tx, &d)
+        (Change::DropColumn(d), Action::DropNotNull) => table::drop_not_null(tx, cx, &d)
             .await
             .map(|memo| memo.map(str::to_owned)),
         _ => Err(unsupported(cx)),

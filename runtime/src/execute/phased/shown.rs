@@ -18,12 +18,13 @@
 //! (`Error::SchemaMismatch`). The order is left out too: the catalog and `pg_catalog` list objects
 //! in different orders, and each builder fixes the order of its own statements. The preview's
 //! comment lines stand for what only the live database can tell ([`IDENTITY_PLACEHOLDER`],
-//! [`UNNAMED_PLACEHOLDER`]) and accept those statements.
+//! [`UNNAMED_PLACEHOLDER`], [`COMMENT_PLACEHOLDER`]) and accept those statements.
 
 use super::Ctx;
 use crate::execute::attempt::AttemptError;
 use crate::plan::carry::{
-    is_constraint_sql, is_identity_sql, IDENTITY_PLACEHOLDER, UNNAMED_PLACEHOLDER,
+    is_comment_sql, is_constraint_sql, is_identity_sql, COMMENT_PLACEHOLDER, IDENTITY_PLACEHOLDER,
+    UNNAMED_PLACEHOLDER,
 };
 
 /// Refuses the step when `derived` (everything the step would run on this database, including what a
@@ -48,6 +49,7 @@ pub(super) fn check(cx: &Ctx<'_>, derived: &[String]) -> Result<(), AttemptError
 fn compare(preview: &[&str], derived: &[String]) -> Difference {
     let identity = preview.contains(&IDENTITY_PLACEHOLDER);
     let unnamed = preview.contains(&UNNAMED_PLACEHOLDER);
+    let comment = preview.contains(&COMMENT_PLACEHOLDER);
     let mut shown: Vec<String> = preview
         .iter()
         .filter(|line| !line.starts_with("--"))
@@ -58,7 +60,10 @@ fn compare(preview: &[&str], derived: &[String]) -> Difference {
         let sql = normal(sql);
         if let Some(at) = shown.iter().position(|s| what(s) == what(&sql)) {
             shown.swap_remove(at);
-        } else if !(identity && is_identity_sql(&sql) || unnamed && is_constraint_sql(&sql)) {
+        } else if !(identity && is_identity_sql(&sql)
+            || unnamed && is_constraint_sql(&sql)
+            || comment && is_comment_sql(&sql))
+        {
             unshown.push(sql);
         }
     }
@@ -246,6 +251,9 @@ mod tests {
             derived(&["ALTER TABLE t RENAME CONSTRAINT \"_zd_t_x_check\" TO \"t_x_check\""]);
         assert!(compare(&[UNNAMED_PLACEHOLDER], &renamed).is_empty());
         assert!(!compare(&identity, &renamed).is_empty());
+        let comment = derived(&["COMMENT ON COLUMN t.\"_zd_x_new\" IS 'x'"]);
+        assert!(compare(&[COMMENT_PLACEHOLDER], &comment).is_empty());
+        assert!(!compare(&[UNNAMED_PLACEHOLDER], &comment).is_empty());
         let index = derived(&["CREATE INDEX CONCURRENTLY a ON t (x)"]);
         assert!(!compare(&[UNNAMED_PLACEHOLDER], &index).is_empty());
     }

@@ -3,9 +3,10 @@
 use sqlx::PgConnection;
 
 use super::catalog;
-use super::{catalog_error, exec, in_transaction, Ctx};
+use super::{catalog_error, exec, in_transaction, shown, Ctx};
 use crate::execute::attempt::AttemptError;
 use crate::history::{self, StepKey};
+use crate::plan::carry::drop_not_null_sql;
 use crate::plan::phased::not_null_helper;
 use crate::plan::sqltext::{last_name, quote_ident};
 use crate::plan::{Action, Change, ColumnRef, PhasedStep, StepKind, TableRename};
@@ -64,6 +65,7 @@ pub(super) async fn rename_back(
 /// insert. Returns the memo for the rollback.
 pub(super) async fn drop_not_null(
     tx: &mut PgConnection,
+    cx: &Ctx<'_>,
     d: &ColumnRef,
 ) -> Result<Option<&'static str>, AttemptError> {
     let show = format!("{}.{}", d.table, quote_ident(d.column));
@@ -102,18 +104,16 @@ pub(super) async fn drop_not_null(
             ),
         ));
     }
-    if !column.not_null {
+    let derived: Vec<String> = column
+        .not_null
+        .then(|| drop_not_null_sql(d.table, d.column))
+        .into_iter()
+        .collect();
+    shown::check(cx, &derived)?;
+    let Some(sql) = derived.first() else {
         return Ok(None);
-    }
-    exec(
-        tx,
-        &format!(
-            "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-            d.table,
-            quote_ident(d.column)
-        ),
-    )
-    .await?;
+    };
+    exec(tx, sql).await?;
     Ok(Some(DROPPED_NOT_NULL))
 }
 

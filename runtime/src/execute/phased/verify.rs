@@ -25,6 +25,7 @@ use crate::backfill::sql::{BatchSql, SESSION_SQL};
 use crate::connect::simple;
 use crate::execute::attempt::AttemptError;
 use crate::history::{self, StepKey};
+use crate::plan::phased::RESYNC_PASSES;
 use crate::plan::sqltext::quote_ident;
 use crate::plan::{Action, Change, ColumnChange, Migration, StepKind};
 use crate::status::PhaseKind;
@@ -32,9 +33,6 @@ use crate::triggers::{self, WriteMode};
 
 /// Rows per transaction when converting rows again online.
 const RESYNC_BATCH: u64 = 1000;
-/// Passes over the differing rows before giving up (rows keep differing only while something keeps
-/// bypassing the sync trigger).
-const RESYNC_PASSES: u32 = 3;
 /// Keys shown in a refusal.
 const SAMPLE: i64 = 5;
 
