@@ -149,7 +149,9 @@ pub(super) async fn prepare(
         .then(|| rename_column_sql(c, &old.type_sql, &old.collate_sql));
     let comment = old.comment.as_deref().map(|text| comment_sql(c, text));
     let derived: Vec<String> = added.iter().chain(&comment).cloned().collect();
-    shown::check(cx, &derived)?;
+    if let Some(refused) = shown::refusal(cx, &derived) {
+        return Err(refused);
+    }
     if let Some(sql) = &added {
         exec(tx, sql).await?;
     }
@@ -213,7 +215,9 @@ pub(super) async fn carry_indexes(
         builds.push((ix.name, sql));
     }
     let derived: Vec<String> = builds.iter().map(|(_, sql)| sql.clone()).collect();
-    shown::check(cx, &derived)?;
+    if let Some(refused) = shown::refusal(cx, &derived) {
+        return Err(refused);
+    }
     for (original, sql) in builds {
         let name = carried_name(&original);
         let state = index::state(conn, &table.schema, &name)
@@ -315,7 +319,9 @@ pub(super) async fn add_constraints(
         adds.push((taken, sql));
     }
     let derived: Vec<String> = adds.iter().map(|(_, sql)| sql.clone()).collect();
-    shown::check(cx, &derived)?;
+    if let Some(refused) = shown::refusal(cx, &derived) {
+        return Err(refused);
+    }
     for (_, sql) in adds.iter().filter(|(done, _)| !done) {
         exec(tx, sql).await?;
     }
@@ -391,7 +397,9 @@ pub(super) async fn validate_constraints(
         validations.push((state, validate_sql(&key.table, &name), what));
     }
     let derived: Vec<String> = validations.iter().map(|(_, sql, _)| sql.clone()).collect();
-    shown::check(cx, &derived)?;
+    if let Some(refused) = shown::refusal(cx, &derived) {
+        return Err(refused);
+    }
     for (state, sql, what) in validations {
         match state {
             Some(false) => in_transaction(conn, cx.online(), &[sql]).await?,
@@ -564,7 +572,9 @@ pub(super) async fn contract(
         stale,
     };
     let sql = contract_sql(c, &work);
-    shown::check(cx, &sql)?;
+    if let Some(refused) = shown::refusal(cx, &sql) {
+        return Err(refused);
+    }
     for statement in &sql {
         exec(tx, statement).await?;
     }

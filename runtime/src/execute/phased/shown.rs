@@ -27,17 +27,17 @@ use crate::plan::carry::{
     UNNAMED_PLACEHOLDER,
 };
 
-/// Refuses the step when `derived` (everything the step would run on this database, including what a
-/// resumed attempt skips as already done) differs from the step's preview.
-pub(super) fn check(cx: &Ctx<'_>, derived: &[String]) -> Result<(), AttemptError> {
+/// The refusal of the step when `derived` (everything the step would run on this database,
+/// including what a resumed attempt skips as already done) differs from the step's preview.
+pub(super) fn refusal(cx: &Ctx<'_>, derived: &[String]) -> Option<AttemptError> {
     if !cx.verify_schema || cx.phased.preview.is_empty() {
-        return Ok(());
+        return None;
     }
     let difference = compare(cx.phased.preview, derived);
     if difference.is_empty() {
-        return Ok(());
+        return None;
     }
-    Err(AttemptError::refused(
+    Some(AttemptError::refused(
         cx.step.description,
         format!(
             "the database needs other statements for this step than the plan shows, so it differs from the schema the migrations describe (changed by hand, or by SQL outside them); {difference}; nothing of this step ran; make the database match the migrations again (`migrate plan` shows what they expect), or, if the difference is intended, run with `--no-schema-check` (`Migrator::verify_schema(false)`) to run what the database needs"

@@ -109,7 +109,9 @@ pub(super) async fn drop_not_null(
         .then(|| drop_not_null_sql(d.table, d.column))
         .into_iter()
         .collect();
-    shown::check(cx, &derived)?;
+    if let Some(refused) = shown::refusal(cx, &derived) {
+        return Err(refused);
+    }
     let Some(sql) = derived.first() else {
         return Ok(None);
     };
