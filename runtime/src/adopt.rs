@@ -3,7 +3,8 @@
 //! recreates it, for the first place of a `migrations!` set.
 //!
 //! Tables (columns, types, `NOT NULL`, defaults, identity, primary keys, unique, check and foreign key
-//! constraints), their indexes and enum types become DSL statements, so the set's catalog knows them
+//! constraints, partitioning: `partition by` and each partition created and attached with its bound),
+//! their indexes and enum types become DSL statements, so the set's catalog knows them
 //! and checks every later migration against them. Views, functions, triggers, extensions and
 //! sequences not owned by a column become `raw` statements, one object each. An expression the DSL
 //! cannot spell (a quoted mixed-case name, an `E'..'` string) keeps its table in `raw` too, and the
@@ -62,6 +63,11 @@ struct Table {
     name: String,
     columns: Vec<Column>,
     constraints: Vec<Constraint>,
+    /// A partitioned table's key, `pg_get_partkeydef` (`RANGE (at)`).
+    partition_key: Option<String>,
+    /// A partition's parent (as the DSL names it) and bound, `pg_get_expr(relpartbound)`
+    /// (`FOR VALUES FROM ('a') TO ('b')`, `DEFAULT`).
+    partition_of: Option<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -134,17 +140,30 @@ async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
         .map(|(s, n, v)| (dsl_name(&s, &n), v))
         .collect();
 
-    let tables: Vec<(i64, String, String)> = sqlx::query_as(&format!(
-        "SELECT c.oid::int8, n.nspname::text, c.relname::text
+    type TableRow = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let tables: Vec<TableRow> = sqlx::query_as(&format!(
+        "SELECT c.oid::int8, n.nspname::text, c.relname::text,
+                CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+                (SELECT CASE WHEN pn.nspname = 'public' THEN p.relname::text ELSE pn.nspname || '.' || p.relname END
+                   FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                  WHERE i.inhrelid = c.oid AND c.relispartition),
+                CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind = 'r' AND NOT c.relispartition AND n.nspname NOT IN {SYSTEM_SCHEMAS}
+          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN {SYSTEM_SCHEMAS}
             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
           ORDER BY c.oid"
     ))
     .fetch_all(&mut *conn)
     .await?;
     let mut by_oid: BTreeMap<i64, usize> = BTreeMap::new();
-    for (oid, schema, name) in tables {
+    for (oid, schema, name, partition_key, parent, bound) in tables {
         if is_history(&name) {
             continue;
         }
@@ -153,6 +172,8 @@ async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
             name: dsl_name(&schema, &name),
             columns: Vec::new(),
             constraints: Vec::new(),
+            partition_key,
+            partition_of: parent.zip(bound),
         });
     }
     let oids: Vec<i64> = by_oid.keys().copied().collect();
@@ -215,22 +236,29 @@ async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
         String,
         bool,
     );
-    let constraints: Vec<Row> = sqlx::query_as(
+    // A partition's keys and foreign keys cloned from its parent's come with the attach (from 11).
+    let cloned = if version >= 110_000 {
+        "con.contype IN ('p', 'u', 'f') AND con.conparentid <> 0"
+    } else {
+        "false"
+    };
+    let constraints: Vec<Row> = sqlx::query_as(&format!(
         "SELECT con.conrelid::int8, con.conname::text, con.contype::text,
                 coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
                             FROM unnest(con.conkey) WITH ORDINALITY k(attnum, i)
-                            JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{}'),
+                            JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '{{}}'),
                 pg_get_constraintdef(con.oid),
                 (SELECT CASE WHEN fn.nspname = 'public' THEN f.relname::text ELSE fn.nspname || '.' || f.relname END
                    FROM pg_class f JOIN pg_namespace fn ON fn.oid = f.relnamespace WHERE f.oid = con.confrelid),
                 coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
                             FROM unnest(con.confkey) WITH ORDINALITY k(attnum, i)
-                            JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{}'),
+                            JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum), '{{}}'),
                 con.confdeltype::text, con.confupdtype::text, con.convalidated
            FROM pg_constraint con
           WHERE con.conrelid = ANY($1::int8[]::oid[]) AND con.contype IN ('p', 'u', 'c', 'f', 'x')
-          ORDER BY con.conrelid, con.contype DESC, con.conname",
-    )
+            AND NOT ({cloned})
+          ORDER BY con.conrelid, con.contype DESC, con.conname"
+    ))
     .bind(&oids)
     .fetch_all(&mut *conn)
     .await?;
@@ -256,6 +284,8 @@ async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
           WHERE x.indrelid = ANY($1::int8[]::oid[])
             AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x'))
+            -- A partition's copy of its parent's index comes with the attach.
+            AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = x.indexrelid)
           ORDER BY x.indexrelid",
     )
     .bind(&oids)
@@ -314,7 +344,27 @@ fn write(live: &Live, module: &str, database: &str) -> String {
         );
     }
     let mut foreign_keys = Vec::new();
+    let mut attaches = Vec::new();
     for t in &live.tables {
+        if let Some((parent, bound_sql)) = &t.partition_of {
+            let raw_parent = live
+                .tables
+                .iter()
+                .any(|p| p.name == *parent && table(p).is_none());
+            attaches.push(match bound(bound_sql) {
+                Some(b) if !raw_parent && table(t).is_some() => Ok(format!(
+                    "alter table {parent} attach partition {} {b}",
+                    t.name
+                )),
+                _ => Err((
+                    format!("partition {} of {parent}", t.name),
+                    format!(
+                        "ALTER TABLE {parent} ATTACH PARTITION {} {bound_sql}",
+                        t.name
+                    ),
+                )),
+            });
+        }
         match table(t) {
             Some((create, fks)) => {
                 body.push_str(&create);
@@ -332,6 +382,14 @@ fn write(live: &Live, module: &str, database: &str) -> String {
                 let _ = writeln!(body, "        {dsl};");
             }
             None => raw(&mut body, &format!("index {name} on {table}"), definition),
+        }
+    }
+    for attach in attaches {
+        match attach {
+            Ok(dsl) => {
+                let _ = writeln!(body, "        {dsl};");
+            }
+            Err((what, sql)) => raw(&mut body, &what, &sql),
         }
     }
     for fk in foreign_keys {
@@ -441,8 +499,12 @@ fn table(t: &Table) -> Option<(String, Vec<String>)> {
             _ => return None,
         }
     }
+    let partitioning = match &t.partition_key {
+        Some(key) => format!(" {}", partition_by(key)?),
+        None => String::new(),
+    };
     let create = format!(
-        "        create table {} (\n            {}\n        );\n",
+        "        create table {} (\n            {}\n        ){partitioning};\n",
         t.name,
         lines.join(",\n            ")
     );
@@ -479,7 +541,98 @@ fn table_sql(t: &Table) -> String {
             c.definition
         ));
     }
-    format!("CREATE TABLE {} ({})", t.name, lines.join(", "))
+    let partitioning = t
+        .partition_key
+        .as_ref()
+        .map(|key| format!(" PARTITION BY {key}"))
+        .unwrap_or_default();
+    format!(
+        "CREATE TABLE {} ({}){partitioning}",
+        t.name,
+        lines.join(", ")
+    )
+}
+
+/// `pg_get_partkeydef` (`RANGE (at)`, `LIST (region, kind)`) as the DSL's `partition by range (at)`;
+/// `None` for a key the DSL cannot spell (an expression, a quoted name, an operator class).
+fn partition_by(key: &str) -> Option<String> {
+    let (strategy, columns) = key.split_once(' ')?;
+    let strategy = strategy.to_ascii_lowercase();
+    if !["range", "list", "hash"].contains(&strategy.as_str()) {
+        return None;
+    }
+    let columns = columns.strip_prefix('(')?.strip_suffix(')')?;
+    let columns: Option<Vec<String>> = columns.split(", ").map(ident).collect();
+    Some(format!("partition by {strategy} ({})", columns?.join(", ")))
+}
+
+/// A partition bound as `pg_get_expr` prints it (`FOR VALUES FROM ('2025-01-01') TO (MAXVALUE)`,
+/// `FOR VALUES IN ('a', 'b')`, `FOR VALUES WITH (modulus 4, remainder 0)`, `DEFAULT`) in the DSL:
+/// keywords lowercase, strings as Rust strings; `None` for anything else (a cast, an expression).
+fn bound(sql: &str) -> Option<String> {
+    const WORDS: &[&str] = &[
+        "for",
+        "values",
+        "from",
+        "to",
+        "in",
+        "with",
+        "modulus",
+        "remainder",
+        "minvalue",
+        "maxvalue",
+        "default",
+        "true",
+        "false",
+        "null",
+    ];
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let mut value = String::new();
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => return None,
+                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                        value.push('\'');
+                        i += 2;
+                    }
+                    Some('\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(ch) => {
+                        value.push(*ch);
+                        i += 1;
+                    }
+                }
+            }
+            out.push_str(&rust_string(&value));
+        } else if c.is_ascii_alphabetic() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let word = chars[start..i]
+                .iter()
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if !WORDS.contains(&word.as_str()) {
+                return None;
+            }
+            out.push_str(&word);
+        } else if c.is_ascii_digit() || " (),.-".contains(c) {
+            out.push(c);
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// A `CREATE [UNIQUE] INDEX name ON table USING method (keys) [INCLUDE ..] [WHERE ..]` from
@@ -716,5 +869,33 @@ mod tests {
             Some("create index l_sku_idx on app.lines using btree (sku) include (qty) where (qty > 1)")
         );
         assert_eq!(rust_raw_string("a \"# b"), "r##\"a \"# b\"##");
+    }
+
+    #[test]
+    fn partition_keys_and_bounds_are_spelt_in_the_dsl() {
+        assert_eq!(
+            partition_by("RANGE (at)").as_deref(),
+            Some("partition by range (at)")
+        );
+        assert_eq!(
+            partition_by("LIST (region, kind)").as_deref(),
+            Some("partition by list (region, kind)")
+        );
+        assert_eq!(partition_by("RANGE (lower(name))"), None);
+        assert_eq!(partition_by("HASH (\"Id\")"), None);
+        assert_eq!(
+            bound("FOR VALUES FROM ('2025-01-01 00:00:00+00') TO (MAXVALUE)").as_deref(),
+            Some("for values from (\"2025-01-01 00:00:00+00\") to (maxvalue)")
+        );
+        assert_eq!(
+            bound("FOR VALUES IN ('it''s', 'b')").as_deref(),
+            Some("for values in (\"it's\", \"b\")")
+        );
+        assert_eq!(
+            bound("FOR VALUES WITH (modulus 4, remainder 0)").as_deref(),
+            Some("for values with (modulus 4, remainder 0)")
+        );
+        assert_eq!(bound("DEFAULT").as_deref(), Some("default"));
+        assert_eq!(bound("FOR VALUES IN ((1 + 2))"), None);
     }
 }
