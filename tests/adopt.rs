@@ -178,8 +178,22 @@ async fn the_baseline_on_an_empty_database_builds_the_same_schema() {
         .differences(&original.inner.connect_options())
         .await
         .unwrap();
-    // sqlx's history table is not the application's schema.
-    assert!(differences.is_empty(), "{}", lines(&differences));
+    // sqlx's history table is not the application's schema. Before 12 the database lacks the
+    // partitioned tables, and only them.
+    let mut conn = original.connect().await;
+    let partitioned = partitions_supported(&mut conn).await;
+    conn.close().await.unwrap();
+    let unexpected: Vec<_> = differences
+        .iter()
+        .filter(|d| {
+            partitioned
+                || !["table events", "table shards", "table regions"]
+                    .iter()
+                    .any(|t| d.to_string().starts_with(&format!("{t}:")))
+        })
+        .cloned()
+        .collect();
+    assert!(unexpected.is_empty(), "{}", lines(&unexpected));
     // ... and builds it on an empty one.
     let empty = common::fresh_database("adopt_empty").await;
     if version_gate::refused_as_too_new(&empty.inner.connect_options(), adopted::MIGRATIONS).await {
