@@ -2105,3 +2105,66 @@ async fn schema_prints_the_set_and_checks_a_database() {
         o.err
     );
 }
+
+mod drifting {
+    zerodown::migrations! {
+        pub mod m0001_parcels {
+            create table parcels (id bigint primary key, weight int not null, label text);
+            create index parcels_weight_idx on parcels (weight);
+        }
+        pub mod m0002_widen {
+            expand alter table parcels alter column weight type bigint from int;
+        }
+    }
+}
+
+/// `complete` stops (exit 1, nothing run) when the database needs other statements than the plan
+/// shows (an index on the column dropped by hand since `run`); `--no-schema-check` runs them.
+#[tokio::test]
+async fn complete_runs_only_what_the_plan_shows_unless_told_otherwise() {
+    let db = common::fresh_database("cli_complete_drift").await;
+    if version_gate::refused_as_too_new(&db.inner.connect_options(), drifting::MIGRATIONS).await {
+        return;
+    }
+    let url = db.inner.url();
+    let o = cli(
+        drifting::MIGRATIONS,
+        &["migrate", "run", "--database-url", url],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    db.exec("DROP INDEX parcels_weight_idx").await;
+    let o = cli(
+        drifting::MIGRATIONS,
+        &["migrate", "complete", "--database-url", url],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Failed, "{}{}", o.out, o.err);
+    assert!(
+        o.err
+            .contains("the database needs other statements for this step than the plan shows")
+            && o.err.contains("--no-schema-check"),
+        "{}",
+        o.err
+    );
+    let weight: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'parcels'::regclass AND attname = 'weight'")
+        .await;
+    assert_eq!(weight, "integer", "the refused complete changed nothing");
+    let o = cli(
+        drifting::MIGRATIONS,
+        &[
+            "migrate",
+            "complete",
+            "--no-schema-check",
+            "--database-url",
+            url,
+        ],
+    )
+    .await;
+    assert_eq!(o.exit, Exit::Success, "{}{}", o.out, o.err);
+    let weight: String = db
+        .scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'parcels'::regclass AND attname = 'weight'")
+        .await;
+    assert_eq!(weight, "bigint");
+}
