@@ -637,3 +637,68 @@ async fn complete_stops_when_the_database_needs_other_statements_than_the_plan_s
     assert!(after.contains("id bigint a"), "{after}");
     assert!(!after.contains("_zd_"), "{after}");
 }
+
+/// Keys, checks and foreign keys declared without a name (PostgreSQL names them) on the columns
+/// a set widens: the runtime's statements match the plan's (the unnamed ones through its
+/// placeholder), so nothing is refused, and the schema after `complete` is the catalog's.
+mod unnamed {
+    zerodown::migrations! {
+        pub mod m0001_tables {
+            create table parts (
+                id bigint primary key,
+                code int not null unique,
+                qty int check (qty > 0),
+                bin int,
+                unique (bin, qty)
+            );
+            create index parts_qty_idx on parts (qty) where qty > 10;
+            create table uses (id bigint primary key, part_code int references parts (code));
+        }
+        pub mod m0002_code {
+            expand alter table parts alter column code type bigint from int;
+        }
+        pub mod m0003_qty {
+            expand alter table parts alter column qty type bigint from int;
+        }
+    }
+}
+
+#[tokio::test]
+async fn constraints_postgresql_named_are_carried_without_a_refusal() {
+    let shown = unnamed::MIGRATIONS[1].to_string();
+    for expected in [
+        r#"CREATE UNIQUE INDEX CONCURRENTLY "_zd_parts_code_key" ON "parts" USING btree ("_zd_code_new");"#,
+        "-- and the same for the constraints on it PostgreSQL named",
+    ] {
+        assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
+    }
+    let db = common::fresh_database("unnamed_carried").await;
+    let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, unnamed::MIGRATIONS).await {
+        return;
+    }
+    Migrator::new(&unnamed::MIGRATIONS[..1])
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap();
+    db.exec(
+        "INSERT INTO parts SELECT g, g, g % 50 + 1, g FROM generate_series(1, 40) g;
+         INSERT INTO uses SELECT g, g FROM generate_series(1, 20) g",
+    )
+    .await;
+    Migrator::new(unnamed::MIGRATIONS)
+        .unwrap()
+        .run_and_complete(&options)
+        .await
+        .unwrap();
+    let differences = unnamed::SCHEMA.differences(&options).await.unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
+    let leftovers: i64 = db
+        .scalar(
+            "SELECT (SELECT count(*) FROM pg_constraint WHERE conname LIKE '\\_zd\\_%')
+                  + (SELECT count(*) FROM pg_class WHERE relname LIKE '\\_zd\\_%')",
+        )
+        .await;
+    assert_eq!(leftovers, 0);
+}
