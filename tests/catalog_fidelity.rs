@@ -653,12 +653,17 @@ mod unnamed {
             );
             create index parts_qty_idx on parts (qty) where qty > 10;
             create table uses (id bigint primary key, part_code int references parts (code));
+            create table tickets (id serial primary key, note text default "none");
         }
         pub mod m0002_code {
             expand alter table parts alter column code type bigint from int;
         }
         pub mod m0003_qty {
             expand alter table parts alter column qty type bigint from int;
+        }
+        /// A serial key: its sequence moves to the new column.
+        pub mod m0004_tickets {
+            expand alter table tickets alter column id type bigint from int;
         }
     }
 }
@@ -684,7 +689,8 @@ async fn constraints_postgresql_named_are_carried_without_a_refusal() {
         .unwrap();
     db.exec(
         "INSERT INTO parts SELECT g, g, g % 50 + 1, g FROM generate_series(1, 40) g;
-         INSERT INTO uses SELECT g, g FROM generate_series(1, 20) g",
+         INSERT INTO uses SELECT g, g FROM generate_series(1, 20) g;
+         INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 5) g",
     )
     .await;
     Migrator::new(unnamed::MIGRATIONS)

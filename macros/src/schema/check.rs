@@ -592,18 +592,26 @@ fn alter(cx: &Ctxt, catalog: &Catalog, t: &Table, action: &AlterActionKind) {
     }
 }
 
-/// `from` as stated against the type the catalog knows.
+/// `from` as stated against the type the catalog knows. A `serial` column is stored as an
+/// `integer` (and so on), which is what `from` states.
 fn stated_type(cx: &Ctxt, t: &Table, c: &Name, known: &Type, from: &Type) {
-    if !crate::types::same(known, from) {
+    use crate::types::{display, format_type, same};
+    let stored = format_type(known);
+    if !same(known, from) && stored != format_type(from) {
         cx.error(
             from.range,
             format!(
                 "`{}`.`{}` is `{}` in the schema the earlier migrations build, not `{}`; write `from {}`",
                 t.key.display(),
                 c.value,
-                crate::types::display(known),
-                crate::types::display(from),
-                crate::types::display(known)
+                display(known),
+                display(from),
+                // A `serial` is stated by the type it is stored as.
+                if display(known).contains("serial") {
+                    stored.clone()
+                } else {
+                    display(known)
+                }
             ),
         );
     }

@@ -278,3 +278,25 @@ fn the_current_type_may_be_left_out_where_the_catalog_knows_it() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_serial_column_is_stated_by_the_type_it_is_stored_as() {
+    let base = "pub mod m0001_t { create table tickets (id serial primary key, n bigserial); }";
+    let errors_of = |next: &str| errors(&format!("{base} pub mod m0002_next {{ {next} }}"));
+    assert_eq!(
+        errors_of("expand alter table tickets alter column id type bigint from integer;"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errors_of("expand alter table tickets alter column id type bigint from int;"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errors_of("expand alter table tickets alter column id type bigint from smallint;"),
+        ["`tickets`.`id` is `serial` in the schema the earlier migrations build, not `smallint`; write `from integer`"]
+    );
+    assert_eq!(
+        errors_of("expand alter table tickets alter column n type numeric from int;"),
+        ["`tickets`.`n` is `bigserial` in the schema the earlier migrations build, not `int`; write `from bigint`"]
+    );
+}
