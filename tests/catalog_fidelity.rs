@@ -638,9 +638,11 @@ async fn complete_stops_when_the_database_needs_other_statements_than_the_plan_s
     assert!(!after.contains("_zd_"), "{after}");
 }
 
-/// Keys, checks and foreign keys declared without a name (PostgreSQL names them) on the columns
-/// a set widens: the runtime's statements match the plan's (the unnamed ones through its
-/// placeholder), so nothing is refused, and the schema after `complete` is the catalog's.
+/// Column changes whose statements depend on what PostgreSQL chose or stores: keys, checks and
+/// foreign keys declared without a name (PostgreSQL names them), a `serial` key (its sequence), a
+/// table in a schema of its own (made by raw SQL). The runtime's statements match the plan's (the
+/// unnamed ones through its placeholder), so nothing is refused, and the schema after `complete`
+/// is the catalog's.
 mod unnamed {
     zerodown::migrations! {
         pub mod m0001_tables {
@@ -654,6 +656,13 @@ mod unnamed {
             create index parts_qty_idx on parts (qty) where qty > 10;
             create table uses (id bigint primary key, part_code int references parts (code));
             create table tickets (id serial primary key, note text default "none");
+            raw(reason = "a schema of its own") "create schema stock";
+            create table stock.bins (
+                id bigint primary key,
+                size int not null,
+                constraint bins_size_positive check (size > 0)
+            );
+            create index bins_size_idx on stock.bins (size);
         }
         pub mod m0002_code {
             expand alter table parts alter column code type bigint from int;
@@ -665,11 +674,15 @@ mod unnamed {
         pub mod m0004_tickets {
             expand alter table tickets alter column id type bigint from int;
         }
+        /// A table outside `public`.
+        pub mod m0005_bins {
+            expand alter table stock.bins alter column size type bigint from int;
+        }
     }
 }
 
 #[tokio::test]
-async fn constraints_postgresql_named_are_carried_without_a_refusal() {
+async fn column_changes_on_what_postgresql_named_run_as_the_plan_shows() {
     let shown = unnamed::MIGRATIONS[1].to_string();
     for expected in [
         r#"CREATE UNIQUE INDEX CONCURRENTLY "_zd_parts_code_key" ON "parts" USING btree ("_zd_code_new");"#,
@@ -677,6 +690,12 @@ async fn constraints_postgresql_named_are_carried_without_a_refusal() {
     ] {
         assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
     }
+    // The schema's table is known to the catalog after the raw `create schema`.
+    let bins = unnamed::MIGRATIONS[4].to_string();
+    assert!(
+        bins.contains(r#"ALTER INDEX "stock"."_zd_bins_size_idx" RENAME TO "bins_size_idx";"#),
+        "{bins}"
+    );
     let db = common::fresh_database("unnamed_carried").await;
     let options = db.inner.connect_options();
     if version_gate::refused_as_too_new(&options, unnamed::MIGRATIONS).await {
@@ -690,7 +709,8 @@ async fn constraints_postgresql_named_are_carried_without_a_refusal() {
     db.exec(
         "INSERT INTO parts SELECT g, g, g % 50 + 1, g FROM generate_series(1, 40) g;
          INSERT INTO uses SELECT g, g FROM generate_series(1, 20) g;
-         INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 5) g",
+         INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 5) g;
+         INSERT INTO stock.bins SELECT g, g FROM generate_series(1, 5) g",
     )
     .await;
     Migrator::new(unnamed::MIGRATIONS)

@@ -3,7 +3,7 @@
 //! Raw SQL is opaque to the catalog: after it, names the catalog does not know are no longer errors.
 //! One kind is recognised and leaves the catalog as it was: a single statement that only creates an
 //! object the catalog does not model (an extension, a view, a function or procedure, a trigger, a
-//! sequence, a comment), as a baseline migration writes them. Statements are found by the raw-SQL
+//! sequence, a comment, an empty schema), as a baseline migration writes them. Statements are found by the raw-SQL
 //! splitter (`raw::split`, which knows SQL's quoting), so a second statement after a `;` is never
 //! missed. (SQL whose quoting does not end is rejected by the raw-SQL checks before this matters.)
 
@@ -40,6 +40,25 @@ pub(crate) fn leaves_catalog_alone(sql: &str) -> bool {
     ADDITIVE
         .iter()
         .any(|kind| words.len() >= kind.len() && words.iter().zip(kind.iter()).all(|(w, k)| w == k))
+        || empty_schema(&sql[statement.clone()])
+}
+
+/// `create schema [if not exists] NAME [authorization ROLE]`, nothing else: a schema created with
+/// elements (`create schema app create table ..`) creates tables.
+fn empty_schema(statement: &str) -> bool {
+    let words: Vec<String> = statement
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let rest = match words.as_slice() {
+        ["create", "schema", "if", "not", "exists", rest @ ..] => rest,
+        ["create", "schema", rest @ ..] => rest,
+        _ => return false,
+    };
+    matches!(rest, [_] | [_, "authorization", _] | ["authorization", _])
 }
 
 #[cfg(test)]
@@ -65,6 +84,13 @@ mod tests {
             "CREATE VIEW v AS SELECT 1; ALTER TABLE users DROP COLUMN email"
         ));
         assert!(!leaves_catalog_alone("ALTER TABLE users ADD COLUMN x int"));
+        assert!(leaves_catalog_alone("create schema app"));
+        assert!(leaves_catalog_alone(
+            "CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION owner;"
+        ));
+        assert!(!leaves_catalog_alone(
+            "create schema app create table t (id int)"
+        ));
         assert!(!leaves_catalog_alone(
             "insert into accounts (name) values ('seed')"
         ));
