@@ -81,6 +81,9 @@ pub(crate) struct Executor<'a> {
     pub(crate) verify_schema: bool,
 }
 
+/// The note of a step that waited for old transactions in vain.
+const NOTHING_RAN: &str = "nothing of this step ran";
+
 /// Logs a step's failure, records it on the step's history row, and returns it as the run's error.
 ///
 /// `uncounted`: attempts of this run the history has not counted yet (a plain transactional step
@@ -272,7 +275,13 @@ impl Executor<'_> {
                 Ok(report) => report,
                 Err(Error::Step(mut error)) if work.phase == PhaseKind::Expand => {
                     if let Some(note) = self.pending_detach(m, error.index).await {
-                        // Its first transaction committed: editing the migration is no way out.
+                        // Its first transaction committed: editing the migration is no way out,
+                        // and "nothing of this step ran" is true of this attempt only.
+                        for n in &mut error.notes {
+                            if let Some(rest) = n.strip_prefix(NOTHING_RAN) {
+                                *n = format!("this attempt changed nothing{rest}");
+                            }
+                        }
                         error.notes.push(note);
                         return Err(Error::Step(error));
                     }
@@ -531,7 +540,7 @@ impl Executor<'_> {
                         timeouts_ms: (step.lock_timeout_ms, step.statement_timeout_ms),
                         blockers: old,
                         notes: vec![
-                            "nothing of this step ran; end the sessions named (or wait for them), then run again".to_owned(),
+                            format!("{NOTHING_RAN}; end the sessions named (or wait for them), then run again"),
                         ],
                         source: None,
                     };
