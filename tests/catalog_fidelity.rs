@@ -524,6 +524,27 @@ mod keyed {
     }
 }
 
+/// A fresh database with the first migration of `set` applied and `rows` inserted; `None` on a
+/// server older than the set's target (after checking that it refuses the set).
+async fn with_first_migration(
+    label: &str,
+    set: &[&'static zerodown::Migration],
+    rows: &str,
+) -> Option<common::Db> {
+    let db = common::fresh_database(label).await;
+    let options = db.inner.connect_options();
+    if version_gate::refused_as_too_new(&options, set).await {
+        return None;
+    }
+    Migrator::new(&set[..1])
+        .unwrap()
+        .run(&options)
+        .await
+        .unwrap();
+    db.exec(rows).await;
+    Some(db)
+}
+
 /// The widened key's catalog after `complete`, for comparing runs.
 async fn key_catalog(db: &common::Db) -> String {
     db.scalar(
@@ -558,21 +579,17 @@ async fn the_runtime_runs_the_identity_and_unnamed_keys_the_plan_stands_in_for()
     ] {
         assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
     }
-    let db = common::fresh_database("keyed_runtime").await;
-    let options = db.inner.connect_options();
-    if version_gate::refused_as_too_new(&options, keyed::MIGRATIONS).await {
-        return;
-    }
-    Migrator::new(&keyed::MIGRATIONS[..1])
-        .unwrap()
-        .run(&options)
-        .await
-        .unwrap();
-    db.exec(
+    let Some(db) = with_first_migration(
+        "keyed_runtime",
+        keyed::MIGRATIONS,
         "INSERT INTO orders (note) SELECT 'o' || g FROM generate_series(1, 30) g;
          INSERT INTO order_items (order_id, qty) SELECT 1 + g % 30, 1 FROM generate_series(1, 60) g",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let options = db.inner.connect_options();
     Migrator::new(keyed::MIGRATIONS)
         .unwrap()
         .run_and_complete(&options)
@@ -696,23 +713,19 @@ async fn column_changes_on_what_postgresql_named_run_as_the_plan_shows() {
         bins.contains(r#"ALTER INDEX "stock"."_zd_bins_size_idx" RENAME TO "bins_size_idx";"#),
         "{bins}"
     );
-    let db = common::fresh_database("unnamed_carried").await;
-    let options = db.inner.connect_options();
-    if version_gate::refused_as_too_new(&options, unnamed::MIGRATIONS).await {
-        return;
-    }
-    Migrator::new(&unnamed::MIGRATIONS[..1])
-        .unwrap()
-        .run(&options)
-        .await
-        .unwrap();
-    db.exec(
+    let Some(db) = with_first_migration(
+        "unnamed_carried",
+        unnamed::MIGRATIONS,
         "INSERT INTO parts SELECT g, g, g % 50 + 1, g FROM generate_series(1, 40) g;
          INSERT INTO uses SELECT g, g FROM generate_series(1, 20) g;
          INSERT INTO tickets (note) SELECT 'n' || g FROM generate_series(1, 5) g;
          INSERT INTO stock.bins SELECT g, g FROM generate_series(1, 5) g",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    let options = db.inner.connect_options();
     Migrator::new(unnamed::MIGRATIONS)
         .unwrap()
         .run_and_complete(&options)

@@ -592,26 +592,7 @@ fn bound(sql: &str) -> Option<String> {
     while i < chars.len() {
         let c = chars[i];
         if c == '\'' {
-            let mut value = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return None,
-                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                        value.push('\'');
-                        i += 2;
-                    }
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(ch) => {
-                        value.push(*ch);
-                        i += 1;
-                    }
-                }
-            }
-            out.push_str(&rust_string(&value));
+            out.push_str(&rust_string(&sql_string(&chars, &mut i)?));
         } else if c.is_ascii_alphabetic() {
             let start = i;
             while i < chars.len() && chars[i].is_ascii_alphabetic() {
@@ -688,6 +669,30 @@ const RUST_KEYWORDS: &[&str] = &[
     "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
 ];
 
+/// The value of the `'..'` literal starting at `chars[*i]`, with `*i` moved past it; `None` when it
+/// does not end.
+fn sql_string(chars: &[char], i: &mut usize) -> Option<String> {
+    let mut value = String::new();
+    *i += 1;
+    loop {
+        match chars.get(*i) {
+            None => return None,
+            Some('\'') if chars.get(*i + 1) == Some(&'\'') => {
+                value.push('\'');
+                *i += 2;
+            }
+            Some('\'') => {
+                *i += 1;
+                return Some(value);
+            }
+            Some(ch) => {
+                value.push(*ch);
+                *i += 1;
+            }
+        }
+    }
+}
+
 /// An SQL expression as PostgreSQL deparses it, spelt in the DSL: keywords lowercase, `'text'`
 /// literals as Rust strings, quoted names unquoted. `None` for what the DSL cannot spell (a name that
 /// needs its quotes, an `E'..'` string, a dollar-quoted string, a parameter).
@@ -698,26 +703,7 @@ fn sql_to_dsl(sql: &str) -> Option<String> {
     while i < chars.len() {
         let c = chars[i];
         if c == '\'' {
-            let mut value = String::new();
-            i += 1;
-            loop {
-                match chars.get(i) {
-                    None => return None,
-                    Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                        value.push('\'');
-                        i += 2;
-                    }
-                    Some('\'') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(ch) => {
-                        value.push(*ch);
-                        i += 1;
-                    }
-                }
-            }
-            out.push_str(&rust_string(&value));
+            out.push_str(&rust_string(&sql_string(&chars, &mut i)?));
         } else if c == '"' {
             let end = chars[i + 1..].iter().position(|ch| *ch == '"')? + i + 1;
             let name: String = chars[i + 1..end].iter().collect();
