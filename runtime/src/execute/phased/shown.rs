@@ -26,6 +26,7 @@ use crate::plan::carry::{
     is_comment_sql, is_constraint_sql, is_identity_sql, COMMENT_PLACEHOLDER, IDENTITY_PLACEHOLDER,
     UNNAMED_PLACEHOLDER,
 };
+use crate::plan::sqltext::{tokens, Tok};
 
 /// The refusal of the step when `derived` (everything the step would run on this database,
 /// including what a resumed attempt skips as already done) differs from the step's preview.
@@ -79,44 +80,26 @@ fn compare(preview: &[&str], derived: &[String]) -> Difference {
 /// not need them (`"holds"` and `holds` are one table: the catalog quotes every name, `regclass`
 /// only those that need it).
 fn normal(sql: &str) -> String {
-    let spaced = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out = String::with_capacity(spaced.len());
-    let mut rest = spaced.as_str();
-    while let Some(at) = rest.find(['"', '\'']) {
-        out.push_str(&rest[..at]);
-        let quote = rest[at..].chars().next().unwrap_or('"');
-        let Some(len) = closing(&rest[at + 1..], quote) else {
-            out.push_str(&rest[at..]);
-            return out;
-        };
-        let inner = &rest[at + 1..at + 1 + len];
-        let plain = quote == '"'
-            && inner.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && inner
+    let plain = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-        if plain {
-            out.push_str(inner);
-        } else {
-            out.push_str(&rest[at..at + len + 2]);
-        }
-        rest = &rest[at + len + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Where the quoted text starting `text` ends: the first `quote` not doubled.
-fn closing(text: &str, quote: char) -> Option<usize> {
-    let mut from = 0;
-    loop {
-        let at = from + text[from..].find(quote)?;
-        if text[at + 1..].starts_with(quote) {
-            from = at + 2;
-        } else {
-            return Some(at);
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+    };
+    let mut out = String::with_capacity(sql.len());
+    for tok in tokens(sql) {
+        match tok {
+            Tok::Ident {
+                value,
+                quoted: true,
+                ..
+            } if plain(&value) => out.push_str(&value),
+            Tok::Ident { text, .. } => out.push_str(text),
+            Tok::Other(text) if text.chars().all(char::is_whitespace) => out.push(' '),
+            Tok::Other(text) => out.push_str(text),
         }
     }
+    out.trim().to_owned()
 }
 
 /// What a statement does to which object: its text before the first parenthesis, or up to `SET
