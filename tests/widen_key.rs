@@ -21,6 +21,49 @@ zerodown::migration! {
     }
 }
 
+/// The same tables, with their triggers, and the same change, as a `migrations!` set: its plan shows
+/// every statement the widening runs (the catalog knows the key, its index and the referencing
+/// foreign key), and the runtime holds what it derives against it before each step.
+mod set {
+    zerodown::migrations! {
+        pub mod m0001_orders {
+            set target_postgres = 10;
+            create table orders (
+                id integer generated always as identity primary key,
+                total_cents bigint not null,
+                note text,
+                updated_at timestamptz not null default now()
+            );
+            create table orders_audit (id bigserial primary key, order_id bigint not null, op text not null);
+            raw(reason = "the application's updated_at") r#"CREATE FUNCTION touch_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$"#;
+            raw(reason = "the application's updated_at") "CREATE TRIGGER touch_orders BEFORE UPDATE ON orders FOR EACH ROW EXECUTE PROCEDURE touch_orders()";
+            raw(reason = "the application's audit") r#"CREATE FUNCTION audit_orders() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO orders_audit (order_id, op) VALUES (OLD.id, TG_OP); RETURN NULL; END $$"#;
+            raw(reason = "the application's audit") "CREATE TRIGGER audit_orders AFTER UPDATE OR DELETE ON orders FOR EACH ROW EXECUTE PROCEDURE audit_orders()";
+            create table order_items (
+                id bigserial primary key,
+                order_id integer not null,
+                qty int not null,
+                constraint order_items_order_id_fkey foreign key (order_id) references orders (id) on delete cascade
+            );
+            create index order_items_order_idx on order_items (order_id);
+        }
+        pub mod m0002_orders_id_bigint {
+            set target_postgres = 10;
+            expand alter table orders alter column id type bigint from integer;
+        }
+    }
+}
+
+/// How the tables come to be: by hand (then the single `migration!` widens the key), or by the
+/// set's first migration (then the set's second one does).
+#[derive(Clone, Copy)]
+enum Tables {
+    ByHand(&'static str),
+    BySet,
+}
+
 const ROWS: i64 = 20_000;
 
 /// `orders` with `id` declared `key`, and `order_items` referencing it.
@@ -30,6 +73,20 @@ fn schema(key: &str) -> String {
 
 /// [`schema`] with `rows` orders (and twice as many items).
 fn schema_of(key: &str, rows: i64) -> String {
+    format!("{}\n{}", tables(key), rows_of(rows))
+}
+
+/// The orders of [`schema_of`].
+fn rows_of(rows: i64) -> String {
+    format!(
+        "INSERT INTO orders (total_cents, note) SELECT g * 10, 'order ' || g FROM generate_series(1, {rows}) g;
+        INSERT INTO order_items (order_id, qty) SELECT 1 + g % {rows}, g % 5 + 1 FROM generate_series(1, {}) g;",
+        rows * 2
+    )
+}
+
+/// The tables of [`schema_of`], with their triggers.
+fn tables(key: &str) -> String {
     format!(
         "CREATE TABLE orders (
             id {key} PRIMARY KEY,
@@ -49,10 +106,7 @@ fn schema_of(key: &str, rows: i64) -> String {
             order_id integer NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
             qty int NOT NULL
         );
-        CREATE INDEX order_items_order_idx ON order_items (order_id);
-        INSERT INTO orders (total_cents, note) SELECT g * 10, 'order ' || g FROM generate_series(1, {rows}) g;
-        INSERT INTO order_items (order_id, qty) SELECT 1 + g % {rows}, g % 5 + 1 FROM generate_series(1, {}) g;",
-        rows * 2
+        CREATE INDEX order_items_order_idx ON order_items (order_id);"
     )
 }
 
@@ -177,13 +231,26 @@ async fn referencing(db: &Db) -> Vec<(String, String, bool)> {
     .unwrap()
 }
 
-async fn widen_under_the_application(label: &str, key: &str) -> (Db, Arc<Done>) {
+async fn widen_under_the_application(label: &str, tables: Tables) -> (Db, Arc<Done>) {
     init_tracing();
     let db = fresh_database(label).await;
-    db.exec(&schema(key)).await;
+    let migrations: Vec<&'static Migration> = match tables {
+        Tables::ByHand(key) => {
+            db.exec(&schema(key)).await;
+            vec![&m0001_orders_id_bigint::MIGRATION]
+        }
+        Tables::BySet => {
+            Migrator::new(&set::MIGRATIONS[..1])
+                .unwrap()
+                .run(&db.options)
+                .await
+                .unwrap();
+            db.exec(&rows_of(ROWS)).await;
+            set::MIGRATIONS.to_vec()
+        }
+    };
     let before = untouched(&db).await;
-    let m: &'static Migration = &m0001_orders_id_bigint::MIGRATION;
-    let migrator = Migrator::new(&[m]).unwrap();
+    let migrator = Migrator::new(&migrations).unwrap();
     let mut writers = Writers::new();
     let done = application(&db, &mut writers, ROWS);
     writers.wait_for(40).await;
@@ -270,8 +337,34 @@ async fn next_key_follows(db: &Db) {
 
 #[tokio::test]
 async fn an_identity_primary_key_is_widened_under_the_application() {
-    let (db, _) =
-        widen_under_the_application("widen_identity", "integer GENERATED ALWAYS AS IDENTITY").await;
+    let (db, _) = widen_under_the_application(
+        "widen_identity",
+        Tables::ByHand("integer GENERATED ALWAYS AS IDENTITY"),
+    )
+    .await;
+    identity_kept(&db).await;
+}
+
+/// The same through a `migrations!` set: every step runs only the statements its plan shows (the
+/// runtime refuses otherwise), under the same application, with the same values and audit.
+#[tokio::test]
+async fn an_identity_key_widened_by_a_set_runs_the_statements_its_plan_shows() {
+    let shown = set::MIGRATIONS[1].to_string();
+    for expected in [
+        r#"CREATE UNIQUE INDEX CONCURRENTLY "_zd_orders_pkey" ON "orders" USING btree ("_zd_id_new");"#,
+        r#"ALTER TABLE "order_items" ADD CONSTRAINT "_zd_order_items_order_id_fkey" FOREIGN KEY ("order_id") REFERENCES "orders"("_zd_id_new") ON DELETE CASCADE NOT VALID;"#,
+        r#"ALTER TABLE "orders" ADD CONSTRAINT "orders_pkey" PRIMARY KEY USING INDEX "_zd_orders_pkey";"#,
+        "-- then the identity is re-created",
+    ] {
+        assert!(shown.contains(expected), "{expected}\nnot in:\n{shown}");
+    }
+    let (db, _) = widen_under_the_application("widen_identity_set", Tables::BySet).await;
+    identity_kept(&db).await;
+}
+
+/// The identity of `orders.id` after the widening: always, its sequence, bigint's limit, the next
+/// key after the last.
+async fn identity_kept(db: &Db) {
     let (identity, sequence): (String, String) = {
         let mut c = db.connect().await;
         sqlx::query_as(
@@ -288,7 +381,7 @@ async fn an_identity_primary_key_is_widened_under_the_application() {
         .scalar("SELECT seqmax FROM pg_sequence WHERE seqrelid = 'orders_id_seq'::regclass")
         .await;
     assert_eq!(max, i64::MAX, "the limit was integer's own: now bigint's");
-    next_key_follows(&db).await;
+    next_key_follows(db).await;
     let err = db
         .exec_err("INSERT INTO orders (id, total_cents) VALUES (1, 1)")
         .await;
@@ -301,7 +394,7 @@ async fn an_identity_primary_key_is_widened_under_the_application() {
 
 #[tokio::test]
 async fn a_serial_primary_key_is_widened_under_the_application() {
-    let (db, _) = widen_under_the_application("widen_serial", "serial").await;
+    let (db, _) = widen_under_the_application("widen_serial", Tables::ByHand("serial")).await;
     let (default, owner): (String, String) = {
         let mut c = db.connect().await;
         sqlx::query_as(
