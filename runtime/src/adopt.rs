@@ -327,7 +327,6 @@ async fn read(conn: &mut PgConnection) -> Result<Live, sqlx::Error> {
 /// The migration's text.
 fn write(live: &Live, module: &str, database: &str) -> String {
     let mut body = String::new();
-    let mut raw_tables = Vec::new();
     for ext in &live.extensions {
         raw(
             &mut body,
@@ -343,16 +342,22 @@ fn write(live: &Live, module: &str, database: &str) -> String {
             values.join(", ")
         );
     }
+    // Each table in the DSL, or `None` for one kept in `raw`.
+    let dsl: Vec<Option<(String, Vec<String>)>> = live.tables.iter().map(table).collect();
+    let raw_tables: Vec<String> = live
+        .tables
+        .iter()
+        .zip(&dsl)
+        .filter(|(_, d)| d.is_none())
+        .map(|(t, _)| t.name.clone())
+        .collect();
     let mut foreign_keys = Vec::new();
     let mut attaches = Vec::new();
-    for t in &live.tables {
+    for (t, dsl) in live.tables.iter().zip(dsl) {
         if let Some((parent, bound_sql)) = &t.partition_of {
-            let raw_parent = live
-                .tables
-                .iter()
-                .any(|p| p.name == *parent && table(p).is_none());
+            let in_dsl = !raw_tables.contains(parent) && !raw_tables.contains(&t.name);
             attaches.push(match bound(bound_sql) {
-                Some(b) if !raw_parent && table(t).is_some() => Ok(format!(
+                Some(b) if in_dsl => Ok(format!(
                     "alter table {parent} attach partition {} {b}",
                     t.name
                 )),
@@ -365,15 +370,12 @@ fn write(live: &Live, module: &str, database: &str) -> String {
                 )),
             });
         }
-        match table(t) {
+        match dsl {
             Some((create, fks)) => {
                 body.push_str(&create);
                 foreign_keys.extend(fks);
             }
-            None => {
-                raw_tables.push(t.name.clone());
-                raw(&mut body, &format!("table {}", t.name), &table_sql(t));
-            }
+            None => raw(&mut body, &format!("table {}", t.name), &table_sql(t)),
         }
     }
     for (table, name, definition) in &live.indexes {
@@ -883,5 +885,49 @@ mod tests {
         );
         assert_eq!(bound("DEFAULT").as_deref(), Some("default"));
         assert_eq!(bound("FOR VALUES IN ((1 + 2))"), None);
+    }
+
+    #[test]
+    fn a_partition_of_a_parent_kept_in_raw_is_attached_in_raw() {
+        let column = |name: &str| Column {
+            name: name.to_owned(),
+            ty: "text".to_owned(),
+            not_null: false,
+            default: None,
+            identity: String::new(),
+            generated: String::new(),
+            serial: false,
+        };
+        let table = |name: &str, key: Option<&str>, of: Option<(&str, &str)>| Table {
+            name: name.to_owned(),
+            columns: vec![column("name")],
+            constraints: Vec::new(),
+            partition_key: key.map(str::to_owned),
+            partition_of: of.map(|(p, b)| (p.to_owned(), b.to_owned())),
+        };
+        let live = Live {
+            tables: vec![
+                table("people", Some("RANGE (lower(name))"), None),
+                table(
+                    "people_a",
+                    None,
+                    Some(("people", "FOR VALUES FROM ('a') TO ('b')")),
+                ),
+                table("kinds", Some("LIST (name)"), None),
+                table("kinds_x", None, Some(("kinds", "FOR VALUES IN ('x')"))),
+            ],
+            ..Live::default()
+        };
+        let text = write(&live, "m0001_baseline", "db");
+        for expected in [
+            "raw(reason = \"baseline: table people\") r#\"CREATE TABLE people (\"name\" text) PARTITION BY RANGE (lower(name))\"#;",
+            "create table people_a (",
+            "raw(reason = \"baseline: partition people_a of people\") r#\"ALTER TABLE people ATTACH PARTITION people_a FOR VALUES FROM ('a') TO ('b')\"#;",
+            ") partition by list (name);",
+            "alter table kinds attach partition kinds_x for values in (\"x\");",
+            "Tables kept as raw SQL (an expression the DSL cannot spell): people.",
+        ] {
+            assert!(text.contains(expected), "{expected}\nnot in:\n{text}");
+        }
     }
 }

@@ -326,13 +326,12 @@ impl fmt::Display for PlannedStep {
         }
         // A prepare step derives a rename's new column before its statements and copies the
         // comment (a comment line) after them; the others derive their SQL after them.
-        let none: &[&str] = &[];
         let (before, after): (Vec<&str>, Vec<&str>) = match s.kind {
             StepKind::Phased(p) if p.action == crate::plan::Action::Prepare => {
                 p.preview.iter().partition(|sql| !sql.starts_with("--"))
             }
             StepKind::Phased(p) => (Vec::new(), p.preview.to_vec()),
-            _ => (none.to_vec(), none.to_vec()),
+            _ => (Vec::new(), Vec::new()),
         };
         for sql in before.iter().chain(s.statements).chain(&after) {
             // A preview may hold a comment (what only the run can tell).
