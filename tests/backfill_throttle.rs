@@ -1,7 +1,8 @@
 //! A backfill holds back on what the server and the application show: sessions waiting for the
 //! row locks of a batch (the next batch is halved and a pause follows), the application's health
-//! callback (`Migrator::backfill_health`) and a vacuum on the table. The replica-lag throttle is in
-//! `replica.rs`.
+//! callback (`Migrator::backfill_health`), a vacuum on the table, and other sessions at work in
+//! the database (the backfill then takes only its share of the time). The replica-lag throttle is
+//! in `replica.rs`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,6 +23,14 @@ zerodown::migration! {
 zerodown::migration! {
     /// The defaults.
     pub mod m0001_plain {
+        backfill items set doubled = v * 2;
+    }
+}
+
+zerodown::migration! {
+    /// The defaults, but the whole of the time even while others work.
+    pub mod m0001_greedy {
+        set backfill_busy_percent = 100;
         backfill items set doubled = v * 2;
     }
 }
@@ -252,4 +261,97 @@ async fn a_vacuum_on_the_table_throttles_the_backfill() {
     assert_eq!(wrong_values(&mut conn).await, 0);
     conn.close().await.unwrap();
     db.drop_database().await.unwrap();
+}
+
+/// Runs `migration` through `migrator` on a fresh database while, when `writer` names an
+/// `application_name`, a session with that name runs short statements every few milliseconds;
+/// returns the progress reports (after checking the values).
+async fn run_beside_a_writer(
+    name: &str,
+    migrator: Migrator,
+    writer: Option<&'static str>,
+) -> Vec<BackfillProgress> {
+    let (db, mut conn) = setup(name).await;
+    let (seen, sink) = recorder();
+    let migrator = migrator.on_progress(sink);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = writer.map(|application_name| {
+        let options = db.connect_options().application_name(application_name);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut writer = PgConnection::connect_with(&options).await.unwrap();
+            let mut statements = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                writer.execute("SELECT pg_sleep(0.001)").await.unwrap();
+                statements += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            writer.close().await.unwrap();
+            statements
+        })
+    });
+    migrator
+        .run(&db.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("the migration failed: {e}"));
+    stop.store(true, Ordering::SeqCst);
+    if let Some(writing) = writing {
+        assert!(writing.await.unwrap() > 0, "the writer ran statements");
+    }
+    assert_eq!(wrong_values(&mut conn).await, 0);
+    conn.close().await.unwrap();
+    db.drop_database().await.unwrap();
+    let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert_eq!(all.last().map(|p| p.stage), Some(BackfillStage::Done));
+    all
+}
+
+/// The reports saying the backfill rested because other sessions were at work.
+fn busy(all: &[BackfillProgress]) -> usize {
+    all.iter()
+        .filter(|p| p.state == BackfillState::Throttled(ThrottleReason::Busy))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backfill_shares_the_database_only_while_other_sessions_work() {
+    let plain = || Migrator::new(&[&m0001_plain::MIGRATION]).unwrap();
+    // Alone: the batches follow each other.
+    let alone = run_beside_a_writer("share_alone", plain(), None).await;
+    assert!(alone.iter().filter(|p| p.batches > 0).count() > 2);
+    assert_eq!(busy(&alone), 0, "{alone:#?}");
+    // An application at work: it rests before every batch after the first.
+    let shared = run_beside_a_writer("share_busy", plain(), Some("app")).await;
+    let batches = shared.last().unwrap().batches;
+    assert!(batches > 2, "{shared:#?}");
+    assert!(
+        busy(&shared) as u64 >= batches - 1,
+        "{batches} batches, {} rests: {shared:#?}",
+        busy(&shared)
+    );
+    // The migrator's own sessions (another runner waiting for the lock) are not an application.
+    let own = run_beside_a_writer("share_own", plain(), Some("zerodown")).await;
+    assert_eq!(busy(&own), 0, "{own:#?}");
+    // 100% never rests, set on the migrator or written in the migration.
+    let full = plain().backfill_busy_percent(100).unwrap();
+    let full = run_beside_a_writer("share_full", full, Some("app")).await;
+    assert_eq!(busy(&full), 0, "{full:#?}");
+    let greedy = Migrator::new(&[&m0001_greedy::MIGRATION]).unwrap();
+    let greedy = run_beside_a_writer("share_greedy", greedy, Some("app")).await;
+    assert_eq!(busy(&greedy), 0, "{greedy:#?}");
+}
+
+#[test]
+fn a_busy_share_outside_1_to_100_percent_is_refused() {
+    for percent in [0, 101, 255] {
+        let error = Migrator::new(&[&m0001_plain::MIGRATION])
+            .unwrap()
+            .backfill_busy_percent(percent)
+            .err()
+            .unwrap_or_else(|| panic!("{percent}% was accepted"));
+        assert_eq!(
+            error.to_string(),
+            format!("invalid migrator configuration: the backfill's busy share is {percent}%; use a percentage from 1 to 100 (100 never rests)"),
+        );
+    }
 }

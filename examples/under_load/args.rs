@@ -10,13 +10,17 @@ pub enum RunKind {
     Baseline,
     /// The changes as plain SQL, one autocommit statement per change.
     Naive,
-    /// The changes through `zerodown::Migrator::run` then `complete`, with the queueing lock strategy
-    /// of earlier versions (`LockStrategy::Queue`), for comparison.
+    /// The changes through `zerodown::Migrator::run` then `complete` as earlier versions ran them,
+    /// for comparison: the queueing lock strategy (`LockStrategy::Queue`) and backfills at full
+    /// speed (`backfill_busy_percent(100)`).
     ZerodownQueue,
-    /// The changes through `zerodown::Migrator::run` then `complete` (default: look before queueing).
+    /// The changes through `zerodown::Migrator::run` then `complete` with the defaults: look before
+    /// queueing, backfills working at most `Pace::DEFAULT_BUSY_PERCENT` of the time while the
+    /// application runs.
     Zerodown,
-    /// As [`RunKind::Zerodown`], with the application's health callback
-    /// (`Migrator::backfill_health`): backfills pause while the application's recent p99 is above
+    /// As [`RunKind::Zerodown`], but the application's health callback
+    /// (`Migrator::backfill_health`) paces the backfills instead of a fixed share of the time
+    /// (`backfill_busy_percent(100)`): they pause while the application's recent p99 is above
     /// 1.5 times the baseline's.
     ZerodownHealth,
 }
@@ -45,9 +49,9 @@ impl RunKind {
         match self {
             RunKind::Baseline => "baseline (no migration)",
             RunKind::Naive => "naive SQL",
-            RunKind::ZerodownQueue => "zerodown, queueing for locks (earlier versions)",
-            RunKind::Zerodown => "zerodown (looks before queueing)",
-            RunKind::ZerodownHealth => "zerodown, backfills throttled on the application's p99",
+            RunKind::ZerodownQueue => "zerodown, earlier versions (queueing, full speed)",
+            RunKind::Zerodown => "zerodown (defaults)",
+            RunKind::ZerodownHealth => "zerodown, paced by the application's p99",
         }
     }
 }

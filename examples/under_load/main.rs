@@ -29,6 +29,7 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor};
 use tokio::time::Instant;
+use zerodown::plan::Pace;
 use zerodown::{LockStrategy, Migrator};
 
 use args::{Args, RunKind};
@@ -236,10 +237,12 @@ async fn one_run(
         },
         RunKind::Naive => naive(&options, t0).await,
         RunKind::ZerodownQueue => {
-            through_zerodown(&options, recorder, t0, LockStrategy::Queue, None).await
+            // Earlier versions: queueing for locks, and backfills at full speed.
+            through_zerodown(&options, recorder, t0, LockStrategy::Queue, 100, None).await
         }
         RunKind::Zerodown => {
-            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, None).await
+            let busy = Pace::DEFAULT_BUSY_PERCENT;
+            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, busy, None).await
         }
         RunKind::ZerodownHealth => {
             // Without a baseline in this invocation: the baseline p99 of the committed page.
@@ -254,7 +257,9 @@ async fn one_run(
                 probe: work.probe(),
                 limit,
             };
-            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, Some(health)).await
+            // The application's latency decides instead of a fixed share of the time.
+            let health = Some(health);
+            through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, 100, health).await
         }
     };
     let migration_end = Instant::now();
@@ -405,13 +410,15 @@ async fn through_zerodown(
     recorder: &Recorder,
     t0: Instant,
     strategy: LockStrategy,
+    busy_percent: u8,
     health: Option<Health>,
 ) -> Applied {
     recorder.take_marks(t0);
     let result = async {
         let mut migrator = Migrator::new(&changes::migrations())?
             .application_name("under_load zerodown")
-            .lock_strategy(strategy);
+            .lock_strategy(strategy)
+            .backfill_busy_percent(busy_percent)?;
         if let Some(Health { probe, limit }) = health {
             migrator = migrator.backfill_health(move || probe.recent_p99() <= limit);
         }

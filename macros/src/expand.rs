@@ -164,6 +164,7 @@ pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
         backfill_pause_ms,
         backfill_target_batch_ms,
         backfill_max_replica_lag_ms,
+        backfill_busy_percent,
         backfill_batch_size_set,
         backfill_pause_set,
         target,
@@ -181,6 +182,7 @@ pub(crate) fn settings_literal(s: &Settings) -> TokenStream {
             backfill_pause_ms: #backfill_pause_ms,
             backfill_target_batch_ms: #backfill_target_batch_ms,
             backfill_max_replica_lag_ms: #backfill_max_replica_lag_ms,
+            backfill_busy_percent: #backfill_busy_percent,
             backfill_batch_size_set: #backfill_batch_size_set,
             backfill_pause_set: #backfill_pause_set,
             target: ::zerodown::__private::PgVersion(#target),
@@ -315,6 +317,7 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
                     max_replica_lag_ms,
                     batch_size_set,
                     pause_set,
+                    busy_percent,
                 },
         }) => {
             quote! {
@@ -325,6 +328,7 @@ fn kind_literal(kind: &StepKind) -> TokenStream {
                     pace: ::zerodown::__private::Pace {
                         target_batch_ms: #target_batch_ms, max_replica_lag_ms: #max_replica_lag_ms,
                         batch_size_set: #batch_size_set, pause_set: #pause_set,
+                        busy_percent: #busy_percent,
                     },
                 })
             }

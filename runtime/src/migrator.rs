@@ -17,7 +17,7 @@ use crate::error::{Drift, Error};
 use crate::execute::{Executor, Work};
 use crate::history::{self, History, RowState, StepState, Tables};
 use crate::lookahead::LockStrategy;
-use crate::plan::{Migration, PgVersion, Step, StepKind, Transaction};
+use crate::plan::{Migration, Pace, PgVersion, Step, StepKind, Transaction};
 use crate::report::{AppliedSink, MigrationReport};
 use crate::report::{Plan, PlannedStep, RunReport};
 use crate::retry::backoff::SplitMix64;
@@ -125,6 +125,8 @@ pub struct Migrator {
     applied: Option<AppliedSink>,
     stop: Option<StopSignal>,
     health: Option<HealthCheck>,
+    /// The share of the time, in percent, backfills work while other sessions use the server.
+    busy_percent: u8,
     /// Compare the tables a migration changes with what it expects before it starts.
     verify_schema: bool,
     /// The schema the migrations build (a `migrations!` set's `SCHEMA`), for `migrate schema`.
@@ -288,6 +290,7 @@ impl Migrator {
             jitter_seed: None,
             progress: None,
             health: None,
+            busy_percent: Pace::DEFAULT_BUSY_PERCENT,
             verify_schema: true,
             schema: None,
             only_contract: None,
@@ -467,6 +470,33 @@ impl Migrator {
     ) -> Migrator {
         self.health = Some(HealthCheck(Arc::new(move || check().into())));
         self
+    }
+
+    /// The share of the time, in percent (1 to 100), a backfill works while other sessions use
+    /// its database; default [`Pace::DEFAULT_BUSY_PERCENT`] (8). Before each batch the backfill
+    /// looks at `pg_stat_activity`: when client sessions of the database other than the migrator's
+    /// (other `application_name`s) ran a statement since it last looked, it rests so that its
+    /// batches take at most this share of the time (8%: eleven and a half times as long as the
+    /// batch took), aims its batches at 50 ms instead of 150 ms (a writer of a row the batch
+    /// holds waits for it), and the progress shows "throttled: other sessions at work". On a
+    /// database nobody else uses, batches follow each other without a pause. 100 never rests. A
+    /// migration's `set backfill_busy_percent` takes precedence; backfills whose migration fixed
+    /// the batch size (`backfill_batch_size` without `backfill_target_batch`) keep the pace
+    /// written unless it sets this too.
+    ///
+    /// The default keeps an application's latency close to its usual on a small server (measured
+    /// in `docs/under_load.md`); on a server with cores to spare a larger share finishes sooner,
+    /// and [`backfill_health`](Self::backfill_health) with `backfill_busy_percent(100)` lets the
+    /// application's own latency decide instead. A session whose state the role may not see
+    /// (without `pg_read_all_stats` or `pg_monitor`) counts as idle.
+    pub fn backfill_busy_percent(mut self, percent: u8) -> Result<Migrator, Error> {
+        if !(1..=100).contains(&percent) {
+            return Err(Error::InvalidConfig(format!(
+                "the backfill's busy share is {percent}%; use a percentage from 1 to 100 (100 never rests)"
+            )));
+        }
+        self.busy_percent = percent;
+        Ok(self)
     }
 
     /// Calls `callback` when a step of `run`, `complete` or `rollback` starts and when it is
@@ -723,6 +753,7 @@ impl Migrator {
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
             health: self.health.as_ref(),
+            busy_percent: self.busy_percent,
             verify_schema: self.verify_schema,
         };
         let result = executor.run(&work).await;
@@ -1143,6 +1174,7 @@ impl Migrator {
             steps: self.steps.as_ref(),
             stop: self.stop.as_ref(),
             health: self.health.as_ref(),
+            busy_percent: self.busy_percent,
             verify_schema: self.verify_schema,
         };
         let mut result = Ok(());

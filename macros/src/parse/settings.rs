@@ -33,6 +33,7 @@ const PACING: &[(&str, u64, u64)] = &[
 const INTEGERS: &[(&str, u64, u64)] = &[
     ("retry_attempts", 1, 1000),
     ("backfill_batch_size", 1, 1_000_000),
+    ("backfill_busy_percent", 1, 100),
     (
         "target_postgres",
         PgVersion::OLDEST_SUPPORTED.0 as u64,
@@ -305,14 +306,19 @@ fn apply(out: &mut Settings, name: &'static str, value: &SettingValue) -> Result
             format!(
                 "`target_postgres` is {n}, which zerodown does not support; use a PostgreSQL major version from {min} to {max}"
             )
+        } else if name == "backfill_busy_percent" {
+            format!(
+                "`backfill_busy_percent` is {n}, out of range; use a percentage of the time from {min} to {max} (100 never rests while other sessions work)"
+            )
         } else {
             format!("`{name}` is {n}, out of range; use a value from {min} to {max}")
         });
     }
     match name {
-        // Both fit: the ranges above are far below `u32::MAX`.
+        // They fit: the ranges above are far below `u32::MAX` (and the percent below `u8::MAX`).
         "retry_attempts" => out.retry_attempts = n as u32,
         "target_postgres" => out.target = PgVersion(n as u32),
+        "backfill_busy_percent" => out.backfill_busy_percent = n as u8,
         _ => {
             out.backfill_batch_size = n;
             out.backfill_batch_size_set = true;

@@ -70,6 +70,7 @@ pub(crate) struct Sizer {
     max: u64,
     adaptive: bool,
     target: Duration,
+    busy_target: Duration,
 }
 
 impl Sizer {
@@ -81,6 +82,7 @@ impl Sizer {
             max: Pace::MAX_BATCH.max(start),
             adaptive: b.pace.adaptive(),
             target: b.pace.target_batch(),
+            busy_target: b.pace.busy_target_batch(),
         }
     }
 
@@ -90,13 +92,15 @@ impl Sizer {
     }
 
     /// Adapts to a batch of `size` rows that found `passed` rows and took `took`: towards the
-    /// target duration, by at most x2 up and /2 down, within the bounds. `hold` keeps it from
-    /// growing (vacuum on the table). A short batch (the pass's last) says nothing about speed.
-    pub(crate) fn after_batch(&mut self, passed: u64, took: Duration, hold: bool) {
+    /// target duration (the shorter one while other sessions are `busy`), by at most x2 up and /2
+    /// down, within the bounds. `hold` keeps it from growing (vacuum on the table). A short batch
+    /// (the pass's last) says nothing about speed.
+    pub(crate) fn after_batch(&mut self, passed: u64, took: Duration, hold: bool, busy: bool) {
         if !self.adaptive || passed < self.size || took.is_zero() {
             return;
         }
-        let ratio = self.target.as_secs_f64() / took.as_secs_f64();
+        let target = if busy { self.busy_target } else { self.target };
+        let ratio = target.as_secs_f64() / took.as_secs_f64();
         // Within 20% of the target: stay, so the size does not oscillate around it.
         if (0.8..=1.25).contains(&ratio) || (hold && ratio > 1.0) {
             return;
@@ -149,6 +153,44 @@ impl Rest {
     }
 }
 
+/// How long a backfill rests while other sessions use the server: its batches take at most
+/// `percent` of the time. The rest before a batch makes up the rest of the previous batch's share,
+/// less what it already rested after that batch for other reasons (lock waits, vacuum, the
+/// application's health), so the pauses do not add up.
+#[derive(Debug)]
+pub(crate) struct Share {
+    percent: u8,
+    /// The previous batch's duration and what it rested after it already.
+    last: Option<(Duration, Duration)>,
+}
+
+impl Share {
+    pub(crate) fn new(percent: u8) -> Share {
+        Share {
+            percent: percent.clamp(1, 100),
+            last: None,
+        }
+    }
+
+    /// A batch took `took`, and `rested` followed it.
+    pub(crate) fn after_batch(&mut self, took: Duration, rested: Duration) {
+        self.last = Some((took, rested));
+    }
+
+    /// The rest before the next batch: none on a server nobody else uses (`busy` false), before
+    /// the first batch, or at 100%.
+    pub(crate) fn rest(&mut self, busy: bool) -> Duration {
+        let Some((took, rested)) = self.last.take() else {
+            return Duration::ZERO;
+        };
+        if !busy {
+            return Duration::ZERO;
+        }
+        let idle = f64::from(100 - self.percent) / f64::from(self.percent);
+        took.mul_f64(idle).saturating_sub(rested)
+    }
+}
+
 /// What the server showed before a batch.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Signals {
@@ -156,19 +198,31 @@ pub(crate) struct Signals {
     pub(crate) replica_lag: Option<Duration>,
     /// Whether a vacuum (auto or manual) is running on the table.
     pub(crate) vacuum: bool,
+    /// Whether other sessions of the database ran statements since the signals were last read (or
+    /// run one now).
+    pub(crate) busy: bool,
 }
 
 /// One round trip: the WAL position, the slowest replica's replay position and reported replay
-/// lag, replicas whose positions are hidden (no `pg_monitor`), and vacuum on the table.
+/// lag, replicas whose positions are hidden (no `pg_monitor`), vacuum on the table, the client
+/// sessions of this database other than the migrator's (`application_name` `$2`) that run a
+/// statement or ran one since `$3` (the previous read's clock; only running ones when `NULL`), and
+/// the clock. Other databases are left out: a busy neighbour would slow every backfill here, and
+/// the application a backfill must not disturb is the one using its table.
 const SIGNALS_SQL: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8, \
      (SELECT min(pg_wal_lsn_diff(replay_lsn, '0/0'))::float8 FROM pg_stat_replication WHERE replay_lsn IS NOT NULL), \
      (SELECT (extract(epoch FROM max(replay_lag)) * 1000)::float8 FROM pg_stat_replication), \
      (SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NULL AND state = 'streaming'), \
-     EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = to_regclass($1))";
+     EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = to_regclass($1)), \
+     (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
+        AND datname = current_database() AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $2 \
+        AND (state = 'active' OR state_change >= to_timestamp($3))), \
+     extract(epoch FROM clock_timestamp())::float8";
 
 /// A row of [`SIGNALS_SQL`]: WAL position, slowest replay position, largest `replay_lag` in
-/// milliseconds, replicas with hidden positions, vacuum on the table.
-type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool);
+/// milliseconds, replicas with hidden positions, vacuum on the table, other sessions at work, the
+/// server's clock.
+type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool, i64, f64);
 
 /// Reads the server's signals and estimates replica lag over time.
 ///
@@ -181,30 +235,37 @@ type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool);
 pub(crate) struct Watch {
     /// (when, WAL position) samples newer than the slowest replica's position.
     samples: VecDeque<(Instant, f64)>,
+    /// The server's clock at the previous read (seconds since the epoch): sessions that ran a statement since are at work.
+    last_read: Option<f64>,
     warned_hidden: bool,
     warned_error: bool,
 }
 
 impl Watch {
-    /// Reads the signals for `table`; `None` when the query failed (logged once).
+    /// Reads the signals for `table`, counting the sessions of `application_name` (the migrator's)
+    /// as idle; `None` when the query failed (logged once).
     pub(crate) async fn read(
         &mut self,
         control: &mut PgConnection,
         table: &str,
+        application_name: &str,
     ) -> Option<Signals> {
         let row: Result<SignalsRow, _> = sqlx::query_as(SIGNALS_SQL)
             .bind(table)
+            .bind(application_name)
+            .bind(self.last_read)
             .fetch_one(control)
             .await;
-        let (current, replay, reported_ms, hidden, vacuum) = match row {
+        let (current, replay, reported_ms, hidden, vacuum, others, clock) = match row {
             Ok(row) => row,
             Err(e) => {
                 if !std::mem::replace(&mut self.warned_error, true) {
-                    tracing::warn!(error = %e, "reading replica lag and vacuum activity failed; the backfill does not throttle on them");
+                    tracing::warn!(error = %e, "reading replica lag, vacuum and other sessions' activity failed; the backfill does not throttle on them");
                 }
                 return None;
             }
         };
+        self.last_read = Some(clock);
         if hidden > 0 && !std::mem::replace(&mut self.warned_hidden, true) {
             tracing::warn!(
                 replicas = hidden,
@@ -223,6 +284,7 @@ impl Watch {
         Some(Signals {
             replica_lag,
             vacuum,
+            busy: others > 0,
         })
     }
 
@@ -275,21 +337,27 @@ mod tests {
     fn grows_and_shrinks_by_bounded_factors_within_bounds() {
         let mut s = Sizer::new(&backfill(1_000, Pace::DEFAULT));
         let ms = Duration::from_millis;
-        s.after_batch(1_000, ms(15), false);
+        s.after_batch(1_000, ms(15), false, false);
         assert_eq!(s.size(), 2_000, "x2 at most");
-        s.after_batch(2_000, ms(100), false);
+        s.after_batch(2_000, ms(100), false, false);
         assert_eq!(s.size(), 3_000, "towards 150 ms");
-        s.after_batch(3_000, ms(140), false);
+        s.after_batch(3_000, ms(140), false, false);
         assert_eq!(s.size(), 3_000, "close enough");
-        s.after_batch(3_000, ms(3_000), false);
+        s.after_batch(3_000, ms(3_000), false, false);
         assert_eq!(s.size(), 1_500, "/2 at most");
-        s.after_batch(10, ms(1), false);
+        s.after_batch(10, ms(1), false, false);
         assert_eq!(s.size(), 1_500, "a short batch says nothing");
-        s.after_batch(1_500, ms(50), true);
+        s.after_batch(1_500, ms(50), true, false);
         assert_eq!(s.size(), 1_500, "held: no growth");
+        s.after_batch(1_500, ms(150), false, true);
+        assert_eq!(s.size(), 750, "others at work: towards 50 ms");
+        s.after_batch(750, ms(50), false, true);
+        assert_eq!(s.size(), 750);
+        s.after_batch(750, ms(50), false, false);
+        assert_eq!(s.size(), 1_500, "alone again: towards 150 ms");
         for _ in 0..30 {
             let size = s.size();
-            s.after_batch(size, ms(1), false);
+            s.after_batch(size, ms(1), false, false);
         }
         assert_eq!(s.size(), Pace::MAX_BATCH);
         for _ in 0..30 {
@@ -301,7 +369,7 @@ mod tests {
     #[test]
     fn a_written_batch_size_is_fixed_unless_a_target_is_written_too() {
         let mut s = Sizer::new(&backfill(500, Pace::FIXED));
-        s.after_batch(500, Duration::from_millis(1), false);
+        s.after_batch(500, Duration::from_millis(1), false, true);
         s.shrink();
         assert_eq!(s.size(), 500);
         let pace = Pace {
@@ -309,7 +377,7 @@ mod tests {
             ..Pace::FIXED
         };
         let mut s = Sizer::new(&backfill(50, pace));
-        s.after_batch(50, Duration::from_millis(1), false);
+        s.after_batch(50, Duration::from_millis(1), false, false);
         assert_eq!(s.size(), 100);
         for _ in 0..10 {
             s.shrink();
@@ -339,6 +407,28 @@ mod tests {
             r.after(ms(10));
         }
         assert_eq!(r.after(ms(100)), Duration::ZERO, "faded");
+    }
+
+    #[test]
+    fn a_busy_server_gets_the_rest_of_each_batch_s_share() {
+        let ms = Duration::from_millis;
+        let mut share = Share::new(20);
+        assert_eq!(share.rest(true), Duration::ZERO, "before the first batch");
+        share.after_batch(ms(100), Duration::ZERO);
+        assert_eq!(share.rest(true), ms(400), "20%: four times the batch");
+        assert_eq!(share.rest(true), Duration::ZERO, "once per batch");
+        share.after_batch(ms(100), ms(150));
+        assert_eq!(share.rest(true), ms(250), "less what it rested already");
+        share.after_batch(ms(100), ms(500));
+        assert_eq!(share.rest(true), Duration::ZERO);
+        share.after_batch(ms(100), Duration::ZERO);
+        assert_eq!(share.rest(false), Duration::ZERO, "nobody else at work");
+        let mut all = Share::new(100);
+        all.after_batch(ms(100), Duration::ZERO);
+        assert_eq!(all.rest(true), Duration::ZERO);
+        let mut default = Share::new(Pace::DEFAULT_BUSY_PERCENT);
+        default.after_batch(ms(80), Duration::ZERO);
+        assert_eq!(default.rest(true), ms(920), "8%: 11.5 times the batch");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum ThrottleReason {
     /// The application's health callback ([`Migrator::backfill_health`](crate::Migrator::backfill_health))
     /// asked for a pause.
     Application,
+    /// Other sessions use the server: the backfill rests so that its batches take at most their
+    /// share of the time ([`Migrator::backfill_busy_percent`](crate::Migrator::backfill_busy_percent)).
+    Busy,
 }
 
 impl fmt::Display for ThrottleReason {
@@ -80,6 +83,7 @@ impl fmt::Display for ThrottleReason {
             ThrottleReason::LockWaits => "lock waits",
             ThrottleReason::Autovacuum => "autovacuum",
             ThrottleReason::Application => "application health",
+            ThrottleReason::Busy => "other sessions at work",
         })
     }
 }

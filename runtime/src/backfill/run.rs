@@ -7,7 +7,7 @@ use sqlx::{Connection, PgConnection, Row};
 use tokio::time::Instant;
 
 use super::key::{self, KeyError};
-use super::pace::{lag_poll, Health, HealthCheck, Rest, Sizer, Watch};
+use super::pace::{lag_poll, Health, HealthCheck, Rest, Share, Sizer, Watch};
 use super::progress::{BackfillProgress, BackfillStage, BackfillState, Reporter, ThrottleReason};
 use super::sql::{BatchSql, SESSION_SQL};
 use crate::advisory::Fence;
@@ -218,6 +218,7 @@ pub(crate) async fn run(
         watch: Watch::default(),
         health: ex.health,
         rest: Rest::default(),
+        share: Share::new(b.pace.busy_percent(ex.busy_percent)),
     };
     reporter.current.batch_size = pacing.sizer.size();
     let start: Option<Vec<String>> = cursor.map(|c| c.values);
@@ -322,6 +323,7 @@ struct Pacing<'a> {
     watch: Watch,
     health: Option<&'a HealthCheck>,
     rest: Rest,
+    share: Share,
 }
 
 /// One keyset pass from after `start` (the beginning when `None`) to `end`: the main pass saves
@@ -340,7 +342,7 @@ async fn pass(
     let b = cx.b;
     let mut last = start;
     loop {
-        let vacuum = hold_back(ex, b, pacing, reporter).await;
+        let HeldBack { vacuum, busy } = hold_back(ex, b, pacing, reporter).await;
         let p = &reporter.current;
         let save = (!only_pending).then_some((p.rows_updated, p.rows_passed, p.batches));
         let size = pacing.sizer.size();
@@ -369,7 +371,7 @@ async fn pass(
         if tries > 1 || waiters > 0 {
             pacing.sizer.shrink();
         } else {
-            pacing.sizer.after_batch(passed, took, vacuum);
+            pacing.sizer.after_batch(passed, took, vacuum, busy);
         }
         reporter.current.batch_size = pacing.sizer.size();
         // A sweep's rows were already passed by the main pass: count them as updated only.
@@ -378,6 +380,7 @@ async fn pass(
         if reached_end(passed, size) {
             return Ok(());
         }
+        let mut rested = Duration::ZERO;
         if waiters > 0 {
             tracing::debug!(
                 table = b.table,
@@ -385,18 +388,20 @@ async fn pass(
                 "sessions waited for the batch's row locks; shrinking the batch and pausing"
             );
             reporter.throttled(ThrottleReason::LockWaits);
-            tokio::time::sleep(Sizer::lock_wait_pause(took)).await;
+            rested += Sizer::lock_wait_pause(took);
         } else if vacuum {
             reporter.throttled(ThrottleReason::Autovacuum);
-            tokio::time::sleep(took / 4).await;
+            rested += took / 4;
         }
         let rest = pacing.rest.after(took);
         if !rest.is_zero() {
             reporter.throttled(ThrottleReason::Application);
-            tokio::time::sleep(rest).await;
+            rested += rest;
         }
+        sleep_unless_stopped(ex.stop, rested).await;
+        pacing.share.after_batch(took, rested);
         if b.pace.pause_set {
-            pause(ex.stop, b.pause_ms).await;
+            sleep_unless_stopped(ex.stop, Duration::from_millis(b.pause_ms)).await;
         }
         if ex.stop_requested() {
             let p = &reporter.current;
@@ -411,20 +416,26 @@ async fn pass(
 }
 
 /// Before a batch: waits while a replica lags more than the limit (until it is below half of
-/// it) and while the application's health callback asks for a pause. Returns whether a vacuum
-/// runs on the table.
+/// it), while the application's health callback asks for a pause, and, when other sessions are at
+/// work, for the rest of the previous batch's share of the time.
 async fn hold_back(
     ex: &mut Executor<'_>,
     b: Backfill,
     pacing: &mut Pacing<'_>,
     reporter: &mut Reporter<'_>,
-) -> bool {
+) -> HeldBack {
     let limit = b.pace.max_replica_lag();
     let mut paused_at: Option<Instant> = None;
     let mut vacuum = false;
-    while let Some(signals) = pacing.watch.read(ex.control, b.table).await {
+    let mut busy = false;
+    while let Some(signals) = pacing
+        .watch
+        .read(ex.control, b.table, ex.application_name)
+        .await
+    {
         reporter.current.replica_lag = signals.replica_lag;
         vacuum = signals.vacuum;
+        busy = signals.busy;
         let lag = signals.replica_lag.unwrap_or_default();
         let resume_below = if paused_at.is_some() {
             limit / 2
@@ -462,7 +473,20 @@ async fn hold_back(
             tokio::time::sleep(pause).await;
         }
     }
-    vacuum
+    let share = pacing.share.rest(busy);
+    if !share.is_zero() {
+        reporter.throttled(ThrottleReason::Busy);
+        sleep_unless_stopped(ex.stop, share).await;
+    }
+    HeldBack { vacuum, busy }
+}
+
+/// What the server showed before a batch, for the batch's size and the pauses after it.
+struct HeldBack {
+    /// A vacuum runs on the table.
+    vacuum: bool,
+    /// Other sessions are at work.
+    busy: bool,
 }
 
 /// The last key of the rows the pass about to start visits (`only_pending`: a sweep), counting the
@@ -487,10 +511,9 @@ fn reached_end(passed: u64, batch_size: u64) -> bool {
     passed < batch_size
 }
 
-/// The pause between two batches, cut short when the run is asked to stop.
-async fn pause(stop: Option<&StopSignal>, ms: u64) {
-    if ms > 0 {
-        let pause = Duration::from_millis(ms);
+/// A pause between two batches, cut short when the run is asked to stop.
+async fn sleep_unless_stopped(stop: Option<&StopSignal>, pause: Duration) {
+    if !pause.is_zero() {
         match stop {
             Some(stop) => stop.sleep(pause).await,
             None => tokio::time::sleep(pause).await,

@@ -77,6 +77,9 @@ pub(crate) struct Executor<'a> {
     pub(crate) stop: Option<&'a StopSignal>,
     /// The application's health callback, asked before every backfill batch.
     pub(crate) health: Option<&'a crate::backfill::pace::HealthCheck>,
+    /// The migrator's share of the time, in percent, backfills work while other sessions use the
+    /// server.
+    pub(crate) busy_percent: u8,
     /// Compare the tables a migration expects with the database before it starts.
     pub(crate) verify_schema: bool,
 }

@@ -57,6 +57,10 @@ pub struct Settings {
     /// runtime's default,
     /// [`Pace::DEFAULT_MAX_REPLICA_LAG_MS`](crate::plan::Pace::DEFAULT_MAX_REPLICA_LAG_MS).
     pub backfill_max_replica_lag_ms: u64,
+    /// The share of the time, in percent, a backfill works while other sessions use the server
+    /// (`set backfill_busy_percent`); 0 for the migrator's setting, by default
+    /// [`Pace::DEFAULT_BUSY_PERCENT`](crate::plan::Pace::DEFAULT_BUSY_PERCENT).
+    pub backfill_busy_percent: u8,
     /// Whether the migration wrote `set backfill_batch_size` (see
     /// [`Pace::batch_size_set`](crate::plan::Pace::batch_size_set)).
     pub backfill_batch_size_set: bool,
@@ -79,6 +83,7 @@ impl Settings {
         backfill_pause_ms: 10,
         backfill_target_batch_ms: 0,
         backfill_max_replica_lag_ms: 0,
+        backfill_busy_percent: 0,
         backfill_batch_size_set: false,
         backfill_pause_set: false,
         target: PgVersion::DEFAULT_TARGET,
@@ -93,6 +98,7 @@ impl Settings {
             max_replica_lag_ms: self.backfill_max_replica_lag_ms,
             batch_size_set: self.backfill_batch_size_set,
             pause_set: self.backfill_pause_set,
+            busy_percent: self.backfill_busy_percent,
         }
     }
 }

@@ -349,4 +349,16 @@ fn backfill_pacing_settings() {
         d.msg,
         "`backfill_max_replica_lag` needs a unit, e.g. `2s` or `500ms`"
     );
+    let s = resolved("set backfill_busy_percent = 40;");
+    assert_eq!(s.pace().busy_percent, 40);
+    let d = resolve_error("set backfill_busy_percent = 0;");
+    assert_eq!(
+        d.msg,
+        "`backfill_busy_percent` is 0, out of range; use a percentage of the time from 1 to 100 (100 never rests while other sessions work)"
+    );
+    let d = resolve_error("set backfill_busy_percent = 50ms;");
+    assert_eq!(
+        d.msg,
+        "`backfill_busy_percent` takes a plain number, e.g. `1`; remove the unit"
+    );
 }
