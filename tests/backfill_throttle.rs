@@ -341,6 +341,50 @@ async fn the_backfill_shares_the_database_only_while_other_sessions_work() {
     assert_eq!(busy(&greedy), 0, "{greedy:#?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_hidden_from_the_migrator_s_role_count_as_at_work() {
+    let (db, mut conn) = setup("share_hidden").await;
+    // A role of its own (roles are the server's: a name no other run uses), owning the table,
+    // without `pg_read_all_stats`: the superuser's sessions are hidden from it.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let role = format!("zd_share_{}_{nanos}", std::process::id());
+    conn.execute(
+        format!(
+            "CREATE ROLE {role} LOGIN; ALTER TABLE items OWNER TO {role};
+             GRANT CREATE ON SCHEMA public TO {role};"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    let (seen, sink) = recorder();
+    let migrator = Migrator::new(&[&m0001_plain::MIGRATION])
+        .unwrap()
+        .on_progress(sink);
+    // The test's own superuser session sits idle; the role cannot tell, so it shares.
+    let ran = migrator.run(&db.connect_options().username(&role)).await;
+    let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let wrong = wrong_values(&mut conn).await;
+    conn.execute(
+        format!(
+            "REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}; DROP ROLE {role};"
+        )
+        .as_str(),
+    )
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    db.drop_database().await.unwrap();
+    ran.unwrap_or_else(|e| panic!("the migration failed: {e}"));
+    assert_eq!(wrong, 0);
+    let batches = all.last().unwrap().batches;
+    assert!(batches > 2, "{all:#?}");
+    assert!(busy(&all) as u64 >= batches - 1, "{all:#?}");
+}
+
 #[test]
 fn a_busy_share_outside_1_to_100_percent_is_refused() {
     for percent in [0, 101, 255] {

@@ -487,8 +487,9 @@ impl Migrator {
     /// The default keeps an application's latency close to its usual on a small server (measured
     /// in `docs/under_load.md`); on a server with cores to spare a larger share finishes sooner,
     /// and [`backfill_health`](Self::backfill_health) with `backfill_busy_percent(100)` lets the
-    /// application's own latency decide instead. A session whose state the role may not see
-    /// (without `pg_read_all_stats` or `pg_monitor`) counts as idle.
+    /// application's own latency decide instead. Another role's session whose state the migrator's
+    /// role may not see (without `pg_read_all_stats` or `pg_monitor`) counts as at work, with a
+    /// warning in the log naming the grant.
     pub fn backfill_busy_percent(mut self, percent: u8) -> Result<Migrator, Error> {
         if !(1..=100).contains(&percent) {
             return Err(Error::InvalidConfig(format!(

@@ -206,23 +206,28 @@ pub(crate) struct Signals {
 /// One round trip: the WAL position, the slowest replica's replay position and reported replay
 /// lag, replicas whose positions are hidden (no `pg_monitor`), vacuum on the table, the client
 /// sessions of this database other than the migrator's (`application_name` `$2`) that run a
-/// statement or ran one since `$3` (the previous read's clock; only running ones when `NULL`), and
-/// the clock. Other databases are left out: a busy neighbour would slow every backfill here, and
-/// the application a backfill must not disturb is the one using its table.
+/// statement or ran one since `$3` (the previous read's clock; only running ones when `NULL`),
+/// the sessions of the database whose type and state the role may not see (another role's,
+/// without `pg_read_all_stats`), which count as at work, and the clock. Other databases are left
+/// out: a busy neighbour would slow every backfill here, and the application a backfill must not
+/// disturb is the one using its table.
 const SIGNALS_SQL: &str = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8, \
      (SELECT min(pg_wal_lsn_diff(replay_lsn, '0/0'))::float8 FROM pg_stat_replication WHERE replay_lsn IS NOT NULL), \
      (SELECT (extract(epoch FROM max(replay_lag)) * 1000)::float8 FROM pg_stat_replication), \
      (SELECT count(*) FROM pg_stat_replication WHERE replay_lsn IS NULL AND state = 'streaming'), \
      EXISTS (SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = to_regclass($1)), \
-     (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
-        AND datname = current_database() AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $2 \
-        AND (state = 'active' OR state_change >= to_timestamp($3))), \
+     (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+        AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $2 \
+        AND (backend_type = 'client backend' AND (state = 'active' OR state_change >= to_timestamp($3)) \
+             OR backend_type IS NULL)), \
+     (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+        AND application_name IS DISTINCT FROM $2 AND backend_type IS NULL), \
      extract(epoch FROM clock_timestamp())::float8";
 
 /// A row of [`SIGNALS_SQL`]: WAL position, slowest replay position, largest `replay_lag` in
 /// milliseconds, replicas with hidden positions, vacuum on the table, other sessions at work, the
-/// server's clock.
-type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool, i64, f64);
+/// sessions whose state is hidden, the server's clock.
+type SignalsRow = (f64, Option<f64>, Option<f64>, i64, bool, i64, i64, f64);
 
 /// Reads the server's signals and estimates replica lag over time.
 ///
@@ -238,6 +243,7 @@ pub(crate) struct Watch {
     /// The server's clock at the previous read (seconds since the epoch): sessions that ran a statement since are at work.
     last_read: Option<f64>,
     warned_hidden: bool,
+    warned_hidden_sessions: bool,
     warned_error: bool,
 }
 
@@ -256,16 +262,23 @@ impl Watch {
             .bind(self.last_read)
             .fetch_one(control)
             .await;
-        let (current, replay, reported_ms, hidden, vacuum, others, clock) = match row {
-            Ok(row) => row,
-            Err(e) => {
-                if !std::mem::replace(&mut self.warned_error, true) {
-                    tracing::warn!(error = %e, "reading replica lag, vacuum and other sessions' activity failed; the backfill does not throttle on them");
+        let (current, replay, reported_ms, hidden, vacuum, others, hidden_sessions, clock) =
+            match row {
+                Ok(row) => row,
+                Err(e) => {
+                    if !std::mem::replace(&mut self.warned_error, true) {
+                        tracing::warn!(error = %e, "reading replica lag, vacuum and other sessions' activity failed; the backfill does not throttle on them");
+                    }
+                    return None;
                 }
-                return None;
-            }
-        };
+            };
         self.last_read = Some(clock);
+        if hidden_sessions > 0 && !std::mem::replace(&mut self.warned_hidden_sessions, true) {
+            tracing::warn!(
+                sessions = hidden_sessions,
+                "the state of some sessions of the database is hidden from the migration's role; the backfill counts them as at work and takes only its share of the time beside them (`backfill_busy_percent`); grant the role `pg_read_all_stats` (or `pg_monitor`) so it can tell whether they are"
+            );
+        }
         if hidden > 0 && !std::mem::replace(&mut self.warned_hidden, true) {
             tracing::warn!(
                 replicas = hidden,
