@@ -671,6 +671,21 @@ async fn usage_errors_exit_2() {
         .err()
         .expect("rejected");
     assert_eq!(e.exit_code(), 2);
+    for percent in ["0", "101"] {
+        let e = App::try_parse_from([
+            "myapp",
+            "migrate",
+            "run",
+            "--backfill-busy-percent",
+            percent,
+        ])
+        .err()
+        .expect("rejected");
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("1..=100"), "{e}");
+    }
+    App::try_parse_from(["myapp", "migrate", "run", "--backfill-busy-percent", "100"])
+        .expect("a share of 100% is accepted");
 }
 
 zerodown::migration! {

@@ -158,6 +158,11 @@ pub struct RunArgs {
     /// branches merged); only when their order does not matter.
     #[arg(long)]
     pub allow_out_of_order: bool,
+    /// `run` only: the share of the time, in percent (1 to 100), backfills work while other
+    /// sessions use the database; 100 never rests. A migration's `set backfill_busy_percent` wins
+    /// [default: 8].
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub backfill_busy_percent: Option<u8>,
     /// Do not compare the tables a migration changes with what the migrations before it built
     /// (migrations declared with `migrations!`); for a difference that is intended.
     #[arg(long)]
@@ -468,6 +473,16 @@ impl MigrateCommand {
                     .attach(with_lock_wait(migrator, args.lock_wait))
                     .allow_out_of_order(args.allow_out_of_order)
                     .verify_schema(!args.no_schema_check);
+                let migrator = match args.backfill_busy_percent {
+                    Some(percent) => match migrator.backfill_busy_percent(percent) {
+                        Ok(migrator) => migrator,
+                        Err(e) => {
+                            let message = format!("--backfill-busy-percent: {e}");
+                            return usage(&mut console, command, &message);
+                        }
+                    },
+                    None => migrator,
+                };
                 let which = if args.complete {
                     Apply::RunAndComplete
                 } else {
