@@ -1061,28 +1061,41 @@ impl Migrator {
         conn: &mut PgConnection,
         history: &History,
     ) -> Result<Vec<(MigrationId, String)>, Error> {
-        let mut existing = Vec::new();
         if !history.is_empty() {
-            return Ok(existing);
+            return Ok(Vec::new());
         }
+        let mut wanted: Vec<(MigrationId, Option<String>, String)> = Vec::new();
         for &m in &self.migrations {
             for (schema, table) in created_tables(m) {
-                let found: Option<String> = sqlx::query_scalar(
-                    "SELECT format('%s.%s', n.nspname, c.relname) FROM pg_class c
-                     JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE c.relname = $2 AND n.nspname = coalesce($1, current_schema())",
-                )
-                .bind(schema)
-                .bind(&table)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(Error::db("looking for the tables the migrations create"))?;
-                if let Some(found) = found {
-                    existing.push((MigrationId::of(m), found));
-                }
+                wanted.push((MigrationId::of(m), schema, table));
             }
         }
-        Ok(existing)
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One round trip for all of them: a first run of many migrations would otherwise pay one
+        // per table before it starts.
+        let schemas: Vec<Option<&str>> = wanted.iter().map(|(_, s, _)| s.as_deref()).collect();
+        let names: Vec<&str> = wanted.iter().map(|(_, _, t)| t.as_str()).collect();
+        let found: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT w.i, format('%s.%s', n.nspname, c.relname)
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(s, t, i)
+             JOIN pg_namespace n ON n.nspname = coalesce(w.s, current_schema())
+             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.t
+             ORDER BY w.i",
+        )
+        .bind(&schemas)
+        .bind(&names)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("looking for the tables the migrations create"))?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(i, name)| {
+                let (id, _, _) = wanted.get(usize::try_from(i).ok()?.checked_sub(1)?)?;
+                Some((id.clone(), name))
+            })
+            .collect())
     }
 
     async fn apply(

@@ -817,6 +817,38 @@ async fn a_lost_history_is_refused_naming_baseline() {
     db.drop_database().await;
 }
 
+/// The look for existing tables (one query for every table the migrations create) names each one
+/// found with its own migration, schema-qualified ones included, and leaves out the missing ones.
+#[tokio::test]
+async fn a_lost_history_names_each_existing_table_with_its_migration() {
+    let db = fresh_database("basics_lost_tables").await;
+    let creates = |version: u64, name: &str, sql: &'static str| {
+        migration(
+            version,
+            name,
+            settings(),
+            vec![tx(name, &[sql], LockLevel::AccessExclusive, &[])],
+            vec![],
+        )
+    };
+    let m1 = creates(1, "create_missing", "CREATE TABLE missing (id int)");
+    let m2 = creates(2, "create_things", "CREATE TABLE app.things (id int)");
+    let m3 = creates(3, "create_more", "CREATE TABLE more (id int)");
+    let m4 = creates(4, "create_other", "CREATE TABLE other.things (id int)");
+    db.exec("CREATE SCHEMA app; CREATE SCHEMA other; CREATE TABLE app.things (id int); CREATE TABLE more (id int)")
+        .await;
+    let e = Migrator::new(&[m1, m2, m3, m4])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("the database already has table `app.things` (created by migration 2 `create_things`), table `public.more` (created by migration 3 `create_more`); the history"),
+        "{e}"
+    );
+    db.drop_database().await;
+}
+
 /// `baseline` records the migrations the schema already has, marked so; `run` then applies only the
 /// later ones.
 #[tokio::test]
