@@ -155,8 +155,8 @@ impl Rest {
 
 /// How long a backfill rests while other sessions use the server: its batches take at most
 /// `percent` of the time. The rest before a batch makes up the rest of the previous batch's share,
-/// less what it already rested after that batch for other reasons (lock waits, vacuum, the
-/// application's health), so the pauses do not add up.
+/// less what it already rested or paused since that batch for other reasons (lock waits, vacuum,
+/// replica lag, the application's health), so the pauses do not add up.
 #[derive(Debug)]
 pub(crate) struct Share {
     percent: u8,
@@ -177,9 +177,10 @@ impl Share {
         self.last = Some((took, rested));
     }
 
-    /// The rest before the next batch: none on a server nobody else uses (`busy` false), before
-    /// the first batch, or at 100%.
-    pub(crate) fn rest(&mut self, busy: bool) -> Duration {
+    /// The rest before the next batch, when the backfill already `paused` that long since the
+    /// previous one for other reasons (replica lag, the application's health): none on a server
+    /// nobody else uses (`busy` false), before the first batch, or at 100%.
+    pub(crate) fn rest(&mut self, busy: bool, paused: Duration) -> Duration {
         let Some((took, rested)) = self.last.take() else {
             return Duration::ZERO;
         };
@@ -187,7 +188,9 @@ impl Share {
             return Duration::ZERO;
         }
         let idle = f64::from(100 - self.percent) / f64::from(self.percent);
-        took.mul_f64(idle).saturating_sub(rested)
+        took.mul_f64(idle)
+            .saturating_sub(rested)
+            .saturating_sub(paused)
     }
 }
 
@@ -426,22 +429,37 @@ mod tests {
     fn a_busy_server_gets_the_rest_of_each_batch_s_share() {
         let ms = Duration::from_millis;
         let mut share = Share::new(20);
-        assert_eq!(share.rest(true), Duration::ZERO, "before the first batch");
-        share.after_batch(ms(100), Duration::ZERO);
-        assert_eq!(share.rest(true), ms(400), "20%: four times the batch");
-        assert_eq!(share.rest(true), Duration::ZERO, "once per batch");
+        let zero = Duration::ZERO;
+        assert_eq!(share.rest(true, zero), zero, "before the first batch");
+        share.after_batch(ms(100), zero);
+        assert_eq!(share.rest(true, zero), ms(400), "20%: four times the batch");
+        assert_eq!(share.rest(true, zero), zero, "once per batch");
         share.after_batch(ms(100), ms(150));
-        assert_eq!(share.rest(true), ms(250), "less what it rested already");
+        assert_eq!(
+            share.rest(true, zero),
+            ms(250),
+            "less what it rested already"
+        );
+        share.after_batch(ms(100), ms(150));
+        assert_eq!(
+            share.rest(true, ms(200)),
+            ms(50),
+            "and what it paused since"
+        );
         share.after_batch(ms(100), ms(500));
-        assert_eq!(share.rest(true), Duration::ZERO);
-        share.after_batch(ms(100), Duration::ZERO);
-        assert_eq!(share.rest(false), Duration::ZERO, "nobody else at work");
+        assert_eq!(share.rest(true, zero), zero);
+        share.after_batch(ms(100), zero);
+        assert_eq!(share.rest(false, zero), zero, "nobody else at work");
         let mut all = Share::new(100);
-        all.after_batch(ms(100), Duration::ZERO);
-        assert_eq!(all.rest(true), Duration::ZERO);
+        all.after_batch(ms(100), zero);
+        assert_eq!(all.rest(true, zero), zero);
         let mut default = Share::new(Pace::DEFAULT_BUSY_PERCENT);
-        default.after_batch(ms(80), Duration::ZERO);
-        assert_eq!(default.rest(true), ms(920), "8%: 11.5 times the batch");
+        default.after_batch(ms(80), zero);
+        assert_eq!(
+            default.rest(true, zero),
+            ms(920),
+            "8%: 11.5 times the batch"
+        );
     }
 
     #[test]

@@ -425,6 +425,7 @@ async fn hold_back(
     reporter: &mut Reporter<'_>,
 ) -> HeldBack {
     let limit = b.pace.max_replica_lag();
+    let looking = Instant::now();
     let mut paused_at: Option<Instant> = None;
     let mut vacuum = false;
     let mut busy = false;
@@ -473,7 +474,8 @@ async fn hold_back(
             tokio::time::sleep(pause).await;
         }
     }
-    let share = pacing.share.rest(busy);
+    // The time spent here paused (replica lag, the application's health) counts towards the rest.
+    let share = pacing.share.rest(busy, looking.elapsed());
     if !share.is_zero() {
         reporter.throttled(ThrottleReason::Busy);
         sleep_unless_stopped(ex.stop, share).await;
