@@ -263,42 +263,140 @@ async fn a_vacuum_on_the_table_throttles_the_backfill() {
     db.drop_database().await.unwrap();
 }
 
-/// Runs `migration` through `migrator` on a fresh database while, when `writer` names an
-/// `application_name`, a session with that name runs short statements every few milliseconds;
-/// returns the progress reports (after checking the values).
+/// What the application wrote beside a backfill: the rows it meant to leave (id to `v`), the ids
+/// it updated, and how many updates and deletes its triggers audited.
+#[derive(Default)]
+struct Written {
+    rows: std::collections::BTreeMap<i64, i32>,
+    updated: std::collections::BTreeSet<i64>,
+    audited: i64,
+}
+
+/// The application of the new version beside the backfill: it updates (writing `doubled` itself),
+/// inserts and deletes rows of `items` every few milliseconds until `stop`, through user triggers
+/// (`updated_at`, an audit row per update and delete).
+async fn application(
+    options: sqlx::postgres::PgConnectOptions,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Written {
+    let mut conn = PgConnection::connect_with(&options).await.unwrap();
+    let mut written = Written {
+        rows: (1..=ROWS).map(|id| (id, (id % 1000) as i32)).collect(),
+        ..Written::default()
+    };
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next_id = ROWS + 1;
+    while !stop.load(Ordering::SeqCst) {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let id = (seed >> 33) as i64 % ROWS + 1;
+        match seed % 10 {
+            0 => {
+                let gone = sqlx::query("DELETE FROM items WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                if gone.rows_affected() == 1 {
+                    written.rows.remove(&id);
+                    written.updated.remove(&id);
+                    written.audited += 1;
+                }
+            }
+            1 => {
+                sqlx::query("INSERT INTO items (id, v, doubled) VALUES ($1, 7, 14)")
+                    .bind(next_id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                written.rows.insert(next_id, 7);
+                next_id += 1;
+            }
+            _ => {
+                let changed =
+                    sqlx::query("UPDATE items SET v = v + 1, doubled = (v + 1) * 2 WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                if changed.rows_affected() == 1 {
+                    *written.rows.get_mut(&id).unwrap() += 1;
+                    written.updated.insert(id);
+                    written.audited += 1;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    conn.close().await.unwrap();
+    written
+}
+
+/// Runs `migrator` (a backfill of `items`) on a fresh database while, when `writer` names an
+/// `application_name`, the application of [`application`] writes the table under that name; then
+/// compares every row with what the application meant to store and returns the progress reports.
 async fn run_beside_a_writer(
     name: &str,
     migrator: Migrator,
     writer: Option<&'static str>,
 ) -> Vec<BackfillProgress> {
     let (db, mut conn) = setup(name).await;
+    conn.execute(
+        "ALTER TABLE items ADD COLUMN updated_at timestamptz;
+         CREATE TABLE audit (id bigint, op text);
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$;
+         CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO audit VALUES (OLD.id, TG_OP); RETURN NULL; END $$;
+         CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+         CREATE TRIGGER items_audit AFTER UPDATE OR DELETE ON items FOR EACH ROW EXECUTE FUNCTION audit();",
+    )
+    .await
+    .unwrap();
     let (seen, sink) = recorder();
     let migrator = migrator.on_progress(sink);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writing = writer.map(|application_name| {
         let options = db.connect_options().application_name(application_name);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut writer = PgConnection::connect_with(&options).await.unwrap();
-            let mut statements = 0u64;
-            while !stop.load(Ordering::SeqCst) {
-                writer.execute("SELECT pg_sleep(0.001)").await.unwrap();
-                statements += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            writer.close().await.unwrap();
-            statements
-        })
+        tokio::spawn(application(options, stop.clone()))
     });
     migrator
         .run(&db.connect_options())
         .await
         .unwrap_or_else(|e| panic!("the migration failed: {e}"));
     stop.store(true, Ordering::SeqCst);
-    if let Some(writing) = writing {
-        assert!(writing.await.unwrap() > 0, "the writer ran statements");
-    }
+    let written = match writing {
+        Some(writing) => writing.await.unwrap(),
+        None => Written {
+            rows: (1..=ROWS).map(|id| (id, (id % 1000) as i32)).collect(),
+            ..Written::default()
+        },
+    };
+    assert!(
+        writer.is_none() || written.audited > 0,
+        "the application wrote nothing"
+    );
     assert_eq!(wrong_values(&mut conn).await, 0);
+    // Every row as the application left it; only the rows it updated were touched by its trigger
+    // (the backfill's batches fire none), and its audit saw exactly its own updates and deletes.
+    let rows: Vec<(i64, i32, bool)> =
+        sqlx::query_as("SELECT id, v, updated_at IS NOT NULL FROM items ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    let meant: Vec<(i64, i32, bool)> = written
+        .rows
+        .iter()
+        .map(|(id, v)| (*id, *v, written.updated.contains(id)))
+        .collect();
+    assert!(
+        rows == meant,
+        "the table differs from what the application wrote"
+    );
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(audited, written.audited);
     conn.close().await.unwrap();
     db.drop_database().await.unwrap();
     let all = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();

@@ -409,6 +409,40 @@ mod tests {
     }
 
     #[test]
+    fn the_busy_share_is_the_migration_s_else_the_migrator_s_unless_batches_are_fixed() {
+        assert_eq!(Pace::DEFAULT.busy_percent(8), 8, "the migrator's");
+        let written = Pace {
+            busy_percent: 30,
+            ..Pace::FIXED
+        };
+        assert_eq!(
+            written.busy_percent(8),
+            30,
+            "written wins, fixed batches too"
+        );
+        assert_eq!(
+            Pace::FIXED.busy_percent(8),
+            100,
+            "fixed batches keep their pace"
+        );
+        let targeted = Pace {
+            target_batch_ms: 200,
+            ..Pace::FIXED
+        };
+        assert_eq!(
+            targeted.busy_percent(8),
+            8,
+            "a written target makes them adaptive"
+        );
+        assert_eq!(Pace::DEFAULT.busy_target_batch().as_millis(), 50);
+        assert_eq!(
+            targeted.busy_target_batch().as_millis(),
+            200,
+            "a written target wins"
+        );
+    }
+
+    #[test]
     fn plans_without_pacing_settings_keep_their_checksums() {
         for pace in [
             Pace::DEFAULT,
