@@ -709,6 +709,45 @@ pub(crate) async fn record_start_in_step(
     }))
 }
 
+/// [`record_start_in_step`] as one statement with its values written in (quoted literals), so it can
+/// go to the server in the simple query that carries a whole first step (see
+/// `execute::attempt::transactional`). Without `ON CONFLICT`: a history row that appeared since the
+/// history was read fails the statement with a unique violation (SQLSTATE `23505`), its transaction
+/// rolls back with nothing applied, and the caller takes the usual way ([`record_start_in_step`],
+/// then [`lock_step`]).
+pub(crate) fn start_inline(t: &Tables, m: &Migration) -> String {
+    use crate::plan::sqltext::quote_literal;
+    let rows = StepRows::of(m, &|_, _| "pending");
+    let version = as_i64(m.version);
+    let mut sql = format!(
+        "WITH started AS (
+             INSERT INTO {} (version, name, description, checksum, state, zerodown_version)
+             VALUES ({version}, {}, {}, {}, 'expanding', {}))
+         INSERT INTO {} (version, phase, step_index, description, sql, lock_level, state) VALUES ",
+        t.migrations,
+        quote_literal(m.name),
+        quote_literal(m.description),
+        quote_literal(&m.checksum.to_hex()),
+        quote_literal(env!("CARGO_PKG_VERSION")),
+        t.steps
+    );
+    for i in 0..rows.phases.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "({version}, {}, {}, {}, {}, {}, {})",
+            quote_literal(rows.phases[i]),
+            rows.indexes[i],
+            quote_literal(rows.descriptions[i]),
+            quote_literal(&rows.sqls[i]),
+            quote_literal(rows.locks[i]),
+            quote_literal(rows.states[i]),
+        ));
+    }
+    sql
+}
+
 /// A step's key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StepKey {
@@ -809,9 +848,15 @@ pub(crate) async fn mark_done_with_state(
     Ok(())
 }
 
+/// Milliseconds since the query message that carries the statement arrived (`statement_timestamp()`
+/// is that arrival for every statement of a simple query).
+const MS_SINCE_MESSAGE: &str =
+    "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::bigint";
+
 /// [`mark_done`], or with `finish` [`mark_done_with_state`], as one statement with its values
 /// written in (integers and the fixed names of phases and states, nothing from the user), so it can
-/// go to the server with the step's own statements in one simple query.
+/// go to the server with the step's own statements in one simple query. `duration` and the `finish`
+/// time are what passed before that query; the time the query took so far is added by the server.
 pub(crate) fn done_inline(
     t: &Tables,
     k: StepKey,
@@ -830,14 +875,16 @@ pub(crate) fn done_inline(
     let (state, ran) = finish.map_or((String::new(), 0), |(state, ran)| {
         (format!("'{}'", state.as_str()), ran.as_millis() as i64)
     });
+    // The durations known before the statements ran, plus their own time, which only the server
+    // knows when this statement runs in the same query message as they do.
     let values = [
         as_i64(k.version).to_string(),
         format!("'{}'", k.phase.as_str()),
         (k.index as i32).to_string(),
-        (duration.as_millis() as i64).to_string(),
+        format!("({} + {MS_SINCE_MESSAGE})", duration.as_millis() as i64),
         (uncounted as i32).to_string(),
         state,
-        ran.to_string(),
+        format!("({ran} + {MS_SINCE_MESSAGE})"),
     ];
     // `$7` first: no placeholder here has two digits, so `$1` never matches the start of another.
     for (i, value) in values.iter().enumerate().rev() {
@@ -1175,11 +1222,11 @@ mod tests {
         );
         assert!(!sql.contains('$'), "{sql}");
         for part in [
-            "duration_ms = 250",
+            "duration_ms = (250 + (extract(epoch FROM clock_timestamp() - statement_timestamp())",
             "attempts = attempts + 2",
             "WHERE version = 12 AND phase = 'expand' AND step_index = 3",
             "SET state = 'completed'",
-            "duration_ms = duration_ms + 1234",
+            "duration_ms = duration_ms + (1234 + (extract(epoch",
         ] {
             assert!(sql.contains(part), "{part} not in {sql}");
         }

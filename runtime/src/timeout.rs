@@ -40,12 +40,19 @@ pub struct Timeouts {
 impl Timeouts {
     /// The SQL that sets both; `local` for `SET LOCAL` (inside a transaction).
     pub fn set_sql(&self, local: bool) -> String {
+        self.set_statements(local).join("; ")
+    }
+
+    /// The two statements of [`set_sql`](Timeouts::set_sql), `lock_timeout` first.
+    pub fn set_statements(&self, local: bool) -> [String; 2] {
         let scope = if local { "SET LOCAL" } else { "SET" };
-        format!(
-            "{scope} lock_timeout = '{}ms'; {scope} statement_timeout = '{}ms'",
-            self.lock.as_millis(),
-            self.statement.as_millis()
-        )
+        [
+            format!("{scope} lock_timeout = '{}ms'", self.lock.as_millis()),
+            format!(
+                "{scope} statement_timeout = '{}ms'",
+                self.statement.as_millis()
+            ),
+        ]
     }
 }
 

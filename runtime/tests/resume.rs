@@ -463,3 +463,143 @@ async fn build_finished_but_not_recorded_is_found_done() {
     );
     db.drop_database().await;
 }
+
+/// A migration's first step, with its history rows, goes to the server in one query message (see
+/// `execute::attempt`). A runner that lost the migration lock may be inside that same step,
+/// holding the rows it inserted: the new runner waits for it, then sees the step done (it committed)
+/// and applies nothing, or applies the step itself (it rolled back). Never twice, never lost.
+#[tokio::test]
+async fn a_first_step_another_runner_commits_late_is_applied_once() {
+    support::init_tracing();
+    for late_commits in [true, false] {
+        let db = fresh_database(if late_commits {
+            "resume_late_first_commit"
+        } else {
+            "resume_late_first_rollback"
+        })
+        .await;
+        db.exec("CREATE TABLE effects (id serial PRIMARY KEY, note text)")
+            .await;
+        let one = migration(
+            1,
+            "first",
+            settings(),
+            vec![tx(
+                "note one",
+                &["INSERT INTO effects (note) VALUES ('one')"],
+                LockLevel::RowExclusive,
+                &["\"effects\""],
+            )],
+            vec![],
+        );
+        let two = migration(
+            2,
+            "second",
+            settings(),
+            vec![tx(
+                "note two",
+                &["INSERT INTO effects (note) VALUES ('two')"],
+                LockLevel::RowExclusive,
+                &["\"effects\""],
+            )],
+            vec![],
+        );
+        Migrator::new(&[one])
+            .unwrap()
+            .run(&db.options)
+            .await
+            .unwrap();
+
+        // The late runner's transaction, as its first step writes it: the history rows, the
+        // statement, the step done; not committed yet.
+        let mut late = db.connect().await;
+        let transaction = format!(
+            "BEGIN;
+             INSERT INTO zerodown_migrations (version, name, description, checksum, state, zerodown_version)
+             SELECT 2, 'second', '{}', '{}', 'completed', zerodown_version FROM zerodown_migrations WHERE version = 1;
+             INSERT INTO zerodown_migrations_steps (version, phase, step_index, description, sql, lock_level, state)
+             VALUES (2, 'expand', 0, 'note two', 'INSERT INTO effects (note) VALUES (''two'')', 'ROW EXCLUSIVE', 'done');
+             INSERT INTO effects (note) VALUES ('two');",
+            two.description,
+            two.checksum.to_hex()
+        );
+        sqlx::raw_sql(&transaction)
+            .execute(&mut late)
+            .await
+            .unwrap();
+
+        let options = db.options.clone();
+        let run =
+            tokio::spawn(async move { Migrator::new(&[one, two]).unwrap().run(&options).await });
+        wait_until(
+            &db,
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%zerodown_migrations%')",
+            Duration::from_secs(10),
+        )
+        .await;
+        let end = if late_commits { "COMMIT" } else { "ROLLBACK" };
+        sqlx::raw_sql(end).execute(&mut late).await.unwrap();
+
+        let report = run.await.unwrap().unwrap();
+        let step = &report.migrations[0].steps[0];
+        let expected = if late_commits {
+            StepOutcome::AlreadyDone
+        } else {
+            StepOutcome::Ran
+        };
+        assert_eq!(step.outcome, expected, "{end}: {report}");
+        assert_eq!(effects(&db).await, ["one", "two"], "{end}");
+        let recorded: (String, String) = sqlx::query_as(
+            "SELECT m.state, s.state FROM zerodown_migrations m JOIN zerodown_migrations_steps s USING (version) WHERE version = 2",
+        )
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap();
+        assert_eq!(recorded, ("completed".into(), "done".into()), "{end}");
+        db.drop_database().await;
+    }
+}
+
+/// A transactional step's recorded duration includes its statements' own time (it used to hold
+/// only the time before the attempt, since the history update travels with the statements): the
+/// first step (sent with its history rows in one message) and a later one.
+#[tokio::test]
+async fn a_transactional_step_s_recorded_duration_includes_its_statements() {
+    support::init_tracing();
+    let db = fresh_database("resume_step_duration").await;
+    let m = migration(
+        1,
+        "slow",
+        settings(),
+        vec![
+            tx(
+                "first",
+                &["SELECT pg_sleep(0.3)"],
+                LockLevel::AccessShare,
+                &[],
+            ),
+            tx(
+                "second",
+                &["SELECT pg_sleep(0.3)"],
+                LockLevel::AccessShare,
+                &[],
+            ),
+        ],
+        vec![],
+    );
+    Migrator::new(&[m]).unwrap().run(&db.options).await.unwrap();
+    let steps: Vec<i64> =
+        sqlx::query_scalar("SELECT duration_ms FROM zerodown_migrations_steps ORDER BY step_index")
+            .fetch_all(&mut db.connect().await)
+            .await
+            .unwrap();
+    let total: i64 = db
+        .scalar("SELECT duration_ms FROM zerodown_migrations WHERE version = 1")
+        .await;
+    assert!(
+        steps.len() == 2 && steps.iter().all(|&ms| ms >= 300),
+        "{steps:?}"
+    );
+    assert!(total >= 600, "{total}");
+    db.drop_database().await;
+}

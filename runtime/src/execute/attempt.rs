@@ -143,6 +143,9 @@ pub(crate) struct InStep {
     pub(crate) finish: Option<(RowState, Instant)>,
     /// This run's attempts at the step, counted here instead of by `mark_attempt` before each.
     pub(crate) attempts: u32,
+    /// The time the step took before this attempt (earlier attempts, waits), recorded in its
+    /// duration with the attempt's own.
+    pub(crate) waited: Duration,
 }
 
 /// Whether `step` makes its history writes in its own transaction ([`InStep`]): a plain SQL step
@@ -156,15 +159,30 @@ pub(crate) fn records_in_step(step: &Step) -> bool {
 /// Runs a transactional step: `SET LOCAL` timeouts, a lock on the step's history row (so no two
 /// sessions apply the step), the statements, the postcondition check and the history updates
 /// ([`InStep`]), all committed together or not at all.
+///
+/// A migration's first step with no postcondition goes to the server in one query message where it
+/// can ([`in_one_message`]); otherwise, or when the history rows turn out to exist, in four round
+/// trips: `BEGIN` and the timeouts, the history row, the statements, `COMMIT`.
 pub(crate) async fn transactional(
     conn: &mut PgConnection,
     step: &Step,
     timeouts: Timeouts,
     tables: &Tables,
     key: StepKey,
-    elapsed: Duration,
+    server_version_num: u32,
     in_step: InStep,
 ) -> Result<Settled, AttemptError> {
+    if let Some(m) = in_step.start {
+        if step.postcondition == Postcondition::None && server_version_num >= 130_000 {
+            if let Some(settled) =
+                in_one_message(conn, step, timeouts, tables, m, key, in_step).await?
+            {
+                return Ok(settled);
+            }
+        }
+    }
+    let started = Instant::now();
+    let elapsed = in_step.waited;
     // The timeouts go with `BEGIN`, in one round trip.
     let begin = format!("BEGIN; {}", timeouts.set_sql(true));
     let mut tx = conn
@@ -209,6 +227,7 @@ pub(crate) async fn transactional(
         if !holds {
             return Err(AttemptError::postcondition(step));
         }
+        let elapsed = elapsed + started.elapsed();
         match in_step.finish {
             None => history::mark_done(&mut tx, tables, key, elapsed, in_step.attempts).await,
             Some((state, since)) => {
@@ -241,6 +260,65 @@ pub(crate) async fn transactional(
             Err(e)
         }
     }
+}
+
+/// The whole transaction of a migration's first step as one simple query (one round trip): `BEGIN`,
+/// the timeouts, the history rows ([`history::start_inline`], which holds off any other session
+/// until the commit, as [`history::record_start_in_step`] does), the statements, the step recorded
+/// done ([`history::done_inline`]) and `COMMIT`. The server stops at the first error, and the
+/// transaction is rolled back with nothing of it applied.
+///
+/// For a step with no postcondition to check between its statements and its history, on PostgreSQL
+/// 13 or later: an earlier server arms `statement_timeout` once for the statements of a query message
+/// that follow a `SET`, with the value it had before the `SET`, so the step's own timeout would not
+/// bound them.
+///
+/// `None`, with nothing applied, when the migration's history rows exist after all (another
+/// session wrote them since the history was read): the caller goes the usual way, which looks at
+/// what that session recorded.
+async fn in_one_message(
+    conn: &mut PgConnection,
+    step: &Step,
+    timeouts: Timeouts,
+    tables: &Tables,
+    migration: &Migration,
+    key: StepKey,
+    in_step: InStep,
+) -> Result<Option<Settled>, AttemptError> {
+    const START: usize = 3;
+    let [lock_timeout, statement_timeout] = timeouts.set_statements(true);
+    let start = history::start_inline(tables, migration);
+    let finish = in_step
+        .finish
+        .map(|(state, since)| (state, since.elapsed()));
+    let done = history::done_inline(tables, key, in_step.waited, in_step.attempts, finish);
+    let mut all: Vec<&str> = vec!["BEGIN", &lock_timeout, &statement_timeout, &start];
+    all.extend(step.statements);
+    all.push(&done);
+    all.push("COMMIT");
+    let Err((failed, error)) = simple_all(conn, &all).await else {
+        return Ok(Some(Settled::Ran));
+    };
+    let commit = all.len() - 1;
+    if failed < commit {
+        if let Err(rollback) = simple(conn, "ROLLBACK").await {
+            tracing::debug!(error = %rollback, "rollback after a failed attempt failed");
+        }
+    }
+    let sql = match failed {
+        START => {
+            let exists = matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"));
+            if exists {
+                return Ok(None);
+            }
+            "recording the start of the migration"
+        }
+        i if i == commit => "COMMIT",
+        i if i == commit - 1 => "recording the step as done",
+        i if i > START => step.statements[i - START - 1],
+        i => all[i],
+    };
+    Err(AttemptError::new(error, sql))
 }
 
 /// First in every transactional step (plain or phased): locks the step's history row for the rest of

@@ -580,6 +580,7 @@ impl Executor<'_> {
                             start,
                             finish,
                             attempts: if counts_in_step { attempt } else { 0 },
+                            waited: elapsed,
                         };
                         attempt::transactional(
                             &mut conn.conn,
@@ -587,7 +588,7 @@ impl Executor<'_> {
                             timeouts,
                             tables,
                             key,
-                            elapsed,
+                            server_version_num,
                             in_step,
                         )
                         .await
