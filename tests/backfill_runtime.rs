@@ -109,6 +109,83 @@ async fn primary_key_batches_update_every_row_and_record_the_cursor() {
     db.drop_database().await;
 }
 
+/// On a dense integer key a batch's bound is reckoned (`cursor + size`) once a batch found by the
+/// index showed the keys dense, and read off the index again where they are not: every row is
+/// updated, no batch covers more rows than asked, and the rows counted as passed stay within what
+/// the rules allow. Ids 1 to 1000 without 250 (dense), then every 37th id up to 20 000 (sparse),
+/// then 30 001 to 31 000 (dense), in batches of 100.
+#[tokio::test]
+async fn bounds_are_reckoned_on_dense_integer_keys_and_read_where_keys_thin_out() {
+    init_tracing();
+    let db = fresh_database("rt_reckon").await;
+    db.exec(
+        "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL, email_lower text);
+         INSERT INTO users SELECT g, 'User' || g || '@Example.COM', NULL
+           FROM generate_series(1, 1000) g WHERE g <> 250;
+         INSERT INTO users SELECT g, 'Sparse' || g || '@Example.COM', NULL
+           FROM generate_series(1001, 20000, 37) g;
+         INSERT INTO users SELECT g, 'Late' || g || '@Example.COM', NULL
+           FROM generate_series(30001, 31000) g;
+         CREATE TABLE shadow AS SELECT id, lower(email) AS email_lower FROM users;
+         ANALYZE users",
+    )
+    .await;
+    let total: i64 = db.scalar("SELECT count(*) FROM users").await;
+    let step = backfill_step(
+        "\"users\"",
+        &[],
+        "\"email_lower\" = lower(\"email\")",
+        "\"email_lower\" IS DISTINCT FROM lower(\"email\")",
+        100,
+        0,
+    );
+    let m = migration(1, "lower_email", vec![step]);
+    let (seen, callback) = recorder();
+    Migrator::new(&[m])
+        .unwrap()
+        .on_progress(callback)
+        .run(&db.options)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.scalar::<i64>(
+            "SELECT count(*) FROM users u FULL JOIN shadow s USING (id)
+             WHERE u.email_lower IS DISTINCT FROM s.email_lower"
+        )
+        .await,
+        0,
+        "every row holds the value it was meant to"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let batches: Vec<&BackfillProgress> = seen
+        .iter()
+        .filter(|p| p.stage == BackfillStage::Batches && p.batches > 0)
+        .collect();
+    let updated: Vec<u64> = batches.iter().map(|p| p.rows_updated).collect();
+    // The first batch ends at the 100th key, the second (found by the index) shows the keys dense,
+    // so the third is reckoned: (200, 300], 99 rows without 250. Read off the index it would have
+    // ended at 301, with 100.
+    assert_eq!(updated[..4], [100, 200, 299, 399], "{updated:?}");
+    let mut before = 0;
+    for now in &updated {
+        assert!(
+            now - before <= 100,
+            "a batch updated more than 100 rows: {updated:?}"
+        );
+        before = *now;
+    }
+    let last = seen.last().unwrap();
+    assert_eq!(last.rows_updated, total as u64);
+    // Each reckoned batch counts its width: at most a tenth over, plus one batch at each edge of
+    // the sparse part.
+    let passed = last.rows_passed;
+    assert!(
+        passed >= total as u64 && passed <= total as u64 * 11 / 10 + 200,
+        "{passed} rows passed for {total}"
+    );
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn composite_and_text_keys_with_quoted_names() {
     init_tracing();

@@ -7,7 +7,7 @@
 //!    unique index whose columns are all `NOT NULL`; without one the step fails naming the fix;
 //! 2. **walks the key in batches** (`sql`): in one transaction with `SET LOCAL lock_timeout` and
 //!    `statement_timeout` from the step, it finds the batch's upper bound (the `batch_size`-th key after
-//!    the cursor, or the last key), updates the pending rows in `(cursor, upper]`, and saves `upper` as
+//!    the cursor, or the last key; on a dense integer key `cursor + batch_size`, see `bounds`), updates the pending rows in `(cursor, upper]`, and saves `upper` as
 //!    the cursor in the history, so the cursor moves exactly when the batch commits: a killed run
 //!    resumes after the last committed batch and never applies one twice. Lock timeouts, deadlocks and
 //!    serialization failures retry the batch with the migration's retry policy. Batch sizes adapt
@@ -24,6 +24,7 @@
 //! `tracing` every few seconds and given to the callback of
 //! [`Migrator::on_progress`](crate::Migrator::on_progress) after every batch.
 
+mod bounds;
 pub(crate) mod key;
 pub(crate) mod pace;
 mod progress;

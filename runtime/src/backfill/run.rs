@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, Row};
 use tokio::time::Instant;
 
+use super::bounds::{self, Seen};
 use super::key::{self, KeyError};
 use super::pace::{lag_poll, Health, HealthCheck, Rest, Share, Sizer, Watch};
 use super::progress::{BackfillProgress, BackfillStage, BackfillState, Reporter, ThrottleReason};
@@ -43,6 +44,8 @@ struct Ctx {
     b: Backfill,
     /// How the batches write so that they fire none of the application's triggers.
     mode: WriteMode,
+    /// The key is one integer column: a main pass may reckon its bounds (see `bounds`).
+    reckonable: bool,
 }
 
 /// What one transaction of the backfill does.
@@ -58,6 +61,8 @@ enum Op<'a> {
         save: Option<(u64, u64, u64)>,
         /// Rows in the batch.
         size: u64,
+        /// Reckon the upper bound as `after + size` instead of reading it off the index.
+        reckon: bool,
     },
     /// Read the last key a pass visits.
     LastKey { only_pending: bool },
@@ -75,6 +80,8 @@ enum Done {
         passed: u64,
         updated: u64,
         waiters: u64,
+        /// The bound was reckoned: `passed` is the batch's width.
+        reckoned: bool,
     },
     /// No key after the cursor: the pass is over.
     End,
@@ -133,9 +140,13 @@ pub(crate) async fn run(
         sql: BatchSql::new(b.table, Vec::new(), b.set_sql, b.pending_sql),
         b,
         mode: WriteMode::Plain,
+        reckonable: false,
     };
     match resolved {
-        Ok(columns) => cx.sql = BatchSql::new(b.table, columns, b.set_sql, b.pending_sql),
+        Ok(columns) => {
+            cx.reckonable = matches!(columns.as_slice(), [one] if bounds::is_integer(&one.ty));
+            cx.sql = BatchSql::new(b.table, columns, b.set_sql, b.pending_sql);
+        }
         Err(KeyError::Database(e)) => {
             return Err(Error::db(format!("finding the key of {}", b.table))(e))
         }
@@ -341,6 +352,7 @@ async fn pass(
 ) -> Result<(), Error> {
     let b = cx.b;
     let mut last = start;
+    let mut reckon = false;
     loop {
         let HeldBack { vacuum, busy } = hold_back(ex, b, pacing, reporter).await;
         let p = &reporter.current;
@@ -352,6 +364,7 @@ async fn pass(
             only_pending,
             save,
             size,
+            reckon: reckon && cx.reckonable && !only_pending,
         };
         let began = Instant::now();
         let (done, tries) = with_retries(ex, cx, op).await?;
@@ -362,10 +375,22 @@ async fn pass(
             passed,
             updated,
             waiters,
+            reckoned,
         } = done
         else {
             return Ok(());
         };
+        reckon = cx.reckonable
+            && bounds::next_may_reckon(Seen {
+                after: last
+                    .as_deref()
+                    .and_then(<[String]>::first)
+                    .map(String::as_str),
+                upper: upper.first().map_or("", String::as_str),
+                passed,
+                updated,
+                reckoned,
+            });
         // A retried batch, or one that made sessions wait for its row locks, is too large however
         // fast it was.
         if tries > 1 || waiters > 0 {
@@ -749,11 +774,18 @@ async fn one(
                 only_pending,
                 save,
                 size,
+                reckon,
             } => {
-                let Some((upper, passed)) =
-                    batch_bound(&mut tx, cx, after, end, only_pending, size).await?
-                else {
-                    return Ok(Done::End);
+                let reckoned = match (reckon, after, end) {
+                    (true, Some([after]), [end]) => bounds::reckon(after, end, size),
+                    _ => None,
+                };
+                let (upper, passed) = match &reckoned {
+                    Some((upper, width)) => (vec![upper.clone()], *width),
+                    None => match batch_bound(&mut tx, cx, after, end, only_pending, size).await? {
+                        Some(found) => found,
+                        None => return Ok(Done::End),
+                    },
                 };
 
                 let update = cx.sql.update(after.is_some());
@@ -797,6 +829,7 @@ async fn one(
                     passed,
                     updated,
                     waiters: waiters.max(0) as u64,
+                    reckoned: reckoned.is_some(),
                 })
             }
         }

@@ -144,18 +144,15 @@ impl BatchSql {
     /// The upper bound of a full batch: the `limit`-th key (as text) after the cursor within the
     /// pass (see [`batch_range`](Self::batch_range)), read off the key's index without touching the
     /// others. No row: fewer than `limit` rows are left, ask [`next_bound`](Self::next_bound).
+    /// The key is turned into text outside the scan, so only the one key kept is (inside, every
+    /// key the `OFFSET` skips would be: a third of the query's time).
     pub(crate) fn nth_key(&self, after_cursor: bool, only_pending: bool, limit: u64) -> String {
-        let qualified: Vec<String> = self
-            .key
-            .iter()
-            .map(|k| format!("zerodown_batch.{}", quote_ident(&k.name)))
-            .collect();
+        let columns = self.columns();
         format!(
-            "SELECT {} FROM {} AS zerodown_batch WHERE {} ORDER BY {} OFFSET {} LIMIT 1",
+            "SELECT {} FROM (SELECT {columns} FROM {} WHERE {} ORDER BY {columns} OFFSET {} LIMIT 1) AS zerodown_batch",
             self.as_text(),
             self.table,
             self.batch_range(after_cursor, only_pending),
-            qualified.join(", "),
             limit.saturating_sub(1),
         )
     }
@@ -310,14 +307,14 @@ mod tests {
     fn a_full_batch_ends_at_its_nth_key() {
         assert_eq!(
             single().nth_key(true, false, 500),
-            "SELECT \"id\"::text FROM \"users\" AS zerodown_batch WHERE \"id\" > $1::text::bigint AND \"id\" <= $2::text::bigint ORDER BY zerodown_batch.\"id\" OFFSET 499 LIMIT 1"
+            "SELECT \"id\"::text FROM (SELECT \"id\" FROM \"users\" WHERE \"id\" > $1::text::bigint AND \"id\" <= $2::text::bigint ORDER BY \"id\" OFFSET 499 LIMIT 1) AS zerodown_batch"
         );
-        // Ordered by the columns, not by their text (the output columns of the same names).
+        // Ordered by the columns (the inner query has no text columns of the same names).
         assert_eq!(
             composite().nth_key(false, true, 10),
-            "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text FROM \"app\".\"order lines\" AS zerodown_batch \
+            "SELECT \"order_id\"::text, \"Line\"\"No\"::text, \"at\"::text FROM (SELECT \"order_id\", \"Line\"\"No\", \"at\" FROM \"app\".\"order lines\" \
              WHERE (\"order_id\", \"Line\"\"No\", \"at\") <= ($1::text::uuid, $2::text::integer, $3::text::timestamp with time zone) \
-             AND (\"c\" IS NULL) ORDER BY zerodown_batch.\"order_id\", zerodown_batch.\"Line\"\"No\", zerodown_batch.\"at\" OFFSET 9 LIMIT 1"
+             AND (\"c\" IS NULL) ORDER BY \"order_id\", \"Line\"\"No\", \"at\" OFFSET 9 LIMIT 1) AS zerodown_batch"
         );
     }
 
