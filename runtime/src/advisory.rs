@@ -60,21 +60,18 @@ pub(crate) struct Fence {
 }
 
 impl Fence {
-    /// Whether the control session still holds the lock, asked on `conn` (any session of the
-    /// database).
-    pub(crate) async fn holds(&self, conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    /// Whether the control session still holds the lock, as a boolean expression that any session
+    /// of the database can evaluate (its values, integers, written in), for a statement that asks
+    /// it along with other things.
+    pub(crate) fn holds_sql(&self) -> String {
         let (high, low) = split_key(self.key);
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = $1
+        format!(
+            "EXISTS (SELECT 1 FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = {}
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND classid::bigint = $2 AND objid::bigint = $3)",
+               AND classid::bigint = {high} AND objid::bigint = {low})",
+            self.pid
         )
-        .bind(self.pid)
-        .bind(high)
-        .bind(low)
-        .fetch_one(conn)
-        .await
     }
 }
 

@@ -13,7 +13,7 @@ use super::progress::{BackfillProgress, BackfillStage, BackfillState, Reporter, 
 use super::sql::{BatchSql, SESSION_SQL};
 use crate::advisory::Fence;
 use crate::blockers;
-use crate::connect::{self, simple, Role};
+use crate::connect::{self, Role};
 use crate::error::{Error, StepError, StepErrorKind};
 use crate::execute::attempt::AttemptError;
 use crate::execute::{monitor, record_failure, Executor};
@@ -729,18 +729,16 @@ async fn one(
     op: Op<'_>,
     timeouts: Timeouts,
 ) -> Result<Done, AttemptError> {
+    // The settings go with `BEGIN`, in one round trip.
+    let mut begin = format!("BEGIN; {}; {SESSION_SQL}", timeouts.set_sql(true));
+    if let Some(replica) = cx.mode.set_local() {
+        begin = format!("{begin}; {replica}");
+    }
     let mut tx = conn
-        .begin()
+        .begin_with(begin.clone())
         .await
-        .map_err(|e| AttemptError::new(e, "BEGIN"))?;
+        .map_err(|e| AttemptError::new(e, &begin))?;
     let result = async {
-        let mut set = format!("{}; {SESSION_SQL}", timeouts.set_sql(true));
-        if let Some(replica) = cx.mode.set_local() {
-            set = format!("{set}; {replica}");
-        }
-        simple(&mut tx, &set)
-            .await
-            .map_err(|e| AttemptError::new(e, &set))?;
         match op {
             Op::Count => {
                 let sql = cx.sql.count_pending().unwrap_or_default();
@@ -812,15 +810,16 @@ async fn one(
                         .map_err(|e| AttemptError::new(e, "saving the backfill cursor"))?;
                 }
                 // Sessions waiting for the locks this batch holds: the backfill is in their way.
-                let waiters: i64 = sqlx::query_scalar(WAITERS_SQL)
+                // Sessions waiting for the locks this batch holds (the backfill is in their way),
+                // and whether the migration lock is still this runner's, asked last so the window
+                // in which its loss can go unnoticed is as short as it gets.
+                let check = format!("SELECT ({WAITERS_SQL}), {}", fence.holds_sql());
+                let (waiters, held): (i64, bool) = sqlx::query_as(&check)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(|e| AttemptError::new(e, WAITERS_SQL))?;
-                // Last, so the window in which the lock can go unnoticed is as short as it gets.
-                let held = fence
-                    .holds(&mut tx)
-                    .await
-                    .map_err(|e| AttemptError::new(e, "checking the migration lock"))?;
+                    .map_err(|e| {
+                        AttemptError::new(e, "checking for lock waiters and the migration lock")
+                    })?;
                 if !held {
                     return Ok(Done::LockGone);
                 }
