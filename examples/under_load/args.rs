@@ -86,6 +86,8 @@ pub struct Args {
     pub verbose: bool,
     /// Read `balance` without the `bigint` cast (shows the prepared-statement failures).
     pub uncast_read: bool,
+    /// The `zerodown` run's `backfill_busy_percent` (`None`: the runtime's default).
+    pub busy_percent: Option<u8>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -105,6 +107,8 @@ usage: cargo run --release --example under_load -- [options]
                        (default all five)
   --out DIR            writes DIR/under_load.md and DIR/images/under_load.svg (default target/under_load)
   --seed N             seed of the operation mix (default 1)
+  --busy-percent N     the `zerodown` run's backfill_busy_percent, 1 to 100 (default: the
+                       runtime's default)
   --uncast-read        read `balance` as stored, not as `bigint`: prepared reads then fail once its
                        type changes (`cached plan must not change result type`), in both runs
   --verbose            print the runtime's step progress
@@ -153,6 +157,7 @@ impl Args {
             seed: 1,
             verbose: false,
             uncast_read: false,
+            busy_percent: None,
             command: std::iter::once("cargo run --release --example under_load".to_owned())
                 .chain((!argv.is_empty()).then(|| format!("-- {}", argv.join(" "))))
                 .collect::<Vec<_>>()
@@ -177,6 +182,15 @@ impl Args {
                 "--cooldown" => args.cooldown = secs(flag, value()?)?,
                 "--app-timeout" => args.app_timeout = secs(flag, value()?)?,
                 "--seed" => args.seed = number(flag, value()?)?,
+                "--busy-percent" => {
+                    let percent: u8 = number(flag, value()?)?;
+                    if !(1..=100).contains(&percent) {
+                        return Err(format!(
+                            "`--busy-percent` must be between 1 and 100, got {percent}"
+                        ));
+                    }
+                    args.busy_percent = Some(percent);
+                }
                 "--out" => args.out = PathBuf::from(value()?),
                 "--runs" => {
                     let mut runs = Vec::new();

@@ -241,7 +241,7 @@ async fn one_run(
             through_zerodown(&options, recorder, t0, LockStrategy::Queue, 100, None).await
         }
         RunKind::Zerodown => {
-            let busy = Pace::DEFAULT_BUSY_PERCENT;
+            let busy = args.busy_percent.unwrap_or(Pace::DEFAULT_BUSY_PERCENT);
             through_zerodown(&options, recorder, t0, LockStrategy::DEFAULT, busy, None).await
         }
         RunKind::ZerodownHealth => {

@@ -160,7 +160,7 @@ impl Pace {
     /// Measured with the `under_load` example (`docs/under_load.md`): at 2000 requests/s on 2
     /// cores, a backfill at full speed made the application's p99 2 to 20 times its baseline's;
     /// resting 3 times a batch (25%) still 1.5 to 1.8 times on a table with a trigger, 12% 1.3 to
-    /// 1.6 times, 8% 1.2 to 1.4 times.
+    /// 1.6 times, 8% 1.2 to 1.5 times; 5% was no better than 8% (1.5 to 1.7 times in one run).
     pub const DEFAULT_BUSY_PERCENT: u8 = 8;
 
     /// Pacing before adaptive batches: fixed batch size and pause, as written.
