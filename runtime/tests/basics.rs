@@ -3,7 +3,7 @@
 mod support;
 
 use support::db::fresh_database;
-use support::plans::{migration, settings, tx};
+use support::plans::{cic, migration, settings, tx};
 use zerodown_runtime::plan::{LockLevel, Migration, PgVersion, Settings};
 use zerodown_runtime::{Error, MigrationState, Migrator, PhaseKind, StepOutcome};
 
@@ -915,5 +915,70 @@ async fn baseline_then_run_runs_only_the_later_migrations() {
             .contains("(baseline: recorded, never run)"),
         "{status}"
     );
+    db.drop_database().await;
+}
+
+/// A step's own `statement_timeout` bounds its statements, whatever the step connection's session
+/// was left with: a concurrent index build sets 150 ms on the session (it runs outside a
+/// transaction), then a migration's first step (sent with its history in one query message on
+/// PostgreSQL 13 and later; before 13 the timeout a message starts with would bound it all) and a
+/// later one, each a 0.4 s sleep with the steps' 30 s, succeed. A step's own 150 ms cuts its sleep.
+#[tokio::test]
+async fn a_step_s_statement_timeout_bounds_it_whatever_the_session_was_left_with() {
+    support::init_tracing();
+    let db = fresh_database("step_statement_timeout").await;
+    db.exec("CREATE TABLE t (id integer)").await;
+    let sleep = |description: &str| {
+        tx(
+            description,
+            &["SELECT pg_sleep(0.4)"],
+            LockLevel::AccessShare,
+            &[],
+        )
+    };
+    let mut build = cic("t_id_idx", "t", "\"id\"", false);
+    (build.statement_timeout_ms, build.lock_timeout_ms) = (150, 100);
+    let index = migration(1, "index", settings(), vec![build], vec![]);
+    let patient = migration(
+        2,
+        "patient",
+        settings(),
+        vec![sleep("first"), sleep("second")],
+        vec![],
+    );
+    Migrator::new(&[index, patient])
+        .unwrap()
+        .run(&db.options)
+        .await
+        .expect("the build's 150 ms must not cut the steps' own 30 s");
+
+    for (version, first) in [(3, true), (4, false)] {
+        let mut steps = vec![sleep("first"), sleep("second")];
+        let hasty = if first { 0 } else { 1 };
+        (
+            steps[hasty].statement_timeout_ms,
+            steps[hasty].lock_timeout_ms,
+        ) = (150, 100);
+        let m = migration(version, "hasty", settings(), steps, vec![]);
+        let err = Migrator::new(&[index, patient, m])
+            .unwrap()
+            .run(&db.options)
+            .await
+            .unwrap_err();
+        let Error::Step(step) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            (step.sqlstate.as_deref(), step.index),
+            (Some("57014"), hasty),
+            "{err}"
+        );
+        // Only the failed migration is left to fix: drop it from the history before the next.
+        db.exec(&format!(
+            "DELETE FROM zerodown_migrations_steps WHERE version = {version};
+             DELETE FROM zerodown_migrations WHERE version = {version}"
+        ))
+        .await;
+    }
     db.drop_database().await;
 }

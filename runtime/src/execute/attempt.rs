@@ -269,9 +269,9 @@ pub(crate) async fn transactional(
 /// transaction is rolled back with nothing of it applied.
 ///
 /// For a step with no postcondition to check between its statements and its history, on PostgreSQL
-/// 13 or later: an earlier server arms `statement_timeout` once for the statements of a query message
-/// that follow a `SET`, with the value it had before the `SET`, so the step's own timeout would not
-/// bound them.
+/// 13 or later: an earlier server arms the `statement_timeout` timer once per query message and a
+/// `SET` inside it does not re-arm it, so the value the session had before (a concurrent build's,
+/// which sets it on the session) would bound the step's statements instead of the step's own.
 ///
 /// `None`, with nothing applied, when the migration's history rows exist after all (another
 /// session wrote them since the history was read): the caller goes the usual way, which looks at
