@@ -473,11 +473,11 @@ impl Migrator {
     }
 
     /// The share of the time, in percent (1 to 100), a backfill works while other sessions use
-    /// its database; default [`Pace::DEFAULT_BUSY_PERCENT`] (8). Before each batch the backfill
+    /// its database; default [`Pace::DEFAULT_BUSY_PERCENT`] (3). Before each batch the backfill
     /// looks at `pg_stat_activity`: when client sessions of the database other than the migrator's
     /// (other `application_name`s) ran a statement since it last looked, it rests so that its
-    /// batches take at most this share of the time (8%: eleven and a half times as long as the
-    /// batch took), aims its batches at 50 ms instead of 150 ms (a writer of a row the batch
+    /// batches take at most this share of the time (3%: about 32 times as long as the batch
+    /// took), aims its batches at 50 ms instead of 150 ms (a writer of a row the batch
     /// holds waits for it), and the progress shows "throttled: other sessions at work". On a
     /// database nobody else uses, batches follow each other without a pause. 100 never rests. A
     /// migration's `set backfill_busy_percent` takes precedence; backfills whose migration fixed

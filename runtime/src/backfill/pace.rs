@@ -457,8 +457,8 @@ mod tests {
         default.after_batch(ms(80), zero);
         assert_eq!(
             default.rest(true, zero),
-            ms(920),
-            "8%: 11.5 times the batch"
+            ms(80).mul_f64(97.0 / 3.0),
+            "3%: 32 times the batch and a third"
         );
     }
 

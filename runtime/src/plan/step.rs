@@ -156,12 +156,15 @@ impl Pace {
     /// The largest batch an adaptive backfill grows to (or the plan's `batch_size`, if larger).
     pub const MAX_BATCH: u64 = 100_000;
     /// The default share of the time, in percent, an adaptive backfill works while other sessions
-    /// use the server: after each batch it rests about eleven times as long as the batch took.
+    /// use the server: after each batch it rests about 32 times as long as the batch took.
     /// Measured with the `under_load` example (`docs/under_load.md`): at 2000 requests/s on 2
     /// cores, a backfill at full speed made the application's p99 2 to 20 times its baseline's;
     /// resting 3 times a batch (25%) still 1.5 to 1.8 times on a table with a trigger, 12% 1.3 to
-    /// 1.6 times, 8% 1.2 to 1.5 times; 5% was no better than 8% (1.5 to 1.7 times in one run).
-    pub const DEFAULT_BUSY_PERCENT: u8 = 8;
+    /// 1.6 times, 8% 1.2 to 1.7 times (1.5 or more in a third of this session's windows), 5% no
+    /// better in one run, 3% 1.17 and 1.19 times (and 2% 1.13 and 1.19 times on a 200 000-row
+    /// table, where 8% gave 1.7 and 2.0). 3% makes a busy database's backfills slower (7 000 and
+    /// 3 400 rows/s there, against 18 000 and 9 000 at 8%); raise it where cores are to spare.
+    pub const DEFAULT_BUSY_PERCENT: u8 = 3;
 
     /// Pacing before adaptive batches: fixed batch size and pause, as written.
     pub const FIXED: Pace = Pace {
